@@ -1,0 +1,78 @@
+/**
+ * @kafkajs/confluent-schema-registry against the real registry (Apicurio's Confluent-compatible API here,
+ * cp-schema-registry under testcontainers): register ServerMetric v1 and v2 under the topic name strategy,
+ * encode with each, decode both with the v2 reader schema.
+ */
+import { strict as assert } from 'node:assert';
+import { before, describe, test } from 'node:test';
+import { RegistryUnavailableError } from '../../src/errors/errors.js';
+import type { ServerMetric } from '../../src/domain/metric.js';
+import { AvroEncoder } from '../../src/serde/avro-encoder.js';
+import { MetricDecoder } from '../../src/serde/metric-decoder.js';
+import { RegistryClient } from '../../src/serde/registry-client.js';
+import { freePort } from '../../scripts/stack/local-stack.js';
+import { testEnvironment, type TestEnvironment } from '../support/environment.js';
+import { uniqueName } from '../support/kafka.js';
+
+let env: TestEnvironment;
+before(async () => {
+  env = await testEnvironment();
+});
+
+const sample = {
+  host: 'web-1',
+  timestamp: Date.UTC(2026, 0, 1, 12, 0, 5),
+  cpu_percent: 12.5,
+  mem_percent: 40,
+  disk_read_bytes: 1000,
+  disk_write_bytes: 2000,
+  net_rx_bytes: 3000,
+  net_tx_bytes: 4000,
+};
+
+/** avsc decodes into instances of a generated record class; compare fields only. */
+function plain(decoded: ReturnType<MetricDecoder['decode']>): Record<string, unknown> {
+  if (decoded.kind !== 'metric')
+    throw new assert.AssertionError({ message: `expected a metric, got ${JSON.stringify(decoded)}` });
+  return { ...decoded.metric };
+}
+
+describe('schema registry compatibility', () => {
+  test('v1 and v2 writers register under <topic>-value and both decode with the v2 reader schema', async () => {
+    const registry = new RegistryClient({ url: env.registryUrl });
+    const topic = uniqueName('compat-metrics');
+    const v1 = await AvroEncoder.register<Omit<ServerMetric, 'load_avg_1m'>>(
+      registry,
+      topic,
+      'serverMetricV1',
+    );
+    const v2 = await AvroEncoder.register<ServerMetric>(registry, topic, 'serverMetricV2');
+    assert.notEqual(v1.schemaId, v2.schemaId, 'two versions, two ids');
+    const again = await AvroEncoder.register<ServerMetric>(registry, topic, 'serverMetricV2');
+    assert.equal(again.schemaId, v2.schemaId, 'registering the same schema again returns its id');
+
+    const fromV1 = v1.encode(sample);
+    const fromV2 = v2.encode({ ...sample, host: 'web-2', load_avg_1m: 0.75 });
+    const decoder = new MetricDecoder(new RegistryClient({ url: env.registryUrl }));
+    await decoder.prepare([fromV1, fromV2]);
+    assert.deepEqual(plain(decoder.decode(fromV1)), { ...sample, load_avg_1m: null });
+    assert.deepEqual(plain(decoder.decode(fromV2)), { ...sample, host: 'web-2', load_avg_1m: 0.75 });
+  });
+
+  test('an id the registry does not know is a poison pill, not an error', async () => {
+    const decoder = new MetricDecoder(new RegistryClient({ url: env.registryUrl }));
+    const unknownId = 2_000_000_000;
+    const value = Buffer.concat([Buffer.from([0]), Buffer.alloc(4), Buffer.from([1, 2, 3])]);
+    value.writeInt32BE(unknownId, 1);
+    await decoder.prepare([value]);
+    const decoded = decoder.decode(value);
+    assert.deepEqual(decoded.kind === 'poison' ? decoded.poison.reason : decoded.kind, 'unknown-schema-id');
+  });
+
+  test('an unreachable registry is a retriable RegistryUnavailableError, never a poison pill', async () => {
+    const port = await freePort();
+    const decoder = new MetricDecoder(new RegistryClient({ url: `http://127.0.0.1:${port}` }));
+    const value = Buffer.from([0, 0, 0, 0, 42, 1]);
+    await assert.rejects(decoder.prepare([value]), RegistryUnavailableError);
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * Running the real stage against the real broker: unique topics per test, workload production, the stage as a
+ * child process (`eos-rollup run`), draining, and reading back what a read_committed consumer sees.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { avroType } from '../../src/serde/schema-files.js';
+import { AvroEncoder } from '../../src/serde/avro-encoder.js';
+import { RegistryClient } from '../../src/serde/registry-client.js';
+import { HEADER_LENGTH } from '../../src/serde/wire-format.js';
+import { partitionRanges } from '../../src/kafka/offsets.js';
+import type { HostInfo, MetricRollup, ServerMetric } from '../../src/domain/metric.js';
+import type { TestEnvironment } from './environment.js';
+import { committedOffsets, createTopics, readAll, uniqueName, type ReadRecord } from './kafka.js';
+
+export interface PipelineNames {
+  appId: string;
+  input: string;
+  inventory: string;
+  output: string;
+  dlq: string;
+  changelog: string;
+}
+
+export async function createPipeline(kafka: Kafka, partitions: number): Promise<PipelineNames> {
+  const appId = uniqueName('it-app');
+  const names: PipelineNames = {
+    appId,
+    input: `${appId}-metrics`,
+    inventory: `${appId}-inventory`,
+    output: `${appId}-rollups`,
+    dlq: `${appId}-dlq`,
+    changelog: `${appId}-rollup-state-changelog`,
+  };
+  await createTopics(kafka, [
+    { topic: names.input, partitions },
+    { topic: names.inventory, partitions: 1 },
+  ]);
+  return names;
+}
+
+export interface ProducedRecord {
+  partition: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** Writes raw records in order, batched, through one idempotent producer. */
+export async function produceRaw(kafka: Kafka, topic: string, records: ProducedRecord[]): Promise<void> {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  try {
+    for (let i = 0; i < records.length; i += 1000) {
+      await producer.send({ topic, messages: records.slice(i, i + 1000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export async function metricEncoder(
+  env: TestEnvironment,
+  topic: string,
+  version: 'v1' | 'v2' = 'v2',
+): Promise<AvroEncoder<ServerMetric>> {
+  return AvroEncoder.register<ServerMetric>(
+    new RegistryClient({ url: env.registryUrl }),
+    topic,
+    version === 'v1' ? 'serverMetricV1' : 'serverMetricV2',
+  );
+}
+
+export async function loadInventory(
+  env: TestEnvironment,
+  kafka: Kafka,
+  topic: string,
+  hosts: HostInfo[],
+): Promise<void> {
+  const encoder = await AvroEncoder.register<HostInfo>(
+    new RegistryClient({ url: env.registryUrl }),
+    topic,
+    'hostInfo',
+  );
+  await produceRaw(
+    kafka,
+    topic,
+    hosts.map((h) => ({ partition: 0, key: Buffer.from(h.host), value: encoder.encode(h) })),
+  );
+}
+
+export interface StageProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const MAIN = join(__dirname, '../../src/cli/main.js');
+
+export function startStage(
+  env: TestEnvironment,
+  names: PipelineNames,
+  extraEnv: Record<string, string> = {},
+): StageProcess {
+  const child = spawn(process.execPath, ['--enable-source-maps', MAIN, 'run'], {
+    env: {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS: env.brokers,
+      SCHEMA_REGISTRY_URL: env.registryUrl,
+      APP_ID: names.appId,
+      INPUT_TOPIC: names.input,
+      INVENTORY_TOPIC: names.inventory,
+      OUTPUT_TOPIC: names.output,
+      DLQ_TOPIC: names.dlq,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      SESSION_TIMEOUT_MS: '6000',
+      HEARTBEAT_INTERVAL_MS: '500',
+      TOPIC_REPLICATION_FACTOR: '1',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  return {
+    child,
+    output: () => log,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until the group's committed offsets reach the input's end (last stable) offsets on every partition. */
+export async function waitForDrain(
+  kafka: Kafka,
+  names: PipelineNames,
+  timeoutMs: number,
+  stages: StageProcess[] = [],
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ends = await partitionRanges(kafka, names.input, 'read_committed');
+    const committed = await committedOffsets(kafka, names.appId, names.input);
+    const behind = [...ends].filter(([p, r]) => BigInt(committed.get(p) ?? '-1') < r.end);
+    if (behind.length === 0) return;
+    for (const stage of stages) {
+      if (stage.child.exitCode !== null)
+        throw new Error(
+          `stage exited with ${stage.child.exitCode} while draining:\n${stage.output().slice(-4000)}`,
+        );
+    }
+    if (Date.now() > deadline) {
+      const detail = behind
+        .map(([p, r]) => `p${p} committed ${committed.get(p) ?? 'none'} < end ${r.end}`)
+        .join(', ');
+      throw new Error(
+        `not drained after ${timeoutMs} ms: ${detail}\n${stages.map((s) => s.output().slice(-3000)).join('\n---\n')}`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
+const rollupType = avroType('metricRollup');
+
+export function decodeRollup(record: ReadRecord): MetricRollup {
+  if (!record.value) throw new Error(`rollup at ${record.partition}/${record.offset} has no value`);
+  return { ...(rollupType.fromBuffer(record.value.subarray(HEADER_LENGTH)) as MetricRollup) };
+}
+
+export async function readRollups(kafka: Kafka, topic: string): Promise<MetricRollup[]> {
+  const { records, complete } = await readAll(kafka, topic);
+  if (!complete) throw new Error(`read_committed did not reach the end of ${topic}`);
+  return records.map(decodeRollup);
+}
+
+export interface ExpectedWindow {
+  host: string;
+  windowStart: number;
+  count: number;
+  cpuSum: number;
+  cpuMin: number;
+  cpuMax: number;
+  memSum: number;
+  diskRead: number;
+  netTx: number;
+}
+
+/** The offline computation the stage must match: plain grouping, no streaming. */
+export function expectedWindows(
+  metrics: Iterable<ServerMetric>,
+  windowMs: number,
+): Map<string, ExpectedWindow> {
+  const out = new Map<string, ExpectedWindow>();
+  for (const m of metrics) {
+    const windowStart = Math.floor(m.timestamp / windowMs) * windowMs;
+    const key = `${m.host}@${windowStart}`;
+    const w = out.get(key) ?? {
+      host: m.host,
+      windowStart,
+      count: 0,
+      cpuSum: 0,
+      cpuMin: Infinity,
+      cpuMax: -Infinity,
+      memSum: 0,
+      diskRead: 0,
+      netTx: 0,
+    };
+    w.count += 1;
+    w.cpuSum += m.cpu_percent;
+    w.cpuMin = Math.min(w.cpuMin, m.cpu_percent);
+    w.cpuMax = Math.max(w.cpuMax, m.cpu_percent);
+    w.memSum += m.mem_percent;
+    w.diskRead += m.disk_read_bytes;
+    w.netTx += m.net_tx_bytes;
+    out.set(key, w);
+  }
+  return out;
+}
+
+/** Differences between rollups and the offline computation; empty when exactly-once held. */
+export function compareRollups(rollups: MetricRollup[], expected: Map<string, ExpectedWindow>): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  for (const r of rollups) {
+    const key = `${r.host}@${r.window_start}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+    const e = expected.get(key);
+    if (!e) {
+      problems.push(`unexpected rollup ${key}`);
+      continue;
+    }
+    const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+    if (r.count !== e.count) problems.push(`${key}: count ${r.count} != ${e.count}`);
+    if (!close(r.cpu_percent.sum, e.cpuSum))
+      problems.push(`${key}: cpu sum ${r.cpu_percent.sum} != ${e.cpuSum}`);
+    if (r.cpu_percent.min !== e.cpuMin || r.cpu_percent.max !== e.cpuMax)
+      problems.push(`${key}: cpu min/max differ`);
+    if (!close(r.mem_percent.sum, e.memSum))
+      problems.push(`${key}: mem sum ${r.mem_percent.sum} != ${e.memSum}`);
+    if (r.disk_read_bytes !== e.diskRead)
+      problems.push(`${key}: disk read ${r.disk_read_bytes} != ${e.diskRead}`);
+    if (r.net_tx_bytes !== e.netTx) problems.push(`${key}: net tx ${r.net_tx_bytes} != ${e.netTx}`);
+  }
+  for (const [key, times] of seen)
+    if (times > 1) problems.push(`${key}: ${times} rollups, expected exactly one`);
+  for (const key of expected.keys()) if (!seen.has(key)) problems.push(`missing rollup ${key}`);
+  return problems;
+}

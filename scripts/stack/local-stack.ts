@@ -1,0 +1,455 @@
+/**
+ * The local test stack: one Apache Kafka broker (KRaft, combined mode) and one Apicurio Registry, both on
+ * loopback, assembled from Maven Central by stack/pom.xml. `up` is idempotent and writes the addresses to
+ * .stack/env; `down` stops only the processes `up` recorded, by pid, and waits until their ports are free.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, createConnection } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { findJava } from './java.js';
+import { stackPaths, stackVersions, type StackPaths } from './paths.js';
+
+export interface StackAddresses {
+  brokers: string;
+  registryUrl: string;
+}
+
+interface ProcessRecord {
+  pid: number;
+  ports: number[];
+}
+
+interface StackState {
+  root: string;
+  kafka: ProcessRecord;
+  registry: ProcessRecord;
+  addresses: StackAddresses;
+  startedAtMs: number;
+}
+
+/** Marks our JVMs so `down` never signals a recycled pid that belongs to someone else. */
+const MARKER_PROPERTY = '-Deos.rollup.stack=';
+
+type Log = (line: string) => void;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isOurProcess(pid: number, root: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes(`${MARKER_PROPERTY}${root}`);
+  } catch {
+    return isAlive(pid);
+  }
+}
+
+async function portAcceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+function readState(paths: StackPaths): StackState | undefined {
+  if (!existsSync(paths.stateFile)) return undefined;
+  try {
+    return JSON.parse(readFileSync(paths.stateFile, 'utf8')) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lays out Kafka and Apicurio under .stack/dist with Maven, unless they are there already. */
+export function ensureAssembled(paths: StackPaths, log: Log): void {
+  const kafkaReady = existsSync(join(paths.kafkaLibs, `kafka_2.13-${stackVersions(paths.root).kafka}.jar`));
+  const apicurioReady = existsSync(join(paths.apicurioDir, 'quarkus-run.jar'));
+  if (kafkaReady && apicurioReady) return;
+  log('assembling Kafka and Apicurio Registry from Maven Central (mvn -f stack/pom.xml package)…');
+  execFileSync('mvn', ['-q', '-B', '-f', join(paths.root, 'stack', 'pom.xml'), 'package'], {
+    stdio: 'inherit',
+  });
+}
+
+function brokerProperties(dataDir: string, port: number, controllerPort: number): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'num.partitions=1',
+    'auto.create.topics.enable=false',
+    // One broker: every internal log has one replica, or transactions and groups never become available.
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=4',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=4',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    // Crash tests rely on short session timeouts to detect a killed member quickly.
+    'group.min.session.timeout.ms=500',
+    // Abort timed-out transactions promptly so transaction-timeout tests need not wait the default 10 s.
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms=1000',
+    'log.cleaner.backoff.ms=1000',
+    'log.segment.delete.delay.ms=1000',
+    '',
+  ].join('\n');
+}
+
+const LOG4J2_PROPERTIES = [
+  'status = warn',
+  'appender.console.type = Console',
+  'appender.console.name = STDOUT',
+  'appender.console.layout.type = PatternLayout',
+  'appender.console.layout.pattern = [%d] %p %m (%c)%n',
+  'rootLogger.level = INFO',
+  'rootLogger.appenderRef.stdout.ref = STDOUT',
+  'logger.request.name = kafka.request.logger',
+  'logger.request.level = WARN',
+  'logger.controller.name = org.apache.kafka.controller',
+  'logger.controller.level = WARN',
+  '',
+].join('\n');
+
+function spawnDetached(bin: string, args: string[], cwd: string, logFile: string): number {
+  const out = openSync(logFile, 'a');
+  const child = spawn(bin, args, { cwd, detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`failed to start ${bin}`);
+  return child.pid;
+}
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  pid: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) throw new Error(`${what} exited during start-up; see .stack/run logs`);
+    if (await probe()) return;
+    await sleep(200);
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
+}
+
+/** Ready means the protocol answers: a metadata round trip, not a TCP connect. */
+async function kafkaAnswers(brokers: string): Promise<boolean> {
+  const admin = new Kafka({
+    brokers: [brokers],
+    clientId: 'eos-rollup-stack-probe',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 1000,
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function registryAnswers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the group-offsets and transaction-state logs now, with one committed transaction that also sends
+ * offsets, so the first test does not race their creation (kafkajs does not retry NOT_COORDINATOR inside
+ * sendOffsets).
+ */
+async function warmUpTransactions(brokers: string): Promise<void> {
+  const kafka = new Kafka({
+    brokers: [brokers],
+    clientId: 'eos-rollup-stack-warmup',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = '__eos_rollup_stack_warmup';
+  try {
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+        waitForLeaders: true,
+      });
+    }
+    for (let attempt = 1; ; attempt++) {
+      const producer = kafka.producer({
+        transactionalId: 'eos-rollup-stack-warmup',
+        maxInFlightRequests: 1,
+        idempotent: true,
+      });
+      try {
+        await producer.connect();
+        const transaction = await producer.transaction();
+        await transaction.send({ topic, messages: [{ value: 'warm-up' }] });
+        await transaction.sendOffsets({
+          consumerGroupId: 'eos-rollup-stack-warmup',
+          topics: [{ topic, partitions: [{ partition: 0, offset: '0' }] }],
+        });
+        await transaction.commit();
+        return;
+      } catch (error) {
+        if (attempt >= 30) throw error;
+        await sleep(500);
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function readAddresses(paths: StackPaths = stackPaths()): StackAddresses | undefined {
+  return readState(paths)?.addresses;
+}
+
+/** Running, ours, and answering the protocol. */
+export async function isHealthy(paths: StackPaths = stackPaths()): Promise<boolean> {
+  const state = readState(paths);
+  if (!state) return false;
+  if (!isOurProcess(state.kafka.pid, paths.root) || !isOurProcess(state.registry.pid, paths.root))
+    return false;
+  return (
+    (await kafkaAnswers(state.addresses.brokers)) && (await registryAnswers(state.addresses.registryUrl))
+  );
+}
+
+export interface UpResult {
+  addresses: StackAddresses;
+  startedNow: boolean;
+  elapsedMs: number;
+}
+
+export async function up(log: Log = console.log): Promise<UpResult> {
+  const paths = stackPaths();
+  const started = Date.now();
+  const current = readState(paths);
+  if (current && (await isHealthy(paths))) {
+    log(`stack already running: ${current.addresses.brokers}, ${current.addresses.registryUrl}`);
+    return { addresses: current.addresses, startedNow: false, elapsedMs: Date.now() - started };
+  }
+  if (current) {
+    log('found a stale or unhealthy stack; stopping what is left of it');
+    await down(() => undefined);
+  }
+  ensureAssembled(paths, log);
+
+  rmSync(paths.runDir, { recursive: true, force: true });
+  const kafkaDir = join(paths.runDir, 'kafka');
+  const registryDir = join(paths.runDir, 'registry');
+  mkdirSync(join(kafkaDir, 'data'), { recursive: true });
+  mkdirSync(registryDir, { recursive: true });
+
+  const kafkaJava = findJava(17);
+  const registryJava = findJava(21, 'APICURIO_JAVA_HOME');
+  const [port, controllerPort, registryPort] = [await freePort(), await freePort(), await freePort()];
+  const propertiesFile = join(kafkaDir, 'server.properties');
+  const log4jFile = join(kafkaDir, 'log4j2.properties');
+  writeFileSync(propertiesFile, brokerProperties(join(kafkaDir, 'data'), port, controllerPort));
+  writeFileSync(log4jFile, LOG4J2_PROPERTIES);
+
+  const classpath = `${paths.kafkaLibs}/*`;
+  const jvmCommon = [`-Dlog4j2.configurationFile=${log4jFile}`, `${MARKER_PROPERTY}${paths.root}`];
+  // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+  const clusterId = randomBytes(16).toString('base64url');
+  execFileSync(
+    kafkaJava.bin,
+    [
+      ...jvmCommon,
+      '-cp',
+      classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '-t',
+      clusterId,
+      '-c',
+      propertiesFile,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const kafkaPid = spawnDetached(
+    kafkaJava.bin,
+    ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', ...jvmCommon, '-cp', classpath, 'kafka.Kafka', propertiesFile],
+    kafkaDir,
+    join(kafkaDir, 'server.log'),
+  );
+  const registryPid = spawnDetached(
+    registryJava.bin,
+    [
+      '-Xmx512m',
+      `${MARKER_PROPERTY}${paths.root}`,
+      `-Dquarkus.http.port=${registryPort}`,
+      '-Dquarkus.http.host=127.0.0.1',
+      '-Dquarkus.log.level=WARN',
+      '-jar',
+      join(paths.apicurioDir, 'quarkus-run.jar'),
+    ],
+    registryDir,
+    join(registryDir, 'registry.log'),
+  );
+  const addresses: StackAddresses = {
+    brokers: `127.0.0.1:${port}`,
+    registryUrl: `http://127.0.0.1:${registryPort}/apis/ccompat/v7`,
+  };
+  const state: StackState = {
+    root: paths.root,
+    kafka: { pid: kafkaPid, ports: [port, controllerPort] },
+    registry: { pid: registryPid, ports: [registryPort] },
+    addresses,
+    startedAtMs: started,
+  };
+  writeFileSync(paths.stateFile, JSON.stringify(state, null, 2));
+  try {
+    await Promise.all([
+      waitFor('Kafka', 90_000, () => kafkaAnswers(addresses.brokers), kafkaPid),
+      waitFor('Apicurio Registry', 120_000, () => registryAnswers(addresses.registryUrl), registryPid),
+    ]);
+    await warmUpTransactions(addresses.brokers);
+  } catch (error) {
+    await down(() => undefined);
+    throw error;
+  }
+  writeFileSync(
+    paths.envFile,
+    `KAFKA_BROKERS=${addresses.brokers}\nSCHEMA_REGISTRY_URL=${addresses.registryUrl}\n`,
+  );
+  const elapsedMs = Date.now() - started;
+  log(
+    `stack up in ${elapsedMs} ms (Kafka ${stackVersions(paths.root).kafka} at ${addresses.brokers}, Apicurio ${stackVersions(paths.root).apicurio} at ${addresses.registryUrl})`,
+  );
+  return { addresses, startedNow: true, elapsedMs };
+}
+
+async function stopProcess(
+  name: string,
+  record: ProcessRecord,
+  root: string,
+  timeoutMs: number,
+  log: Log,
+): Promise<void> {
+  if (isOurProcess(record.pid, root)) {
+    process.kill(record.pid, 'SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (isAlive(record.pid) && Date.now() < deadline) await sleep(100);
+    if (isAlive(record.pid)) {
+      log(`${name} (pid ${record.pid}) ignored SIGTERM for ${timeoutMs} ms; sending SIGKILL`);
+      process.kill(record.pid, 'SIGKILL');
+      while (isAlive(record.pid)) await sleep(50);
+    }
+  }
+  for (const port of record.ports) {
+    const deadline = Date.now() + 10_000;
+    while ((await portAcceptsConnections(port)) && Date.now() < deadline) await sleep(100);
+    if (await portAcceptsConnections(port)) throw new Error(`${name} port ${port} still accepts connections`);
+  }
+}
+
+export async function down(log: Log = console.log, timeoutMs = 20_000): Promise<void> {
+  const paths = stackPaths();
+  const state = readState(paths);
+  if (!state) {
+    log('stack not running (no .stack/run/state.json)');
+    rmSync(paths.envFile, { force: true });
+    return;
+  }
+  const started = Date.now();
+  await Promise.all([
+    stopProcess('Kafka', state.kafka, paths.root, timeoutMs, log),
+    stopProcess('Apicurio Registry', state.registry, paths.root, timeoutMs, log),
+  ]);
+  keepLogs(paths);
+  rmSync(paths.runDir, { recursive: true, force: true });
+  rmSync(paths.envFile, { force: true });
+  log(`stack down in ${Date.now() - started} ms`);
+}
+
+/** Logs outlive the run for post-mortems; data does not. */
+function keepLogs(paths: StackPaths): void {
+  rmSync(paths.logsDir, { recursive: true, force: true });
+  mkdirSync(paths.logsDir, { recursive: true });
+  for (const service of ['kafka', 'registry']) {
+    const dir = join(paths.runDir, service);
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
+      cpSync(join(dir, file), join(paths.logsDir, `${service}-${file}`));
+    }
+  }
+}
+
+export async function status(log: Log = console.log): Promise<boolean> {
+  const paths = stackPaths();
+  const state = readState(paths);
+  if (!state) {
+    log('stack not running');
+    return false;
+  }
+  const healthy = await isHealthy(paths);
+  log(
+    `${healthy ? 'healthy' : 'UNHEALTHY'}: Kafka pid ${state.kafka.pid} at ${state.addresses.brokers}, ` +
+      `Apicurio pid ${state.registry.pid} at ${state.addresses.registryUrl}`,
+  );
+  return healthy;
+}

@@ -1,0 +1,18 @@
+/** Exit codes of the eos-rollup command (README "Operations"). */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  config: 3,
+  interrupted: 130,
+} as const;
+
+/** A command's failure with the one-line reason printed before exiting. */
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failure,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * The eos-rollup command: the composition root and the only caller of process.exit. Every failure ends with
+ * exit code non-zero and a one-line reason on stderr.
+ */
+import { CONFIG_VARIABLES } from '../config/config.js';
+import { StageError } from '../errors/errors.js';
+import { runCommand } from './commands/run.js';
+import { CommandError, EXIT } from './exit.js';
+import { packageVersion } from './version.js';
+
+interface Command {
+  summary: string;
+  run: (args: string[]) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: { summary: 'run the stage (configuration from the environment; see --help)', run: () => runCommand() },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const variables = CONFIG_VARIABLES.map(
+    (v) => `  ${v.name}${v.default === undefined ? '' : ` [${v.default}]`}\n      ${v.description}`,
+  );
+  return [
+    `eos-rollup ${packageVersion()}`,
+    '',
+    'usage: eos-rollup <command> [options]',
+    '',
+    'commands:',
+    ...commands,
+    '',
+    'environment:',
+    ...variables,
+  ].join('\n');
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof Error) return error.message.split('\n')[0] ?? error.name;
+  return String(error);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version') {
+    console.log(packageVersion());
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`eos-rollup: unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    return EXIT.usage;
+  }
+  return command.run(args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exit(code);
+  },
+  (error: unknown) => {
+    const exitCode =
+      error instanceof CommandError
+        ? error.exitCode
+        : error instanceof StageError && error.kind === 'config'
+          ? EXIT.config
+          : EXIT.failure;
+    console.error(`eos-rollup: ${reasonOf(error)}`);
+    process.exit(exitCode);
+  },
+);

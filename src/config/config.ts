@@ -1,0 +1,385 @@
+import { ConfigError } from '../errors/errors.js';
+import { EnvReader } from './env-reader.js';
+import {
+  LOG_LEVELS,
+  SASL_MECHANISMS,
+  type LogLevel,
+  type SaslMechanism,
+  type VariableName,
+} from './variables.js';
+
+export { CONFIG_VARIABLES, type ConfigVariable, type LogLevel, type SaslMechanism } from './variables.js';
+
+export interface SslConfig {
+  readonly rejectUnauthorized: boolean;
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
+export interface SaslConfig {
+  readonly mechanism: SaslMechanism;
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  /** undefined: plaintext. */
+  readonly ssl: SslConfig | undefined;
+  /** undefined: no SASL. */
+  readonly sasl: SaslConfig | undefined;
+}
+
+export interface RegistryAuth {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface RegistryConfig {
+  /** Without a trailing slash, so the client can append paths. */
+  readonly url: string;
+  readonly auth: RegistryAuth | undefined;
+}
+
+export interface TopicsConfig {
+  readonly input: string;
+  readonly inventory: string;
+  readonly output: string;
+  readonly dlq: string;
+  /** `${appId}-rollup-state-changelog`; derived, not configurable, so every instance of an app agrees on it. */
+  readonly changelog: string;
+}
+
+export interface WindowsConfig {
+  readonly sizeMs: number;
+  readonly graceMs: number;
+}
+
+export interface CommitConfig {
+  readonly intervalMs: number;
+  readonly maxRecords: number;
+}
+
+export interface RetryConfig {
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export interface CircuitBreakerConfig {
+  readonly threshold: number;
+  readonly probeIntervalMs: number;
+}
+
+export interface TopicSettingsConfig {
+  /** -1: the broker's default.replication.factor. */
+  readonly replicationFactor: number;
+  /** -1: infinite. */
+  readonly dlqRetentionMs: number;
+  /** -1: infinite. */
+  readonly outputRetentionMs: number;
+}
+
+export interface Config {
+  readonly appId: string;
+  /** undefined: the caller fills in `${hostname}-${pid}` (config does no I/O). */
+  readonly instanceId: string | undefined;
+  readonly kafka: KafkaConfig;
+  readonly registry: RegistryConfig;
+  readonly topics: TopicsConfig;
+  readonly windows: WindowsConfig;
+  readonly commit: CommitConfig;
+  readonly transactionTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  /** 0: off. */
+  readonly idleFlushMs: number;
+  readonly retry: RetryConfig;
+  readonly circuitBreaker: CircuitBreakerConfig;
+  readonly shutdownTimeoutMs: number;
+  readonly topicSettings: TopicSettingsConfig;
+  /** 0: no metrics endpoint. */
+  readonly metricsPort: number;
+  readonly logLevel: LogLevel;
+  /** Test-only fault injection switch, raw; interpreted by the test harness hooks, not here. */
+  readonly faultSpec: string | undefined;
+}
+
+const ID = /^[A-Za-z0-9._-]{1,200}$/;
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const HOST = /^[A-Za-z0-9._-]+$/;
+const PORT = /^[1-9][0-9]{0,4}$/;
+/** Transactions must survive several commit intervals, or a short hiccup times them out and fences the task. */
+const MIN_COMMIT_INTERVALS_PER_TRANSACTION = 10;
+const MAX_GRACE_WINDOWS = 10;
+/** The Kafka default of a third: two heartbeats may be lost before the session expires. */
+const MIN_HEARTBEATS_PER_SESSION = 3;
+
+/**
+ * Turns the environment into one frozen, typed Config, or throws a ConfigError listing every problem found.
+ * Pure: it reads only the `env` it is given.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const r = new EnvReader(env);
+
+  // Read in the order of the variable table, so problems are listed in the order the README documents them.
+  const brokers = readBrokers(r);
+  const registryUrl = readRegistryUrl(r);
+  const appId = r.matching('APP_ID', (v) => ID.test(v));
+  const instanceId = r.isSet('INSTANCE_ID') ? r.matching('INSTANCE_ID', (v) => ID.test(v)) : undefined;
+  const topics = readTopics(r, appId);
+
+  const windows = readWindows(r);
+  const commit = readCommit(r);
+  const transactionTimeoutMs = readTransactionTimeout(r, commit);
+  const sessionTimeoutMs = r.integer('SESSION_TIMEOUT_MS');
+  const heartbeatIntervalMs = readHeartbeatInterval(r, sessionTimeoutMs);
+  const rebalanceTimeoutMs = r.integer('REBALANCE_TIMEOUT_MS');
+  const idleFlushMs = r.integer('IDLE_FLUSH_MS');
+  const retry = readRetry(r);
+  const circuitBreaker = {
+    threshold: r.integer('CIRCUIT_BREAKER_THRESHOLD'),
+    probeIntervalMs: r.integer('CIRCUIT_BREAKER_PROBE_MS'),
+  };
+  const shutdownTimeoutMs = r.integer('SHUTDOWN_TIMEOUT_MS');
+  const topicSettings = {
+    replicationFactor: r.integer('TOPIC_REPLICATION_FACTOR'),
+    dlqRetentionMs: r.integer('DLQ_RETENTION_MS'),
+    outputRetentionMs: r.integer('OUTPUT_RETENTION_MS'),
+  };
+  const metricsPort = r.integer('METRICS_PORT');
+  const logLevel = r.choice('LOG_LEVEL', LOG_LEVELS) ?? 'info';
+  const ssl = readSsl(r);
+  const sasl = readSasl(r);
+  const registryAuth = readRegistryAuth(r);
+  const faultSpec = r.optionalText('EOS_ROLLUP_FAULT');
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return deepFreeze<Config>({
+    appId,
+    instanceId,
+    kafka: { brokers, ssl, sasl },
+    registry: { url: registryUrl, auth: registryAuth },
+    topics,
+    windows,
+    commit,
+    transactionTimeoutMs,
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
+    rebalanceTimeoutMs,
+    idleFlushMs,
+    retry,
+    circuitBreaker,
+    shutdownTimeoutMs,
+    topicSettings,
+    metricsPort,
+    logLevel,
+    faultSpec,
+  });
+}
+
+const REDACTED = '[redacted]';
+
+/** A copy safe for a startup log line: every password is replaced, whatever object holds it. */
+export function redactConfig(config: Config): unknown {
+  return redact(config);
+}
+
+function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value === null || typeof value !== 'object') return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    copy[key] = key === 'password' && field !== undefined ? REDACTED : redact(field);
+  }
+  return copy;
+}
+
+function readWindows(r: EnvReader): WindowsConfig {
+  const sizeMs = r.integer('WINDOW_MS');
+  const graceMs = r.integer('GRACE_MS');
+  if (r.isValid('WINDOW_MS', 'GRACE_MS') && graceMs > sizeMs * MAX_GRACE_WINDOWS) {
+    r.reject('GRACE_MS', `at most ${MAX_GRACE_WINDOWS} times WINDOW_MS (${sizeMs * MAX_GRACE_WINDOWS})`);
+  }
+  return { sizeMs, graceMs };
+}
+
+function readCommit(r: EnvReader): CommitConfig {
+  return { intervalMs: r.integer('COMMIT_INTERVAL_MS'), maxRecords: r.integer('COMMIT_MAX_RECORDS') };
+}
+
+function readTransactionTimeout(r: EnvReader, commit: CommitConfig): number {
+  const timeoutMs = r.integer('TRANSACTION_TIMEOUT_MS');
+  const minTimeoutMs = commit.intervalMs * MIN_COMMIT_INTERVALS_PER_TRANSACTION;
+  if (r.isValid('COMMIT_INTERVAL_MS', 'TRANSACTION_TIMEOUT_MS') && timeoutMs < minTimeoutMs) {
+    r.reject(
+      'TRANSACTION_TIMEOUT_MS',
+      `at least ${MIN_COMMIT_INTERVALS_PER_TRANSACTION} times COMMIT_INTERVAL_MS (${minTimeoutMs}), ` +
+        'so a transaction outlasts several commit intervals',
+    );
+  }
+  return timeoutMs;
+}
+
+function readHeartbeatInterval(r: EnvReader, sessionTimeoutMs: number): number {
+  const intervalMs = r.integer('HEARTBEAT_INTERVAL_MS');
+  if (
+    r.isValid('SESSION_TIMEOUT_MS', 'HEARTBEAT_INTERVAL_MS') &&
+    intervalMs * MIN_HEARTBEATS_PER_SESSION > sessionTimeoutMs
+  ) {
+    const maxIntervalMs = Math.floor(sessionTimeoutMs / MIN_HEARTBEATS_PER_SESSION);
+    r.reject('HEARTBEAT_INTERVAL_MS', `at most a third of SESSION_TIMEOUT_MS (${maxIntervalMs})`);
+  }
+  return intervalMs;
+}
+
+function readRetry(r: EnvReader): RetryConfig {
+  const initialBackoffMs = r.integer('RETRY_BACKOFF_INITIAL_MS');
+  const maxBackoffMs = r.integer('RETRY_BACKOFF_MAX_MS');
+  if (r.isValid('RETRY_BACKOFF_INITIAL_MS', 'RETRY_BACKOFF_MAX_MS') && maxBackoffMs < initialBackoffMs) {
+    r.reject('RETRY_BACKOFF_MAX_MS', `at least RETRY_BACKOFF_INITIAL_MS (${initialBackoffMs})`);
+  }
+  return { initialBackoffMs, maxBackoffMs };
+}
+
+function readTopics(r: EnvReader, appId: string): TopicsConfig {
+  const isTopic = (v: string): boolean => TOPIC.test(v) && v !== '.' && v !== '..';
+  const topics: TopicsConfig = {
+    input: r.matching('INPUT_TOPIC', isTopic),
+    inventory: r.matching('INVENTORY_TOPIC', isTopic),
+    output: r.matching('OUTPUT_TOPIC', isTopic),
+    dlq: r.matching('DLQ_TOPIC', isTopic),
+    changelog: `${appId}-rollup-state-changelog`,
+  };
+  const named = [
+    ['INPUT_TOPIC', topics.input],
+    ['INVENTORY_TOPIC', topics.inventory],
+    ['OUTPUT_TOPIC', topics.output],
+    ['DLQ_TOPIC', topics.dlq],
+  ] as const;
+
+  // Blame the later variable of a clashing pair: the earlier one is the more fundamental (input before output).
+  named.forEach(([name, topic], index) => {
+    if (!r.isValid(name)) return;
+    const clash = named
+      .slice(0, index)
+      .find(([other, otherTopic]) => r.isValid(other) && otherTopic === topic);
+    if (clash !== undefined) {
+      r.reject(name, `a topic different from ${clash[0]}`);
+    } else if (topic === topics.changelog && r.isValid('APP_ID')) {
+      r.reject(name, 'a topic different from the state changelog topic, which is derived from APP_ID');
+    }
+  });
+  return topics;
+}
+
+function readBrokers(r: EnvReader): readonly string[] {
+  const value = r.text('KAFKA_BROKERS');
+  if (!r.isSet('KAFKA_BROKERS')) return [];
+  // Spaces after commas are common in hand-written lists and cannot be meant as part of a host name.
+  const brokers = value.split(',').map((broker) => broker.trim());
+  if (!brokers.every(isHostPort)) r.reject('KAFKA_BROKERS');
+  return brokers;
+}
+
+function isHostPort(broker: string): boolean {
+  // kafkajs splits on ':' itself, so bracketed IPv6 literals would not work anyway.
+  const parts = broker.split(':');
+  if (parts.length !== 2) return false;
+  const [host = '', port = ''] = parts;
+  return HOST.test(host) && PORT.test(port) && Number(port) <= 65_535;
+}
+
+function readRegistryUrl(r: EnvReader): string {
+  const value = r.text('SCHEMA_REGISTRY_URL');
+  if (r.isSet('SCHEMA_REGISTRY_URL')) {
+    const parsed = URL.canParse(value) ? new URL(value) : undefined;
+    // A URL may carry a password (user:pw@host), parseable or not; such a value must never be echoed.
+    if (value.includes('@')) {
+      r.problem(
+        'SCHEMA_REGISTRY_URL',
+        'SCHEMA_REGISTRY_URL contains credentials, which are not allowed (value not shown): ' +
+          'expected SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD instead',
+      );
+    } else if (
+      parsed === undefined ||
+      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+      parsed.hostname === '' ||
+      value.includes('?') ||
+      value.includes('#')
+    ) {
+      r.reject('SCHEMA_REGISTRY_URL');
+    } else {
+      return value.replace(/\/+$/, '');
+    }
+  }
+  return value;
+}
+
+function readRegistryAuth(r: EnvReader): RegistryAuth | undefined {
+  const username = r.optionalText('SCHEMA_REGISTRY_USERNAME');
+  const password = r.optionalText('SCHEMA_REGISTRY_PASSWORD');
+  if (username !== undefined && password !== undefined) return { username, password };
+  if (username !== undefined) missing(r, 'SCHEMA_REGISTRY_USERNAME', 'SCHEMA_REGISTRY_PASSWORD');
+  if (password !== undefined) missing(r, 'SCHEMA_REGISTRY_PASSWORD', 'SCHEMA_REGISTRY_USERNAME');
+  return undefined;
+}
+
+function readSsl(r: EnvReader): SslConfig | undefined {
+  const enabled = r.boolean('KAFKA_SSL');
+  const rejectUnauthorized = r.boolean('KAFKA_SSL_REJECT_UNAUTHORIZED');
+  const caFile = r.optionalText('KAFKA_SSL_CA_FILE');
+  const certFile = r.optionalText('KAFKA_SSL_CERT_FILE');
+  const keyFile = r.optionalText('KAFKA_SSL_KEY_FILE');
+
+  if (certFile !== undefined && keyFile === undefined) {
+    missing(r, 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE');
+  }
+  if (keyFile !== undefined && certFile === undefined) {
+    missing(r, 'KAFKA_SSL_KEY_FILE', 'KAFKA_SSL_CERT_FILE');
+  }
+  if (enabled) return { rejectUnauthorized, caFile, certFile, keyFile };
+
+  // A certificate given with TLS off means the operator believes the connection is encrypted when it is not.
+  const files = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const;
+  if (r.isValid('KAFKA_SSL')) {
+    for (const name of files.filter((file) => r.isSet(file))) {
+      r.problem(name, `${name} is set but KAFKA_SSL is not true: expected KAFKA_SSL=true, or ${name} unset`);
+    }
+  }
+  return undefined;
+}
+
+function readSasl(r: EnvReader): SaslConfig | undefined {
+  const mechanism = r.choice('KAFKA_SASL_MECHANISM', SASL_MECHANISMS);
+  const username = r.optionalText('KAFKA_SASL_USERNAME');
+  const password = r.optionalText('KAFKA_SASL_PASSWORD');
+
+  if (mechanism !== undefined) {
+    if (username !== undefined && password !== undefined) return { mechanism, username, password };
+    for (const name of ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const) {
+      if (!r.isSet(name)) missing(r, 'KAFKA_SASL_MECHANISM', name);
+    }
+    return undefined;
+  }
+  // Credentials without a mechanism: the operator meant SASL and would otherwise connect without it.
+  if (!r.isValid('KAFKA_SASL_MECHANISM') || (username === undefined && password === undefined))
+    return undefined;
+  if (username === undefined) missing(r, 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_USERNAME');
+  missing(r, username === undefined ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_MECHANISM');
+  return undefined;
+}
+
+/** "A is set but B is missing": names both, quotes neither, since either may be a secret. */
+function missing(r: EnvReader, present: VariableName, absent: VariableName): void {
+  r.problem(present, `${present} is set but ${absent} is missing`);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const field of Object.values(value)) deepFreeze(field);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,88 @@
+import type { MetricRollup, ServerMetric, Stats } from './metric.js';
+import { windowEndFor } from './window.js';
+
+export interface Enrichment {
+  region: string;
+  datacenter: string;
+  role: string;
+}
+
+export interface MinMaxSum {
+  min: number;
+  max: number;
+  sum: number;
+}
+
+/** The running state of one (host, window); avg is derived at emit time so no rounding accumulates. */
+export interface WindowAggregate {
+  host: string;
+  windowStart: number;
+  count: number;
+  cpu: MinMaxSum;
+  mem: MinMaxSum;
+  disk_read_bytes: number;
+  disk_write_bytes: number;
+  net_rx_bytes: number;
+  net_tx_bytes: number;
+  first_event_time: number;
+  last_event_time: number;
+  /** Of the latest record accumulated, so an inventory change shows up in the window it happened in. */
+  enrichment: Enrichment;
+}
+
+function fold(prev: MinMaxSum | undefined, value: number): MinMaxSum {
+  if (prev === undefined) return { min: value, max: value, sum: value };
+  return { min: Math.min(prev.min, value), max: Math.max(prev.max, value), sum: prev.sum + value };
+}
+
+/** Returns a NEW aggregate (never mutates prev): committed state must stay intact until a Kafka commit succeeds. */
+export function accumulate(
+  prev: WindowAggregate | undefined,
+  m: ServerMetric,
+  windowStart: number,
+  enrichment: Enrichment,
+): WindowAggregate {
+  if (prev !== undefined && (prev.host !== m.host || prev.windowStart !== windowStart)) {
+    throw new RangeError(
+      `cannot fold host ${JSON.stringify(m.host)} window ${windowStart} into host ${JSON.stringify(prev.host)} window ${prev.windowStart}`,
+    );
+  }
+  return {
+    host: m.host,
+    windowStart,
+    count: (prev?.count ?? 0) + 1,
+    cpu: fold(prev?.cpu, m.cpu_percent),
+    mem: fold(prev?.mem, m.mem_percent),
+    disk_read_bytes: (prev?.disk_read_bytes ?? 0) + m.disk_read_bytes,
+    disk_write_bytes: (prev?.disk_write_bytes ?? 0) + m.disk_write_bytes,
+    net_rx_bytes: (prev?.net_rx_bytes ?? 0) + m.net_rx_bytes,
+    net_tx_bytes: (prev?.net_tx_bytes ?? 0) + m.net_tx_bytes,
+    first_event_time: Math.min(prev?.first_event_time ?? m.timestamp, m.timestamp),
+    last_event_time: Math.max(prev?.last_event_time ?? m.timestamp, m.timestamp),
+    enrichment: { region: enrichment.region, datacenter: enrichment.datacenter, role: enrichment.role },
+  };
+}
+
+function stats(s: MinMaxSum, count: number): Stats {
+  return { min: s.min, max: s.max, sum: s.sum, avg: s.sum / count };
+}
+
+export function toRollup(agg: WindowAggregate, sizeMs: number): MetricRollup {
+  return {
+    host: agg.host,
+    region: agg.enrichment.region,
+    datacenter: agg.enrichment.datacenter,
+    role: agg.enrichment.role,
+    window_start: agg.windowStart,
+    window_end: windowEndFor(agg.windowStart, sizeMs),
+    count: agg.count,
+    cpu_percent: stats(agg.cpu, agg.count),
+    mem_percent: stats(agg.mem, agg.count),
+    disk_read_bytes: agg.disk_read_bytes,
+    disk_write_bytes: agg.disk_write_bytes,
+    net_rx_bytes: agg.net_rx_bytes,
+    net_tx_bytes: agg.net_tx_bytes,
+    first_event_time: agg.first_event_time,
+    last_event_time: agg.last_event_time,
+  };
+}

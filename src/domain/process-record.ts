@@ -1,0 +1,72 @@
+import { accumulate, toRollup, type WindowAggregate } from './aggregate.js';
+import type { Poison } from './dead-letter.js';
+import { enrichmentFor } from './enrich.js';
+import type { HostInfo, MetricRollup, ServerMetric } from './metric.js';
+import { validateMetric } from './validate.js';
+import { isWindowClosed, windowCloseTime, windowEndFor, windowStartFor, type WindowSpec } from './window.js';
+
+/** What the engine keeps per task; implemented by state/StoreTransaction. */
+export interface WindowTable {
+  streamTimeMs(): number | null;
+  get(host: string, windowStart: number): WindowAggregate | undefined;
+  put(agg: WindowAggregate): void;
+  /** max(current, t): stream time never goes back. */
+  advanceStreamTime(eventTimeMs: number): void;
+  /** Removes and returns every window with closeTime <= streamTime, ordered by windowStart then host. */
+  takeClosedWindows(spec: WindowSpec): WindowAggregate[];
+}
+
+export type DecodedInput = { kind: 'metric'; metric: ServerMetric } | { kind: 'poison'; poison: Poison };
+
+export type RecordOutcome =
+  { kind: 'aggregated'; closed: MetricRollup[] } | { kind: 'dead-letter'; poison: Poison };
+
+/**
+ * Emits the final rollup of every window the table's stream time has closed. Exported for the idle flush,
+ * which advances stream time without a record and must close windows exactly as a record would.
+ */
+export function closeWindows(table: WindowTable, spec: WindowSpec): MetricRollup[] {
+  return table.takeClosedWindows(spec).map((agg) => toRollup(agg, spec.sizeMs));
+}
+
+function lateCheck(
+  metric: ServerMetric,
+  windowStart: number,
+  spec: WindowSpec,
+  streamTimeMs: number | null,
+): Poison | null {
+  if (!isWindowClosed(windowStart, spec, streamTimeMs)) return null;
+  return {
+    reason: 'late',
+    message:
+      `timestamp ${metric.timestamp} falls in window [${windowStart}, ${windowEndFor(windowStart, spec.sizeMs)}) ` +
+      `which closed at ${windowCloseTime(windowStart, spec)}; stream time is ${streamTimeMs}`,
+  };
+}
+
+/**
+ * The per-record step. Poison (from decode, validation or lateness) touches no state, so it never moves
+ * stream time; a valid record is folded in before stream time advances so its own window is never closed
+ * under it.
+ */
+export function processRecord(
+  table: WindowTable,
+  input: DecodedInput,
+  lookupHost: (host: string) => HostInfo | undefined,
+  spec: WindowSpec,
+): RecordOutcome {
+  if (input.kind === 'poison') return { kind: 'dead-letter', poison: input.poison };
+  const metric = input.metric;
+
+  const invalid = validateMetric(metric);
+  if (invalid !== null) return { kind: 'dead-letter', poison: invalid };
+
+  const windowStart = windowStartFor(metric.timestamp, spec.sizeMs);
+  const late = lateCheck(metric, windowStart, spec, table.streamTimeMs());
+  if (late !== null) return { kind: 'dead-letter', poison: late };
+
+  const prev = table.get(metric.host, windowStart);
+  table.put(accumulate(prev, metric, windowStart, enrichmentFor(lookupHost(metric.host))));
+  table.advanceStreamTime(metric.timestamp);
+  return { kind: 'aggregated', closed: closeWindows(table, spec) };
+}

@@ -1,0 +1,93 @@
+/**
+ * What the engine needs from Kafka, without kafkajs: the engine's tests drive a fake of these, the kafka/ folder
+ * implements them on kafkajs.
+ */
+
+export type Headers = Record<string, string | Buffer | (string | Buffer)[]>;
+
+export interface OutgoingRecord {
+  topic: string;
+  partition: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Headers;
+}
+
+export interface InputOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read, as Kafka commits it. */
+  offset: bigint;
+}
+
+/** One open transaction. Any method that throws leaves the producer unusable (see ProducerPort). */
+export interface TransactionPort {
+  send(records: readonly OutgoingRecord[]): Promise<void>;
+  sendOffsets(groupId: string, offset: InputOffset): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A transactional producer that has already initialised (fenced its predecessors). */
+export interface ProducerPort {
+  readonly transactionalId: string;
+  begin(): Promise<TransactionPort>;
+  /** Never throws. */
+  close(): Promise<void>;
+}
+
+export interface ChangelogRecord {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+export interface TaskKafkaPort {
+  /** Creates a producer and forces InitProducerId now (kafkajs does it lazily): step 1 of assignment. */
+  createProducer(transactionalId: string): Promise<ProducerPort>;
+  /** The group's committed offset for one input partition, or null when it has none. */
+  committedOffset(groupId: string, topic: string, partition: number): Promise<bigint | null>;
+  /** Start and read_committed end (last stable offset) of one partition. */
+  partitionRange(topic: string, partition: number): Promise<{ start: bigint; end: bigint }>;
+  /** Reads a changelog partition, read_committed, from its start up to `endOffset`. */
+  readChangelog(
+    topic: string,
+    partition: number,
+    endOffset: bigint,
+    onRecords: (records: ChangelogRecord[]) => void,
+    onProgress: (position: bigint) => Promise<void>,
+  ): Promise<void>;
+}
+
+export type HeaderValue = string | Buffer | (string | Buffer)[];
+export type InputHeaders = Record<string, HeaderValue | undefined>;
+
+export interface InputMessage {
+  offset: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestampMs: number;
+  headers: InputHeaders;
+}
+
+export interface InputBatch {
+  topic: string;
+  partition: number;
+  messages: InputMessage[];
+  /** Offset of the last entry fetched, control records and filtered aborted records included. */
+  lastOffset: bigint;
+}
+
+export interface BatchControl {
+  heartbeat(): Promise<void>;
+  /** Tells the consumer a message is done, so its next fetch starts after it. Only after a commit. */
+  resolveOffset(offset: bigint): void;
+  /** False once the consumer stops or the partition was sought elsewhere: stop working on this batch. */
+  isActive(): boolean;
+}
+
+/** The consumer controls a task may use on its own partition. */
+export interface PartitionControl {
+  seek(partition: number, offset: bigint): void;
+  pause(partition: number): void;
+  resume(partition: number): void;
+}

@@ -1,0 +1,200 @@
+/**
+ * The stage: prepares topics, follows the inventory, then consumes the input with one PartitionTask per
+ * assigned partition. kafkajs rebalances eagerly and has no revoke callback, so the assignment event is where
+ * tasks of partitions no longer owned are closed and new ones created (DESIGN §2).
+ */
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { MetricRollup } from '../domain/metric.js';
+import { classify } from '../errors/classify.js';
+import { createKafka } from '../kafka/client.js';
+import { InputConsumer } from '../kafka/input-consumer.js';
+import { InventoryFollower } from '../kafka/inventory-follower.js';
+import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
+import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
+import { AvroEncoder } from '../serde/avro-encoder.js';
+import { MetricDecoder } from '../serde/metric-decoder.js';
+import { RegistryClient } from '../serde/registry-client.js';
+import { StageEvents } from '../observability/events.js';
+import { FaultInjector, parseFaultSpecs } from './faults.js';
+import { PartitionTask, type TaskDependencies } from './task.js';
+
+export interface StageOptions {
+  config: Config;
+  logger: Logger;
+  version: string;
+  events?: StageEvents;
+}
+
+type StageState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export class Stage {
+  readonly events: StageEvents;
+  readonly instanceId: string;
+  private state: StageState = 'created';
+  private readonly tasks = new Map<number, PartitionTask>();
+  private consumer: InputConsumer | undefined;
+  private inventory: InventoryFollower | undefined;
+  private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
+  private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  /** Settles when the stage has stopped: resolved after stop(), rejected after a fatal failure. */
+  readonly done: Promise<void>;
+
+  constructor(private readonly options: StageOptions) {
+    this.events = options.events ?? new StageEvents();
+    this.instanceId = options.config.instanceId ?? `${hostname()}-${process.pid}`;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    this.done.catch(() => undefined);
+  }
+
+  get isReady(): boolean {
+    return (
+      this.state === 'running' &&
+      (this.inventory?.isCaughtUp ?? false) &&
+      [...this.tasks.values()].every((t) => t.isRunning)
+    );
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.options;
+    this.state = 'starting';
+    const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
+    await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
+    const layout = await prepareTopics(kafka, config);
+    if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');
+    const registry = new RegistryClient(config.registry);
+    const encoder = await AvroEncoder.register<MetricRollup>(registry, config.topics.output, 'metricRollup');
+    const inventoryStarted = Date.now();
+    const inventory = new InventoryFollower(kafka, config.topics.inventory, registry, config.appId, logger);
+    this.inventory = inventory;
+    await inventory.start();
+    this.events.emit('inventory.caught_up', {
+      hosts: inventory.size,
+      durationMs: Date.now() - inventoryStarted,
+    });
+    logger.info({ hosts: inventory.size }, 'inventory caught up');
+
+    this.taskDeps = {
+      groupId: config.appId,
+      instanceId: this.instanceId,
+      stage: { id: `${config.appId}/${this.instanceId}`, version: this.options.version },
+      topics: { ...config.topics, dlqPartitions: layout.dlqPartitions },
+      windows: config.windows,
+      maxRecordsPerTransaction: config.commit.maxRecords,
+      retry: config.retry,
+      breaker: config.circuitBreaker,
+      kafka: new KafkajsTaskPort(
+        kafka,
+        { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
+        `${config.appId}-restore`,
+      ),
+      decoder: new MetricDecoder(registry),
+      encodeRollup: (rollup) => encoder.encode(rollup),
+      outputPartition: keyPartitioner(layout.outputPartitions),
+      lookupHost: inventory.lookup,
+      events: this.events,
+      faults: new FaultInjector(parseFaultSpecs(config.faultSpec), (spec, partition) => {
+        logger.warn({ fault: spec, partition }, 'injecting fault');
+      }),
+      logger,
+      now: () => Date.now(),
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      random: Math.random,
+    };
+    const consumer = new InputConsumer(
+      kafka,
+      {
+        groupId: config.appId,
+        topic: config.topics.input,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+        maxWaitTimeMs: config.commit.intervalMs,
+        concurrency: layout.inputPartitions,
+      },
+      {
+        onAssignment: (partitions) => {
+          this.onAssignment(partitions);
+        },
+        onSkippedBatch: (partition, nextOffset) => {
+          this.tasks
+            .get(partition)
+            ?.advanceOverSkipped(nextOffset)
+            .catch((error: unknown) => {
+              this.fail(error);
+            });
+        },
+        onCrash: (error, willRestart) => {
+          if (willRestart) logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
+          else this.fail(error);
+        },
+      },
+    );
+    this.consumer = consumer;
+    await consumer.start(async (batch, control) => {
+      const task = this.tasks.get(batch.partition) ?? this.createTask(batch.partition);
+      try {
+        await task.handleBatch(batch, control);
+      } catch (error) {
+        if (classify(error) === 'fatal') this.fail(error);
+        throw error;
+      }
+    });
+    this.state = 'running';
+    logger.info({ instanceId: this.instanceId, inputPartitions: layout.inputPartitions }, 'stage running');
+  }
+
+  private createTask(partition: number): PartitionTask {
+    const deps = this.taskDeps;
+    const consumer = this.consumer;
+    if (!deps || !consumer) throw new Error('stage not started');
+    const task = new PartitionTask(partition, { ...deps, consumer });
+    this.tasks.set(partition, task);
+    return task;
+  }
+
+  private onAssignment(partitions: number[]): void {
+    const owned = new Set(partitions);
+    for (const [partition, task] of this.tasks) {
+      if (owned.has(partition) && task.isRunning) continue;
+      // No longer ours (or stuck before running): close it; its in-flight transaction finishes or fails first.
+      this.tasks.delete(partition);
+      void task.close(true);
+    }
+    for (const partition of partitions) if (!this.tasks.has(partition)) this.createTask(partition);
+    this.events.emit('stage.assigned', { partitions });
+    this.options.logger.info({ partitions }, 'partitions assigned');
+  }
+
+  /** Stops fetching, lets running transactions finish, closes producers and clients. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return this.done;
+    this.state = 'stopping';
+    try {
+      await this.consumer?.stop();
+      await Promise.all([...this.tasks.values()].map((task) => task.close(true)));
+      this.tasks.clear();
+      await this.consumer?.disconnect();
+      await this.inventory?.stop();
+      this.state = 'stopped';
+      this.settle?.resolve();
+    } catch (error) {
+      this.fail(error);
+    }
+    return this.done;
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'failed' || this.state === 'stopped') return;
+    this.state = 'failed';
+    this.options.logger.fatal({ err: error }, 'stage failed');
+    this.settle?.reject(error);
+    for (const task of this.tasks.values()) void task.close(false);
+    void this.consumer?.disconnect().catch(() => undefined);
+    void this.inventory?.stop();
+  }
+}

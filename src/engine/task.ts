@@ -1,0 +1,545 @@
+/**
+ * One task per assigned input partition (DESIGN §2). A task owns its transactional producer, its window state,
+ * its changelog partition (same number) and its stream time, and it is the only owner of its transactions'
+ * lifecycle: `commitChunk` reads as the numbered steps of one transaction.
+ *
+ * Everything a task does runs through `serially`, so a batch, an offsets-only commit and a close never overlap.
+ */
+import type { Logger } from 'pino';
+import { deadLetterHeaders, type Poison, type StageIdentity } from '../domain/dead-letter.js';
+import { attemptId, lineageHeaders } from '../domain/lineage.js';
+import type { HostInfo, MetricRollup } from '../domain/metric.js';
+import { processRecord, type DecodedInput } from '../domain/process-record.js';
+import type { WindowSpec } from '../domain/window.js';
+import { classify } from '../errors/classify.js';
+import { StageError, type ErrorKind } from '../errors/errors.js';
+import { WindowStore, type StoreTransaction } from '../state/window-store.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { StageEvents } from '../observability/events.js';
+import type { FaultInjector } from './faults.js';
+import type {
+  BatchControl,
+  InputBatch,
+  InputMessage,
+  OutgoingRecord,
+  PartitionControl,
+  ProducerPort,
+  TaskKafkaPort,
+  TransactionPort,
+} from './ports.js';
+import { decide } from './retry-policy.js';
+
+export interface TaskTopics {
+  input: string;
+  output: string;
+  dlq: string;
+  changelog: string;
+  /** Partition count of the DLQ topic; DLQ records go to `source partition mod dlqPartitions`. */
+  dlqPartitions: number;
+}
+
+export interface RecordDecoder {
+  prepare(values: readonly (Buffer | null)[]): Promise<void>;
+  decode(value: Buffer | null): DecodedInput;
+}
+
+export interface TaskDependencies {
+  groupId: string;
+  instanceId: string;
+  stage: StageIdentity;
+  topics: TaskTopics;
+  windows: WindowSpec;
+  maxRecordsPerTransaction: number;
+  retry: { initialBackoffMs: number; maxBackoffMs: number };
+  breaker: { threshold: number; probeIntervalMs: number };
+  kafka: TaskKafkaPort;
+  consumer: PartitionControl;
+  decoder: RecordDecoder;
+  encodeRollup: (rollup: MetricRollup) => Buffer;
+  /** The output topic's partition for a rollup key, as the Java client's default partitioner would pick it. */
+  outputPartition: (key: Buffer) => number;
+  lookupHost: (host: string) => HostInfo | undefined;
+  events: StageEvents;
+  faults: FaultInjector;
+  logger: Logger;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+type TaskState = 'new' | 'running' | 'closed';
+
+/** Thrown out of a task when its failure has no recovery: the stage stops and exits non-zero. */
+export class TaskFailedError extends StageError {
+  constructor(partition: number, cause: unknown) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    super('INVARIANT_VIOLATED', `task for partition ${partition} failed: ${message}`, { cause });
+  }
+}
+
+interface PreparedTransaction {
+  storeTx: StoreTransaction;
+  records: OutgoingRecord[];
+  endOffset: bigint;
+  inputRecords: number;
+  rollups: number;
+  deadLetters: { reason: Poison['reason']; offset: bigint }[];
+  changelog: number;
+  attemptId: string;
+}
+
+export class PartitionTask {
+  private state: TaskState = 'new';
+  private producer: ProducerPort | undefined;
+  private readonly store = new WindowStore();
+  /** Next input offset to process: equals the committed offset plus nothing, after every commit. */
+  private nextOffset = 0n;
+  private attempts = 0;
+  private consecutiveFailures = 0;
+  private readonly breaker: CircuitBreaker;
+  private queue: Promise<unknown> = Promise.resolve();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly partition: number,
+    private readonly deps: TaskDependencies,
+  ) {
+    this.breaker = new CircuitBreaker(deps.breaker);
+    this.log = deps.logger.child({
+      taskId: `${deps.topics.input}-${partition}`,
+      topic: deps.topics.input,
+      partition,
+    });
+  }
+
+  get transactionalId(): string {
+    return `${this.deps.groupId}-${this.deps.topics.input}-${this.partition}`;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  get windowCount(): number {
+    return this.store.windowCount;
+  }
+
+  /** Processes one fetched batch; returns once every chunk is committed, or after a failure was handled. */
+  handleBatch(batch: InputBatch, control: BatchControl): Promise<void> {
+    return this.serially(async () => {
+      if (this.state === 'closed' || this.breaker.state === 'open') return;
+      if (this.state === 'new') {
+        // The batch was fetched from kafkajs's own idea of the committed offset, before this task fenced its
+        // predecessor; initialize() seeks to the settled offset, so this batch is dropped and fetched again.
+        await this.initializeWithRetry();
+        return;
+      }
+      const messages = batch.messages.filter((m) => m.offset >= this.nextOffset);
+      if (messages.length === 0) return;
+      const max = this.deps.maxRecordsPerTransaction;
+      for (let start = 0; start < messages.length; start += max) {
+        if (!control.isActive() || !this.isRunning) return;
+        const chunk = messages.slice(start, start + max);
+        const isLast = start + max >= messages.length;
+        const last = chunk[chunk.length - 1];
+        if (!last) return;
+        // The last chunk also covers trailing transaction markers, so the committed offset never stops on one.
+        const endOffset =
+          isLast && batch.lastOffset >= last.offset ? batch.lastOffset + 1n : last.offset + 1n;
+        const committed = await this.commitChunk(chunk, endOffset);
+        if (!committed) return;
+        control.resolveOffset(last.offset);
+        await control.heartbeat();
+      }
+    });
+  }
+
+  /**
+   * A fetched batch held only transaction markers or aborted records: kafkajs skipped it without calling us.
+   * Commit the new position in an offsets-only transaction, so committed offsets reach the end of the input.
+   */
+  advanceOverSkipped(nextOffset: bigint): Promise<void> {
+    return this.serially(async () => {
+      if (this.state !== 'running' || this.breaker.state === 'open' || nextOffset <= this.nextOffset) return;
+      await this.commitChunk([], nextOffset);
+    });
+  }
+
+  /** Stops the task. Clean: waits for the running transaction to finish. Either way the producer is closed. */
+  close(clean: boolean): Promise<void> {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    const closing = this.serially(async () => {
+      await this.shutDown(clean);
+    });
+    return closing;
+  }
+
+  private async shutDown(clean: boolean): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.producer?.close();
+    this.producer = undefined;
+    this.deps.events.emit('task.closed', { partition: this.partition, clean });
+    this.log.info({ clean }, 'task closed');
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The assignment order of DESIGN §2, in full, every time: (1) a fresh producer whose InitProducerId fences
+   * the previous owner and settles its open transaction; (2) only then the group's committed offset; (3) state
+   * restored from the changelog, read_committed, up to its end taken after (1); (4) the consumer sought there.
+   */
+  private async initialize(): Promise<void> {
+    const started = this.deps.now();
+    await this.producer?.close();
+    this.producer = undefined;
+    this.producer = await this.deps.kafka.createProducer(this.transactionalId);
+    const producerMs = this.deps.now() - started;
+    const committedOffset = await this.deps.kafka.committedOffset(
+      this.deps.groupId,
+      this.deps.topics.input,
+      this.partition,
+    );
+    await this.deps.faults.hit('after-offset-fetch', this.partition);
+    await this.restore();
+    const position =
+      committedOffset ?? (await this.deps.kafka.partitionRange(this.deps.topics.input, this.partition)).start;
+    this.nextOffset = position;
+    this.deps.consumer.seek(this.partition, position);
+    if (this.state === 'new') this.state = 'running';
+    this.deps.events.emit('task.initialized', {
+      partition: this.partition,
+      committedOffset,
+      position,
+      producerMs,
+    });
+    this.log.info(
+      {
+        committedOffset: committedOffset?.toString() ?? null,
+        position: position.toString(),
+        producerMs,
+        windows: this.store.windowCount,
+      },
+      'task initialized',
+    );
+  }
+
+  private async restore(): Promise<void> {
+    const started = this.deps.now();
+    this.store.clear();
+    const { changelog } = this.deps.topics;
+    const { end } = await this.deps.kafka.partitionRange(changelog, this.partition);
+    let records = 0;
+    let lastLogged = started;
+    await this.deps.kafka.readChangelog(
+      changelog,
+      this.partition,
+      end,
+      (batch) => {
+        for (const record of batch) this.store.restore(record.key, record.value);
+        records += batch.length;
+      },
+      async (position) => {
+        await this.deps.faults.hit('during-restore', this.partition);
+        if (this.deps.now() - lastLogged >= 1000) {
+          lastLogged = this.deps.now();
+          this.log.info({ position: position.toString(), end: end.toString(), records }, 'restoring state');
+        }
+      },
+    );
+    const durationMs = this.deps.now() - started;
+    this.deps.events.emit('task.restored', {
+      partition: this.partition,
+      records,
+      windows: this.store.windowCount,
+      durationMs,
+    });
+    this.log.info(
+      { records, windows: this.store.windowCount, durationMs, streamTimeMs: this.store.streamTimeMs },
+      'state restored',
+    );
+  }
+
+  /** Initializes, backing off on failure, until it works, the task is closed, or a failure is fatal. */
+  private async initializeWithRetry(): Promise<void> {
+    for (;;) {
+      if (this.state === 'closed') return;
+      try {
+        await this.initialize();
+        return;
+      } catch (error) {
+        const proceed = await this.recover(error, 'initializing');
+        if (!proceed) return;
+      }
+    }
+  }
+
+  /**
+   * One transaction, as numbered steps. Returns true when committed; false when it failed and the failure was
+   * handled (state discarded, consumer rewound, producer replaced, backed off).
+   */
+  private async commitChunk(chunk: readonly InputMessage[], endOffset: bigint): Promise<boolean> {
+    const started = this.deps.now();
+    // 1. Registry lookups, outside any transaction: an outage aborts nothing and dead-letters nothing.
+    try {
+      await this.deps.decoder.prepare(chunk.map((m) => m.value));
+    } catch (error) {
+      await this.recover(error, 'looking up schemas');
+      return false;
+    }
+    // 2. Everything the transaction will send is computed before its first send.
+    const prepared = this.prepare(chunk, endOffset);
+    let transaction: TransactionPort | undefined;
+    try {
+      const producer = this.producer;
+      if (!producer) throw new StageError('INVARIANT_VIOLATED', 'no producer while running');
+      await this.deps.faults.hit('before-send', this.partition);
+      // 3. Begin and send rollups, dead letters and changelog deltas in one go.
+      transaction = await producer.begin();
+      if (prepared.records.length > 0) await transaction.send(prepared.records);
+      await this.deps.faults.hit('after-send', this.partition);
+      // 4. The input offsets, in the same transaction.
+      await transaction.sendOffsets(this.deps.groupId, {
+        topic: this.deps.topics.input,
+        partition: this.partition,
+        offset: endOffset,
+      });
+      await this.deps.faults.hit('after-send-offsets', this.partition);
+      await this.deps.faults.hit('before-commit', this.partition);
+      // 5. Commit.
+      await transaction.commit();
+    } catch (error) {
+      // Nothing of this attempt may survive in memory: state is the changelog as of the last commit.
+      prepared.storeTx.discard();
+      await this.abortQuietly(transaction);
+      await this.recover(error, 'committing');
+      return false;
+    }
+    // 6. Only now does the state change become real.
+    prepared.storeTx.apply();
+    this.nextOffset = endOffset;
+    this.consecutiveFailures = 0;
+    this.noteSuccess();
+    await this.deps.faults.hit('after-commit', this.partition);
+    const durationMs = this.deps.now() - started;
+    for (const dead of prepared.deadLetters) {
+      this.deps.events.emit('record.dead_lettered', {
+        partition: this.partition,
+        reason: dead.reason,
+        offset: dead.offset,
+      });
+    }
+    this.deps.events.emit('task.committed', {
+      partition: this.partition,
+      inputRecords: prepared.inputRecords,
+      rollups: prepared.rollups,
+      deadLetters: prepared.deadLetters.length,
+      changelog: prepared.changelog,
+      endOffset,
+      durationMs,
+      attemptId: prepared.attemptId,
+    });
+    this.log.debug(
+      {
+        attemptId: prepared.attemptId,
+        inputRecords: prepared.inputRecords,
+        rollups: prepared.rollups,
+        deadLetters: prepared.deadLetters.length,
+        endOffset: endOffset.toString(),
+        durationMs,
+      },
+      'transaction committed',
+    );
+    return true;
+  }
+
+  private prepare(chunk: readonly InputMessage[], endOffset: bigint): PreparedTransaction {
+    const { topics, windows, stage } = this.deps;
+    const storeTx = this.store.begin();
+    const rollups: MetricRollup[] = [];
+    const deadLetters: { message: InputMessage; poison: Poison }[] = [];
+    for (const message of chunk) {
+      const outcome = processRecord(
+        storeTx,
+        this.deps.decoder.decode(message.value),
+        this.deps.lookupHost,
+        windows,
+      );
+      if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
+      else rollups.push(...outcome.closed);
+    }
+    const changelog = storeTx.prepare();
+    this.attempts += 1;
+    const attempt = attemptId(this.deps.instanceId, this.attempts);
+    const total = rollups.length + deadLetters.length + changelog.length;
+    const first = chunk[0]?.offset ?? endOffset;
+    const last = chunk[chunk.length - 1]?.offset ?? endOffset - 1n;
+    const lineage = lineageHeaders({
+      sourceTopic: topics.input,
+      sourcePartition: this.partition,
+      firstOffset: first.toString(),
+      lastOffset: last.toString(),
+      attemptId: attempt,
+      recordCount: total,
+    });
+    const failedAt = this.deps.now();
+    const records: OutgoingRecord[] = [];
+    for (const rollup of rollups) {
+      const key = Buffer.from(rollup.host, 'utf8');
+      records.push({
+        topic: topics.output,
+        partition: this.deps.outputPartition(key),
+        key,
+        value: this.deps.encodeRollup(rollup),
+        headers: lineage,
+      });
+    }
+    for (const { message, poison } of deadLetters) {
+      const headers = deadLetterHeaders(
+        {
+          topic: topics.input,
+          partition: this.partition,
+          offset: message.offset.toString(),
+          timestampMs: message.timestampMs,
+        },
+        poison,
+        failedAt,
+        stage,
+        message.headers,
+      );
+      records.push({
+        topic: topics.dlq,
+        partition: this.partition % topics.dlqPartitions,
+        key: message.key,
+        value: message.value,
+        headers: { ...headers, ...lineage },
+      });
+    }
+    for (const entry of changelog) {
+      records.push({
+        topic: topics.changelog,
+        partition: this.partition,
+        key: entry.key,
+        value: entry.value,
+        headers: lineage,
+      });
+    }
+    return {
+      storeTx,
+      records,
+      endOffset,
+      inputRecords: chunk.length,
+      rollups: rollups.length,
+      deadLetters: deadLetters.map(({ message, poison }) => ({
+        reason: poison.reason,
+        offset: message.offset,
+      })),
+      changelog: changelog.length,
+      attemptId: attempt,
+    };
+  }
+
+  private async abortQuietly(transaction: TransactionPort | undefined): Promise<void> {
+    if (!transaction) return;
+    try {
+      await transaction.abort();
+    } catch {
+      // The producer is replaced anyway; its successor's InitProducerId aborts whatever is left open.
+    }
+  }
+
+  /**
+   * After any failure: decide (pure policy), then act. Returns true when the caller may try again now, false
+   * when the task is paused (breaker open) or closed. Fatal failures throw TaskFailedError.
+   */
+  private async recover(error: unknown, doing: string): Promise<boolean> {
+    const kind: ErrorKind = classify(error);
+    this.consecutiveFailures += 1;
+    const decision = decide(kind, this.consecutiveFailures, this.deps.retry, this.deps.random);
+    const code = error instanceof StageError ? error.code : 'UNKNOWN';
+    const message = error instanceof Error ? error.message : String(error);
+    this.deps.events.emit('task.aborted', {
+      partition: this.partition,
+      kind,
+      code,
+      message,
+      attempt: this.consecutiveFailures,
+    });
+    if (decision.action === 'fail') {
+      this.log.error({ err: error, kind, code }, `fatal failure while ${doing}`);
+      throw new TaskFailedError(this.partition, error);
+    }
+    this.log.warn(
+      { kind, code, err: message, attempt: this.consecutiveFailures, backoffMs: decision.backoffMs },
+      `transaction failed while ${doing}; rewinding`,
+    );
+    // The producer may be stuck or fenced: it is never used again. The next attempt starts from the
+    // assignment steps, which also settle a commit whose outcome is unknown by re-reading the committed offset.
+    await this.producer?.close();
+    this.producer = undefined;
+    this.state = this.state === 'closed' ? 'closed' : 'new';
+    const breakerState = this.breaker.recordFailure(this.deps.now());
+    if (breakerState === 'open') {
+      this.openBreaker();
+      return false;
+    }
+    await this.deps.sleep(decision.backoffMs);
+    if (this.state === 'closed') return false;
+    // Rewind now: whatever kafkajs fetched past the last commit is fetched again after re-initialization.
+    this.deps.consumer.seek(this.partition, this.nextOffset);
+    return true;
+  }
+
+  private openBreaker(): void {
+    this.deps.consumer.pause(this.partition);
+    this.deps.events.emit('breaker.changed', { partition: this.partition, state: 'open' });
+    this.log.warn(
+      { failures: this.breaker.consecutiveFailures },
+      'circuit breaker open: partition paused, probing slowly',
+    );
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => {
+      void this.serially(async () => {
+        if (this.state === 'closed') return;
+        this.breaker.startProbe(this.deps.now());
+        this.deps.events.emit('breaker.changed', { partition: this.partition, state: 'half-open' });
+        try {
+          await this.initialize();
+        } catch (error) {
+          this.log.warn(
+            { err: error instanceof Error ? error.message : String(error) },
+            'probe failed; partition stays paused',
+          );
+          this.breaker.recordFailure(this.deps.now());
+          this.deps.events.emit('breaker.changed', { partition: this.partition, state: 'open' });
+          this.scheduleProbe();
+          return;
+        }
+        // Half-open: the partition resumes; the next commit closes the breaker, the next failure reopens it.
+        this.deps.consumer.resume(this.partition);
+      }).catch((error: unknown) => {
+        this.log.error({ err: error }, 'probe failed fatally');
+      });
+    }, this.deps.breaker.probeIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  private noteSuccess(): void {
+    const before = this.breaker.state;
+    this.breaker.recordSuccess(this.deps.now());
+    if (before !== 'closed') {
+      this.deps.events.emit('breaker.changed', { partition: this.partition, state: 'closed' });
+      this.log.info('circuit breaker closed: partition healthy again');
+    }
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The input consumer on kafkajs, configured for exactly-once (DESIGN §2): read_committed, no auto-commit, no
+ * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
+ */
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { BatchControl, InputBatch, PartitionControl } from '../engine/ports.js';
+
+export interface InputConsumerSettings {
+  groupId: string;
+  topic: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  /** The fetch waits up to this long for data: with large minBytes it paces transactions under light load. */
+  maxWaitTimeMs: number;
+  /** Partitions handled in parallel, each by its own task and producer. */
+  concurrency: number;
+}
+
+export type BatchHandler = (batch: InputBatch, control: BatchControl) => Promise<void>;
+
+export interface InputConsumerListeners {
+  onAssignment: (partitions: number[]) => void;
+  /** A batch that held only markers or aborted records, skipped (and resolved) by kafkajs itself. */
+  onSkippedBatch: (partition: number, nextOffset: bigint) => void;
+  onCrash: (error: unknown, willRestart: boolean) => void;
+}
+
+export class InputConsumer implements PartitionControl {
+  private readonly consumer: Consumer;
+
+  constructor(
+    kafka: Kafka,
+    private readonly settings: InputConsumerSettings,
+    listeners: InputConsumerListeners,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: settings.groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
+      maxWaitTimeInMs: settings.maxWaitTimeMs,
+      minBytes: 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
+      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 5000 },
+    });
+    const { GROUP_JOIN, END_BATCH_PROCESS, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (event) => {
+      listeners.onAssignment(
+        [...(event.payload.memberAssignment[settings.topic] ?? [])].sort((a, b) => a - b),
+      );
+    });
+    this.consumer.on(END_BATCH_PROCESS, (event) => {
+      if (event.payload.batchSize === 0 && event.payload.topic === settings.topic) {
+        listeners.onSkippedBatch(event.payload.partition, BigInt(event.payload.lastOffset) + 1n);
+      }
+    });
+    this.consumer.on(CRASH, (event) => {
+      listeners.onCrash(event.payload.error, event.payload.restart);
+    });
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.settings.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.settings.concurrency,
+      eachBatch: (payload) => handler(toInputBatch(payload), toControl(payload)),
+    });
+  }
+
+  seek(partition: number, offset: bigint): void {
+    this.consumer.seek({ topic: this.settings.topic, partition, offset: offset.toString() });
+  }
+
+  pause(partition: number): void {
+    this.consumer.pause([{ topic: this.settings.topic, partitions: [partition] }]);
+  }
+
+  resume(partition: number): void {
+    this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]);
+  }
+
+  /** Stops fetching and waits for running batches to finish. */
+  async stop(): Promise<void> {
+    await this.consumer.stop();
+  }
+
+  async disconnect(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
+
+function toInputBatch({ batch }: EachBatchPayload): InputBatch {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    lastOffset: BigInt(batch.lastOffset()),
+    messages: batch.messages.map((m) => ({
+      offset: BigInt(m.offset),
+      key: m.key,
+      value: m.value,
+      timestampMs: Number(m.timestamp),
+      headers: m.headers ?? {},
+    })),
+  };
+}
+
+function toControl(payload: EachBatchPayload): BatchControl {
+  return {
+    heartbeat: () => payload.heartbeat(),
+    resolveOffset: (offset) => {
+      payload.resolveOffset(offset.toString());
+    },
+    isActive: () => payload.isRunning() && !payload.isStale(),
+  };
+}

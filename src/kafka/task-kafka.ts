@@ -1,0 +1,88 @@
+/** TaskKafkaPort on kafkajs: what a task needs for its assignment steps. */
+import { Partitioners, type Kafka } from 'kafkajs';
+import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../engine/ports.js';
+import { RetriableError, StageError } from '../errors/errors.js';
+import { partitionRanges } from './offsets.js';
+import { readToEnd } from './topic-reader.js';
+import { translateKafkaError } from './translate-error.js';
+import { createTransactionalProducer, type ProducerSettings } from './transactional-producer.js';
+
+export class KafkajsTaskPort implements TaskKafkaPort {
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly producerSettings: ProducerSettings,
+    private readonly readerGroupPrefix: string,
+  ) {}
+
+  createProducer(transactionalId: string): Promise<ProducerPort> {
+    return createTransactionalProducer(this.kafka, transactionalId, this.producerSettings);
+  }
+
+  async committedOffset(groupId: string, topic: string, partition: number): Promise<bigint | null> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const offset = entry?.partitions.find((p) => p.partition === partition)?.offset;
+      return offset === undefined || offset === '-1' ? null : BigInt(offset);
+    } catch (error) {
+      throw translateKafkaError(error, `fetching committed offset of ${topic}-${partition} for ${groupId}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  async partitionRange(topic: string, partition: number): Promise<{ start: bigint; end: bigint }> {
+    try {
+      const range = (await partitionRanges(this.kafka, topic, 'read_committed')).get(partition);
+      if (!range) throw new Error(`topic ${topic} has no partition ${partition}`);
+      return range;
+    } catch (error) {
+      throw translateKafkaError(error, `listing offsets of ${topic}-${partition}`);
+    }
+  }
+
+  async readChangelog(
+    topic: string,
+    partition: number,
+    endOffset: bigint,
+    onRecords: (records: ChangelogRecord[]) => void,
+    onProgress: (position: bigint) => Promise<void>,
+  ): Promise<void> {
+    const result = await readToEnd(this.kafka, {
+      topic,
+      partitions: [partition],
+      endOffsets: new Map([[partition, endOffset]]),
+      groupIdPrefix: this.readerGroupPrefix,
+      timeoutMs: 10 * 60_000,
+      onMessages: (_, messages) => {
+        onRecords(messages.map((m) => ({ key: m.key ?? Buffer.alloc(0), value: m.value })));
+      },
+      onProgress: (_, position) => onProgress(position),
+    }).catch((error: unknown) => {
+      throw error instanceof StageError
+        ? error
+        : translateKafkaError(error, `restoring ${topic}-${partition}`);
+    });
+    if (!result.complete) {
+      throw new RetriableError(
+        'REQUEST_TIMED_OUT',
+        `restoring ${topic}-${partition}: timed out before reaching offset ${endOffset}`,
+      );
+    }
+  }
+}
+
+/** The partition the Java client's default partitioner (murmur2 of the key) picks, so output keys land where Kafka tools expect them. */
+export function keyPartitioner(partitionCount: number): (key: Buffer) => number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+    offlineReplicas: [],
+  }));
+  return (key) => partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+}

@@ -1,0 +1,166 @@
+/**
+ * A kafkajs transactional producer behind ProducerPort, with the rules kafkajs needs spelled out:
+ * - InitProducerId is forced at creation (an empty transaction begun and abandoned locally), so fencing happens
+ *   before the caller reads committed offsets (DESIGN §2 step 1);
+ * - any error from send, sendOffsets, commit or abort marks the producer broken: kafkajs leaves its state
+ *   machine stuck and rolls sequence numbers back after a failed send, so it is never used again;
+ * - each send stays under ~2,000 records and ~1 MB per partition: kafkajs groups messages in quadratic time and
+ *   never splits a request.
+ */
+import type { Kafka, Producer, Transaction } from 'kafkajs';
+import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../engine/ports.js';
+import { StageError } from '../errors/errors.js';
+import { translateKafkaError } from './translate-error.js';
+
+export const MAX_RECORDS_PER_SEND = 2000;
+export const MAX_BYTES_PER_SEND = 1024 * 1024;
+
+type ProducerState = 'ready' | 'in-transaction' | 'broken' | 'closed';
+
+export interface ProducerSettings {
+  transactionTimeoutMs: number;
+  /** kafkajs waits this long before retrying CONCURRENT_TRANSACTIONS; its default (300 ms) caps a task at ~3 tx/s. */
+  initialRetryMs: number;
+}
+
+export async function createTransactionalProducer(
+  kafka: Kafka,
+  transactionalId: string,
+  settings: ProducerSettings,
+): Promise<ProducerPort> {
+  const producer = kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: settings.transactionTimeoutMs,
+    allowAutoTopicCreation: false,
+    retry: { retries: 10, initialRetryTime: settings.initialRetryMs, maxRetryTime: 1000 },
+  });
+  try {
+    await producer.connect();
+    const fencing = await producer.transaction();
+    await fencing.abort(); // nothing was added: kafkajs sends no EndTxn, the epoch bump stands
+  } catch (error) {
+    await producer.disconnect().catch(() => undefined);
+    throw translateKafkaError(error, `initialising transactional producer ${transactionalId}`);
+  }
+  return new KafkajsTransactionalProducer(producer, transactionalId);
+}
+
+class KafkajsTransactionalProducer implements ProducerPort {
+  private state: ProducerState = 'ready';
+
+  constructor(
+    private readonly producer: Producer,
+    readonly transactionalId: string,
+  ) {}
+
+  async begin(): Promise<TransactionPort> {
+    this.expect('ready', 'begin');
+    try {
+      const transaction = await this.producer.transaction();
+      this.state = 'in-transaction';
+      return this.wrap(transaction);
+    } catch (error) {
+      throw this.fail(error, 'beginning a transaction');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.producer.disconnect().catch(() => undefined);
+  }
+
+  private wrap(transaction: Transaction): TransactionPort {
+    const guarded = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+      this.expect('in-transaction', what);
+      try {
+        await action();
+      } catch (error) {
+        throw this.fail(error, what);
+      }
+    };
+    return {
+      send: (records) => guarded('sending records', () => sendInChunks(transaction, records)),
+      sendOffsets: (groupId, offset) =>
+        guarded('sending offsets', () => sendOffsets(transaction, groupId, offset)),
+      commit: async () => {
+        await guarded('committing', () => transaction.commit());
+        this.state = 'ready';
+      },
+      abort: async () => {
+        await guarded('aborting', () => transaction.abort());
+        this.state = 'ready';
+      },
+    };
+  }
+
+  private expect(state: ProducerState, action: string): void {
+    if (this.state !== state) {
+      throw new StageError(
+        'INVARIANT_VIOLATED',
+        `producer ${this.transactionalId}: cannot ${action} while ${this.state}`,
+      );
+    }
+  }
+
+  private fail(error: unknown, doing: string): StageError {
+    this.state = 'broken';
+    return translateKafkaError(error, `${this.transactionalId}: ${doing}`);
+  }
+}
+
+async function sendOffsets(transaction: Transaction, groupId: string, offset: InputOffset): Promise<void> {
+  await transaction.sendOffsets({
+    consumerGroupId: groupId,
+    topics: [
+      {
+        topic: offset.topic,
+        partitions: [{ partition: offset.partition, offset: offset.offset.toString() }],
+      },
+    ],
+  });
+}
+
+function sizeOf(record: OutgoingRecord): number {
+  let bytes = 64 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  for (const [name, value] of Object.entries(record.headers)) bytes += name.length + value.length;
+  return bytes;
+}
+
+/** Splits into requests of at most MAX_RECORDS_PER_SEND records and about MAX_BYTES_PER_SEND bytes, sent in order. */
+async function sendInChunks(transaction: Transaction, records: readonly OutgoingRecord[]): Promise<void> {
+  let chunk: OutgoingRecord[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const byTopic = new Map<string, OutgoingRecord[]>();
+    for (const record of chunk) {
+      const list = byTopic.get(record.topic) ?? [];
+      list.push(record);
+      byTopic.set(record.topic, list);
+    }
+    await transaction.sendBatch({
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((r) => ({
+          key: r.key,
+          value: r.value,
+          partition: r.partition,
+          headers: r.headers,
+        })),
+      })),
+    });
+    chunk = [];
+    bytes = 0;
+  };
+  for (const record of records) {
+    const size = sizeOf(record);
+    if (chunk.length >= MAX_RECORDS_PER_SEND || (chunk.length > 0 && bytes + size > MAX_BYTES_PER_SEND))
+      await flush();
+    chunk.push(record);
+    bytes += size;
+  }
+  await flush();
+}

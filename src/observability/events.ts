@@ -1,0 +1,53 @@
+/**
+ * The engine's instrumentation: what happened, as events named `area.past_tense`. Logging and metrics are
+ * subscribers (observability/); the engine never imports them.
+ */
+import { EventEmitter } from 'node:events';
+import type { PoisonReason } from '../domain/dead-letter.js';
+import type { ErrorKind } from '../errors/errors.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface StageEventMap {
+  'task.initialized': {
+    partition: number;
+    committedOffset: bigint | null;
+    position: bigint;
+    producerMs: number;
+  };
+  'task.restored': { partition: number; records: number; windows: number; durationMs: number };
+  'task.committed': {
+    partition: number;
+    inputRecords: number;
+    rollups: number;
+    deadLetters: number;
+    changelog: number;
+    endOffset: bigint;
+    durationMs: number;
+    attemptId: string;
+  };
+  'task.aborted': { partition: number; kind: ErrorKind; code: string; message: string; attempt: number };
+  'task.closed': { partition: number; clean: boolean };
+  'record.dead_lettered': { partition: number; reason: PoisonReason; offset: bigint };
+  'breaker.changed': { partition: number; state: BreakerState };
+  'stage.assigned': { partitions: number[] };
+  'inventory.caught_up': { hosts: number; durationMs: number };
+}
+
+export type StageEventName = keyof StageEventMap;
+
+export class StageEvents {
+  private readonly emitter = new EventEmitter();
+
+  emit<E extends StageEventName>(name: E, payload: StageEventMap[E]): void {
+    this.emitter.emit(name, payload);
+  }
+
+  on<E extends StageEventName>(name: E, listener: (payload: StageEventMap[E]) => void): () => void {
+    const wrapped = (payload: StageEventMap[E]) => {
+      listener(payload);
+    };
+    this.emitter.on(name, wrapped);
+    return () => this.emitter.off(name, wrapped);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * ServerMetric decoding, split in two as STYLE.md asks: `prepare` looks up writer schemas (async, may fail
+ * retriably, done before any transaction opens), `decode` is synchronous and total: every value becomes either
+ * a metric or a poison pill with its reason.
+ */
+import type { Resolver, Type } from 'avsc';
+import type { DecodedInput } from '../domain/process-record.js';
+import type { ServerMetric } from '../domain/metric.js';
+import type { RegistryClient } from './registry-client.js';
+import { READER_SCHEMA, avroType } from './schema-files.js';
+import { HEADER_LENGTH, readWireHeader } from './wire-format.js';
+
+type WriterEntry =
+  | { kind: 'resolvable'; resolver: Resolver | undefined }
+  | { kind: 'unknown' }
+  | { kind: 'incompatible'; detail: string };
+
+export class MetricDecoder {
+  private readonly reader: Type = avroType(READER_SCHEMA);
+  /** Positive and negative cache: a 404 or an unresolvable writer schema is a permanent fact about that id. */
+  private readonly writers = new Map<number, WriterEntry>();
+
+  constructor(private readonly registry: RegistryClient) {}
+
+  /** Ensures every schema id among `values` is known; throws RegistryUnavailableError when it cannot tell. */
+  async prepare(values: readonly (Buffer | null)[]): Promise<void> {
+    const missing = new Set<number>();
+    for (const value of values) {
+      if (!value) continue;
+      const header = readWireHeader(value);
+      if (header.ok && !this.writers.has(header.schemaId)) missing.add(header.schemaId);
+    }
+    for (const schemaId of missing) {
+      const lookup = await this.registry.writerSchema(schemaId);
+      this.writers.set(schemaId, lookup.kind === 'found' ? this.entryFor(lookup.type) : { kind: 'unknown' });
+    }
+  }
+
+  private entryFor(writer: Type): WriterEntry {
+    if (writer.equals(this.reader)) return { kind: 'resolvable', resolver: undefined };
+    try {
+      return { kind: 'resolvable', resolver: this.reader.createResolver(writer) };
+    } catch (error) {
+      return { kind: 'incompatible', detail: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  decode(value: Buffer | null): DecodedInput {
+    if (value === null) return poison('null-value', 'record value is null');
+    const header = readWireHeader(value);
+    if (!header.ok) return poison('bad-magic-byte', header.detail);
+    const writer = this.writers.get(header.schemaId);
+    if (!writer) {
+      // prepare() was skipped for this value: a bug in the caller, never a property of the data.
+      throw new Error(`schema id ${header.schemaId} was not prepared before decode`);
+    }
+    if (writer.kind === 'unknown')
+      return poison('unknown-schema-id', `schema id ${header.schemaId} is not in the registry`);
+    if (writer.kind === 'incompatible') {
+      return poison(
+        'incompatible-schema',
+        `schema id ${header.schemaId} cannot be read as ServerMetric v2: ${writer.detail}`,
+      );
+    }
+    try {
+      const body = value.subarray(HEADER_LENGTH);
+      const metric = (
+        writer.resolver ? this.reader.fromBuffer(body, writer.resolver) : this.reader.fromBuffer(body)
+      ) as ServerMetric;
+      return { kind: 'metric', metric };
+    } catch (error) {
+      return poison(
+        'avro-decode',
+        `schema id ${header.schemaId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+}
+
+function poison(
+  reason: 'null-value' | 'bad-magic-byte' | 'unknown-schema-id' | 'incompatible-schema' | 'avro-decode',
+  message: string,
+): DecodedInput {
+  return { kind: 'poison', poison: { reason, message } };
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import type { WindowAggregate } from '../../src/domain/aggregate.js';
+import {
+  ChangelogCorruptError,
+  decodeChangelogEntry,
+  encodeAggregate,
+  encodeStreamTime,
+  encodeStreamTimeKey,
+  encodeWindowKey,
+} from '../../src/state/changelog-codec.js';
+
+const T0 = Date.UTC(2024, 0, 1);
+
+function aggregate(host: string, windowStart = T0): WindowAggregate {
+  return {
+    host,
+    windowStart,
+    count: 3,
+    cpu: { min: 0.1, max: 99.9, sum: 150.30000000000001 },
+    mem: { min: 0, max: 100, sum: 200 },
+    disk_read_bytes: Number.MAX_SAFE_INTEGER,
+    disk_write_bytes: 0,
+    net_rx_bytes: 12,
+    net_tx_bytes: 34,
+    first_event_time: windowStart + 1,
+    last_event_time: windowStart + 59_999,
+    enrichment: { region: 'eu-west', datacenter: 'dub-1', role: 'web' },
+  };
+}
+
+const awkwardHosts = ['web-1', 'ünïcødé-🚀', 'quote"back\\slash', 'nul\u0000byte', 'lone\ud800surrogate', ''];
+const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+
+function corruption(key: Uint8Array, value: Uint8Array | null): unknown {
+  try {
+    decodeChangelogEntry(key, value);
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+void test('a window key is the UTF-8 JSON array ["w", host, windowStart]', () => {
+  assert.equal(encodeWindowKey('web-1', T0).toString('utf8'), `["w","web-1",${T0}]`);
+  assert.equal(encodeStreamTimeKey().toString('utf8'), '["t"]');
+});
+
+void test('the same state key always encodes to the same bytes, so compaction keeps only the latest', () => {
+  assert.deepEqual(encodeWindowKey('web-1', T0), encodeWindowKey('web-1', T0));
+  assert.notDeepEqual(encodeWindowKey('web-1', T0), encodeWindowKey('web-1', T0 + 60_000));
+});
+
+void test('a window entry round trips for any host string, including quotes, NUL and lone surrogates', () => {
+  for (const host of awkwardHosts) {
+    const agg = aggregate(host, -120_000);
+    assert.deepEqual(decodeChangelogEntry(encodeWindowKey(host, -120_000), encodeAggregate(agg)), {
+      kind: 'window',
+      host,
+      windowStart: -120_000,
+      aggregate: agg,
+    });
+  }
+});
+
+void test('a window tombstone decodes to a null aggregate', () => {
+  assert.deepEqual(decodeChangelogEntry(encodeWindowKey('web-1', T0), null), {
+    kind: 'window',
+    host: 'web-1',
+    windowStart: T0,
+    aggregate: null,
+  });
+});
+
+void test('a stream-time entry round trips, and its tombstone decodes to null', () => {
+  assert.deepEqual(decodeChangelogEntry(encodeStreamTimeKey(), encodeStreamTime(T0 + 5)), {
+    kind: 'stream-time',
+    streamTimeMs: T0 + 5,
+  });
+  assert.deepEqual(decodeChangelogEntry(encodeStreamTimeKey(), null), {
+    kind: 'stream-time',
+    streamTimeMs: null,
+  });
+});
+
+void test('values carry format version 1', () => {
+  assert.equal((JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')) as { v: unknown }).v, 1);
+  assert.equal(encodeStreamTime(7).toString('utf8'), '{"v":1,"streamTimeMs":7}');
+});
+
+void test('an unknown value version is ChangelogCorruptError', () => {
+  const future = bytes(
+    JSON.stringify({ ...JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')), v: 2 }),
+  );
+  const error = corruption(encodeWindowKey('web-1', T0), future);
+  assert.ok(error instanceof ChangelogCorruptError);
+  assert.match(error.message, /version 2/);
+  assert.ok(corruption(encodeStreamTimeKey(), bytes('{"streamTimeMs":5}')) instanceof ChangelogCorruptError);
+});
+
+void test('bytes that are not UTF-8 JSON are ChangelogCorruptError carrying the parse error as cause', () => {
+  const notJson = corruption(encodeStreamTimeKey(), bytes('{"v":1,'));
+  assert.ok(notJson instanceof ChangelogCorruptError);
+  assert.ok(notJson.cause instanceof SyntaxError);
+  const notUtf8 = corruption(Buffer.from([0x5b, 0xff, 0x5d]), null);
+  assert.ok(notUtf8 instanceof ChangelogCorruptError);
+  assert.ok(notUtf8.cause instanceof Error);
+  assert.equal(notUtf8.name, 'ChangelogCorruptError');
+});
+
+void test('an unknown key shape is ChangelogCorruptError', () => {
+  for (const key of ['["x"]', '["w","h"]', '["w","h",1.5]', '["w",1,1]', '["t",1]', '{"w":1}', '"t"']) {
+    assert.ok(corruption(bytes(key), null) instanceof ChangelogCorruptError, key);
+  }
+});
+
+void test('a value with a missing or mistyped field is ChangelogCorruptError naming the field', () => {
+  const broken = {
+    ...(JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')) as object),
+    count: '3',
+  };
+  const error = corruption(encodeWindowKey('web-1', T0), bytes(JSON.stringify(broken)));
+  assert.ok(error instanceof ChangelogCorruptError);
+  assert.match(error.message, /count/);
+  const noCpu = {
+    ...(JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')) as object),
+    cpu: null,
+  };
+  assert.ok(
+    corruption(encodeWindowKey('web-1', T0), bytes(JSON.stringify(noCpu))) instanceof ChangelogCorruptError,
+  );
+});
+
+void test('a value stored under another key is ChangelogCorruptError', () => {
+  const error = corruption(encodeWindowKey('web-2', T0), encodeAggregate(aggregate('web-1')));
+  assert.ok(error instanceof ChangelogCorruptError);
+});
+
+void test('encoding refuses non-finite numbers instead of writing them as null', () => {
+  const bad = { ...aggregate('web-1'), cpu: { min: 0, max: Number.NaN, sum: 0 } };
+  assert.throws(() => encodeAggregate(bad), RangeError);
+  assert.throws(() => encodeStreamTime(Number.POSITIVE_INFINITY), RangeError);
+});
+
+void test('encoding refuses a counter sum beyond 2^53, which the decoder could not restore exactly', () => {
+  const overflowed = { ...aggregate('web-1'), disk_read_bytes: Number.MAX_SAFE_INTEGER + 2 };
+  assert.throws(() => encodeAggregate(overflowed), RangeError);
+});
