@@ -12,6 +12,7 @@ import { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { HEADER_LENGTH } from '../../src/serde/wire-format.js';
 import { partitionRanges } from '../../src/kafka/offsets.js';
+import { keyPartitioner } from '../../src/kafka/task-kafka.js';
 import type { HostInfo, MetricRollup, ServerMetric } from '../../src/domain/metric.js';
 import type { TestEnvironment } from './environment.js';
 import { committedOffsets, createTopics, readAll, uniqueName, type ReadRecord } from './kafka.js';
@@ -262,4 +263,62 @@ export function compareRollups(rollups: MetricRollup[], expected: Map<string, Ex
     if (times > 1) problems.push(`${key}: ${times} rollups, expected exactly one`);
   for (const key of expected.keys()) if (!seen.has(key)) problems.push(`missing rollup ${key}`);
   return problems;
+}
+
+export interface WorkloadRun {
+  metrics: ServerMetric[];
+  startMs: number;
+}
+
+/** Produces valid metrics keyed by host (Java-compatible partitioning), v1 and v2 writers alternating. */
+export async function produceWorkload(
+  env: TestEnvironment,
+  kafka: Kafka,
+  names: PipelineNames,
+  partitions: number,
+  workload: ServerMetric[],
+): Promise<void> {
+  const v1 = await metricEncoder(env, names.input, 'v1');
+  const v2 = await metricEncoder(env, names.input, 'v2');
+  const partitionOf = keyPartitioner(partitions);
+  await produceRaw(
+    kafka,
+    names.input,
+    workload.map((m, i) => ({
+      partition: partitionOf(Buffer.from(m.host)),
+      key: Buffer.from(m.host),
+      value: (i % 2 ? v1 : v2).encode(m),
+    })),
+  );
+}
+
+/** One far-future record per partition: every partition's stream time passes the last window's grace. */
+export async function produceFlush(
+  env: TestEnvironment,
+  kafka: Kafka,
+  names: PipelineNames,
+  partitions: number,
+  atMs: number,
+): Promise<void> {
+  const v2 = await metricEncoder(env, names.input, 'v2');
+  const template: ServerMetric = {
+    host: 'flush',
+    timestamp: atMs,
+    cpu_percent: 1,
+    mem_percent: 1,
+    disk_read_bytes: 0,
+    disk_write_bytes: 0,
+    net_rx_bytes: 0,
+    net_tx_bytes: 0,
+    load_avg_1m: null,
+  };
+  await produceRaw(
+    kafka,
+    names.input,
+    Array.from({ length: partitions }, (_, p) => ({
+      partition: p,
+      key: Buffer.from(`flush-${p}`),
+      value: v2.encode({ ...template, host: `flush-${p}` }),
+    })),
+  );
 }

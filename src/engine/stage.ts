@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricRollup } from '../domain/metric.js';
-import { classify } from '../errors/classify.js';
 import { createKafka } from '../kafka/client.js';
 import { InputConsumer } from '../kafka/input-consumer.js';
 import { InventoryFollower } from '../kafka/inventory-follower.js';
@@ -19,7 +18,7 @@ import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
 import { StageEvents } from '../observability/events.js';
 import { FaultInjector, parseFaultSpecs } from './faults.js';
-import { PartitionTask, type TaskDependencies } from './task.js';
+import { PartitionTask, TaskFailedError, type TaskDependencies } from './task.js';
 
 export interface StageOptions {
   config: Config;
@@ -140,7 +139,9 @@ export class Stage {
       try {
         await task.handleBatch(batch, control);
       } catch (error) {
-        if (classify(error) === 'fatal') this.fail(error);
+        // A task failure without recovery stops the stage; anything else (a heartbeat that learned of a
+        // rebalance) goes back to kafkajs, which rejoins the group.
+        if (error instanceof TaskFailedError) this.fail(error);
         throw error;
       }
     });
