@@ -304,7 +304,12 @@ export async function up(log: Log = console.log): Promise<UpResult> {
 
   const kafkaJava = findJava(17);
   const registryJava = findJava(21, 'APICURIO_JAVA_HOME');
-  const [port, controllerPort, registryPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, controllerPort, registryPort, managementPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const propertiesFile = join(kafkaDir, 'server.properties');
   const log4jFile = join(kafkaDir, 'log4j2.properties');
   writeFileSync(propertiesFile, brokerProperties(join(kafkaDir, 'data'), port, controllerPort));
@@ -343,6 +348,10 @@ export async function up(log: Log = console.log): Promise<UpResult> {
       `${MARKER_PROPERTY}${paths.root}`,
       `-Dquarkus.http.port=${registryPort}`,
       '-Dquarkus.http.host=127.0.0.1',
+      // Quarkus also opens a management interface (default 0.0.0.0:9000): keep it on loopback and a free port,
+      // so two stacks (or anything else on 9000) never collide.
+      `-Dquarkus.management.port=${managementPort}`,
+      '-Dquarkus.management.host=127.0.0.1',
       '-Dquarkus.log.level=WARN',
       '-jar',
       join(paths.apicurioDir, 'quarkus-run.jar'),
@@ -357,7 +366,7 @@ export async function up(log: Log = console.log): Promise<UpResult> {
   const state: StackState = {
     root: paths.root,
     kafka: { pid: kafkaPid, ports: [port, controllerPort] },
-    registry: { pid: registryPid, ports: [registryPort] },
+    registry: { pid: registryPid, ports: [registryPort, managementPort] },
     addresses,
     startedAtMs: started,
   };
