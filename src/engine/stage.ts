@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricRollup } from '../domain/metric.js';
+import { ConfigError } from '../errors/errors.js';
 import { createKafka } from '../kafka/client.js';
 import { InputConsumer } from '../kafka/input-consumer.js';
 import { InventoryFollower } from '../kafka/inventory-follower.js';
@@ -61,6 +62,11 @@ export class Stage {
   async start(): Promise<void> {
     const { config, logger } = this.options;
     this.state = 'starting';
+    if (config.idleFlushMs !== 0) {
+      // Accepting the setting and ignoring it would leave the last windows open while the operator believes
+      // they close; refuse until idle flush exists.
+      throw new ConfigError([`IDLE_FLUSH_MS=${config.idleFlushMs} is not allowed: idle flush is not implemented yet; use 0`]);
+    }
     const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
     await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
     const layout = await prepareTopics(kafka, config);
