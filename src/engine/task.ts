@@ -360,8 +360,18 @@ export class PartitionTask {
   }
 
   private prepare(chunk: readonly InputMessage[], endOffset: bigint): PreparedTransaction {
-    const { topics, windows, stage } = this.deps;
     const storeTx = this.store.begin();
+    try {
+      return this.prepareWithin(storeTx, chunk, endOffset);
+    } catch (error) {
+      // A record that breaks processing must not leave the store with an open transaction.
+      storeTx.discard();
+      throw error;
+    }
+  }
+
+  private prepareWithin(storeTx: StoreTransaction, chunk: readonly InputMessage[], endOffset: bigint): PreparedTransaction {
+    const { topics, windows, stage } = this.deps;
     const rollups: MetricRollup[] = [];
     const deadLetters: { message: InputMessage; poison: Poison }[] = [];
     for (const message of chunk) {

@@ -1,0 +1,721 @@
+/**
+ * PartitionTask against in-memory fakes (test/engine/fakes.ts): the assignment order and the one-transaction
+ * procedure of DESIGN §2-§3, and what survives a failure at each step. The fake broker only shows a
+ * transaction's records and offsets once it commits, so "the task's state equals the changelog as of the last
+ * commit" and "no rollup is committed twice" are checked against what a read_committed reader would see.
+ */
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { setTimeout as delay } from 'node:timers/promises';
+import { test } from 'node:test';
+
+import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import { LINEAGE_HEADERS } from '../../src/domain/lineage.js';
+import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
+import { FaultInjector } from '../../src/engine/faults.js';
+import type { InputMessage } from '../../src/engine/ports.js';
+import { PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
+import {
+  CommitOutcomeUnknownError,
+  FencedError,
+  RegistryUnavailableError,
+  RetriableError,
+} from '../../src/errors/errors.js';
+import { StageEvents, type BreakerState, type StageEventMap } from '../../src/observability/events.js';
+import { WindowStore } from '../../src/state/window-store.js';
+import {
+  FakeBatchControl,
+  FakeBroker,
+  FakeConsumer,
+  FakeDecoder,
+  T0,
+  batchOf,
+  message,
+  metricValue,
+  silentLogger,
+  type FailStep,
+  type LogEntry,
+  type StoredRecord,
+} from './fakes.js';
+
+const GROUP = 'eos-rollup-test';
+const IN = 'server-metrics';
+const OUT = 'server-metrics-rollup-1m';
+const DLQ = 'server-metrics-dlq';
+const CHANGELOG = `${GROUP}-rollup-state-changelog`;
+/** Not 0, so a task that mixed up partitions would be caught. */
+const P = 3;
+const DLQ_PARTITIONS = 2;
+const STAGE = { id: 'eos-rollup-test-stage', version: '9.9.9-test' };
+
+const INVENTORY = new Map<string, HostInfo>([
+  ['a', { host: 'a', region: 'eu-west', datacenter: 'dub-1', role: 'web' }],
+  ['b', { host: 'b', region: 'us-east', datacenter: 'iad-2', role: 'db' }],
+]);
+
+const s = (seconds: number) => T0 + seconds * 1000;
+
+/**
+ * Twelve records over four one-minute windows (grace 10 s). With batches of three: transaction 1 (0-2) only
+ * changes state; 2 (3-5) closes W0; 3 (6-8) closes W1; 4 (9-11) has a late record and closes W2.
+ */
+const INPUT: InputMessage[] = [
+  message(0, metricValue('a', s(1), 10)),
+  message(1, metricValue('b', s(2), 20)),
+  message(2, 'bad-0002', { 'trace-id': 'abc' }),
+  message(3, metricValue('a', s(30), 30)),
+  message(4, metricValue('b', s(61), 40)),
+  message(5, metricValue('a', s(75), 50)), // stream time 75 s >= 0 + 60 + 10: W0 closes
+  message(6, null),
+  message(7, metricValue('a', s(65), 60)),
+  message(8, metricValue('b', s(150), 70)), // closes W1
+  message(9, metricValue('a', s(10), 80)), // W0 is closed: late
+  message(10, metricValue('a', s(155), 90)),
+  message(11, metricValue('c', s(215), 95)), // closes W2
+];
+
+interface Harness {
+  broker: FakeBroker;
+  consumer: FakeConsumer;
+  decoder: FakeDecoder;
+  events: StageEvents;
+  task: PartitionTask;
+  input: InputMessage[];
+  batchSize: number;
+  sleeps: number[];
+  aborted: StageEventMap['task.aborted'][];
+  breaker: BreakerState[];
+}
+
+interface SetupOptions {
+  input?: InputMessage[];
+  batchSize?: number;
+  maxRecordsPerTransaction?: number;
+  threshold?: number;
+  probeIntervalMs?: number;
+  instanceId?: string;
+  /** Share a broker (and consumer) with an earlier task: a new owner of the same partition. */
+  broker?: FakeBroker;
+  consumer?: FakeConsumer;
+}
+
+function setup(options: SetupOptions = {}): Harness {
+  const broker = options.broker ?? new FakeBroker();
+  const consumer = options.consumer ?? new FakeConsumer(broker);
+  const decoder = new FakeDecoder(broker);
+  const events = new StageEvents();
+  const sleeps: number[] = [];
+  let clock = 0;
+  const deps: TaskDependencies = {
+    groupId: GROUP,
+    instanceId: options.instanceId ?? 'instance-1',
+    stage: STAGE,
+    topics: { input: IN, output: OUT, dlq: DLQ, changelog: CHANGELOG, dlqPartitions: DLQ_PARTITIONS },
+    windows: { sizeMs: 60_000, graceMs: 10_000 },
+    maxRecordsPerTransaction: options.maxRecordsPerTransaction ?? 1000,
+    retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
+    breaker: { threshold: options.threshold ?? 100, probeIntervalMs: options.probeIntervalMs ?? 60_000 },
+    kafka: broker,
+    consumer,
+    decoder,
+    encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+    outputPartition: () => 0,
+    lookupHost: (host) => INVENTORY.get(host),
+    events,
+    faults: new FaultInjector([]),
+    logger: silentLogger,
+    now: () => (clock += 1),
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    random: () => 0.5,
+  };
+  const h: Harness = {
+    broker,
+    consumer,
+    decoder,
+    events,
+    task: new PartitionTask(P, deps),
+    input: options.input ?? INPUT,
+    batchSize: options.batchSize ?? 3,
+    sleeps,
+    aborted: [],
+    breaker: [],
+  };
+  events.on('task.aborted', (e) => h.aborted.push(e));
+  events.on('breaker.changed', (e) => h.breaker.push(e.state));
+  return h;
+}
+
+/**
+ * One fetch as kafkajs would make it: up to batchSize messages from the consumer's position. Afterwards the
+ * position is where the task sought, else after the last resolved offset, else unchanged (fetched again).
+ */
+async function poll(h: Harness): Promise<'handled' | 'paused' | 'empty'> {
+  if (h.consumer.paused.has(P)) return 'paused';
+  const position = h.consumer.positions.get(P) ?? 0n;
+  const messages = h.input.filter((m) => m.offset >= position).slice(0, h.batchSize);
+  if (messages.length === 0) return 'empty';
+  const seeksBefore = h.consumer.seeks;
+  const control = new FakeBatchControl(h.broker, () => h.consumer.seeks === seeksBefore);
+  await h.task.handleBatch(batchOf(IN, P, messages), control);
+  const resolved = control.resolved[control.resolved.length - 1];
+  if (h.consumer.seeks === seeksBefore && resolved !== undefined) h.consumer.positions.set(P, resolved + 1n);
+  return 'handled';
+}
+
+async function runToEnd(h: Harness, maxPolls = 60): Promise<void> {
+  for (let i = 0; i < maxPolls; i += 1) {
+    if ((await poll(h)) !== 'handled') return;
+  }
+  assert.fail(`the task did not reach the end of its input in ${maxPolls} polls`);
+}
+
+function rollupsOf(broker: FakeBroker): MetricRollup[] {
+  return broker.records(OUT).map((r) => JSON.parse(r.value?.toString('utf8') ?? 'null') as MetricRollup);
+}
+
+function rollupKeys(broker: FakeBroker): string[] {
+  return rollupsOf(broker).map((r) => `${r.host}@${r.window_start}`);
+}
+
+function dlqOffsets(broker: FakeBroker): string[] {
+  return broker.records(DLQ).map((r) => String(r.headers[DLQ_HEADERS.offset]));
+}
+
+function headerText(record: StoredRecord, name: string): string {
+  const value = record.headers[name];
+  assert.equal(typeof value, 'string', `header ${name} is a string`);
+  return value as string;
+}
+
+/** The task's committed state, read through the private store: tests only. */
+function taskState(task: PartitionTask): { windows: unknown[]; streamTimeMs: number | null } {
+  const store = (task as unknown as { store: WindowStore }).store;
+  return { windows: store.snapshot(), streamTimeMs: store.streamTimeMs };
+}
+
+/** The state a fresh task would restore from the committed changelog. */
+function changelogState(broker: FakeBroker): { windows: unknown[]; streamTimeMs: number | null } {
+  const store = new WindowStore();
+  for (const record of broker.records(CHANGELOG, P)) {
+    assert.ok(record.key, 'changelog records have keys');
+    store.restore(record.key, record.value);
+  }
+  return { windows: store.snapshot(), streamTimeMs: store.streamTimeMs };
+}
+
+function indexOf(log: readonly LogEntry[], predicate: (e: LogEntry) => boolean, from = 0): number {
+  for (let i = from; i < log.length; i += 1) {
+    const entry = log[i];
+    if (entry && predicate(entry)) return i;
+  }
+  return -1;
+}
+
+function stepsOf(log: readonly LogEntry[], from = 0): string[] {
+  return log.slice(from).map((e) => e.step);
+}
+
+/** The outcome of the whole input without any failure: what every faulty run must end with. */
+async function referenceRun(): Promise<{ rollups: MetricRollup[]; dlq: string[]; state: unknown }> {
+  const h = setup();
+  await runToEnd(h);
+  return { rollups: rollupsOf(h.broker), dlq: dlqOffsets(h.broker), state: changelogState(h.broker) };
+}
+
+function assertNoDuplicateRollups(broker: FakeBroker): void {
+  const keys = rollupKeys(broker);
+  assert.equal(new Set(keys).size, keys.length, `a rollup was committed twice: ${keys.join(', ')}`);
+}
+
+async function assertFinalOutcome(h: Harness): Promise<void> {
+  const reference = await referenceRun();
+  assert.deepEqual(h.broker.violations, [], 'no producer was used after an error or after close');
+  assertNoDuplicateRollups(h.broker);
+  assert.deepEqual(rollupsOf(h.broker), reference.rollups);
+  assert.deepEqual(dlqOffsets(h.broker), reference.dlq);
+  assert.equal(h.broker.committed(GROUP, IN, P), 12n);
+  assert.deepEqual(changelogState(h.broker), reference.state);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+}
+
+test('the reference run emits each closed (host, window) once with the counts computed offline', async () => {
+  const h = setup();
+  await runToEnd(h);
+  const summary = rollupsOf(h.broker).map((r) => [r.host, (r.window_start - T0) / 1000, r.count]);
+  assert.deepEqual(summary, [
+    ['a', 0, 2],
+    ['b', 0, 1],
+    ['a', 60, 2],
+    ['b', 60, 1],
+    ['a', 120, 1],
+    ['b', 120, 1],
+  ]);
+  assert.deepEqual(dlqOffsets(h.broker), ['2', '6', '9']);
+  assert.equal(h.broker.committed(GROUP, IN, P), 12n);
+  // Only host c's window is still open.
+  assert.equal(h.task.windowCount, 1);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  assert.deepEqual(h.broker.violations, []);
+});
+
+test('the first batch after assignment runs the assignment steps in order and is dropped; the next batch is processed', async () => {
+  // A previous owner committed offsets 0-2 and their state; this task is the new owner of the partition.
+  const previous = setup({ instanceId: 'old-owner' });
+  await poll(previous);
+  await poll(previous);
+  assert.equal(previous.broker.committed(GROUP, IN, P), 3n);
+  const changelogBefore = previous.broker.records(CHANGELOG, P).length;
+  assert.ok(changelogBefore > 0);
+
+  const h = setup({ broker: previous.broker, instanceId: 'new-owner' });
+  h.consumer.positions.set(P, 0n); // kafkajs fetched from its own, stale idea of the position
+  const start = h.broker.log.length;
+  const first = new FakeBatchControl(h.broker);
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), first);
+
+  const log = h.broker.log;
+  const init = indexOf(log, (e) => e.step === 'init', start);
+  const committed = indexOf(log, (e) => e.step === 'committedOffset', start);
+  const range = indexOf(log, (e) => e.step === 'partitionRange' && e.detail === CHANGELOG, start);
+  const restore = indexOf(log, (e) => e.step === 'readChangelog', start);
+  const seek = indexOf(log, (e) => e.step === 'seek', start);
+  assert.ok(
+    init >= 0 && committed >= 0 && range >= 0 && restore >= 0 && seek >= 0,
+    stepsOf(log, start).join(),
+  );
+  assert.ok(init < committed, 'InitProducerId (fencing) comes before reading the committed offset');
+  assert.ok(committed < range, 'the committed offset is read before the changelog end is taken');
+  assert.ok(range < restore, 'the changelog end is taken before restoring');
+  assert.ok(restore < seek, 'the consumer is sought only after the restore');
+  assert.equal(log[seek]?.offset, 3n, 'sought to the committed offset');
+  assert.equal(log[restore]?.offset, BigInt(changelogBefore), 'restored up to the changelog end');
+  // Dropped: nothing sent, nothing resolved.
+  assert.deepEqual(
+    stepsOf(log, start).filter((step) =>
+      ['prepare', 'begin', 'send', 'sendOffsets', 'commit'].includes(step),
+    ),
+    [],
+  );
+  assert.deepEqual(first.resolved, []);
+  assert.equal(h.broker.committed(GROUP, IN, P), 3n);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker), 'state restored from the changelog');
+  assert.equal(h.task.isRunning, true);
+
+  // The next batch, fetched from the sought position, is processed by the new producer.
+  const beforeNext = log.length;
+  assert.equal(await poll(h), 'handled');
+  const newProducer = log[init]?.producer;
+  assert.deepEqual(
+    log
+      .slice(beforeNext)
+      .filter((e) => e.producer !== undefined)
+      .map((e) => [e.step, e.producer]),
+    [
+      ['begin', newProducer],
+      ['send', newProducer],
+      ['sendOffsets', newProducer],
+      ['commit', newProducer],
+    ],
+  );
+  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+
+  // The old owner is fenced: its producer cannot commit any more, and it commits nothing.
+  await previous.task.handleBatch(batchOf(IN, P, INPUT.slice(3, 6)), new FakeBatchControl(h.broker));
+  assert.equal(previous.aborted[0]?.kind, 'fenced');
+  await previous.task.close(false);
+
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('one transaction sends rollups, dead letters and changelog before sendOffsets, then commits; the committed offset is the last offset + 1', async () => {
+  const h = setup();
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 1)), new FakeBatchControl(h.broker)); // assignment
+  const start = h.broker.log.length;
+  const control = new FakeBatchControl(h.broker);
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 6)), control);
+
+  const txn = h.broker.log.slice(start).filter((e) => e.producer !== undefined);
+  assert.deepEqual(
+    txn.map((e) => e.step),
+    ['begin', 'send', 'sendOffsets', 'commit'],
+  );
+  assert.equal(txn[2]?.offset, 6n);
+  assert.deepEqual(control.resolved, [5n]);
+  assert.ok(
+    indexOf(h.broker.log, (e) => e.step === 'resolveOffset', start) >
+      indexOf(h.broker.log, (e) => e.step === 'commit', start),
+    'offsets are resolved only after the commit',
+  );
+  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+  // The one send held rollups (W0 closed), a dead letter and changelog entries.
+  const sent = [...h.broker.records(OUT), ...h.broker.records(DLQ), ...h.broker.records(CHANGELOG)];
+  assert.equal(txn[1]?.detail, sent.length);
+  assert.equal(rollupKeys(h.broker).length, 2);
+  assert.deepEqual(dlqOffsets(h.broker), ['2']);
+  assert.ok(h.broker.records(CHANGELOG, P).length > 0);
+
+  // A batch ending in transaction markers: lastOffset lies beyond the last message, and the commit covers it.
+  const withMarkers = new FakeBatchControl(h.broker);
+  const markersStart = h.broker.log.length;
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(6, 9), 10n), withMarkers);
+  const offsets = h.broker.log.slice(markersStart).filter((e) => e.step === 'sendOffsets');
+  assert.deepEqual(
+    offsets.map((e) => e.offset),
+    [11n],
+  );
+  assert.equal(h.broker.committed(GROUP, IN, P), 11n);
+  assert.deepEqual(withMarkers.resolved, [8n]);
+  assert.deepEqual(h.broker.violations, []);
+});
+
+test('a batch larger than maxRecordsPerTransaction commits chunk by chunk; only the last chunk covers trailing markers', async () => {
+  const h = setup({ maxRecordsPerTransaction: 2 });
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 1)), new FakeBatchControl(h.broker));
+  const start = h.broker.log.length;
+  const control = new FakeBatchControl(h.broker);
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 5), 6n), control);
+  const steps = h.broker.log.slice(start).filter((e) => e.producer !== undefined);
+  assert.deepEqual(
+    steps.filter((e) => e.step === 'sendOffsets').map((e) => e.offset),
+    [2n, 4n, 7n],
+  );
+  assert.equal(steps.filter((e) => e.step === 'commit').length, 3);
+  assert.deepEqual(control.resolved, [1n, 3n, 4n]);
+  assert.equal(h.broker.committed(GROUP, IN, P), 7n);
+});
+
+const FAILING_STEPS: FailStep[] = ['begin', 'send', 'sendOffsets', 'commit'];
+
+for (const step of FAILING_STEPS) {
+  test(`a failure at ${step} discards the attempt, closes the producer for good, rewinds to the last commit and re-initialises`, async () => {
+    const h = setup();
+    await poll(h); // assignment
+    await poll(h); // transaction 1: offsets 0-2
+    assert.equal(h.broker.committed(GROUP, IN, P), 3n);
+    const changelogBefore = h.broker.records(CHANGELOG, P).length;
+
+    h.broker.failAt(step, 1, () => new RetriableError('KAFKA_RETRIABLE', `injected at ${step}`));
+    await poll(h); // transaction 2 (offsets 3-5, closes W0) fails
+    const failure = h.broker.injected[0];
+    assert.ok(failure, `the fault at ${step} happened`);
+    assert.equal(failure.step, step);
+    const failed = failure.producer;
+    const log = h.broker.log;
+
+    // Aborted or abandoned: nothing of the attempt is visible read_committed.
+    assert.equal(h.broker.committed(GROUP, IN, P), 3n);
+    assert.deepEqual(rollupKeys(h.broker), []);
+    assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore);
+    assert.equal(h.aborted.length, 1);
+    assert.equal(h.aborted[0]?.kind, 'retriable');
+
+    // The producer: at most an abort of the failed transaction, then close; never anything after.
+    const afterFailure = log.slice(failure.logIndex + 1).filter((e) => e.producer === failed);
+    const allowed = step === 'begin' ? ['close'] : ['abort', 'close'];
+    assert.ok(
+      afterFailure.every((e) => allowed.includes(e.step)),
+      `after failing at ${step}, producer ${failed} saw ${afterFailure.map((e) => e.step).join()}`,
+    );
+    assert.equal(afterFailure[afterFailure.length - 1]?.step, 'close');
+    assert.equal(h.broker.producers[(failed ?? 0) - 1]?.isClosed, true);
+
+    // State changes discarded: the task's state is the changelog as of the last commit.
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+
+    // Rewound to the last committed offset.
+    const seek = indexOf(log, (e) => e.step === 'seek', failure.logIndex);
+    assert.ok(seek > failure.logIndex);
+    assert.equal(log[seek]?.offset, 3n);
+    assert.equal(h.consumer.positions.get(P), 3n);
+
+    // The next batch re-initialises with a new producer (and is dropped), state again from the changelog.
+    const beforeInit = log.length;
+    await poll(h);
+    const init = indexOf(log, (e) => e.step === 'init', beforeInit);
+    assert.ok(init >= 0, 're-initialised');
+    assert.ok((log[init]?.producer ?? 0) > (failed ?? 0), 'with a new producer');
+    assert.equal(
+      indexOf(log, (e) => e.step === 'begin', beforeInit),
+      -1,
+      'the re-initialising batch is dropped',
+    );
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    if (step !== 'begin') {
+      assert.ok(h.broker.aborted.length > 0, 'the failed attempt was sent and then aborted');
+    }
+
+    await runToEnd(h);
+    const laterUse = log.slice(failure.logIndex + 1).filter((e) => e.producer === failed);
+    assert.deepEqual(
+      laterUse.map((e) => e.step),
+      afterFailure.map((e) => e.step),
+      'the failed producer was never used for a later transaction',
+    );
+    await assertFinalOutcome(h);
+  });
+}
+
+test('a failed abort after a failed send still closes the producer and recovers', async () => {
+  const h = setup();
+  await poll(h);
+  await poll(h);
+  h.broker.failAt('send', 1, () => new RetriableError('KAFKA_RETRIABLE', 'send failed'));
+  h.broker.failAt('abort', 1, () => new RetriableError('KAFKA_RETRIABLE', 'abort failed'));
+  await poll(h);
+  assert.deepEqual(
+    h.broker.injected.map((f) => f.step),
+    ['send', 'abort'],
+  );
+  assert.equal(h.broker.producers[0]?.isClosed, true);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('a FencedError at commit re-initialises with a new producer; the old one is closed and never reused', async () => {
+  const h = setup();
+  await poll(h);
+  await poll(h);
+  h.broker.failAt('commit', 1, () => new FencedError('PRODUCER_FENCED', 'fenced by a newer epoch'));
+  await poll(h);
+  const [fenced] = h.aborted;
+  assert.ok(fenced);
+  assert.equal(fenced.kind, 'fenced');
+  assert.equal(fenced.code, 'PRODUCER_FENCED');
+  const old = h.broker.producers[0];
+  assert.ok(old);
+  assert.equal(old.isClosed, true);
+  assert.equal(h.broker.producers.length, 1);
+  assert.equal(h.broker.committed(GROUP, IN, P), 3n);
+
+  await poll(h); // re-initialisation
+  assert.equal(h.broker.producers.length, 2);
+  assert.equal(h.broker.producers[1]?.isClosed, false);
+  await runToEnd(h);
+  const usedAfter = h.broker.log.filter(
+    (e, i) => e.producer === old.id && i > (h.broker.injected[0]?.logIndex ?? 0) && e.step !== 'abort',
+  );
+  assert.deepEqual(
+    usedAfter.map((e) => e.step),
+    ['close'],
+  );
+  await assertFinalOutcome(h);
+});
+
+test('a commit whose outcome is unknown is settled by re-reading the committed offset, never by assuming', async () => {
+  const h = setup();
+  await poll(h);
+  await poll(h);
+  // The commit reaches the broker, but the answer is lost.
+  h.broker.failAt('commit', 1, () => new CommitOutcomeUnknownError('commit timed out'), {
+    afterEffect: true,
+  });
+  await poll(h);
+  assert.equal(h.broker.committed(GROUP, IN, P), 6n, 'the transaction did commit');
+  assert.equal(rollupKeys(h.broker).length, 2);
+
+  await poll(h); // re-initialisation reads offset 6 and restores the committed W0 close
+  const seeks = h.broker.log.filter((e) => e.step === 'seek');
+  assert.equal(seeks[seeks.length - 1]?.offset, 6n);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('a registry failure opens no transaction and dead-letters nothing', async () => {
+  const h = setup();
+  await poll(h); // assignment
+  h.decoder.failPrepare(1, () => new RegistryUnavailableError('registry answered 503'));
+  const start = h.broker.log.length;
+  await poll(h); // offsets 0-2, including the poison pill at 2
+  const steps = stepsOf(h.broker.log, start);
+  assert.equal(steps[0], 'prepare');
+  for (const forbidden of ['begin', 'send', 'sendOffsets', 'commit', 'abort'] as const) {
+    assert.ok(!steps.includes(forbidden), `no ${forbidden} after a registry failure: ${steps.join()}`);
+  }
+  assert.deepEqual(h.broker.records(DLQ), []);
+  assert.deepEqual(h.broker.aborted, []);
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  const [registry] = h.aborted;
+  assert.ok(registry);
+  assert.equal(registry.code, 'REGISTRY_UNAVAILABLE');
+  assert.equal(registry.kind, 'retriable');
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  assert.equal(h.consumer.positions.get(P), 0n, 'rewound to the start');
+
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('after threshold consecutive failures the breaker opens: the partition is paused and breaker.changed open is emitted', async () => {
+  const h = setup({ threshold: 3 });
+  for (let n = 1; n <= 3; n += 1) {
+    h.broker.failAt('commit', n, () => new RetriableError('KAFKA_RETRIABLE', `commit failure ${n}`));
+  }
+  await poll(h); // assignment
+  await poll(h); // failure 1
+  await poll(h); // re-initialisation
+  await poll(h); // failure 2
+  assert.deepEqual(h.breaker, []);
+  assert.ok(!h.broker.log.some((e) => e.step === 'pause'), 'not paused below the threshold');
+  assert.deepEqual(h.sleeps, [75, 150], 'exponential backoff with equal jitter');
+  await poll(h); // re-initialisation
+  await poll(h); // failure 3: the threshold
+  assert.equal(h.broker.injected.length, 3);
+  assert.deepEqual(h.breaker, ['open']);
+  assert.deepEqual(
+    h.broker.log.filter((e) => e.step === 'pause').map((e) => e.detail),
+    [P],
+  );
+  assert.ok(h.consumer.paused.has(P));
+
+  // While open, a batch that was already fetched does nothing at all.
+  const start = h.broker.log.length;
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), new FakeBatchControl(h.broker));
+  assert.deepEqual(stepsOf(h.broker.log, start), []);
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  assert.deepEqual(h.broker.violations, []);
+  await h.task.close(false);
+});
+
+test('a successful probe resumes the paused partition and the next commit closes the breaker', async () => {
+  const h = setup({ threshold: 1, probeIntervalMs: 1 });
+  h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'commit failed'));
+  await poll(h);
+  await poll(h);
+  assert.ok(h.consumer.paused.has(P));
+  for (let i = 0; i < 200 && h.consumer.paused.has(P); i += 1) await delay(5);
+  assert.ok(!h.consumer.paused.has(P), 'resumed by the probe');
+  assert.deepEqual(h.breaker, ['open', 'half-open']);
+  const pause = indexOf(h.broker.log, (e) => e.step === 'pause');
+  const init = indexOf(h.broker.log, (e) => e.step === 'init', pause);
+  const resume = indexOf(h.broker.log, (e) => e.step === 'resume', pause);
+  assert.ok(pause < init && init < resume, 'the probe re-initialises before resuming');
+  await runToEnd(h);
+  assert.deepEqual(h.breaker, ['open', 'half-open', 'closed']);
+  await assertFinalOutcome(h);
+  await h.task.close(true);
+});
+
+test('poison records go to the DLQ untouched with DLQ headers; every record of a transaction carries the same lineage', async () => {
+  const key = Buffer.from([0xff, 0x00, 0x7f]);
+  const value = Buffer.concat([Buffer.from('bad', 'utf8'), Buffer.from([0x00, 0xfe, 0xff])]);
+  const original = { 'trace-id': 'abc', binary: Buffer.from([1, 2, 3]) };
+  const input = [...INPUT];
+  input[2] = message(2, value, original, key);
+  const h = setup({ input, batchSize: 9 });
+  await poll(h); // assignment
+  const start = h.broker.log.length;
+  await poll(h); // offsets 0-8: one transaction
+  const send = h.broker.log.slice(start).filter((e) => e.step === 'send');
+  assert.equal(send.length, 1);
+
+  const dlq = h.broker.records(DLQ);
+  assert.deepEqual(
+    dlq.map((r) => r.partition),
+    [P % DLQ_PARTITIONS, P % DLQ_PARTITIONS],
+  );
+  const [pill, nullPill] = dlq;
+  assert.ok(pill && nullPill);
+  assert.deepEqual(pill.key, key);
+  assert.deepEqual(pill.value, value);
+  assert.equal(headerText(pill, DLQ_HEADERS.topic), IN);
+  assert.equal(headerText(pill, DLQ_HEADERS.partition), String(P));
+  assert.equal(headerText(pill, DLQ_HEADERS.offset), '2');
+  assert.equal(headerText(pill, DLQ_HEADERS.exception), 'AvroDecodeError');
+  assert.equal(headerText(pill, DLQ_HEADERS.reason), 'avro-decode');
+  assert.match(headerText(pill, DLQ_HEADERS.message), /cannot decode/);
+  assert.equal(headerText(pill, DLQ_HEADERS.sourceTimestamp), String(T0 + 2));
+  assert.match(headerText(pill, DLQ_HEADERS.failedAt), /^\d+$/);
+  assert.equal(headerText(pill, DLQ_HEADERS.stageId), STAGE.id);
+  assert.equal(headerText(pill, DLQ_HEADERS.stageVersion), STAGE.version);
+  assert.equal(pill.headers['trace-id'], 'abc', 'original headers are kept');
+  assert.deepEqual(pill.headers.binary, original.binary);
+  assert.equal(nullPill.value, null);
+  assert.deepEqual(nullPill.key, INPUT[6]?.key);
+  assert.equal(headerText(nullPill, DLQ_HEADERS.reason), 'null-value');
+
+  const all = [...h.broker.records(OUT), ...dlq, ...h.broker.records(CHANGELOG)];
+  assert.equal(all.length, send[0]?.detail);
+  const names = Object.values(LINEAGE_HEADERS);
+  const lineageOf = (r: StoredRecord) => names.map((name) => headerText(r, name));
+  const expected = [IN, String(P), '0', '8', lineageOf(all[0]!)[4], String(all.length)];
+  for (const record of all)
+    assert.deepEqual(lineageOf(record), expected, `lineage of a ${record.topic} record`);
+});
+
+test('across transactions, lineage groups are whole: each attempt id covers its own input range and record count', async () => {
+  const h = setup();
+  await runToEnd(h);
+  const all = [...h.broker.records(OUT), ...h.broker.records(DLQ), ...h.broker.records(CHANGELOG)];
+  const groups = new Map<string, StoredRecord[]>();
+  for (const record of all) {
+    const attempt = headerText(record, LINEAGE_HEADERS.attempt);
+    groups.set(attempt, [...(groups.get(attempt) ?? []), record]);
+  }
+  assert.equal(groups.size, 4);
+  const ranges: string[] = [];
+  for (const [attempt, records] of groups) {
+    const first = records[0]!;
+    assert.equal(headerText(first, LINEAGE_HEADERS.records), String(records.length), attempt);
+    for (const record of records) {
+      for (const name of Object.values(LINEAGE_HEADERS)) {
+        assert.equal(headerText(record, name), headerText(first, name), `${name} within ${attempt}`);
+      }
+    }
+    ranges.push(
+      `${headerText(first, LINEAGE_HEADERS.firstOffset)}-${headerText(first, LINEAGE_HEADERS.lastOffset)}`,
+    );
+  }
+  assert.deepEqual(ranges.sort(), ['0-2', '3-5', '6-8', '9-11'].sort());
+});
+
+test('records below the task next offset (re-delivered after a seek) are skipped', async () => {
+  const h = setup();
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 1)), new FakeBatchControl(h.broker)); // assignment
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), new FakeBatchControl(h.broker));
+  assert.equal(h.broker.committed(GROUP, IN, P), 3n);
+
+  // Entirely below the next offset: no work at all.
+  let start = h.broker.log.length;
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), new FakeBatchControl(h.broker));
+  assert.deepEqual(stepsOf(h.broker.log, start), []);
+
+  // Overlapping: only offsets 3 and 4 are processed.
+  start = h.broker.log.length;
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(1, 5)), new FakeBatchControl(h.broker));
+  assert.equal(h.broker.log[start]?.step, 'prepare');
+  assert.equal(h.broker.log[start]?.detail, 2);
+  const offsets = h.broker.log.slice(start).filter((e) => e.step === 'sendOffsets');
+  assert.deepEqual(
+    offsets.map((e) => e.offset),
+    [5n],
+  );
+  const lineage = h.broker.records(CHANGELOG, P).slice(-1)[0];
+  assert.ok(lineage);
+  assert.equal(headerText(lineage, LINEAGE_HEADERS.firstOffset), '3');
+  assert.equal(headerText(lineage, LINEAGE_HEADERS.lastOffset), '4');
+
+  h.consumer.positions.set(P, 5n);
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('close closes the producer and later batches are ignored', async () => {
+  const h = setup();
+  await poll(h);
+  await poll(h);
+  const closed: StageEventMap['task.closed'][] = [];
+  h.events.on('task.closed', (e) => closed.push(e));
+  await h.task.close(true);
+  assert.equal(h.broker.producers[0]?.isClosed, true);
+  assert.deepEqual(closed, [{ partition: P, clean: true }]);
+  const start = h.broker.log.length;
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(3, 6)), new FakeBatchControl(h.broker));
+  assert.deepEqual(stepsOf(h.broker.log, start), []);
+  assert.deepEqual(h.broker.violations, []);
+});
