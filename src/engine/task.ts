@@ -370,7 +370,11 @@ export class PartitionTask {
     }
   }
 
-  private prepareWithin(storeTx: StoreTransaction, chunk: readonly InputMessage[], endOffset: bigint): PreparedTransaction {
+  private prepareWithin(
+    storeTx: StoreTransaction,
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+  ): PreparedTransaction {
     const { topics, windows, stage } = this.deps;
     const rollups: MetricRollup[] = [];
     const deadLetters: { message: InputMessage; poison: Poison }[] = [];
