@@ -65,7 +65,9 @@ export class Stage {
     if (config.idleFlushMs !== 0) {
       // Accepting the setting and ignoring it would leave the last windows open while the operator believes
       // they close; refuse until idle flush exists.
-      throw new ConfigError([`IDLE_FLUSH_MS=${config.idleFlushMs} is not allowed: idle flush is not implemented yet; use 0`]);
+      throw new ConfigError([
+        `IDLE_FLUSH_MS=${config.idleFlushMs} is not allowed: idle flush is not implemented yet; use 0`,
+      ]);
     }
     const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
     await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
