@@ -5,7 +5,10 @@
  */
 import { CONFIG_VARIABLES } from '../config/config.js';
 import { StageError } from '../errors/errors.js';
+import { inventoryCommand } from './commands/inventory.js';
+import { produceCommand } from './commands/produce.js';
 import { runCommand } from './commands/run.js';
+import { topicsCommand } from './commands/topics.js';
 import { CommandError, EXIT } from './exit.js';
 import { packageVersion } from './version.js';
 
@@ -16,6 +19,18 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   run: { summary: 'run the stage (configuration from the environment; see --help)', run: () => runCommand() },
+  produce: {
+    summary: 'write generated ServerMetric records, optionally with poison pills, to INPUT_TOPIC (--help)',
+    run: produceCommand,
+  },
+  inventory: {
+    summary: 'load <file> (JSON or CSV) or --delete <host> on INVENTORY_TOPIC',
+    run: inventoryCommand,
+  },
+  topics: {
+    summary: 'create [--partitions N]: create INPUT_TOPIC and the compacted INVENTORY_TOPIC',
+    run: topicsCommand,
+  },
 };
 
 function usage(): string {

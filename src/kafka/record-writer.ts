@@ -14,8 +14,6 @@ export interface OutgoingRecord {
   value: Buffer | null;
   /** Default: the Java client's partitioner (murmur2 of the key), so records land where Kafka tools expect. */
   partition?: number;
-  /** Record timestamp, epoch milliseconds. Default: the broker's append time as the producer sees it. */
-  timestampMs?: number;
 }
 
 export class RecordWriter {
@@ -28,6 +26,9 @@ export class RecordWriter {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
+      // kafkajs' own idempotent default: a send keeps retrying through a broker restart (Ctrl-C ends the
+      // command); a bounded count could give up after a write that did land, and a rerun would duplicate it.
+      retry: { retries: Number.MAX_SAFE_INTEGER },
     });
     try {
       await producer.connect();
@@ -45,7 +46,6 @@ export class RecordWriter {
         key: r.key,
         value: r.value,
         ...(r.partition === undefined ? {} : { partition: r.partition }),
-        ...(r.timestampMs === undefined ? {} : { timestamp: String(r.timestampMs) }),
       }));
       try {
         await this.producer.send({ topic, messages, acks: -1 });
