@@ -8,7 +8,8 @@
  *  4. Starts the stage as a child process and prints rollups as their transactions commit.
  *  5. Produces a short burst two minutes later in event time, so every earlier window closes.
  *  6. Waits until the stage's committed offsets reach the end of the input, stops it with SIGTERM (exit 0 expected)
- *     and prints a summary read back with read_committed: records in, rollups out, dead letters by reason.
+ *     and prints a summary read back with read_committed: records in, rollups out, dead letters by reason, and
+ *     whether every (host, window) came out exactly once with the count computed offline from the seed.
  *
  * Ctrl-C stops the children (and the stack, if this script started it).
  */
@@ -18,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import pino from 'pino';
+import { planRecords, type ProduceOptions } from '../src/cli/commands/produce.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { DLQ_HEADERS } from '../src/domain/dead-letter.js';
 import type { MetricRollup } from '../src/domain/metric.js';
@@ -26,7 +28,7 @@ import { partitionRanges } from '../src/kafka/offsets.js';
 import { readToEnd } from '../src/kafka/topic-reader.js';
 import { avroType } from '../src/serde/schema-files.js';
 import { HEADER_LENGTH } from '../src/serde/wire-format.js';
-import { down, freePort, up } from './stack/local-stack.js';
+import { down, freePort, up, type StackAddresses } from './stack/local-stack.js';
 import { repoRoot } from './stack/paths.js';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -38,6 +40,17 @@ const WINDOW_MS = 60_000;
 const GRACE_MS = 10_000;
 const SHOWN_ROLLUPS = 10;
 const CATCH_UP_TIMEOUT_MS = 180_000;
+
+type Workload = Omit<ProduceOptions, 'ratePerSecond'>;
+
+function produceArgs(w: Workload): string[] {
+  return [
+    'produce',
+    ...['--count', String(w.count), '--hosts', String(w.hosts), '--seed', String(w.seed)],
+    ...['--poison-ratio', String(w.poisonRatio), '--v1-ratio', String(w.v1Ratio)],
+    ...['--start-ms', String(w.startMs), '--step-ms', String(w.stepMs)],
+  ];
+}
 
 const say = (line: string): void => {
   console.log(line);
@@ -153,12 +166,7 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // Setup
 
-interface Brokers {
-  brokers: string;
-  registryUrl: string;
-}
-
-async function connectStack(): Promise<Brokers> {
+async function connectStack(): Promise<StackAddresses> {
   const brokers = process.env.KAFKA_BROKERS;
   const registryUrl = process.env.SCHEMA_REGISTRY_URL;
   if (brokers && registryUrl) {
@@ -180,7 +188,7 @@ async function connectStack(): Promise<Brokers> {
   return started.addresses;
 }
 
-async function demoEnv(stack: Brokers, runId: string): Promise<NodeJS.ProcessEnv> {
+async function demoEnv(stack: StackAddresses, runId: string): Promise<NodeJS.ProcessEnv> {
   return {
     ...process.env,
     KAFKA_BROKERS: stack.brokers,
@@ -361,7 +369,7 @@ async function summarize(kafka: Kafka, config: Config): Promise<Summary> {
   return { inputRecords, rollups, deadLettersByReason };
 }
 
-function printSummary(summary: Summary, config: Config, elapsedMs: number): void {
+function printSummary(summary: Summary, config: Config, elapsedMs: number, offlineVerdict: string): void {
   const deadLetters = [...summary.deadLettersByReason.values()].reduce((a, b) => a + b, 0);
   const valid = summary.inputRecords - deadLetters;
   const aggregated = summary.rollups.reduce((sum, r) => sum + r.count, 0);
@@ -380,6 +388,7 @@ function printSummary(summary: Summary, config: Config, elapsedMs: number): void
   const duplicates = keys.size === summary.rollups.length ? 'no duplicates' : 'DUPLICATES!';
   row('rollups out', `${summary.rollups.length} (${keys.size} distinct host-windows: ${duplicates})`);
   row('records in rollups', `${aggregated}; ${valid - aggregated} valid records wait in windows still open`);
+  row('exactly once', offlineVerdict);
   row('unknown hosts', `${unknownHosts.size} (${[...unknownHosts].sort().join(', ')}) enriched as "unknown"`);
   const perSecond = Math.round((summary.inputRecords * 1000) / elapsedMs);
   row('throughput', `${perSecond} records/s, from stage start to caught up (start-up included)`);
@@ -387,6 +396,32 @@ function printSummary(summary: Summary, config: Config, elapsedMs: number): void
     if (count > 1) row('kafkajs warning', `${count}x ${message.slice(0, 100)}`);
   }
   row('topics kept', `${config.topics.input}, ${config.topics.output}, ${config.topics.dlq}`);
+}
+
+/**
+ * The produce command's records follow from its options alone, so the count of every (host, window) can be
+ * computed here without Kafka. Exactly once means each of them appears once in the output, with that count.
+ * Only the main workload's windows are checked: the burst's own windows are still open.
+ */
+function checkAgainstOffline(
+  rollups: readonly MetricRollup[],
+  workload: Workload,
+): { isExact: boolean; verdict: string } {
+  const expected = new Map<string, number>();
+  for (const record of planRecords(workload)) {
+    if (record.kind !== 'valid') continue;
+    const windowStart = record.metric.timestamp - (record.metric.timestamp % WINDOW_MS);
+    const key = `${record.metric.host}@${windowStart}`;
+    expected.set(key, (expected.get(key) ?? 0) + 1);
+  }
+  const actual = new Map(rollups.map((r) => [`${r.host}@${r.window_start}`, r.count]));
+  const wrong = [...expected].filter(([key, count]) => actual.get(key) !== count);
+  const extra = [...actual.keys()].filter((key) => !expected.has(key));
+  const isExact = wrong.length === 0 && extra.length === 0 && actual.size === rollups.length;
+  const verdict = isExact
+    ? `all ${expected.size} host-windows once, with the counts computed offline from the seed`
+    : `MISMATCH: ${wrong.length} host-windows missing or with a wrong count, ${extra.length} unexpected`;
+  return { isExact, verdict };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -407,22 +442,16 @@ async function main(): Promise<number> {
 
   step(`3. ${RECORDS} metrics of ${HOSTS} hosts, one per host per second, ~1% poison pills`);
   const startMs = Date.now() - (Date.now() % WINDOW_MS);
-  const common = ['--hosts', String(HOSTS), '--step-ms', String(STEP_MS)];
-  await runCli(
-    [
-      'produce',
-      '--count',
-      String(RECORDS),
-      '--poison-ratio',
-      '0.01',
-      '--seed',
-      '42',
-      '--start-ms',
-      String(startMs),
-      ...common,
-    ],
-    env,
-  );
+  const workload: Workload = {
+    count: RECORDS,
+    hosts: HOSTS,
+    seed: 42,
+    poisonRatio: 0.01,
+    v1Ratio: 0.5,
+    startMs,
+    stepMs: STEP_MS,
+  };
+  await runCli(produceArgs(workload), env);
 
   step('4. the stage (WINDOW_MS=60000 GRACE_MS=10000); rollups appear as their transactions commit');
   const startedMs = Date.now();
@@ -436,19 +465,14 @@ async function main(): Promise<number> {
 
   step('5. a burst two minutes later in event time: stream time passes every earlier window end + grace');
   const lastEventMs = startMs + (RECORDS / HOSTS) * STEP_MS;
-  await runCli(
-    [
-      'produce',
-      '--count',
-      String(HOSTS),
-      '--seed',
-      '43',
-      '--start-ms',
-      String(lastEventMs + 120_000),
-      ...common,
-    ],
-    env,
-  );
+  const burst: Workload = {
+    ...workload,
+    count: HOSTS,
+    seed: 43,
+    poisonRatio: 0,
+    startMs: lastEventMs + 120_000,
+  };
+  await runCli(produceArgs(burst), env);
 
   step('6. waiting until the committed offsets reach the end of the input');
   await waitUntilCaughtUp(kafka, config, watcher, stage);
@@ -457,8 +481,10 @@ async function main(): Promise<number> {
   const code = await stopStage(stage);
   say(`  stage exited with ${code}${code === 0 ? ' (clean stop)' : ' (expected 0!)'}`);
 
-  printSummary(await summarize(kafka, config), config, elapsedMs);
-  return code === 0 ? 0 : 1;
+  const summary = await summarize(kafka, config);
+  const offline = checkAgainstOffline(summary.rollups, workload);
+  printSummary(summary, config, elapsedMs, offline.verdict);
+  return code === 0 && offline.isExact ? 0 : 1;
 }
 
 void main()

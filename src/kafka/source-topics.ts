@@ -63,6 +63,20 @@ export async function ensureSourceTopics(
   }
 }
 
+/** The topics among `topics` that do not exist; writers check first, as kafkajs would retry a missing one forever. */
+export async function missingTopics(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    return topics.filter((t) => !existing.has(t));
+  } catch (error) {
+    throw translateKafkaError(error, 'listing topics');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 async function describe(admin: Admin, topic: string): Promise<{ partitions: number; cleanupPolicy: string }> {
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
   const described = await admin.describeConfigs({

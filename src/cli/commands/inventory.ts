@@ -16,6 +16,7 @@ import { loadConfig } from '../../config/config.js';
 import type { HostInfo } from '../../domain/metric.js';
 import { createKafka } from '../../kafka/client.js';
 import { RecordWriter, type OutgoingRecord } from '../../kafka/record-writer.js';
+import { missingTopics } from '../../kafka/source-topics.js';
 import { AvroEncoder } from '../../serde/avro-encoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
 import { CommandError, EXIT } from '../exit.js';
@@ -251,6 +252,12 @@ export async function inventoryCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const topic = config.topics.inventory;
   const logger = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  const kafka = createKafka(config.kafka, `${config.appId}-inventory`, logger);
+  if ((await missingTopics(kafka, [topic])).length > 0) {
+    throw new CommandError(
+      `inventory topic ${topic} (INVENTORY_TOPIC) does not exist: create it with eos-rollup topics create`,
+    );
+  }
 
   const records: OutgoingRecord[] = [];
   if (hosts.length > 0) {
@@ -264,7 +271,7 @@ export async function inventoryCommand(args: string[]): Promise<number> {
   // Tombstones after the loads, so `load f --delete h` leaves h deleted even when f lists it.
   records.push(...deletes.map((host) => ({ key: host, value: null })));
 
-  const writer = await RecordWriter.connect(createKafka(config.kafka, `${config.appId}-inventory`, logger));
+  const writer = await RecordWriter.connect(kafka);
   try {
     await writer.send(topic, records);
   } finally {

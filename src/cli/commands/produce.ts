@@ -13,6 +13,7 @@ import { loadConfig } from '../../config/config.js';
 import type { ServerMetric } from '../../domain/metric.js';
 import { createKafka } from '../../kafka/client.js';
 import { MAX_BATCH_RECORDS, RecordWriter, type OutgoingRecord } from '../../kafka/record-writer.js';
+import { missingTopics } from '../../kafka/source-topics.js';
 import { AvroEncoder } from '../../serde/avro-encoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
 import { HEADER_LENGTH, withWireHeader } from '../../serde/wire-format.js';
@@ -318,12 +319,18 @@ export async function produceCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const topic = config.topics.input;
   const logger = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  const kafka = createKafka(config.kafka, `${config.appId}-produce`, logger);
+  if ((await missingTopics(kafka, [topic])).length > 0) {
+    throw new CommandError(
+      `input topic ${topic} (INPUT_TOPIC) does not exist: create it with eos-rollup topics create`,
+    );
+  }
   const registry = new RegistryClient(config.registry);
   const encoders: MetricEncoders = {
     v1: await AvroEncoder.register<ServerMetric>(registry, topic, 'serverMetricV1'),
     v2: await AvroEncoder.register<ServerMetric>(registry, topic, 'serverMetricV2'),
   };
-  const writer = await RecordWriter.connect(createKafka(config.kafka, `${config.appId}-produce`, logger));
+  const writer = await RecordWriter.connect(kafka);
   const stop = new StopSignal();
   const startedMs = Date.now();
   let totals: Totals;

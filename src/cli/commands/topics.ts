@@ -46,7 +46,8 @@ function parsePartitions(args: string[]): number | undefined {
 }
 
 function describeState(state: SourceTopicState): string {
-  const shape = `${state.partitions} partitions, cleanup.policy=${state.cleanupPolicy}`;
+  const partitions = `${state.partitions} partition${state.partitions === 1 ? '' : 's'}`;
+  const shape = `${partitions}, cleanup.policy=${state.cleanupPolicy}`;
   return state.created
     ? `created topic ${state.topic} (${shape})`
     : `topic ${state.topic} exists (${shape}); left as is`;
