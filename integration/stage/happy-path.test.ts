@@ -4,14 +4,12 @@
  * committed offsets end at the input's end offsets.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, test } from 'node:test';
-import type { Kafka } from 'kafkajs';
+import { test } from 'node:test';
 import { partitionRanges } from '../../src/kafka/offsets.js';
 import { keyPartitioner } from '../../src/kafka/task-kafka.js';
 import { hostName, metrics } from '../../src/tools/workload.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import { testEnvironment, type TestEnvironment } from '../support/environment.js';
-import { committedOffsets, testKafka } from '../support/kafka.js';
+import { committedOffsets } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
@@ -20,32 +18,21 @@ import {
   metricEncoder,
   produceRaw,
   readRollups,
-  startStage,
   waitForDrain,
-  type StageProcess,
 } from '../support/pipeline.js';
+import { useStageSuite } from '../support/stage-suite.js';
 
 const PARTITIONS = 4;
 const WINDOW_MS = 60_000;
-let env: TestEnvironment;
-let kafka: Kafka;
-const stages: StageProcess[] = [];
-
-before(async () => {
-  env = await testEnvironment();
-  kafka = testKafka(env);
-});
-after(async () => {
-  await Promise.all(stages.map((s) => s.stop('SIGKILL')));
-});
+const suite = useStageSuite();
 
 test('20,000 records over 100 hosts and 4 partitions: exactly one correct rollup per (host, window), offsets at the end', async () => {
-  const names = await createPipeline(kafka, PARTITIONS);
+  const names = await createPipeline(suite.kafka, PARTITIONS);
   const startMs = Date.UTC(2026, 10, 25, 12, 0, 0);
   const workload = [...metrics({ hosts: 100, perHost: 200, startMs, stepMs: 2000, seed: 7 })];
   await loadInventory(
-    env,
-    kafka,
+    suite.env,
+    suite.kafka,
     names.inventory,
     Array.from({ length: 90 }, (_, i) => ({
       host: hostName(i),
@@ -54,7 +41,7 @@ test('20,000 records over 100 hosts and 4 partitions: exactly one correct rollup
       role: i % 2 ? 'web' : 'db',
     })),
   );
-  const encoder = await metricEncoder(env, names.input);
+  const encoder = await metricEncoder(suite.env, names.input);
   const partitionOf = keyPartitioner(PARTITIONS);
   // One far-future record per partition moves every partition's stream time past the last window's grace.
   const flush: ServerMetric[] = Array.from({ length: PARTITIONS }, (_, p) => ({
@@ -62,7 +49,7 @@ test('20,000 records over 100 hosts and 4 partitions: exactly one correct rollup
     host: `flush-${p}`,
     timestamp: startMs + 3_600_000,
   }));
-  await produceRaw(kafka, names.input, [
+  await produceRaw(suite.kafka, names.input, [
     ...workload.map((m) => ({
       partition: partitionOf(Buffer.from(m.host)),
       key: Buffer.from(m.host),
@@ -72,12 +59,11 @@ test('20,000 records over 100 hosts and 4 partitions: exactly one correct rollup
   ]);
 
   const started = Date.now();
-  const stage = startStage(env, names, { WINDOW_MS: String(WINDOW_MS), GRACE_MS: '10000' });
-  stages.push(stage);
-  await waitForDrain(kafka, names, 120_000, [stage]);
+  const stage = suite.start(names, { WINDOW_MS: String(WINDOW_MS), GRACE_MS: '10000' });
+  await waitForDrain(suite.kafka, names, 120_000, [stage]);
   const elapsedMs = Date.now() - started;
 
-  const rollups = await readRollups(kafka, names.output);
+  const rollups = await readRollups(suite.kafka, names.output);
   const expected = expectedWindows(workload, WINDOW_MS);
   assert.ok(expected.size >= 700, `several windows per host (${expected.size})`);
   assert.deepEqual(compareRollups(rollups, expected), []);
@@ -86,8 +72,8 @@ test('20,000 records over 100 hosts and 4 partitions: exactly one correct rollup
   const unknown = rollups.find((r) => r.host === hostName(95));
   assert.deepEqual([unknown?.region, unknown?.datacenter, unknown?.role], ['unknown', 'unknown', 'unknown']);
 
-  const ends = await partitionRanges(kafka, names.input, 'read_committed');
-  const committed = await committedOffsets(kafka, names.appId, names.input);
+  const ends = await partitionRanges(suite.kafka, names.input, 'read_committed');
+  const committed = await committedOffsets(suite.kafka, names.appId, names.input);
   for (const [partition, range] of ends)
     assert.equal(committed.get(partition), range.end.toString(), `partition ${partition}`);
 

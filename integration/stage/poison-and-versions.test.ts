@@ -4,13 +4,11 @@
  * writers mixed in one partition both decode with the v2 reader.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, test } from 'node:test';
-import type { Kafka } from 'kafkajs';
+import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { hostName, metrics } from '../../src/tools/workload.js';
-import { testEnvironment, type TestEnvironment } from '../support/environment.js';
-import { readAll, testKafka } from '../support/kafka.js';
+import { readAll } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
@@ -19,34 +17,23 @@ import {
   metricEncoder,
   produceRaw,
   readRollups,
-  startStage,
   waitForDrain,
   type ProducedRecord,
-  type StageProcess,
 } from '../support/pipeline.js';
+import { useStageSuite } from '../support/stage-suite.js';
 
 const WINDOW_MS = 60_000;
-let env: TestEnvironment;
-let kafka: Kafka;
-const stages: StageProcess[] = [];
-
-before(async () => {
-  env = await testEnvironment();
-  kafka = testKafka(env);
-});
-after(async () => {
-  await Promise.all(stages.map((s) => s.stop('SIGKILL')));
-});
+const suite = useStageSuite();
 
 function header(value: unknown): string | undefined {
   return Buffer.isBuffer(value) ? value.toString() : typeof value === 'string' ? value : undefined;
 }
 
 test('every poison kind is dead-lettered exactly once with raw bytes, reason and source; v1 and v2 writers mix in one partition', async () => {
-  const names = await createPipeline(kafka, 1);
-  await loadInventory(env, kafka, names.inventory, []);
-  const v1 = await metricEncoder(env, names.input, 'v1');
-  const v2 = await metricEncoder(env, names.input, 'v2');
+  const names = await createPipeline(suite.kafka, 1);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
+  const v1 = await metricEncoder(suite.env, names.input, 'v1');
+  const v2 = await metricEncoder(suite.env, names.input, 'v2');
   const startMs = Date.UTC(2026, 10, 25, 12, 0, 0);
   const good = [...metrics({ hosts: 20, perHost: 50, startMs, stepMs: 3000, seed: 11 })];
   const base: ServerMetric = { ...good[0]!, host: hostName(0) };
@@ -84,19 +71,18 @@ test('every poison kind is dead-lettered exactly once with raw bytes, reason and
     value: v2.encode({ ...base, host: 'flush', timestamp: startMs + 3_600_000 }),
   };
   records.push(flush, late);
-  await produceRaw(kafka, names.input, records);
+  await produceRaw(suite.kafka, names.input, records);
   const expectedPoison = records.filter((r) => r.reason !== undefined);
   assert.ok(new Set(expectedPoison.map((r) => r.reason)).size >= 9, 'at least 9 poison kinds');
 
-  const stage = startStage(env, names, {
+  const stage = suite.start(names, {
     WINDOW_MS: String(WINDOW_MS),
     GRACE_MS: '10000',
     COMMIT_MAX_RECORDS: '100',
   });
-  stages.push(stage);
-  await waitForDrain(kafka, names, 90_000, [stage]);
+  await waitForDrain(suite.kafka, names, 90_000, [stage]);
 
-  const dlq = await readAll(kafka, names.dlq);
+  const dlq = await readAll(suite.kafka, names.dlq);
   assert.equal(dlq.records.length, expectedPoison.length, 'each poison pill exactly once');
   const byKey = new Map(dlq.records.map((r) => [r.key?.toString(), r]));
   for (const p of expectedPoison) {
@@ -108,7 +94,7 @@ test('every poison kind is dead-lettered exactly once with raw bytes, reason and
     assert.equal(header(dead.headers?.[DLQ_HEADERS.partition]), '0');
     assert.match(header(dead.headers?.[DLQ_HEADERS.offset]) ?? '', /^\d+$/);
   }
-  const rollups = await readRollups(kafka, names.output);
+  const rollups = await readRollups(suite.kafka, names.output);
   assert.deepEqual(compareRollups(rollups, expectedWindows(good, WINDOW_MS)), []);
   assert.deepEqual((await stage.stop()).code, 0);
 });

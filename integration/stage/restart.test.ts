@@ -4,11 +4,9 @@
  * still counted exactly once.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, test } from 'node:test';
-import type { Kafka } from 'kafkajs';
+import { test } from 'node:test';
 import { metrics } from '../../src/tools/workload.js';
-import { testEnvironment, type TestEnvironment } from '../support/environment.js';
-import { readAll, testKafka } from '../support/kafka.js';
+import { readAll } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
@@ -17,27 +15,16 @@ import {
   produceFlush,
   produceWorkload,
   readRollups,
-  startStage,
   waitForDrain,
-  type StageProcess,
 } from '../support/pipeline.js';
+import { useStageSuite } from '../support/stage-suite.js';
 
 const PARTITIONS = 3;
-let env: TestEnvironment;
-let kafka: Kafka;
-const stages: StageProcess[] = [];
-
-before(async () => {
-  env = await testEnvironment();
-  kafka = testKafka(env);
-});
-after(async () => {
-  await Promise.all(stages.map((s) => s.stop('SIGKILL')));
-});
+const suite = useStageSuite();
 
 async function twoHalves(seed: number) {
-  const names = await createPipeline(kafka, PARTITIONS);
-  await loadInventory(env, kafka, names.inventory, []);
+  const names = await createPipeline(suite.kafka, PARTITIONS);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
   const startMs = Date.UTC(2026, 10, 25, 12, 0, 0);
   const workload = [...metrics({ hosts: 60, perHost: 100, startMs, stepMs: 1500, seed })];
   // Cut in the middle of a window, so open windows must come back from the changelog.
@@ -47,20 +34,18 @@ async function twoHalves(seed: number) {
 
 test('SIGTERM stops cleanly (exit 0); the restarted stage restores state and windows spanning the restart are exact', async () => {
   const { names, startMs, workload, first, second } = await twoHalves(21);
-  await produceWorkload(env, kafka, names, PARTITIONS, first);
-  const one = startStage(env, names);
-  stages.push(one);
-  await waitForDrain(kafka, names, 60_000, [one]);
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, first);
+  const one = suite.start(names);
+  await waitForDrain(suite.kafka, names, 60_000, [one]);
   assert.deepEqual(await one.stop('SIGTERM'), { code: 0, signal: null }, one.output().slice(-2000));
 
-  await produceWorkload(env, kafka, names, PARTITIONS, second);
-  await produceFlush(env, kafka, names, PARTITIONS, startMs + 3_600_000);
-  const two = startStage(env, names);
-  stages.push(two);
-  await waitForDrain(kafka, names, 60_000, [two]);
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, second);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  const two = suite.start(names);
+  await waitForDrain(suite.kafka, names, 60_000, [two]);
   assert.match(two.output(), /"msg":"state restored"/);
   assert.deepEqual(
-    compareRollups(await readRollups(kafka, names.output), expectedWindows(workload, 60_000)),
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
     [],
   );
   assert.equal((await two.stop()).code, 0);
@@ -68,25 +53,23 @@ test('SIGTERM stops cleanly (exit 0); the restarted stage restores state and win
 
 test('SIGKILL inside a transaction (after sendOffsets, before commit) loses and duplicates nothing after restart', async () => {
   const { names, startMs, workload } = await twoHalves(22);
-  await produceWorkload(env, kafka, names, PARTITIONS, workload);
-  await produceFlush(env, kafka, names, PARTITIONS, startMs + 3_600_000);
-  const victim = startStage(env, names, {
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, workload);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  const victim = suite.start(names, {
     COMMIT_MAX_RECORDS: '100',
     EOS_ROLLUP_FAULT: 'after-send-offsets@15:kill',
   });
-  stages.push(victim);
   const exit = await victim.exited;
   assert.deepEqual(exit, { code: null, signal: 'SIGKILL' }, 'the stage really died by SIGKILL');
 
-  const successor = startStage(env, names, { COMMIT_MAX_RECORDS: '100' });
-  stages.push(successor);
-  await waitForDrain(kafka, names, 90_000, [successor]);
+  const successor = suite.start(names, { COMMIT_MAX_RECORDS: '100' });
+  await waitForDrain(suite.kafka, names, 90_000, [successor]);
   assert.deepEqual(
-    compareRollups(await readRollups(kafka, names.output), expectedWindows(workload, 60_000)),
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
     [],
   );
-  const committed = await readAll(kafka, names.changelog);
-  const raw = await readAll(kafka, names.changelog, { readUncommitted: true });
+  const committed = await readAll(suite.kafka, names.changelog);
+  const raw = await readAll(suite.kafka, names.changelog, { readUncommitted: true });
   assert.ok(
     raw.records.length > committed.records.length,
     'the killed transaction was aborted, not committed',

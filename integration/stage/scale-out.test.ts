@@ -3,12 +3,9 @@
  * rebalances happen mid-stream, and every (host, window) still gets exactly one correct rollup.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
 import { metrics } from '../../src/tools/workload.js';
-import { testEnvironment, type TestEnvironment } from '../support/environment.js';
-import { testKafka } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
@@ -17,45 +14,40 @@ import {
   produceFlush,
   produceWorkload,
   readRollups,
-  startStage,
   waitForDrain,
-  type StageProcess,
 } from '../support/pipeline.js';
+import { useStageSuite } from '../support/stage-suite.js';
 
 const PARTITIONS = 6;
-let env: TestEnvironment;
-let kafka: Kafka;
-const stages: StageProcess[] = [];
-
-before(async () => {
-  env = await testEnvironment();
-  kafka = testKafka(env);
-});
-after(async () => {
-  await Promise.all(stages.map((s) => s.stop('SIGKILL')));
-});
+const suite = useStageSuite();
 
 test('two then three instances share the partitions while records flow; invariants hold', async () => {
-  const names = await createPipeline(kafka, PARTITIONS);
-  await loadInventory(env, kafka, names.inventory, []);
+  const names = await createPipeline(suite.kafka, PARTITIONS);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
   const startMs = Date.UTC(2026, 10, 25, 12, 0, 0);
   const workload = [...metrics({ hosts: 120, perHost: 120, startMs, stepMs: 2000, seed: 5 })];
   const slices = 6;
   const sliceSize = Math.ceil(workload.length / slices);
   const settings = { COMMIT_MAX_RECORDS: '200' };
 
-  await produceWorkload(env, kafka, names, PARTITIONS, workload.slice(0, sliceSize));
-  stages.push(startStage(env, names, { ...settings, INSTANCE_ID: 'one' }));
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, workload.slice(0, sliceSize));
+  suite.start(names, { ...settings, INSTANCE_ID: 'one' });
   for (let i = 1; i < slices; i++) {
-    if (i === 2) stages.push(startStage(env, names, { ...settings, INSTANCE_ID: 'two' }));
-    if (i === 4) stages.push(startStage(env, names, { ...settings, INSTANCE_ID: 'three' }));
-    await produceWorkload(env, kafka, names, PARTITIONS, workload.slice(i * sliceSize, (i + 1) * sliceSize));
+    if (i === 2) suite.start(names, { ...settings, INSTANCE_ID: 'two' });
+    if (i === 4) suite.start(names, { ...settings, INSTANCE_ID: 'three' });
+    await produceWorkload(
+      suite.env,
+      suite.kafka,
+      names,
+      PARTITIONS,
+      workload.slice(i * sliceSize, (i + 1) * sliceSize),
+    );
     await sleep(700);
   }
-  await produceFlush(env, kafka, names, PARTITIONS, startMs + 3_600_000);
-  await waitForDrain(kafka, names, 120_000, stages);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  await waitForDrain(suite.kafka, names, 120_000, suite.stages);
 
-  const assigned = stages.map(
+  const assigned = suite.stages.map(
     (s) =>
       [...s.output().matchAll(/"partitions":\[([\d,]*)\],"msg":"partitions assigned"/g)].pop()?.[1] ?? '',
   );
@@ -64,8 +56,8 @@ test('two then three instances share the partitions while records flow; invarian
     `every instance owns partitions at the end: ${JSON.stringify(assigned)}`,
   );
   assert.deepEqual(
-    compareRollups(await readRollups(kafka, names.output), expectedWindows(workload, 60_000)),
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
     [],
   );
-  for (const stage of stages) assert.equal((await stage.stop()).code, 0, stage.output().slice(-1500));
+  for (const stage of suite.stages) assert.equal((await stage.stop()).code, 0, stage.output().slice(-1500));
 });

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
@@ -130,8 +131,17 @@ export function startStage(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  // EOS_ROLLUP_TEST_LOG_DIR keeps every stage's full log for a post-mortem.
+  const logDir = process.env.EOS_ROLLUP_TEST_LOG_DIR;
+  const logFile = logDir
+    ? join(logDir, `${names.appId}-${extraEnv.INSTANCE_ID ?? String(child.pid)}.log`)
+    : undefined;
+  const keep = (chunk: Buffer) => {
+    log += chunk.toString();
+    if (logFile) appendFileSync(logFile, chunk);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
@@ -152,7 +162,7 @@ export async function waitForDrain(
   kafka: Kafka,
   names: PipelineNames,
   timeoutMs: number,
-  stages: StageProcess[] = [],
+  stages: readonly StageProcess[] = [],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

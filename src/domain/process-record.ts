@@ -44,6 +44,22 @@ function lateCheck(
   };
 }
 
+const BYTE_SUMS = ['disk_read_bytes', 'disk_write_bytes', 'net_rx_bytes', 'net_tx_bytes'] as const;
+
+/**
+ * Each counter is a safe integer on its own, but a window's sum can pass 2^53 and no longer be exact (nor
+ * encodable in the changelog). The record that would push it over is refused, deterministically, before it
+ * touches state: a replay decides the same.
+ */
+function sumOverflow(agg: WindowAggregate): Poison | null {
+  const field = BYTE_SUMS.find((name) => !Number.isSafeInteger(agg[name]));
+  if (field === undefined) return null;
+  return {
+    reason: 'processing-failed',
+    message: `${field} summed over window ${agg.windowStart} for host ${agg.host} would exceed 2^53-1`,
+  };
+}
+
 /**
  * The per-record step. Poison (from decode, validation or lateness) touches no state, so it never moves
  * stream time; a valid record is folded in before stream time advances so its own window is never closed
@@ -66,7 +82,10 @@ export function processRecord(
   if (late !== null) return { kind: 'dead-letter', poison: late };
 
   const prev = table.get(metric.host, windowStart);
-  table.put(accumulate(prev, metric, windowStart, enrichmentFor(lookupHost(metric.host))));
+  const next = accumulate(prev, metric, windowStart, enrichmentFor(lookupHost(metric.host)));
+  const overflow = sumOverflow(next);
+  if (overflow !== null) return { kind: 'dead-letter', poison: overflow };
+  table.put(next);
   table.advanceStreamTime(metric.timestamp);
   return { kind: 'aggregated', closed: closeWindows(table, spec) };
 }

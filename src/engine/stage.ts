@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricRollup } from '../domain/metric.js';
-import { ConfigError } from '../errors/errors.js';
 import { createKafka } from '../kafka/client.js';
 import { InputConsumer } from '../kafka/input-consumer.js';
 import { InventoryFollower } from '../kafka/inventory-follower.js';
@@ -62,13 +61,6 @@ export class Stage {
   async start(): Promise<void> {
     const { config, logger } = this.options;
     this.state = 'starting';
-    if (config.idleFlushMs !== 0) {
-      // Accepting the setting and ignoring it would leave the last windows open while the operator believes
-      // they close; refuse until idle flush exists.
-      throw new ConfigError([
-        `IDLE_FLUSH_MS=${config.idleFlushMs} is not allowed: idle flush is not implemented yet; use 0`,
-      ]);
-    }
     const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
     await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
     const layout = await prepareTopics(kafka, config);
@@ -111,6 +103,10 @@ export class Stage {
       now: () => Date.now(),
       sleep: (ms) => sleep(ms).then(() => undefined),
       random: Math.random,
+      idleFlushMs: config.idleFlushMs,
+      onFatal: (error) => {
+        this.fail(error);
+      },
     };
     const consumer = new InputConsumer(
       kafka,
@@ -174,7 +170,14 @@ export class Stage {
       this.tasks.delete(partition);
       void task.close(true);
     }
-    for (const partition of partitions) if (!this.tasks.has(partition)) this.createTask(partition);
+    for (const partition of partitions) {
+      if (this.tasks.has(partition)) continue;
+      this.createTask(partition)
+        .start()
+        .catch((error: unknown) => {
+          this.fail(error);
+        });
+    }
     this.events.emit('stage.assigned', { partitions });
     this.options.logger.info({ partitions }, 'partitions assigned');
   }
@@ -184,8 +187,11 @@ export class Stage {
     if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return this.done;
     this.state = 'stopping';
     try {
+      // Tasks learn first, so none starts new work (or retries an initialization) while the consumer stops;
+      // each closes after the transaction it is running, which consumer.stop() also waits for.
+      const closing = [...this.tasks.values()].map((task) => task.close(true));
       await this.consumer?.stop();
-      await Promise.all([...this.tasks.values()].map((task) => task.close(true)));
+      await Promise.all(closing);
       this.tasks.clear();
       await this.consumer?.disconnect();
       await this.inventory?.stop();

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { deadLetterHeaders, type Poison, type StageIdentity } from '../domain/dead-letter.js';
 import { attemptId, lineageHeaders } from '../domain/lineage.js';
 import type { HostInfo, MetricRollup } from '../domain/metric.js';
-import { processRecord, type DecodedInput } from '../domain/process-record.js';
+import { closeWindows, processRecord, type DecodedInput } from '../domain/process-record.js';
 import type { WindowSpec } from '../domain/window.js';
 import { classify } from '../errors/classify.js';
 import { StageError, type ErrorKind } from '../errors/errors.js';
@@ -65,6 +65,10 @@ export interface TaskDependencies {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  /** 0: off. Otherwise a task idle this long (wall clock) advances its stream time to close its last windows. */
+  idleFlushMs: number;
+  /** A failure found outside a batch (a probe, an idle flush) that has no recovery: the stage must stop. */
+  onFatal: (error: unknown) => void;
 }
 
 type TaskState = 'new' | 'running' | 'closed';
@@ -90,6 +94,8 @@ interface PreparedTransaction {
 
 export class PartitionTask {
   private state: TaskState = 'new';
+  /** Set the moment close() is called, before its turn in the queue, so retry loops stop at once. */
+  private closing = false;
   private producer: ProducerPort | undefined;
   private readonly store = new WindowStore();
   /** Next input offset to process: equals the committed offset plus nothing, after every commit. */
@@ -99,6 +105,10 @@ export class PartitionTask {
   private readonly breaker: CircuitBreaker;
   private queue: Promise<unknown> = Promise.resolve();
   private probeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Wall-clock time of the last committed record, and the stream time it left: the idle flush's anchor. */
+  private lastRecordAtMs = 0;
+  private streamTimeAtLastRecord: number | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -125,10 +135,20 @@ export class PartitionTask {
     return this.store.windowCount;
   }
 
+  /**
+   * Runs the assignment steps now, not at the first batch: state is restored (and idle windows can close) even
+   * when no new record arrives. A batch that arrives meanwhile waits, then is filtered to the settled offset.
+   */
+  start(): Promise<void> {
+    return this.serially(async () => {
+      if (this.state === 'new') await this.initializeWithRetry();
+    });
+  }
+
   /** Processes one fetched batch; returns once every chunk is committed, or after a failure was handled. */
   handleBatch(batch: InputBatch, control: BatchControl): Promise<void> {
     return this.serially(async () => {
-      if (this.state === 'closed' || this.breaker.state === 'open') return;
+      if (this.closing || this.state === 'closed' || this.breaker.state === 'open') return;
       if (this.state === 'new') {
         // The batch was fetched from kafkajs's own idea of the committed offset, before this task fenced its
         // predecessor; initialize() seeks to the settled offset, so this batch is dropped and fetched again.
@@ -168,7 +188,9 @@ export class PartitionTask {
 
   /** Stops the task. Clean: waits for the running transaction to finish. Either way the producer is closed. */
   close(clean: boolean): Promise<void> {
+    this.closing = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     const closing = this.serially(async () => {
       await this.shutDown(clean);
     });
@@ -213,6 +235,9 @@ export class PartitionTask {
     this.nextOffset = position;
     this.deps.consumer.seek(this.partition, position);
     if (this.state === 'new') this.state = 'running';
+    this.lastRecordAtMs = this.deps.now();
+    this.streamTimeAtLastRecord = this.store.streamTimeMs;
+    this.startIdleTimer();
     this.deps.events.emit('task.initialized', {
       partition: this.partition,
       committedOffset,
@@ -269,7 +294,7 @@ export class PartitionTask {
   /** Initializes, backing off on failure, until it works, the task is closed, or a failure is fatal. */
   private async initializeWithRetry(): Promise<void> {
     for (;;) {
-      if (this.state === 'closed') return;
+      if (this.closing || this.state === 'closed') return;
       try {
         await this.initialize();
         return;
@@ -284,7 +309,11 @@ export class PartitionTask {
    * One transaction, as numbered steps. Returns true when committed; false when it failed and the failure was
    * handled (state discarded, consumer rewound, producer replaced, backed off).
    */
-  private async commitChunk(chunk: readonly InputMessage[], endOffset: bigint): Promise<boolean> {
+  private async commitChunk(
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+    advanceStreamTimeTo?: number,
+  ): Promise<boolean> {
     const started = this.deps.now();
     // 1. Registry lookups, outside any transaction: an outage aborts nothing and dead-letters nothing.
     try {
@@ -294,7 +323,7 @@ export class PartitionTask {
       return false;
     }
     // 2. Everything the transaction will send is computed before its first send.
-    const prepared = this.prepare(chunk, endOffset);
+    const prepared = this.prepare(chunk, endOffset, advanceStreamTimeTo);
     let transaction: TransactionPort | undefined;
     try {
       const producer = this.producer;
@@ -324,6 +353,10 @@ export class PartitionTask {
     // 6. Only now does the state change become real.
     prepared.storeTx.apply();
     this.nextOffset = endOffset;
+    if (chunk.length > 0) {
+      this.lastRecordAtMs = this.deps.now();
+      this.streamTimeAtLastRecord = this.store.streamTimeMs;
+    }
     this.consecutiveFailures = 0;
     this.noteSuccess();
     await this.deps.faults.hit('after-commit', this.partition);
@@ -359,10 +392,14 @@ export class PartitionTask {
     return true;
   }
 
-  private prepare(chunk: readonly InputMessage[], endOffset: bigint): PreparedTransaction {
+  private prepare(
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+    advanceStreamTimeTo?: number,
+  ): PreparedTransaction {
     const storeTx = this.store.begin();
     try {
-      return this.prepareWithin(storeTx, chunk, endOffset);
+      return this.prepareWithin(storeTx, chunk, endOffset, advanceStreamTimeTo);
     } catch (error) {
       // A record that breaks processing must not leave the store with an open transaction.
       storeTx.discard();
@@ -374,6 +411,7 @@ export class PartitionTask {
     storeTx: StoreTransaction,
     chunk: readonly InputMessage[],
     endOffset: bigint,
+    advanceStreamTimeTo: number | undefined,
   ): PreparedTransaction {
     const { topics, windows, stage } = this.deps;
     const rollups: MetricRollup[] = [];
@@ -387,6 +425,10 @@ export class PartitionTask {
       );
       if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
       else rollups.push(...outcome.closed);
+    }
+    if (advanceStreamTimeTo !== undefined) {
+      storeTx.advanceStreamTime(advanceStreamTimeTo);
+      rollups.push(...closeWindows(storeTx, windows));
     }
     const changelog = storeTx.prepare();
     this.attempts += 1;
@@ -504,9 +546,17 @@ export class PartitionTask {
       return false;
     }
     await this.deps.sleep(decision.backoffMs);
-    if (this.state === 'closed') return false;
-    // Rewind now: whatever kafkajs fetched past the last commit is fetched again after re-initialization.
-    this.deps.consumer.seek(this.partition, this.nextOffset);
+    if (this.closing || this.state === 'closed') return false;
+    // Rewind now: whatever kafkajs fetched past the last commit is not processed twice. Best effort: the next
+    // initialize() seeks to the settled offset in any case, and kafkajs refuses seeks while it restarts.
+    try {
+      this.deps.consumer.seek(this.partition, this.nextOffset);
+    } catch (error) {
+      this.log.debug(
+        { err: error instanceof Error ? error.message : String(error) },
+        'rewind deferred to re-initialization',
+      );
+    }
     return true;
   }
 
@@ -520,6 +570,38 @@ export class PartitionTask {
     this.scheduleProbe();
   }
 
+  private startIdleTimer(): void {
+    const idleMs = this.deps.idleFlushMs;
+    if (idleMs <= 0 || this.idleTimer) return;
+    this.idleTimer = setInterval(
+      () => {
+        this.flushIfIdle().catch((error: unknown) => {
+          this.deps.onFatal(error);
+        });
+      },
+      Math.min(idleMs, 1000),
+    );
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Idle flush (DESIGN §5): after idleFlushMs without a record, stream time moves forward by the wall-clock time
+   * elapsed since the last record (never to the wall clock itself: event time may be far from it). It commits,
+   * like any state change, only when the advance closes a window.
+   */
+  flushIfIdle(): Promise<void> {
+    return this.serially(async () => {
+      if (this.state !== 'running' || this.breaker.state !== 'closed' || this.store.windowCount === 0) return;
+      const idleForMs = this.deps.now() - this.lastRecordAtMs;
+      const anchor = this.streamTimeAtLastRecord;
+      if (idleForMs < this.deps.idleFlushMs || anchor === null) return;
+      const target = anchor + idleForMs;
+      if (!this.store.hasWindowClosedBy(target, this.deps.windows)) return;
+      this.log.info({ idleForMs, streamTimeMs: target }, 'idle: advancing stream time to close windows');
+      await this.commitChunk([], this.nextOffset, target);
+    });
+  }
+
   private scheduleProbe(): void {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(() => {
@@ -530,6 +612,10 @@ export class PartitionTask {
         try {
           await this.initialize();
         } catch (error) {
+          if (classify(error) === 'fatal') {
+            this.deps.onFatal(new TaskFailedError(this.partition, error));
+            return;
+          }
           this.log.warn(
             { err: error instanceof Error ? error.message : String(error) },
             'probe failed; partition stays paused',
@@ -542,7 +628,7 @@ export class PartitionTask {
         // Half-open: the partition resumes; the next commit closes the breaker, the next failure reopens it.
         this.deps.consumer.resume(this.partition);
       }).catch((error: unknown) => {
-        this.log.error({ err: error }, 'probe failed fatally');
+        this.deps.onFatal(error);
       });
     }, this.deps.breaker.probeIntervalMs);
     this.probeTimer.unref();

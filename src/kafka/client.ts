@@ -11,14 +11,27 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Messages kafkajs logs loudly about situations this code handles itself, so they go to debug:
+ * - every error response ("Response AddPartitionsToTxn…"), which the caller receives and acts on anyway;
+ * - a retry it is about to make ("Failed to send messages: … concurrent operation…" after each commit);
+ * - its warning about limited retries on idempotent producers: ours are never reused after an error, and a
+ *   bounded retry keeps a broken partition from stalling its task forever.
+ */
+const EXPECTED_NOISE = [
+  /^Response /,
+  /^Failed to send messages/,
+  /^Limiting retries for the idempotent producer/,
+];
+
 /** kafkajs logs through pino; its INFO chatter (joins, fetches) goes to debug, its errors stay warnings we act on. */
 function pinoLogCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
       const target = PINO_LEVEL[level] ?? 'debug';
-      const demoted = target === 'info' ? 'debug' : target === 'error' ? 'warn' : target;
-      logger[demoted]({ kafkajs: extra }, message);
+      const quiet = target === 'info' || EXPECTED_NOISE.some((pattern) => pattern.test(message));
+      logger[quiet ? 'debug' : target === 'error' ? 'warn' : target]({ kafkajs: extra }, message);
     };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { BatchControl, InputBatch, PartitionControl } from '../engine/ports.js';
+import { RetriableError } from '../errors/errors.js';
 
 export interface InputConsumerSettings {
   groupId: string;
@@ -73,16 +74,40 @@ export class InputConsumer implements PartitionControl {
     });
   }
 
+  /**
+   * kafkajs drops its consumer group object while it restarts after a crash (stop, then run again), and its
+   * seek, pause and resume throw in that window. A seek that cannot happen is retriable: the task backs off and
+   * initializes again, and the restarted consumer's assignment recreates tasks anyway.
+   */
   seek(partition: number, offset: bigint): void {
-    this.consumer.seek({ topic: this.settings.topic, partition, offset: offset.toString() });
+    try {
+      this.consumer.seek({ topic: this.settings.topic, partition, offset: offset.toString() });
+    } catch (error) {
+      throw new RetriableError(
+        'REBALANCE_IN_PROGRESS',
+        `cannot seek ${this.settings.topic}-${partition} now: ${String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 
+  /** Best effort for the same reason: a restarted consumer starts unpaused and its tasks anew. */
   pause(partition: number): void {
-    this.consumer.pause([{ topic: this.settings.topic, partitions: [partition] }]);
+    try {
+      this.consumer.pause([{ topic: this.settings.topic, partitions: [partition] }]);
+    } catch {
+      // consumer restarting; see seek()
+    }
   }
 
   resume(partition: number): void {
-    this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]);
+    try {
+      this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]);
+    } catch {
+      // consumer restarting; see seek()
+    }
   }
 
   /** Stops fetching and waits for running batches to finish. */

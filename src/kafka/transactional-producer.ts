@@ -7,7 +7,7 @@
  * - each send stays under ~2,000 records and ~1 MB per partition: kafkajs groups messages in quadratic time and
  *   never splits a request.
  */
-import type { Kafka, Producer, Transaction } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer, type Transaction } from 'kafkajs';
 import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../engine/ports.js';
 import { StageError } from '../errors/errors.js';
 import { translateKafkaError } from './translate-error.js';
@@ -29,6 +29,8 @@ export async function createTransactionalProducer(
   settings: ProducerSettings,
 ): Promise<ProducerPort> {
   const producer = kafka.producer({
+    // Java-compatible murmur2; naming it also silences kafkajs's partitioner-change warning.
+    createPartitioner: Partitioners.DefaultPartitioner,
     transactionalId,
     idempotent: true,
     maxInFlightRequests: 1,

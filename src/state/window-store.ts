@@ -62,6 +62,14 @@ export class WindowStore {
     return count;
   }
 
+  /** Whether stream time `streamTimeMs` would close at least one committed window. */
+  hasWindowClosedBy(streamTimeMs: number, spec: WindowSpec): boolean {
+    for (const [start, hosts] of this.windows) {
+      if (hosts.size > 0 && isWindowClosed(start, spec, streamTimeMs)) return true;
+    }
+    return false;
+  }
+
   /** Committed windows ordered by windowStart then host; for inspection and tests, not the hot path. */
   snapshot(): WindowAggregate[] {
     const out: WindowAggregate[] = [];

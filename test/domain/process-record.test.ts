@@ -173,3 +173,20 @@ void test('closeWindows after an idle advance of stream time emits the windows t
     [T0],
   );
 });
+
+void test('a record that would push a window byte sum past 2^53 is dead-lettered as processing-failed and leaves the window as it was', () => {
+  const table = new MemoryTable();
+  const big = (timestamp: number): DecodedInput => {
+    const input = metric('web-1', timestamp);
+    if (input.kind !== 'metric') assert.fail('metric expected');
+    return { kind: 'metric', metric: { ...input.metric, disk_read_bytes: 2 ** 52 + 1 } };
+  };
+  assert.equal(run(table, big(T0)).kind, 'aggregated');
+  const before = table.get('web-1', T0);
+  const outcome = run(table, big(T0 + 1000));
+  if (outcome.kind !== 'dead-letter') assert.fail(`expected a dead letter, got ${outcome.kind}`);
+  assert.equal(outcome.poison.reason, 'processing-failed');
+  assert.match(outcome.poison.message, /disk_read_bytes/);
+  assert.equal(table.get('web-1', T0), before, 'state untouched');
+  assert.equal(table.streamTimeMs(), T0, 'stream time untouched');
+});

@@ -85,6 +85,8 @@ interface Harness {
   sleeps: number[];
   aborted: StageEventMap['task.aborted'][];
   breaker: BreakerState[];
+  /** The fake wall clock: every `now()` adds 1 ms; a test may jump it. */
+  clock: { value: number };
 }
 
 interface SetupOptions {
@@ -97,6 +99,7 @@ interface SetupOptions {
   /** Share a broker (and consumer) with an earlier task: a new owner of the same partition. */
   broker?: FakeBroker;
   consumer?: FakeConsumer;
+  idleFlushMs?: number;
 }
 
 function setup(options: SetupOptions = {}): Harness {
@@ -105,7 +108,7 @@ function setup(options: SetupOptions = {}): Harness {
   const decoder = new FakeDecoder(broker);
   const events = new StageEvents();
   const sleeps: number[] = [];
-  let clock = 0;
+  const clock = { value: 0 };
   const deps: TaskDependencies = {
     groupId: GROUP,
     instanceId: options.instanceId ?? 'instance-1',
@@ -124,12 +127,16 @@ function setup(options: SetupOptions = {}): Harness {
     events,
     faults: new FaultInjector([]),
     logger: silentLogger,
-    now: () => (clock += 1),
+    now: () => (clock.value += 1),
     sleep: (ms) => {
       sleeps.push(ms);
       return Promise.resolve();
     },
     random: () => 0.5,
+    idleFlushMs: options.idleFlushMs ?? 0,
+    onFatal: (error) => {
+      throw error;
+    },
   };
   const h: Harness = {
     broker,
@@ -142,6 +149,7 @@ function setup(options: SetupOptions = {}): Harness {
     sleeps,
     aborted: [],
     breaker: [],
+    clock,
   };
   events.on('task.aborted', (e) => h.aborted.push(e));
   events.on('breaker.changed', (e) => h.breaker.push(e.state));
@@ -718,4 +726,33 @@ test('close closes the producer and later batches are ignored', async () => {
   await h.task.handleBatch(batchOf(IN, P, INPUT.slice(3, 6)), new FakeBatchControl(h.broker));
   assert.deepEqual(stepsOf(h.broker.log, start), []);
   assert.deepEqual(h.broker.violations, []);
+});
+
+void test('idle flush: after idleFlushMs without records, stream time advances by the idle wall time and closes the last windows in a committed transaction', async () => {
+  const h = setup({ input: INPUT.slice(0, 6), idleFlushMs: 5000 });
+  await runToEnd(h);
+  assert.deepEqual(rollupKeys(h.broker), [`a@${s(0)}`, `b@${s(0)}`]);
+  const committedBefore = h.broker.committed(GROUP, IN, P);
+
+  await h.task.flushIfIdle();
+  assert.equal(rollupsOf(h.broker).length, 2, 'not idle long enough: nothing happens');
+  h.clock.value += 20_000;
+  await h.task.flushIfIdle();
+  assert.equal(
+    rollupsOf(h.broker).length,
+    2,
+    'idle, but 75 s + 20 s does not reach W1 close (130 s): nothing committed',
+  );
+
+  h.clock.value += 40_000;
+  await h.task.flushIfIdle();
+  assert.deepEqual(rollupKeys(h.broker), [`a@${s(0)}`, `b@${s(0)}`, `a@${s(60)}`, `b@${s(60)}`]);
+  assert.equal(h.broker.committed(GROUP, IN, P), committedBefore, 'no input was consumed by the flush');
+  const state = changelogState(h.broker);
+  assert.deepEqual(state, taskState(h.task), 'the advance is in the changelog');
+  assert.ok(
+    (state.streamTimeMs ?? 0) >= s(130) && (state.streamTimeMs ?? 0) < s(140),
+    'stream time = last record + idle time',
+  );
+  await h.task.close(true);
 });
