@@ -9,9 +9,13 @@ import { RetriableError } from '../errors/errors.js';
 
 export const FAULT_POINTS = [
   'before-send',
+  'after-output-send',
+  'after-dlq-send',
+  'after-changelog-send',
   'after-send',
   'after-send-offsets',
   'before-commit',
+  'during-commit',
   'after-commit',
   'during-restore',
   'at-window-close',

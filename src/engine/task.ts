@@ -16,7 +16,7 @@ import { StageError, type ErrorKind } from '../errors/errors.js';
 import { WindowStore, type StoreTransaction } from '../state/window-store.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { StageEvents } from '../observability/events.js';
-import type { FaultInjector } from './faults.js';
+import type { FaultInjector, FaultPoint } from './faults.js';
 import type {
   BatchControl,
   InputBatch,
@@ -83,12 +83,14 @@ export class TaskFailedError extends StageError {
 
 interface PreparedTransaction {
   storeTx: StoreTransaction;
-  records: OutgoingRecord[];
+  /** Sent in this order, each as its own send, so a fault can strike between them. */
+  outputs: OutgoingRecord[];
+  deadLetters: OutgoingRecord[];
+  changelog: OutgoingRecord[];
   endOffset: bigint;
   inputRecords: number;
   rollups: number;
-  deadLetters: { reason: Poison['reason']; offset: bigint }[];
-  changelog: number;
+  deadLettered: { reason: Poison['reason']; offset: bigint }[];
   attemptId: string;
 }
 
@@ -328,10 +330,13 @@ export class PartitionTask {
     try {
       const producer = this.producer;
       if (!producer) throw new StageError('INVARIANT_VIOLATED', 'no producer while running');
+      if (prepared.rollups > 0) await this.deps.faults.hit('at-window-close', this.partition);
       await this.deps.faults.hit('before-send', this.partition);
-      // 3. Begin and send rollups, dead letters and changelog deltas in one go.
+      // 3. Begin; send the rollups, then the dead letters, then the changelog deltas.
       transaction = await producer.begin();
-      if (prepared.records.length > 0) await transaction.send(prepared.records);
+      await this.sendPart(transaction, prepared.outputs, 'after-output-send');
+      await this.sendPart(transaction, prepared.deadLetters, 'after-dlq-send');
+      await this.sendPart(transaction, prepared.changelog, 'after-changelog-send');
       await this.deps.faults.hit('after-send', this.partition);
       // 4. The input offsets, in the same transaction.
       await transaction.sendOffsets(this.deps.groupId, {
@@ -341,8 +346,11 @@ export class PartitionTask {
       });
       await this.deps.faults.hit('after-send-offsets', this.partition);
       await this.deps.faults.hit('before-commit', this.partition);
-      // 5. Commit.
-      await transaction.commit();
+      // 5. Commit. (The fault point lets a test kill the process while EndTxn is in flight.)
+      const committing = transaction.commit();
+      committing.catch(() => undefined);
+      await this.deps.faults.hit('during-commit', this.partition);
+      await committing;
     } catch (error) {
       // Nothing of this attempt may survive in memory: state is the changelog as of the last commit.
       prepared.storeTx.discard();
@@ -361,7 +369,7 @@ export class PartitionTask {
     this.noteSuccess();
     await this.deps.faults.hit('after-commit', this.partition);
     const durationMs = this.deps.now() - started;
-    for (const dead of prepared.deadLetters) {
+    for (const dead of prepared.deadLettered) {
       this.deps.events.emit('record.dead_lettered', {
         partition: this.partition,
         reason: dead.reason,
@@ -372,8 +380,8 @@ export class PartitionTask {
       partition: this.partition,
       inputRecords: prepared.inputRecords,
       rollups: prepared.rollups,
-      deadLetters: prepared.deadLetters.length,
-      changelog: prepared.changelog,
+      deadLetters: prepared.deadLettered.length,
+      changelog: prepared.changelog.length,
       endOffset,
       durationMs,
       attemptId: prepared.attemptId,
@@ -383,7 +391,7 @@ export class PartitionTask {
         attemptId: prepared.attemptId,
         inputRecords: prepared.inputRecords,
         rollups: prepared.rollups,
-        deadLetters: prepared.deadLetters.length,
+        deadLetters: prepared.deadLettered.length,
         endOffset: endOffset.toString(),
         durationMs,
       },
@@ -445,10 +453,10 @@ export class PartitionTask {
       recordCount: total,
     });
     const failedAt = this.deps.now();
-    const records: OutgoingRecord[] = [];
+    const outputs: OutgoingRecord[] = [];
     for (const rollup of rollups) {
       const key = Buffer.from(rollup.host, 'utf8');
-      records.push({
+      outputs.push({
         topic: topics.output,
         partition: this.deps.outputPartition(key),
         key,
@@ -456,6 +464,7 @@ export class PartitionTask {
         headers: lineage,
       });
     }
+    const deadLetterRecords: OutgoingRecord[] = [];
     for (const { message, poison } of deadLetters) {
       const headers = deadLetterHeaders(
         {
@@ -469,7 +478,7 @@ export class PartitionTask {
         stage,
         message.headers,
       );
-      records.push({
+      deadLetterRecords.push({
         topic: topics.dlq,
         partition: this.partition % topics.dlqPartitions,
         key: message.key,
@@ -477,8 +486,9 @@ export class PartitionTask {
         headers: { ...headers, ...lineage },
       });
     }
+    const changelogRecords: OutgoingRecord[] = [];
     for (const entry of changelog) {
-      records.push({
+      changelogRecords.push({
         topic: topics.changelog,
         partition: this.partition,
         key: entry.key,
@@ -488,17 +498,28 @@ export class PartitionTask {
     }
     return {
       storeTx,
-      records,
+      outputs,
+      deadLetters: deadLetterRecords,
+      changelog: changelogRecords,
       endOffset,
       inputRecords: chunk.length,
       rollups: rollups.length,
-      deadLetters: deadLetters.map(({ message, poison }) => ({
+      deadLettered: deadLetters.map(({ message, poison }) => ({
         reason: poison.reason,
         offset: message.offset,
       })),
-      changelog: changelog.length,
       attemptId: attempt,
     };
+  }
+
+  private async sendPart(
+    transaction: TransactionPort,
+    records: readonly OutgoingRecord[],
+    after: FaultPoint,
+  ): Promise<void> {
+    if (records.length === 0) return;
+    await transaction.send(records);
+    await this.deps.faults.hit(after, this.partition);
   }
 
   private async abortQuietly(transaction: TransactionPort | undefined): Promise<void> {
