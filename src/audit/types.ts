@@ -76,7 +76,7 @@ export interface AuditCounts {
   expectedWindows: number;
   /** Windows neither closed nor emitted. */
   openWindows: number;
-  /** Distinct transaction attempt ids among written records. */
+  /** Distinct transactions among written records (by their lineage headers, attempt id included). */
   attempts: number;
 }
 

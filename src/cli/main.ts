@@ -7,6 +7,7 @@ import { CONFIG_VARIABLES } from '../config/config.js';
 import { StageError } from '../errors/errors.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { produceCommand } from './commands/produce.js';
+import { auditCommand } from './commands/audit.js';
 import { runCommand } from './commands/run.js';
 import { topicsCommand } from './commands/topics.js';
 import { CommandError, EXIT } from './exit.js';
@@ -30,6 +31,10 @@ const COMMANDS: Record<string, Command> = {
   topics: {
     summary: 'create [--partitions N]: create INPUT_TOPIC and the compacted INVENTORY_TOPIC',
     run: topicsCommand,
+  },
+  audit: {
+    summary: 'prove exactly-once: recompute every rollup from the input and report violations (--help)',
+    run: auditCommand,
   },
 };
 

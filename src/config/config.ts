@@ -1,14 +1,22 @@
 import { ConfigError } from '../errors/errors.js';
 import { EnvReader } from './env-reader.js';
 import {
+  BROKEN_VARIANTS,
   LOG_LEVELS,
   SASL_MECHANISMS,
+  type BrokenVariant,
   type LogLevel,
   type SaslMechanism,
   type VariableName,
 } from './variables.js';
 
-export { CONFIG_VARIABLES, type ConfigVariable, type LogLevel, type SaslMechanism } from './variables.js';
+export {
+  CONFIG_VARIABLES,
+  type BrokenVariant,
+  type ConfigVariable,
+  type LogLevel,
+  type SaslMechanism,
+} from './variables.js';
 
 export interface SslConfig {
   readonly rejectUnauthorized: boolean;
@@ -104,6 +112,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Test-only fault injection switch, raw; interpreted by the test harness hooks, not here. */
   readonly faultSpec: string | undefined;
+  /** Test-only negative control: a deliberately broken variant of the stage. */
+  readonly brokenVariant: BrokenVariant | undefined;
 }
 
 const ID = /^[A-Za-z0-9._-]{1,200}$/;
@@ -154,6 +164,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const sasl = readSasl(r);
   const registryAuth = readRegistryAuth(r);
   const faultSpec = r.optionalText('EOS_ROLLUP_FAULT');
+  const brokenVariant = r.choice('EOS_ROLLUP_BROKEN', BROKEN_VARIANTS);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze<Config>({
@@ -176,6 +187,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     metricsPort,
     logLevel,
     faultSpec,
+    brokenVariant,
   });
 }
 

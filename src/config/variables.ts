@@ -6,6 +6,16 @@
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Deliberately broken variants for negative controls (issue 4): each breaks one rule exactly-once rests on. */
+export const BROKEN_VARIANTS = [
+  'offsets-outside-transaction',
+  'no-state-rollback',
+  'restore-read-uncommitted',
+  'resolve-before-commit',
+  'shared-transactional-id',
+] as const;
+export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
+
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
@@ -327,6 +337,13 @@ export const VARIABLE_SPECS = {
     default: undefined,
     description: 'Test only: a fault to inject at a named point. Never set in production.',
     allowed: 'a fault spec understood by the test harness',
+  },
+  EOS_ROLLUP_BROKEN: {
+    kind: 'choice',
+    default: undefined,
+    description:
+      'Test only: run a deliberately broken variant of the stage, so the auditor can be shown to catch it (negative controls). Never set in production.',
+    values: BROKEN_VARIANTS,
   },
 } as const satisfies Record<string, VariableSpec>;
 

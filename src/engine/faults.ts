@@ -1,9 +1,11 @@
 /**
- * Test-only fault injection (EOS_ROLLUP_FAULT). Names a point in a task's transaction lifecycle, which hit
- * triggers it, optionally one partition, and the action:
- *   EOS_ROLLUP_FAULT="<point>@<n>[/p<partition>]:<kill|hang|throw>"   e.g. "after-send-offsets@3/p1:kill"
+ * Test-only fault injection (EOS_ROLLUP_FAULT). Names a point in a task's transaction lifecycle, when it
+ * triggers (the n-th hit, or each hit with a probability), optionally one partition, and the action:
+ *   EOS_ROLLUP_FAULT="<point>@<n|%pct>[/p<partition>]:<kill|hang|throw|stall<ms>>"
+ *   e.g. "after-send-offsets@3/p1:kill", "before-commit@%10:throw", "before-commit@2:stall5000"
  * Several specs may be given, separated by commas. `kill` sends SIGKILL to this process (no cleanup at all),
- * `hang` never returns (a zombie), `throw` raises a retriable InjectedFault the engine must recover from.
+ * `hang` never returns (a zombie), `throw` raises a retriable InjectedFault the engine must recover from,
+ * `stall<ms>` pauses this task that long (longer than the transaction timeout, it is aborted under it).
  */
 import { RetriableError } from '../errors/errors.js';
 
@@ -22,32 +24,46 @@ export const FAULT_POINTS = [
   'after-offset-fetch',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
-export type FaultAction = 'kill' | 'hang' | 'throw';
+export type FaultAction = 'kill' | 'hang' | 'throw' | 'stall';
 
 export interface FaultSpec {
   point: FaultPoint;
-  nth: number;
+  /** Trigger on the n-th hit, or (when undefined) on each hit with `percent` probability. */
+  nth: number | undefined;
+  percent: number | undefined;
   partition: number | undefined;
   action: FaultAction;
+  stallMs: number;
 }
 
-const SPEC = /^([a-z-]+)@(\d+)(?:\/p(\d+))?:(kill|hang|throw)$/;
+const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+))(?:\/p(\d+))?:(kill|hang|throw|stall(\d+))$/;
 
 export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
   if (!raw) return [];
   return raw.split(',').map((text) => {
     const match = SPEC.exec(text.trim());
     const point = match?.[1] as FaultPoint | undefined;
-    if (!match || !point || !FAULT_POINTS.includes(point) || Number(match[2]) < 1) {
+    const nth = match?.[2] === undefined ? undefined : Number(match[2]);
+    const percent = match?.[3] === undefined ? undefined : Number(match[3]);
+    if (
+      !match ||
+      !point ||
+      !FAULT_POINTS.includes(point) ||
+      nth === 0 ||
+      (percent !== undefined && percent > 100)
+    ) {
       throw new Error(
-        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n>[/p<partition>]:<kill|hang|throw> with point one of ${FAULT_POINTS.join(', ')}`,
+        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct>[/p<partition>]:<kill|hang|throw|stall<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
       );
     }
+    const action = match[5]?.startsWith('stall') ? 'stall' : (match[5] as FaultAction);
     return {
       point,
-      nth: Number(match[2]),
-      partition: match[3] === undefined ? undefined : Number(match[3]),
-      action: match[4] as FaultAction,
+      nth,
+      percent,
+      partition: match[4] === undefined ? undefined : Number(match[4]),
+      action,
+      stallMs: match[6] === undefined ? 0 : Number(match[6]),
     };
   });
 }
@@ -64,6 +80,7 @@ export class FaultInjector {
   constructor(
     private readonly specs: readonly FaultSpec[],
     private readonly onTrigger: (spec: FaultSpec, partition: number) => void = () => undefined,
+    private readonly random: () => number = Math.random,
   ) {}
 
   get isArmed(): boolean {
@@ -77,7 +94,9 @@ export class FaultInjector {
       const key = `${point}/${spec.partition ?? '*'}`;
       const count = (this.hits.get(key) ?? 0) + 1;
       this.hits.set(key, count);
-      if (count !== spec.nth) continue;
+      const triggered =
+        spec.nth !== undefined ? count === spec.nth : this.random() * 100 < (spec.percent ?? 0);
+      if (!triggered) continue;
       this.onTrigger(spec, partition);
       switch (spec.action) {
         case 'kill':
@@ -89,6 +108,9 @@ export class FaultInjector {
           break;
         case 'throw':
           throw new InjectedFault(point, partition);
+        case 'stall':
+          await new Promise((resolve) => setTimeout(resolve, spec.stallMs));
+          break;
       }
     }
   }

@@ -3,6 +3,7 @@
  * assigned partition. kafkajs rebalances eagerly and has no revoke callback, so the assignment event is where
  * tasks of partitions no longer owned are closed and new ones created (DESIGN §2).
  */
+import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -34,6 +35,7 @@ export class Stage {
   readonly instanceId: string;
   private state: StageState = 'created';
   private readonly tasks = new Map<number, PartitionTask>();
+  private taskSerial = 0;
   private consumer: InputConsumer | undefined;
   private inventory: InventoryFollower | undefined;
   private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
@@ -97,13 +99,18 @@ export class Stage {
       lookupHost: inventory.lookup,
       events: this.events,
       faults: new FaultInjector(parseFaultSpecs(config.faultSpec), (spec, partition) => {
-        logger.warn({ fault: spec, partition }, 'injecting fault');
+        // Written synchronously: a `kill` fault follows at once, and pino's buffered line would die with it.
+        writeSync(
+          2,
+          `${JSON.stringify({ level: 40, time: Date.now(), fault: spec, partition, msg: 'injecting fault' })}\n`,
+        );
       }),
       logger,
       now: () => Date.now(),
       sleep: (ms) => sleep(ms).then(() => undefined),
       random: Math.random,
       idleFlushMs: config.idleFlushMs,
+      broken: config.brokenVariant,
       onFatal: (error) => {
         this.fail(error);
       },
@@ -150,6 +157,8 @@ export class Stage {
       }
     });
     this.state = 'running';
+    if (config.brokenVariant)
+      logger.warn({ variant: config.brokenVariant }, 'running a DELIBERATELY BROKEN variant (test only)');
     logger.info({ instanceId: this.instanceId, inputPartitions: layout.inputPartitions }, 'stage running');
   }
 
@@ -157,7 +166,14 @@ export class Stage {
     const deps = this.taskDeps;
     const consumer = this.consumer;
     if (!deps || !consumer) throw new Error('stage not started');
-    const task = new PartitionTask(partition, { ...deps, consumer });
+    // A new task object per assignment: its attempt ids must not repeat those of an earlier task of this
+    // instance for the same partition (the counter starts again), so the instance part names the task too.
+    this.taskSerial += 1;
+    const task = new PartitionTask(partition, {
+      ...deps,
+      consumer,
+      instanceId: `${deps.instanceId}.t${this.taskSerial}`,
+    });
     this.tasks.set(partition, task);
     return task;
   }

@@ -11,6 +11,7 @@ import { attemptId, lineageHeaders } from '../domain/lineage.js';
 import type { HostInfo, MetricRollup } from '../domain/metric.js';
 import { closeWindows, processRecord, type DecodedInput } from '../domain/process-record.js';
 import type { WindowSpec } from '../domain/window.js';
+import type { BrokenVariant } from '../config/config.js';
 import { classify } from '../errors/classify.js';
 import { StageError, type ErrorKind } from '../errors/errors.js';
 import { WindowStore, type StoreTransaction } from '../state/window-store.js';
@@ -69,6 +70,8 @@ export interface TaskDependencies {
   idleFlushMs: number;
   /** A failure found outside a batch (a probe, an idle flush) that has no recovery: the stage must stop. */
   onFatal: (error: unknown) => void;
+  /** Test only (EOS_ROLLUP_BROKEN): a deliberately broken variant, for the auditor's negative controls. */
+  broken?: BrokenVariant | undefined;
 }
 
 type TaskState = 'new' | 'running' | 'closed';
@@ -126,6 +129,8 @@ export class PartitionTask {
   }
 
   get transactionalId(): string {
+    if (this.deps.broken === 'shared-transactional-id')
+      return `${this.deps.groupId}-${this.deps.topics.input}-shared`;
     return `${this.deps.groupId}-${this.deps.topics.input}-${this.partition}`;
   }
 
@@ -169,6 +174,8 @@ export class PartitionTask {
         // The last chunk also covers trailing transaction markers, so the committed offset never stops on one.
         const endOffset =
           isLast && batch.lastOffset >= last.offset ? batch.lastOffset + 1n : last.offset + 1n;
+        // Negative control: the consumer moves on before the commit is known to have succeeded.
+        if (this.deps.broken === 'resolve-before-commit') control.resolveOffset(last.offset);
         const committed = await this.commitChunk(chunk, endOffset);
         if (!committed) return;
         control.resolveOffset(last.offset);
@@ -259,6 +266,8 @@ export class PartitionTask {
 
   private async restore(): Promise<void> {
     const started = this.deps.now();
+    // Negative control: keep whatever memory holds, aborted changes included.
+    if (this.deps.broken === 'no-state-rollback' && this.store.windowCount > 0) return;
     this.store.clear();
     const { changelog } = this.deps.topics;
     const { end } = await this.deps.kafka.partitionRange(changelog, this.partition);
@@ -279,6 +288,7 @@ export class PartitionTask {
           this.log.info({ position: position.toString(), end: end.toString(), records }, 'restoring state');
         }
       },
+      this.deps.broken === 'restore-read-uncommitted',
     );
     const durationMs = this.deps.now() - started;
     this.deps.events.emit('task.restored', {
@@ -334,16 +344,20 @@ export class PartitionTask {
       await this.deps.faults.hit('before-send', this.partition);
       // 3. Begin; send the rollups, then the dead letters, then the changelog deltas.
       transaction = await producer.begin();
+      if (this.deps.broken === 'offsets-outside-transaction') {
+        await this.deps.consumer.commitOffsetOutsideTransaction?.(this.partition, endOffset);
+      }
       await this.sendPart(transaction, prepared.outputs, 'after-output-send');
       await this.sendPart(transaction, prepared.deadLetters, 'after-dlq-send');
       await this.sendPart(transaction, prepared.changelog, 'after-changelog-send');
       await this.deps.faults.hit('after-send', this.partition);
       // 4. The input offsets, in the same transaction.
-      await transaction.sendOffsets(this.deps.groupId, {
-        topic: this.deps.topics.input,
-        partition: this.partition,
-        offset: endOffset,
-      });
+      if (this.deps.broken !== 'offsets-outside-transaction')
+        await transaction.sendOffsets(this.deps.groupId, {
+          topic: this.deps.topics.input,
+          partition: this.partition,
+          offset: endOffset,
+        });
       await this.deps.faults.hit('after-send-offsets', this.partition);
       await this.deps.faults.hit('before-commit', this.partition);
       // 5. Commit. (The fault point lets a test kill the process while EndTxn is in flight.)
@@ -353,7 +367,8 @@ export class PartitionTask {
       await committing;
     } catch (error) {
       // Nothing of this attempt may survive in memory: state is the changelog as of the last commit.
-      prepared.storeTx.discard();
+      if (this.deps.broken === 'no-state-rollback') prepared.storeTx.apply();
+      else prepared.storeTx.discard();
       await this.abortQuietly(transaction);
       await this.recover(error, 'committing');
       return false;
@@ -440,7 +455,8 @@ export class PartitionTask {
     }
     const changelog = storeTx.prepare();
     this.attempts += 1;
-    const attempt = attemptId(this.deps.instanceId, this.attempts);
+    // Unique across the tasks of one instance too: instance, partition, then the task's own counter.
+    const attempt = attemptId(`${this.deps.instanceId}/p${this.partition}`, this.attempts);
     const total = rollups.length + deadLetters.length + changelog.length;
     const first = chunk[0]?.offset ?? endOffset;
     const last = chunk[chunk.length - 1]?.offset ?? endOffset - 1n;
@@ -560,6 +576,11 @@ export class PartitionTask {
     // assignment steps, which also settle a commit whose outcome is unknown by re-reading the committed offset.
     await this.producer?.close();
     this.producer = undefined;
+    if (this.deps.broken === 'resolve-before-commit' && this.state === 'running') {
+      // Negative control: a new producer, but no rewind and no re-read of the committed offset.
+      this.producer = await this.deps.kafka.createProducer(this.transactionalId);
+      return true;
+    }
     this.state = this.state === 'closed' ? 'closed' : 'new';
     const breakerState = this.breaker.recordFailure(this.deps.now());
     if (breakerState === 'open') {

@@ -110,6 +110,10 @@ export class InputConsumer implements PartitionControl {
     }
   }
 
+  async commitOffsetOutsideTransaction(partition: number, offset: bigint): Promise<void> {
+    await this.consumer.commitOffsets([{ topic: this.settings.topic, partition, offset: offset.toString() }]);
+  }
+
   /** Stops fetching and waits for running batches to finish. */
   async stop(): Promise<void> {
     await this.consumer.stop();

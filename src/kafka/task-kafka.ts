@@ -48,9 +48,11 @@ export class KafkajsTaskPort implements TaskKafkaPort {
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
+    readUncommitted = false,
   ): Promise<void> {
     const result = await readToEnd(this.kafka, {
       topic,
+      readUncommitted,
       partitions: [partition],
       endOffsets: new Map([[partition, endOffset]]),
       groupIdPrefix: this.readerGroupPrefix,

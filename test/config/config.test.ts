@@ -54,6 +54,7 @@ test('the two required variables alone yield the documented defaults', () => {
     metricsPort: 9464,
     logLevel: 'info',
     faultSpec: undefined,
+    brokenVariant: undefined,
   };
   assert.deepEqual(load(), expected);
 });

@@ -1,0 +1,53 @@
+/**
+ * Negative controls: the same harness against deliberately broken variants of the stage (EOS_ROLLUP_BROKEN,
+ * test only). A verifier that never fails is not evidence: the auditor must report violations for each.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { formatReport } from '../../src/audit/auditor.js';
+import { useStageSuite } from '../support/stage-suite.js';
+import { auditScenario, prepareScenario, runOnce } from '../support/scenario.js';
+
+const suite = useStageSuite();
+
+async function assertCaught(names: Parameters<typeof auditScenario>[2], variant: string): Promise<void> {
+  const outcome = await auditScenario(suite.env, suite.kafka, names, false);
+  assert.ok(
+    outcome.report.violations.length > 0,
+    `the auditor must catch ${variant}\n${formatReport(outcome.report)}`,
+  );
+  console.log(`# ${variant}: caught ${JSON.stringify(outcome.report.byKind)}`);
+}
+
+test('offsets committed outside the transaction: a crash after the offset commit loses records, and the auditor says so', async () => {
+  const { names } = await prepareScenario(suite, { seed: 201 });
+  const broken = { EOS_ROLLUP_BROKEN: 'offsets-outside-transaction' };
+  await runOnce(suite, names, { ...broken, EOS_ROLLUP_FAULT: 'after-output-send@3:kill' });
+  await runOnce(suite, names, broken);
+  await assertCaught(names, 'offsets-outside-transaction');
+});
+
+test('no state rollback on abort: aborted changes are counted again, and the auditor says so', async () => {
+  const { names } = await prepareScenario(suite, { seed: 202 });
+  await runOnce(suite, names, {
+    EOS_ROLLUP_BROKEN: 'no-state-rollback',
+    EOS_ROLLUP_FAULT: 'after-send@3:throw,after-send-offsets@6:throw',
+  });
+  await assertCaught(names, 'no-state-rollback');
+});
+
+test('changelog restored with read_uncommitted: aborted state comes back after a crash, and the auditor says so', async () => {
+  const { names } = await prepareScenario(suite, { seed: 203 });
+  await runOnce(suite, names, { EOS_ROLLUP_FAULT: 'after-changelog-send@4:kill' });
+  await runOnce(suite, names, { EOS_ROLLUP_BROKEN: 'restore-read-uncommitted' });
+  await assertCaught(names, 'restore-read-uncommitted');
+});
+
+test('offsets resolved before commit: a failed transaction’s records are skipped, and the auditor says so', async () => {
+  const { names } = await prepareScenario(suite, { seed: 204 });
+  await runOnce(suite, names, {
+    EOS_ROLLUP_BROKEN: 'resolve-before-commit',
+    EOS_ROLLUP_FAULT: 'after-send@3:throw',
+  });
+  await assertCaught(names, 'resolve-before-commit');
+});
