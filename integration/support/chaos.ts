@@ -1,0 +1,149 @@
+/**
+ * Live load with random kills: records keep flowing while stage instances are SIGKILLed (or frozen with SIGSTOP)
+ * and restarted at random; at the end the load stops, every instance runs until the input is drained, and the
+ * auditor checks the whole run. Shared by scenario F05 (short, in the gate) and the soak (`npm run test:soak`).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { partitionRanges } from '../../src/kafka/offsets.js';
+import { seededRandom, metrics } from '../../src/tools/workload.js';
+import type { TestEnvironment } from './environment.js';
+import {
+  createPipeline,
+  loadInventory,
+  produceFlush,
+  produceWorkload,
+  startStage,
+  waitForDrain,
+  type PipelineNames,
+  type StageProcess,
+} from './pipeline.js';
+import { FAULT_SETTINGS, START_MS, auditScenario, type AuditOutcome } from './scenario.js';
+
+export interface ChaosOptions {
+  durationMs: number;
+  instances: number;
+  partitions: number;
+  seed: number;
+  /** Time between two faults, drawn uniformly from this range. */
+  faultEveryMs: [number, number];
+  /** Share of faults that freeze an instance (SIGSTOP past the session timeout, then SIGCONT) instead of killing it. */
+  zombieShare: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  names: PipelineNames;
+  kills: number;
+  killsInsideOpenTransaction: number;
+  zombies: number;
+  fencingsObserved: number;
+  recordsProduced: number;
+  outcome: AuditOutcome;
+}
+
+/** True when some partition the stage writes has an open transaction (last stable offset below the high watermark). */
+async function hasOpenTransaction(kafka: Kafka, names: PipelineNames): Promise<boolean> {
+  for (const topic of [names.changelog, names.output]) {
+    try {
+      const [stable, high] = await Promise.all([
+        partitionRanges(kafka, topic, 'read_committed'),
+        partitionRanges(kafka, topic, 'read_uncommitted'),
+      ]);
+      for (const [partition, range] of stable)
+        if (range.end < (high.get(partition)?.end ?? range.end)) return true;
+    } catch {
+      // topic not created yet
+    }
+  }
+  return false;
+}
+
+export async function runChaos(
+  env: TestEnvironment,
+  kafka: Kafka,
+  options: ChaosOptions,
+): Promise<ChaosResult> {
+  const log = options.log ?? (() => undefined);
+  const random = seededRandom(options.seed);
+  const names = await createPipeline(kafka, options.partitions);
+  await loadInventory(env, kafka, names.inventory, []);
+  const settings: Record<string, string> = { ...FAULT_SETTINGS, COMMIT_MAX_RECORDS: '100' };
+  const all: StageProcess[] = [];
+  const slots: (StageProcess | undefined)[] = [];
+  const launch = (slot: number) => {
+    const stage = startStage(env, names, { ...settings, INSTANCE_ID: `chaos-${slot}-${all.length}` });
+    all.push(stage);
+    slots[slot] = stage;
+  };
+  for (let slot = 0; slot < options.instances; slot++) launch(slot);
+
+  let produced = 0;
+  const load = { running: true };
+  let step = 0;
+  const hosts = 200;
+  const producer = (async () => {
+    while (load.running) {
+      // Event time advances with each slice, so windows keep closing while faults land.
+      const slice = [
+        ...metrics({
+          hosts,
+          perHost: 5,
+          startMs: START_MS + step * 10_000,
+          stepMs: 2000,
+          seed: options.seed + step,
+        }),
+      ];
+      await produceWorkload(env, kafka, names, options.partitions, slice);
+      produced += slice.length;
+      step += 1;
+      await sleep(200);
+    }
+  })();
+
+  let kills = 0;
+  let insideOpen = 0;
+  let zombies = 0;
+  const deadline = Date.now() + options.durationMs;
+  while (Date.now() < deadline) {
+    const [low, high] = options.faultEveryMs;
+    await sleep(low + random() * (high - low));
+    const slot = Math.floor(random() * options.instances);
+    const victim = slots[slot];
+    if (!victim) continue;
+    if (random() < options.zombieShare) {
+      victim.child.kill('SIGSTOP');
+      zombies += 1;
+      log(`chaos: froze instance ${slot} (pid ${victim.child.pid})`);
+      await sleep(Number(settings.SESSION_TIMEOUT_MS ?? '3000') + 1500);
+      victim.child.kill('SIGCONT');
+      continue;
+    }
+    if (await hasOpenTransaction(kafka, names)) insideOpen += 1;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    kills += 1;
+    log(`chaos: killed instance ${slot} (pid ${victim.child.pid}); restarting`);
+    launch(slot);
+  }
+  load.running = false;
+  await producer;
+  await produceFlush(env, kafka, names, options.partitions, START_MS + (step + 400) * 10_000);
+  const alive = slots.filter((s): s is StageProcess => s !== undefined);
+  await waitForDrain(kafka, names, 180_000, alive);
+  for (const stage of alive) await stage.stop('SIGTERM');
+  const fencingsObserved = all.reduce(
+    (sum, s) => sum + (s.output().match(/"kind":"fenced"/g) ?? []).length,
+    0,
+  );
+  const outcome = await auditScenario(env, kafka, names, true);
+  return {
+    names,
+    kills,
+    killsInsideOpenTransaction: insideOpen,
+    zombies,
+    fencingsObserved,
+    recordsProduced: produced,
+    outcome,
+  };
+}

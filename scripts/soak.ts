@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * `npm run test:soak -- --minutes N --seed S [--instances 3] [--partitions 6]`: a live load on several stage
+ * instances with random SIGKILLs every 10-30 s and zombie pauses (SIGSTOP past the session timeout), ending with
+ * the auditor. Prints kills, kills that landed inside an open transaction, fencings observed, records and
+ * violations; exits 1 on any violation. Not part of `npm test`.
+ */
+import { parseArgs } from 'node:util';
+import { formatReport } from '../src/audit/auditor.js';
+import { runChaos } from '../integration/support/chaos.js';
+import { acquireEnvironment } from '../integration/support/environment.js';
+import { testKafka } from '../integration/support/kafka.js';
+
+function positiveInteger(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1)
+    throw new Error(`--${name} "${value}" is not allowed: expected a positive integer`);
+  return parsed;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      minutes: { type: 'string' },
+      seed: { type: 'string' },
+      instances: { type: 'string' },
+      partitions: { type: 'string' },
+    },
+  });
+  const minutes = positiveInteger('minutes', values.minutes, 5);
+  const seed = positiveInteger('seed', values.seed, 1);
+  const instances = positiveInteger('instances', values.instances, 3);
+  const partitions = positiveInteger('partitions', values.partitions, 6);
+  const env = await acquireEnvironment();
+  try {
+    const started = Date.now();
+    console.log(
+      `soak: ${minutes} min, seed ${seed}, ${instances} instances, ${partitions} partitions against ${env.brokers}`,
+    );
+    const result = await runChaos(env, testKafka(env), {
+      durationMs: minutes * 60_000,
+      instances,
+      partitions,
+      seed,
+      faultEveryMs: [10_000, 30_000],
+      zombieShare: 0.2,
+      log: (line) => {
+        console.log(`[${Math.round((Date.now() - started) / 1000)}s] ${line}`);
+      },
+    });
+    const { report } = result.outcome;
+    console.log(
+      [
+        `kills: ${result.kills} (${result.killsInsideOpenTransaction} inside an open transaction)`,
+        `zombie pauses: ${result.zombies}`,
+        `fencings observed: ${result.fencingsObserved}`,
+        `records produced: ${result.recordsProduced}`,
+        `aborted records seen by read_uncommitted: ${result.outcome.abortedRecords}`,
+        `violations: ${report.violations.length}`,
+      ].join('\n'),
+    );
+    console.log(formatReport(report));
+    return report.violations.length === 0 ? 0 : 1;
+  } finally {
+    await env.release();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 1;
+  },
+);
