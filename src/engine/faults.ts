@@ -5,7 +5,8 @@
  *   e.g. "after-send-offsets@3/p1:kill", "before-commit@%10:throw", "before-commit@2:stall5000"
  * Several specs may be given, separated by commas. `kill` sends SIGKILL to this process (no cleanup at all),
  * `hang` never returns (a zombie), `throw` raises a retriable InjectedFault the engine must recover from,
- * `stall<ms>` pauses this task that long (longer than the transaction timeout, it is aborted under it).
+ * `stall<ms>` pauses this task that long (longer than the transaction timeout, it is aborted under it),
+ * `block<ms>` blocks the whole event loop that long (no heartbeats: past the session timeout, the group moves on).
  */
 import { RetriableError } from '../errors/errors.js';
 
@@ -24,7 +25,7 @@ export const FAULT_POINTS = [
   'after-offset-fetch',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
-export type FaultAction = 'kill' | 'hang' | 'throw' | 'stall';
+export type FaultAction = 'kill' | 'hang' | 'throw' | 'stall' | 'block';
 
 export interface FaultSpec {
   point: FaultPoint;
@@ -36,7 +37,7 @@ export interface FaultSpec {
   stallMs: number;
 }
 
-const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+))(?:\/p(\d+))?:(kill|hang|throw|stall(\d+))$/;
+const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+))(?:\/p(\d+))?:(kill|hang|throw|(?:stall|block)(\d+))$/;
 
 export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
   if (!raw) return [];
@@ -53,10 +54,14 @@ export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
       (percent !== undefined && percent > 100)
     ) {
       throw new Error(
-        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct>[/p<partition>]:<kill|hang|throw|stall<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
+        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct>[/p<partition>]:<kill|hang|throw|stall<ms>|block<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
       );
     }
-    const action = match[5]?.startsWith('stall') ? 'stall' : (match[5] as FaultAction);
+    const action: FaultAction = match[5]?.startsWith('stall')
+      ? 'stall'
+      : match[5]?.startsWith('block')
+        ? 'block'
+        : (match[5] as FaultAction);
     return {
       point,
       nth,
@@ -66,6 +71,11 @@ export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
       stallMs: match[6] === undefined ? 0 : Number(match[6]),
     };
   });
+}
+
+/** A synchronous wait: nothing else in the process runs, heartbeats included. */
+function blockEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export class InjectedFault extends RetriableError {
@@ -110,6 +120,9 @@ export class FaultInjector {
           throw new InjectedFault(point, partition);
         case 'stall':
           await new Promise((resolve) => setTimeout(resolve, spec.stallMs));
+          break;
+        case 'block':
+          blockEventLoop(spec.stallMs);
           break;
       }
     }

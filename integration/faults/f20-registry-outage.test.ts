@@ -1,0 +1,73 @@
+/**
+ * F20 — a schema registry outage while records with a new writer schema arrive: the stage cannot decode them, so
+ * it must neither dead-letter them (an outage is retriable, not poison) nor hold a transaction open; the circuit
+ * breaker pauses the partition and probes; when the registry is back the records are processed exactly once.
+ */
+import { strict as assert } from 'node:assert';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { partitionRanges } from '../../src/kafka/offsets.js';
+import { metrics } from '../../src/tools/workload.js';
+import { readAll } from '../support/kafka.js';
+import {
+  createPipeline,
+  loadInventory,
+  metricEncoder,
+  produceRaw,
+  waitForDrain,
+} from '../support/pipeline.js';
+import { useStageSuite } from '../support/stage-suite.js';
+import { FAULT_SETTINGS, START_MS, assertNoViolations, auditScenario } from '../support/scenario.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const suite = useStageSuite();
+const OUTAGE_MS = 15_000;
+
+test('F20: during a registry outage nothing is dead-lettered and no transaction stays open; afterwards all is processed once', async () => {
+  const names = await createPipeline(suite.kafka, 1);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
+  const registry = new URL(suite.env.registryUrl);
+  const proxy = await TcpProxy.start(registry.hostname, Number(registry.port));
+  after(() => proxy.close());
+  const proxiedUrl = `${registry.protocol}//127.0.0.1:${proxy.port}${registry.pathname}`;
+
+  const partitionOf = () => 0;
+  const workload = [...metrics({ hosts: 20, perHost: 40, startMs: START_MS, stepMs: 2000, seed: 120 })];
+  const v2 = await metricEncoder(suite.env, names.input, 'v2');
+  const toRecord = (encode: (m: (typeof workload)[number]) => Buffer) => (m: (typeof workload)[number]) => ({
+    partition: partitionOf(),
+    key: Buffer.from(m.host),
+    value: encode(m),
+  });
+  await produceRaw(suite.kafka, names.input, workload.slice(0, 400).map(toRecord((m) => v2.encode(m))));
+  const stage = suite.start(names, {
+    ...FAULT_SETTINGS,
+    SCHEMA_REGISTRY_URL: proxiedUrl,
+    CIRCUIT_BREAKER_THRESHOLD: '3',
+    CIRCUIT_BREAKER_PROBE_MS: '2000',
+    RETRY_BACKOFF_MAX_MS: '1000',
+  });
+  await waitForDrain(suite.kafka, names, 60_000, [stage]);
+
+  proxy.cut();
+  // A writer schema the stage has never seen: decoding it needs the registry.
+  const v1 = await metricEncoder(suite.env, names.input, 'v1');
+  await produceRaw(suite.kafka, names.input, workload.slice(400).map(toRecord((m) => v1.encode(m))));
+  await sleep(OUTAGE_MS);
+  assert.equal((await readAll(suite.kafka, names.dlq)).records.length, 0, 'an outage never fills the DLQ');
+  for (const topic of [names.changelog, names.output]) {
+    const stable = (await partitionRanges(suite.kafka, topic, 'read_committed')).get(0)?.end;
+    const high = (await partitionRanges(suite.kafka, topic, 'read_uncommitted')).get(0)?.end;
+    assert.equal(stable, high, `no transaction held open on ${topic} during the outage`);
+  }
+  assert.match(stage.output(), /circuit breaker open/, 'the breaker paused the partition');
+
+  proxy.restore();
+  await waitForDrain(suite.kafka, names, 60_000, [stage]);
+  assert.match(stage.output(), /circuit breaker closed/, 'the partition resumed');
+  assert.equal((await stage.stop('SIGTERM')).code, 0);
+  const outcome = await auditScenario(suite.env, suite.kafka, names);
+  assertNoViolations(outcome);
+  assert.equal(outcome.report.counts.dlqRecords, 0);
+  assert.equal(outcome.report.counts.inputRecords, workload.length);
+});
