@@ -3,26 +3,19 @@
  * sends. Each killed transaction stays open until the successor's InitProducerId aborts it; the auditor then
  * finds every window exactly once and every input offset covered once.
  */
+
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { useStageSuite } from '../support/stage-suite.js';
-import {
-  assertKilled,
-  assertNoViolations,
-  auditScenario,
-  prepareScenario,
-  runOnce,
-} from '../support/scenario.js';
+import { killThenRecover } from '../support/scenario.js';
 
 const suite = useStageSuite();
 
 test('F01: SIGKILL between the sends of a transaction loses nothing and duplicates nothing', async () => {
-  const { names } = await prepareScenario(suite, { seed: 101 });
-  for (const fault of ['after-output-send@2:kill', 'after-changelog-send@3:kill', 'after-send@2:kill']) {
-    assertKilled(await runOnce(suite, names, { EOS_ROLLUP_FAULT: fault }), fault);
-  }
-  assert.equal((await runOnce(suite, names, {})).exit.code, 0);
-  const outcome = await auditScenario(suite.env, suite.kafka, names);
-  assertNoViolations(outcome);
+  const outcome = await killThenRecover(
+    suite,
+    ['after-output-send@2:kill', 'after-changelog-send@3:kill', 'after-send@2:kill'],
+    { seed: 101 },
+  );
   assert.ok(outcome.abortedRecords > 0, 'read_uncommitted sees the killed transactions’ records');
 });

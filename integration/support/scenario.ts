@@ -121,3 +121,20 @@ export function assertKilled(result: RunResult, what: string): void {
     `${what}: the stage really died by SIGKILL\n${result.stage.output().slice(-2000)}`,
   );
 }
+
+/**
+ * The common crash shape: one stage per fault, each must die by SIGKILL at its point; then a clean stage drains
+ * the input, and the auditor must find nothing. Returns the audit for scenario-specific checks.
+ */
+export async function killThenRecover(
+  suite: StageSuite,
+  faults: readonly string[],
+  options: Parameters<typeof prepareScenario>[1] = {},
+): Promise<AuditOutcome> {
+  const { names } = await prepareScenario(suite, options);
+  for (const fault of faults) assertKilled(await runOnce(suite, names, { EOS_ROLLUP_FAULT: fault }), fault);
+  assert.equal((await runOnce(suite, names, {})).exit.code, 0, 'a clean stage drains the input');
+  const outcome = await auditScenario(suite.env, suite.kafka, names);
+  assertNoViolations(outcome);
+  return outcome;
+}
