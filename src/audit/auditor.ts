@@ -264,9 +264,23 @@ function tally(violations: readonly Violation[]): Partial<Record<ViolationKind, 
   return byKind;
 }
 
+/** Input records the stage dead-lettered with reason processing-failed, as recordKey values. */
+function processingFailedSources(data: AuditData): Set<string> {
+  const out = new Set<string>();
+  for (const record of data.written) {
+    if (record.topic !== 'dlq' || record.headers[DLQ_HEADERS.reason] !== 'processing-failed') continue;
+    if (record.headers[DLQ_HEADERS.topic] !== data.inputTopic) continue;
+    const partition = Number(record.headers[DLQ_HEADERS.partition]);
+    const offset = record.headers[DLQ_HEADERS.offset];
+    if (Number.isSafeInteger(partition) && offset !== undefined && /^\d+$/.test(offset))
+      out.add(recordKey(partition, BigInt(offset)));
+  }
+  return out;
+}
+
 export function audit(data: AuditData): AuditReport {
   const violations: Violation[] = [];
-  const computed = recompute(data.input, data.windows);
+  const computed = recompute(data.input, data.windows, processingFailedSources(data));
 
   // §7: one rollup per (host, window) that had valid input, equal to the offline computation.
   const rollups = checkRollups(data, computed.windows);

@@ -76,6 +76,8 @@ function overflows(sum: number, value: number): boolean {
 export function recompute(
   input: readonly AuditInputRecord[],
   spec: { sizeMs: number; graceMs: number },
+  /** Records the stage dead-lettered because processing them threw (recordKey): the auditor cannot recompute that verdict, so it takes it, and reports how many. */
+  processingFailed: ReadonlySet<string> = new Set(),
 ): Recomputation {
   const result: Recomputation = {
     poison: new Map(),
@@ -91,6 +93,10 @@ export function recompute(
       const key = recordKey(partition, record.offset);
       if (record.decoded.kind === 'poison') {
         result.poison.set(key, record.decoded.reason);
+        continue;
+      }
+      if (processingFailed.has(key)) {
+        result.poison.set(key, 'processing-failed');
         continue;
       }
       const m = record.decoded.metric;

@@ -1,7 +1,7 @@
 /**
  * Test-only fault injection (EOS_ROLLUP_FAULT). Names a point in a task's transaction lifecycle, when it
  * triggers (the n-th hit, or each hit with a probability), optionally one partition, and the action:
- *   EOS_ROLLUP_FAULT="<point>@<n|%pct>[/p<partition>]:<kill|hang|throw|stall<ms>>"
+ *   EOS_ROLLUP_FAULT="<point>@<n|%pct|o<offset>>[/p<partition>]:<kill|hang|throw|stall<ms>|block<ms>>"
  *   e.g. "after-send-offsets@3/p1:kill", "before-commit@%10:throw", "before-commit@2:stall5000"
  * Several specs may be given, separated by commas. `kill` sends SIGKILL to this process (no cleanup at all),
  * `hang` never returns (a zombie), `throw` raises a retriable InjectedFault the engine must recover from,
@@ -23,21 +23,23 @@ export const FAULT_POINTS = [
   'during-restore',
   'at-window-close',
   'after-offset-fetch',
+  'process-record',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 export type FaultAction = 'kill' | 'hang' | 'throw' | 'stall' | 'block';
 
 export interface FaultSpec {
   point: FaultPoint;
-  /** Trigger on the n-th hit, or (when undefined) on each hit with `percent` probability. */
+  /** Trigger on the n-th hit, on each hit with `percent` probability, or (process-record) at this input offset every time. */
   nth: number | undefined;
   percent: number | undefined;
+  offset: bigint | undefined;
   partition: number | undefined;
   action: FaultAction;
   stallMs: number;
 }
 
-const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+))(?:\/p(\d+))?:(kill|hang|throw|(?:stall|block)(\d+))$/;
+const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+)|o(\d+))(?:\/p(\d+))?:(kill|hang|throw|(?:stall|block)(\d+))$/;
 
 export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
   if (!raw) return [];
@@ -54,21 +56,22 @@ export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
       (percent !== undefined && percent > 100)
     ) {
       throw new Error(
-        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct>[/p<partition>]:<kill|hang|throw|stall<ms>|block<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
+        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct|o<offset>>[/p<partition>]:<kill|hang|throw|stall<ms>|block<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
       );
     }
-    const action: FaultAction = match[5]?.startsWith('stall')
+    const action: FaultAction = match[6]?.startsWith('stall')
       ? 'stall'
-      : match[5]?.startsWith('block')
+      : match[6]?.startsWith('block')
         ? 'block'
-        : (match[5] as FaultAction);
+        : (match[6] as FaultAction);
     return {
       point,
       nth,
       percent,
-      partition: match[4] === undefined ? undefined : Number(match[4]),
+      offset: match[4] === undefined ? undefined : BigInt(match[4]),
+      partition: match[5] === undefined ? undefined : Number(match[5]),
       action,
-      stallMs: match[6] === undefined ? 0 : Number(match[6]),
+      stallMs: match[7] === undefined ? 0 : Number(match[7]),
     };
   });
 }
@@ -97,16 +100,33 @@ export class FaultInjector {
     return this.specs.length > 0;
   }
 
+  /**
+   * For the synchronous per-record point (process-record): only `throw` and `kill` make sense there, and an
+   * `o<offset>` trigger fires every time that record is processed (a deterministic processing failure).
+   */
+  hitSync(point: FaultPoint, partition: number, offset: bigint): void {
+    if (this.specs.length === 0) return;
+    for (const spec of this.specs) {
+      if (spec.point !== point || (spec.partition !== undefined && spec.partition !== partition)) continue;
+      if (spec.offset !== undefined ? spec.offset !== offset : !this.countHit(spec, point)) continue;
+      this.onTrigger(spec, partition);
+      if (spec.action === 'kill') process.kill(process.pid, 'SIGKILL');
+      throw new InjectedFault(point, partition);
+    }
+  }
+
+  private countHit(spec: FaultSpec, point: FaultPoint): boolean {
+    const key = `${point}/${spec.partition ?? '*'}`;
+    const count = (this.hits.get(key) ?? 0) + 1;
+    this.hits.set(key, count);
+    return spec.nth !== undefined ? count === spec.nth : this.random() * 100 < (spec.percent ?? 0);
+  }
+
   async hit(point: FaultPoint, partition: number): Promise<void> {
     if (this.specs.length === 0) return;
     for (const spec of this.specs) {
       if (spec.point !== point || (spec.partition !== undefined && spec.partition !== partition)) continue;
-      const key = `${point}/${spec.partition ?? '*'}`;
-      const count = (this.hits.get(key) ?? 0) + 1;
-      this.hits.set(key, count);
-      const triggered =
-        spec.nth !== undefined ? count === spec.nth : this.random() * 100 < (spec.percent ?? 0);
-      if (!triggered) continue;
+      if (!this.countHit(spec, point)) continue;
       this.onTrigger(spec, partition);
       switch (spec.action) {
         case 'kill':

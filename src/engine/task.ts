@@ -9,11 +9,16 @@ import type { Logger } from 'pino';
 import { deadLetterHeaders, type Poison, type StageIdentity } from '../domain/dead-letter.js';
 import { attemptId, lineageHeaders } from '../domain/lineage.js';
 import type { HostInfo, MetricRollup } from '../domain/metric.js';
-import { closeWindows, processRecord, type DecodedInput } from '../domain/process-record.js';
+import {
+  closeWindows,
+  processRecord,
+  type DecodedInput,
+  type RecordOutcome,
+} from '../domain/process-record.js';
 import type { WindowSpec } from '../domain/window.js';
 import type { BrokenVariant } from '../config/config.js';
 import { classify } from '../errors/classify.js';
-import { StageError, type ErrorKind } from '../errors/errors.js';
+import { RetriableError, StageError, type ErrorKind } from '../errors/errors.js';
 import { WindowStore, type StoreTransaction } from '../state/window-store.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { StageEvents } from '../observability/events.js';
@@ -76,6 +81,23 @@ export interface TaskDependencies {
 
 type TaskState = 'new' | 'running' | 'closed';
 
+/** How often one record may make processing throw before it is dead-lettered as `processing-failed`. */
+export const MAX_PROCESSING_ATTEMPTS = 3;
+
+/** Processing one record threw: the chunk is abandoned and retried; the record is remembered. */
+export class RecordProcessingError extends RetriableError {
+  constructor(
+    readonly offset: bigint,
+    cause: unknown,
+  ) {
+    super(
+      'RECORD_PROCESSING_FAILED',
+      `processing the record at offset ${offset} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
 /** Thrown out of a task when its failure has no recovery: the stage stops and exits non-zero. */
 export class TaskFailedError extends StageError {
   constructor(partition: number, cause: unknown) {
@@ -107,6 +129,8 @@ export class PartitionTask {
   private nextOffset = 0n;
   private attempts = 0;
   private consecutiveFailures = 0;
+  /** Records whose processing threw, by offset: after MAX_PROCESSING_ATTEMPTS they are dead-lettered (in memory: a crash of the whole process is not counted). */
+  private readonly processingFailures = new Map<bigint, { attempts: number; message: string }>();
   private readonly breaker: CircuitBreaker;
   private queue: Promise<unknown> = Promise.resolve();
   private probeTimer: NodeJS.Timeout | undefined;
@@ -335,7 +359,19 @@ export class PartitionTask {
       return false;
     }
     // 2. Everything the transaction will send is computed before its first send.
-    const prepared = this.prepare(chunk, endOffset, advanceStreamTimeTo);
+    let prepared: PreparedTransaction;
+    try {
+      prepared = this.prepare(chunk, endOffset, advanceStreamTimeTo);
+    } catch (error) {
+      if (!(error instanceof RecordProcessingError)) throw error;
+      const seen = this.processingFailures.get(error.offset);
+      this.processingFailures.set(error.offset, {
+        attempts: (seen?.attempts ?? 0) + 1,
+        message: error.message,
+      });
+      await this.recover(error, 'processing');
+      return false;
+    }
     let transaction: TransactionPort | undefined;
     try {
       const producer = this.producer;
@@ -376,6 +412,8 @@ export class PartitionTask {
     // 6. Only now does the state change become real.
     prepared.storeTx.apply();
     this.nextOffset = endOffset;
+    for (const offset of this.processingFailures.keys())
+      if (offset < endOffset) this.processingFailures.delete(offset);
     if (chunk.length > 0) {
       this.lastRecordAtMs = this.deps.now();
       this.streamTimeAtLastRecord = this.store.streamTimeMs;
@@ -440,12 +478,7 @@ export class PartitionTask {
     const rollups: MetricRollup[] = [];
     const deadLetters: { message: InputMessage; poison: Poison }[] = [];
     for (const message of chunk) {
-      const outcome = processRecord(
-        storeTx,
-        this.deps.decoder.decode(message.value),
-        this.deps.lookupHost,
-        windows,
-      );
+      const outcome = this.processOne(storeTx, message);
       if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
       else rollups.push(...outcome.closed);
     }
@@ -526,6 +559,31 @@ export class PartitionTask {
       })),
       attemptId: attempt,
     };
+  }
+
+  /**
+   * One record through the domain step. A record that already made processing throw MAX_PROCESSING_ATTEMPTS
+   * times is dead-lettered without another try: a deterministic failure must not stop the partition for good.
+   */
+  private processOne(storeTx: StoreTransaction, message: InputMessage): RecordOutcome {
+    const failed = this.processingFailures.get(message.offset);
+    if (failed && failed.attempts >= MAX_PROCESSING_ATTEMPTS) {
+      return {
+        kind: 'dead-letter',
+        poison: { reason: 'processing-failed', message: `${failed.attempts} attempts: ${failed.message}` },
+      };
+    }
+    try {
+      this.deps.faults.hitSync('process-record', this.partition, message.offset);
+      return processRecord(
+        storeTx,
+        this.deps.decoder.decode(message.value),
+        this.deps.lookupHost,
+        this.deps.windows,
+      );
+    } catch (error) {
+      throw new RecordProcessingError(message.offset, error);
+    }
   }
 
   private async sendPart(

@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   KAFKA_RETRIABLE: 'retriable',
   /** The schema registry is unreachable or answered 5xx. */
   REGISTRY_UNAVAILABLE: 'retriable',
+  /** Processing one record threw; retried a bounded number of times, then the record is dead-lettered. */
+  RECORD_PROCESSING_FAILED: 'retriable',
   /** A commit failed in a way that leaves its outcome unknown; settled by re-reading the committed offsets. */
   COMMIT_OUTCOME_UNKNOWN: 'retriable',
 

@@ -6,11 +6,20 @@ test('fault specs parse the point, the trigger, the partition and the action', (
   assert.deepEqual(
     parseFaultSpecs('after-send-offsets@3/p1:kill,before-commit@%10:throw,during-commit@2:stall2500'),
     [
-      { point: 'after-send-offsets', nth: 3, percent: undefined, partition: 1, action: 'kill', stallMs: 0 },
+      {
+        point: 'after-send-offsets',
+        nth: 3,
+        percent: undefined,
+        offset: undefined,
+        partition: 1,
+        action: 'kill',
+        stallMs: 0,
+      },
       {
         point: 'before-commit',
         nth: undefined,
         percent: 10,
+        offset: undefined,
         partition: undefined,
         action: 'throw',
         stallMs: 0,
@@ -19,6 +28,7 @@ test('fault specs parse the point, the trigger, the partition and the action', (
         point: 'during-commit',
         nth: 2,
         percent: undefined,
+        offset: undefined,
         partition: undefined,
         action: 'stall',
         stallMs: 2500,
@@ -62,4 +72,12 @@ test('a percentage fault fires when the random draw falls under it', async () =>
   await assert.rejects(faults.hit('after-send', 0), InjectedFault);
   await faults.hit('after-send', 0);
   await assert.rejects(faults.hit('after-send', 0), InjectedFault);
+});
+
+test('an offset trigger fires every time that record is processed, and only for it', () => {
+  const faults = new FaultInjector(parseFaultSpecs('process-record@o7/p2:throw'));
+  faults.hitSync('process-record', 2, 6n);
+  faults.hitSync('process-record', 1, 7n);
+  assert.throws(() => { faults.hitSync('process-record', 2, 7n); }, InjectedFault);
+  assert.throws(() => { faults.hitSync('process-record', 2, 7n); }, InjectedFault);
 });

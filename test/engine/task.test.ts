@@ -12,9 +12,9 @@ import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import { LINEAGE_HEADERS } from '../../src/domain/lineage.js';
 import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
-import { FaultInjector } from '../../src/engine/faults.js';
+import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
 import type { InputMessage } from '../../src/engine/ports.js';
-import { PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
+import { MAX_PROCESSING_ATTEMPTS, PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
 import {
   CommitOutcomeUnknownError,
   FencedError,
@@ -100,6 +100,7 @@ interface SetupOptions {
   broker?: FakeBroker;
   consumer?: FakeConsumer;
   idleFlushMs?: number;
+  faults?: string;
 }
 
 function setup(options: SetupOptions = {}): Harness {
@@ -125,7 +126,7 @@ function setup(options: SetupOptions = {}): Harness {
     outputPartition: () => 0,
     lookupHost: (host) => INVENTORY.get(host),
     events,
-    faults: new FaultInjector([]),
+    faults: new FaultInjector(parseFaultSpecs(options.faults)),
     logger: silentLogger,
     now: () => (clock.value += 1),
     sleep: (ms) => {
@@ -762,4 +763,17 @@ void test('idle flush: after idleFlushMs without records, stream time advances b
     'stream time = last record + idle time',
   );
   await h.task.close(true);
+});
+
+void test('a record whose processing throws is retried, then dead-lettered as processing-failed; the partition goes on', async () => {
+  const h = setup({ faults: 'process-record@o4:throw', threshold: 10 });
+  await runToEnd(h);
+  const failures = h.aborted.filter((a) => a.code === 'RECORD_PROCESSING_FAILED');
+  assert.equal(failures.length, MAX_PROCESSING_ATTEMPTS, 'tried exactly the bounded number of times');
+  const dead = h.broker.records(DLQ).filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed');
+  assert.deepEqual(
+    dead.map((r) => headerText(r, DLQ_HEADERS.offset)),
+    ['4'],
+  );
+  assert.equal(h.broker.committed(GROUP, IN, P), 12n, 'the partition reached its end');
 });
