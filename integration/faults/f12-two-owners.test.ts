@@ -26,7 +26,8 @@ test('F12: the stale owner of a partition is fenced by the new one and its trans
   const owner = suite.start(names, { ...settings, INSTANCE_ID: 'owner' });
   await waitForDrain(suite.kafka, names, 90_000, [owner]);
   const until = Date.now() + 20_000;
-  while (!stale.output().includes('transaction failed while committing') && Date.now() < until) await sleep(200);
+  while (!stale.output().includes('transaction failed while committing') && Date.now() < until)
+    await sleep(200);
   assert.match(stale.output(), /transaction failed while committing/, 'the stale owner’s commit failed');
   await owner.stop('SIGTERM');
   await stale.stop('SIGTERM');

@@ -78,6 +78,10 @@ test('an offset trigger fires every time that record is processed, and only for 
   const faults = new FaultInjector(parseFaultSpecs('process-record@o7/p2:throw'));
   faults.hitSync('process-record', 2, 6n);
   faults.hitSync('process-record', 1, 7n);
-  assert.throws(() => { faults.hitSync('process-record', 2, 7n); }, InjectedFault);
-  assert.throws(() => { faults.hitSync('process-record', 2, 7n); }, InjectedFault);
+  assert.throws(() => {
+    faults.hitSync('process-record', 2, 7n);
+  }, InjectedFault);
+  assert.throws(() => {
+    faults.hitSync('process-record', 2, 7n);
+  }, InjectedFault);
 });
