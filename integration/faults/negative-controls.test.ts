@@ -6,7 +6,9 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { formatReport } from '../../src/audit/auditor.js';
 import { useStageSuite } from '../support/stage-suite.js';
-import { auditScenario, prepareScenario, runOnce } from '../support/scenario.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitForDrain } from '../support/pipeline.js';
+import { FAULT_SETTINGS, auditScenario, prepareScenario, runOnce } from '../support/scenario.js';
 
 const suite = useStageSuite();
 
@@ -50,4 +52,23 @@ test('offsets resolved before commit: a failed transaction’s records are skipp
     EOS_ROLLUP_FAULT: 'after-send@3:throw',
   });
   await assertCaught(names, 'resolve-before-commit');
+});
+
+test('a transactional id the next owner does not share: a stale owner commits after the takeover, and the auditor says so', async () => {
+  const { names } = await prepareScenario(suite, { seed: 205, partitions: 1 });
+  const broken = { EOS_ROLLUP_BROKEN: 'instance-transactional-id', REBALANCE_TIMEOUT_MS: '3000' };
+  const stale = suite.start(names, {
+    ...FAULT_SETTINGS,
+    ...broken,
+    INSTANCE_ID: 'stale',
+    EOS_ROLLUP_FAULT: 'before-commit@4:stall10000',
+  });
+  const deadline = Date.now() + 30_000;
+  while (!stale.output().includes('"point":"before-commit"') && Date.now() < deadline) await sleep(100);
+  const owner = suite.start(names, { ...FAULT_SETTINGS, ...broken, INSTANCE_ID: 'owner' });
+  await waitForDrain(suite.kafka, names, 90_000, [owner]);
+  await sleep(9000); // the stale owner wakes up and commits what the new owner already committed
+  await owner.stop('SIGTERM');
+  await stale.stop('SIGTERM');
+  await assertCaught(names, 'instance-transactional-id');
 });

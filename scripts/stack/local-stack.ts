@@ -2,10 +2,13 @@
  * The local test stack: one Apache Kafka broker (KRaft, combined mode) and one Apicurio Registry, both on
  * loopback, assembled from Maven Central by stack/pom.xml. `up` is idempotent and writes the addresses to
  * .stack/env; `down` stops only the processes `up` recorded, by pid, and waits until their ports are free.
+ * `startBroker` runs one more such broker, private to a caller (a test that kills or restarts it), in its own
+ * directory and on its own ports, built from the same configuration, marker, readiness check and warm-up.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -16,10 +19,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
-import { findJava } from './java.js';
+import { findJava, type JavaRuntime } from './java.js';
 import { stackPaths, stackVersions, type StackPaths } from './paths.js';
 
 export interface StackAddresses {
@@ -69,10 +72,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function isOurProcess(pid: number, root: string): boolean {
+/** `marker`: the value of MARKER_PROPERTY, the repository root for the shared stack. */
+function isOurProcess(pid: number, marker: string): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes(`${MARKER_PROPERTY}${root}`);
+    return cmdline.includes(`${MARKER_PROPERTY}${marker}`);
   } catch {
     return isAlive(pid);
   }
@@ -111,8 +115,13 @@ export function ensureAssembled(paths: StackPaths, log: Log): void {
   });
 }
 
-function brokerProperties(dataDir: string, port: number, controllerPort: number): string {
-  return [
+function brokerProperties(
+  dataDir: string,
+  port: number,
+  controllerPort: number,
+  extraProperties: Record<string, string> = {},
+): string {
+  const lines = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
@@ -139,8 +148,18 @@ function brokerProperties(dataDir: string, port: number, controllerPort: number)
     'transaction.abort.timed.out.transaction.cleanup.interval.ms=1000',
     'log.cleaner.backoff.ms=1000',
     'log.segment.delete.delay.ms=1000',
-    '',
-  ].join('\n');
+  ];
+  // Extra properties replace a default of the same name in place, or are appended in the order given.
+  const extra = new Map(Object.entries(extraProperties));
+  const merged = lines.map((line) => {
+    const name = line.slice(0, line.indexOf('='));
+    const value = extra.get(name);
+    if (value === undefined) return line;
+    extra.delete(name);
+    return `${name}=${value}`;
+  });
+  for (const [name, value] of extra) merged.push(`${name}=${value}`);
+  return [...merged, ''].join('\n');
 }
 
 const LOG4J2_PROPERTIES = [
@@ -158,12 +177,93 @@ const LOG4J2_PROPERTIES = [
   '',
 ].join('\n');
 
-function spawnDetached(bin: string, args: string[], cwd: string, logFile: string): number {
+/** One broker's files and command line: everything needed to start it, and to start it again on the same data. */
+interface BrokerLayout {
+  java: JavaRuntime;
+  /** JVM arguments of `kafka.Kafka`, the marker included. */
+  args: string[];
+  logFile: string;
+  port: number;
+  controllerPort: number;
+}
+
+/**
+ * Writes a broker's configuration under `dir` (data in `dir`/data) and formats its storage as a new standalone
+ * KRaft cluster. `marker` becomes the value of MARKER_PROPERTY on its JVMs.
+ */
+function prepareBroker(
+  paths: StackPaths,
+  dir: string,
+  port: number,
+  controllerPort: number,
+  marker: string,
+  extraProperties: Record<string, string> = {},
+): BrokerLayout {
+  const java = findJava(17);
+  const propertiesFile = join(dir, 'server.properties');
+  const log4jFile = join(dir, 'log4j2.properties');
+  writeFileSync(propertiesFile, brokerProperties(join(dir, 'data'), port, controllerPort, extraProperties));
+  writeFileSync(log4jFile, LOG4J2_PROPERTIES);
+
+  const classpath = `${paths.kafkaLibs}/*`;
+  const jvmCommon = [`-Dlog4j2.configurationFile=${log4jFile}`, `${MARKER_PROPERTY}${marker}`];
+  // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+  const clusterId = randomBytes(16).toString('base64url');
+  execFileSync(
+    java.bin,
+    [
+      ...jvmCommon,
+      '-cp',
+      classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '-t',
+      clusterId,
+      '-c',
+      propertiesFile,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return {
+    java,
+    args: [
+      '-Xms256m',
+      '-Xmx1g',
+      '-XX:+UseG1GC',
+      ...jvmCommon,
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      propertiesFile,
+    ],
+    logFile: join(dir, 'server.log'),
+    port,
+    controllerPort,
+  };
+}
+
+/**
+ * Starts a process whose output goes to `logFile`. Detached (its own process group, not waited for), it outlives
+ * the caller, like the shared stack; attached, it shares the caller's process group and dies with a Ctrl-C.
+ */
+function spawnLogged(
+  bin: string,
+  args: string[],
+  cwd: string,
+  logFile: string,
+  detached = true,
+): ChildProcess & { pid: number } {
   const out = openSync(logFile, 'a');
-  const child = spawn(bin, args, { cwd, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(bin, args, { cwd, detached, stdio: ['ignore', out, out] });
+  closeSync(out);
   child.unref();
   if (child.pid === undefined) throw new Error(`failed to start ${bin}`);
-  return child.pid;
+  return child as ChildProcess & { pid: number };
+}
+
+function spawnDetached(bin: string, args: string[], cwd: string, logFile: string): number {
+  return spawnLogged(bin, args, cwd, logFile).pid;
 }
 
 async function waitFor(
@@ -171,10 +271,11 @@ async function waitFor(
   timeoutMs: number,
   probe: () => Promise<boolean>,
   pid: number,
+  logs = '.stack/run logs',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) throw new Error(`${what} exited during start-up; see .stack/run logs`);
+    if (!isAlive(pid)) throw new Error(`${what} exited during start-up; see ${logs}`);
     if (await probe()) return;
     await sleep(200);
   }
@@ -302,7 +403,6 @@ export async function up(log: Log = console.log): Promise<UpResult> {
   mkdirSync(join(kafkaDir, 'data'), { recursive: true });
   mkdirSync(registryDir, { recursive: true });
 
-  const kafkaJava = findJava(17);
   const registryJava = findJava(21, 'APICURIO_JAVA_HOME');
   const [port, controllerPort, registryPort, managementPort] = [
     await freePort(),
@@ -310,37 +410,8 @@ export async function up(log: Log = console.log): Promise<UpResult> {
     await freePort(),
     await freePort(),
   ];
-  const propertiesFile = join(kafkaDir, 'server.properties');
-  const log4jFile = join(kafkaDir, 'log4j2.properties');
-  writeFileSync(propertiesFile, brokerProperties(join(kafkaDir, 'data'), port, controllerPort));
-  writeFileSync(log4jFile, LOG4J2_PROPERTIES);
-
-  const classpath = `${paths.kafkaLibs}/*`;
-  const jvmCommon = [`-Dlog4j2.configurationFile=${log4jFile}`, `${MARKER_PROPERTY}${paths.root}`];
-  // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-  const clusterId = randomBytes(16).toString('base64url');
-  execFileSync(
-    kafkaJava.bin,
-    [
-      ...jvmCommon,
-      '-cp',
-      classpath,
-      'kafka.tools.StorageTool',
-      'format',
-      '--standalone',
-      '-t',
-      clusterId,
-      '-c',
-      propertiesFile,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const kafkaPid = spawnDetached(
-    kafkaJava.bin,
-    ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', ...jvmCommon, '-cp', classpath, 'kafka.Kafka', propertiesFile],
-    kafkaDir,
-    join(kafkaDir, 'server.log'),
-  );
+  const kafka = prepareBroker(paths, kafkaDir, port, controllerPort, paths.root);
+  const kafkaPid = spawnDetached(kafka.java.bin, kafka.args, kafkaDir, kafka.logFile);
   const registryPid = spawnDetached(
     registryJava.bin,
     [
@@ -461,4 +532,189 @@ export async function status(log: Log = console.log): Promise<boolean> {
       `Apicurio pid ${state.registry.pid} at ${state.addresses.registryUrl}`,
   );
   return healthy;
+}
+
+export interface BrokerOptions {
+  /** The broker's own directory, new or empty: configuration, data (`dir`/data) and server.log go there. */
+  dir: string;
+  /** server.properties entries that replace a default of the same name or are added to them. */
+  extraProperties?: Record<string, string>;
+  /** How long a start or restart may take to answer the protocol; 90 s unless given. */
+  readyTimeoutMs?: number;
+  log?: Log;
+}
+
+export interface BrokerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A broker started by `startBroker`: the caller's own, to kill, restart and stop. */
+export interface BrokerHandle {
+  /** Its bootstrap address, `127.0.0.1:<port>`; the same after a restart. */
+  readonly brokers: string;
+  readonly dir: string;
+  readonly logFile: string;
+  /** The client and controller ports; the same after a restart. */
+  readonly ports: readonly number[];
+  /** The pid of the current (or last) JVM: a restart changes it. */
+  readonly pid: number;
+  readonly isRunning: boolean;
+  /** Settles when the current JVM exits, however it ends. */
+  readonly exited: Promise<BrokerExit>;
+  /** Sends `signal` (SIGKILL unless given) and waits until the JVM has exited and its ports are closed. */
+  kill(signal?: NodeJS.Signals): Promise<BrokerExit>;
+  /**
+   * Starts the broker again on the same ports, data directory and configuration (no format, no warm-up) and
+   * waits until it answers the protocol. Throws while it is still running.
+   */
+  restart(): Promise<void>;
+  /** SIGTERM, SIGKILL after `timeoutMs`; then the ports are free. Idempotent. Leaves `dir` in place. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+async function waitUntilClosed(name: string, ports: readonly number[], timeoutMs = 10_000): Promise<void> {
+  for (const port of ports) {
+    const deadline = Date.now() + timeoutMs;
+    while ((await portAcceptsConnections(port)) && Date.now() < deadline) await sleep(100);
+    if (await portAcceptsConnections(port)) throw new Error(`${name} port ${port} still accepts connections`);
+  }
+}
+
+const ENDING_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Starts a single-node Kafka of its own in `options.dir`, on free ports, with the shared stack's configuration
+ * (plus `extraProperties`), marker, protocol readiness check and warm-up transaction. It is a child of the calling
+ * process (not detached: a Ctrl-C reaches it too), and killed when the caller exits, or is ended by SIGINT,
+ * SIGTERM or SIGHUP, without having stopped it. The marker's value is the directory, so it is never mistaken for
+ * the shared stack's broker.
+ */
+export async function startBroker(options: BrokerOptions): Promise<BrokerHandle> {
+  const log = options.log ?? (() => undefined);
+  const paths = stackPaths();
+  ensureAssembled(paths, log);
+  const dir = resolve(options.dir);
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
+  const layout = prepareBroker(
+    paths,
+    dir,
+    await freePort(),
+    await freePort(),
+    dir,
+    options.extraProperties ?? {},
+  );
+  const brokers = `127.0.0.1:${layout.port}`;
+  const ports = [layout.port, layout.controllerPort] as const;
+  const name = `private Kafka at ${brokers}`;
+
+  let child: ChildProcess & { pid: number };
+  let exited: Promise<BrokerExit>;
+  let running = false;
+  // The broker must not outlive its caller: killed when the caller exits, or is ended by a signal (a cancelled
+  // test run), without having stopped it.
+  const killOnExit = () => {
+    if (!running) return;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    killOnExit();
+    // Raised again without this listener: the default action (or signal-exit, which testcontainers installs and
+    // which stands aside while any other listener is there) then ends the process as if we had never listened.
+    detachHooks();
+    process.kill(process.pid, signal);
+  };
+  const detachHooks = () => {
+    process.removeListener('exit', killOnExit);
+    for (const signal of ENDING_SIGNALS) process.removeListener(signal, onSignal);
+  };
+  const attachHooks = () => {
+    detachHooks();
+    process.on('exit', killOnExit);
+    for (const signal of ENDING_SIGNALS) process.on(signal, onSignal);
+  };
+  const launch = () => {
+    child = spawnLogged(layout.java.bin, layout.args, dir, layout.logFile, false);
+    running = true;
+    attachHooks();
+    exited = new Promise<BrokerExit>((resolveExit) => {
+      child.once('exit', (code, signal) => {
+        running = false;
+        resolveExit({ code, signal });
+      });
+    });
+  };
+  const waitReady = async () => {
+    const started = Date.now();
+    try {
+      await waitFor(name, readyTimeoutMs, () => kafkaAnswers(brokers), child.pid, layout.logFile);
+    } catch (error) {
+      await handle.stop().catch(() => undefined);
+      throw error;
+    }
+    log(`${name} (pid ${child.pid}) answers after ${Date.now() - started} ms`);
+  };
+
+  const handle: BrokerHandle = {
+    brokers,
+    dir,
+    logFile: layout.logFile,
+    ports,
+    get pid() {
+      return child.pid;
+    },
+    get isRunning() {
+      return running;
+    },
+    get exited() {
+      return exited;
+    },
+    async kill(signal = 'SIGKILL') {
+      // The child is unref'd: without ref() an otherwise idle caller would exit before its 'exit' event.
+      child.ref();
+      if (running) child.kill(signal);
+      const exit = await exited;
+      await waitUntilClosed(name, ports);
+      return exit;
+    },
+    async restart() {
+      if (running) throw new Error(`${name} (pid ${child.pid}) is still running; kill or stop it first`);
+      launch();
+      await waitReady();
+    },
+    async stop(timeoutMs = 20_000) {
+      detachHooks();
+      child.ref();
+      if (running) {
+        child.kill('SIGTERM');
+        const cancel = new AbortController();
+        const timer = sleep(timeoutMs, 'timeout' as const, { signal: cancel.signal }).catch(
+          () => 'cancelled',
+        );
+        const first = await Promise.race([exited, timer]);
+        cancel.abort();
+        if (first === 'timeout') {
+          log(`${name} (pid ${child.pid}) ignored SIGTERM for ${timeoutMs} ms; sending SIGKILL`);
+          child.kill('SIGKILL');
+        }
+        await exited;
+      }
+      await waitUntilClosed(name, ports);
+    },
+  };
+
+  launch();
+  await waitReady();
+  try {
+    await warmUpTransactions(brokers);
+  } catch (error) {
+    await handle.stop().catch(() => undefined);
+    throw error;
+  }
+  return handle;
 }

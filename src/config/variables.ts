@@ -13,6 +13,7 @@ export const BROKEN_VARIANTS = [
   'restore-read-uncommitted',
   'resolve-before-commit',
   'shared-transactional-id',
+  'instance-transactional-id',
 ] as const;
 export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
 

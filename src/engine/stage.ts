@@ -10,7 +10,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricRollup } from '../domain/metric.js';
 import { createKafka } from '../kafka/client.js';
-import { InputConsumer } from '../kafka/input-consumer.js';
+import { InputConsumer, type BatchHandler } from '../kafka/input-consumer.js';
+import { translateKafkaError } from '../kafka/translate-error.js';
+import { classify } from '../errors/classify.js';
 import { InventoryFollower } from '../kafka/inventory-follower.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
@@ -36,6 +38,7 @@ export class Stage {
   private state: StageState = 'created';
   private readonly tasks = new Map<number, PartitionTask>();
   private taskSerial = 0;
+  private restarting = false;
   private consumer: InputConsumer | undefined;
   private inventory: InventoryFollower | undefined;
   private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
@@ -70,7 +73,10 @@ export class Stage {
     const registry = new RegistryClient(config.registry);
     const encoder = await AvroEncoder.register<MetricRollup>(registry, config.topics.output, 'metricRollup');
     const inventoryStarted = Date.now();
-    const inventory = new InventoryFollower(kafka, config.topics.inventory, registry, config.appId, logger);
+    const inventory = new InventoryFollower(kafka, config.topics.inventory, registry, config.appId, logger, {
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+    });
     this.inventory = inventory;
     await inventory.start();
     this.events.emit('inventory.caught_up', {
@@ -140,26 +146,69 @@ export class Stage {
         },
         onCrash: (error, willRestart) => {
           if (willRestart) logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
-          else this.fail(error);
+          else this.onConsumerGaveUp(error);
         },
       },
     );
     this.consumer = consumer;
-    await consumer.start(async (batch, control) => {
-      const task = this.tasks.get(batch.partition) ?? this.createTask(batch.partition);
-      try {
-        await task.handleBatch(batch, control);
-      } catch (error) {
-        // A task failure without recovery stops the stage; anything else (a heartbeat that learned of a
-        // rebalance) goes back to kafkajs, which rejoins the group.
-        if (error instanceof TaskFailedError) this.fail(error);
-        throw error;
-      }
-    });
+    await consumer.start(this.handleBatch);
     this.state = 'running';
     if (config.brokenVariant)
       logger.warn({ variant: config.brokenVariant }, 'running a DELIBERATELY BROKEN variant (test only)');
     logger.info({ instanceId: this.instanceId, inputPartitions: layout.inputPartitions }, 'stage running');
+  }
+
+  private readonly handleBatch: BatchHandler = async (batch, control) => {
+    const task = this.tasks.get(batch.partition) ?? this.createTask(batch.partition);
+    try {
+      await task.handleBatch(batch, control);
+    } catch (error) {
+      // A task failure without recovery stops the stage; anything else (a heartbeat that learned of a
+      // rebalance) goes back to kafkajs, which rejoins the group.
+      if (error instanceof TaskFailedError) this.fail(error);
+      throw error;
+    }
+  };
+
+  /**
+   * kafkajs does not restart its consumer after an error it considers non-retriable, such as "failed to find
+   * group coordinator" while the broker is down. A coordinator that moved or is away is retriable here (DESIGN
+   * §4): close the tasks (their producers are replaced anyway), back off, and start the consumer again.
+   */
+  private onConsumerGaveUp(error: unknown): void {
+    const kind = classify(translateKafkaError(error, 'input consumer'));
+    if (kind !== 'retriable' || this.state !== 'running') {
+      this.fail(error);
+      return;
+    }
+    this.options.logger.warn({ err: error }, 'consumer stopped on a retriable error; restarting it');
+    const consumer = this.consumer;
+    if (!consumer || this.restarting) return;
+    this.restarting = true;
+    void (async () => {
+      try {
+        const closing = [...this.tasks.values()].map((task) => task.close(false));
+        this.tasks.clear();
+        await Promise.all(closing);
+        for (let attempt = 1; this.state === 'running'; attempt++) {
+          await sleep(
+            Math.min(
+              this.options.config.retry.maxBackoffMs,
+              this.options.config.retry.initialBackoffMs * 2 ** attempt,
+            ),
+          );
+          try {
+            await consumer.start(this.handleBatch);
+            this.options.logger.info({ attempt }, 'consumer restarted');
+            return;
+          } catch (startError) {
+            this.options.logger.warn({ err: startError, attempt }, 'consumer restart failed; retrying');
+          }
+        }
+      } finally {
+        this.restarting = false;
+      }
+    })();
   }
 
   private createTask(partition: number): PartitionTask {

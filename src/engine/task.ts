@@ -155,6 +155,10 @@ export class PartitionTask {
   get transactionalId(): string {
     if (this.deps.broken === 'shared-transactional-id')
       return `${this.deps.groupId}-${this.deps.topics.input}-shared`;
+    if (this.deps.broken === 'instance-transactional-id') {
+      // Negative control: an id the next owner of the partition does not share, so it cannot fence this one.
+      return `${this.deps.groupId}-${this.deps.instanceId}-${this.partition}`;
+    }
     return `${this.deps.groupId}-${this.deps.topics.input}-${this.partition}`;
   }
 

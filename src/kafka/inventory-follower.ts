@@ -27,6 +27,10 @@ export class InventoryFollower {
     private readonly registry: RegistryClient,
     groupPrefix: string,
     private readonly logger: Logger,
+    private readonly session: { sessionTimeoutMs: number; heartbeatIntervalMs: number } = {
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+    },
   ) {
     this.groupId = `${groupPrefix}-inventory-${randomUUID()}`;
   }
@@ -57,6 +61,10 @@ export class InventoryFollower {
     };
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
+      // A private group of one: after a broker outage kafkajs rejoins with a new member id, and the broker holds
+      // that JoinGroup until the old member's session expires; a short session keeps that (and stop()) short.
+      sessionTimeout: this.session.sessionTimeoutMs,
+      heartbeatInterval: this.session.heartbeatIntervalMs,
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
     });
@@ -120,15 +128,35 @@ export class InventoryFollower {
     const consumer = this.consumer;
     this.consumer = undefined;
     if (!consumer) return;
-    await consumer.disconnect().catch(() => undefined);
+    // Bounded: a shutdown must not wait on a JoinGroup the broker is holding; the group expires on its own.
+    await withTimeout(consumer.disconnect(), 5000);
     const admin = this.kafka.admin();
     try {
-      await admin.connect();
-      await admin.deleteGroups([this.groupId]);
-    } catch {
-      // An empty group without offsets expires on its own.
+      await withTimeout(
+        (async () => {
+          await admin.connect();
+          await admin.deleteGroups([this.groupId]);
+        })(),
+        3000,
+      );
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
   }
+}
+
+/** Waits for `work` at most `ms`; a failure or a timeout is ignored (best-effort cleanup). */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    timeout,
+  ]);
+  clearTimeout(timer);
 }

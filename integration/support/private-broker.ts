@@ -1,0 +1,231 @@
+/**
+ * A Kafka broker of the test file's own, for scenarios that kill or restart the BROKER (issue 4: F13, F14), which
+ * must never happen to the broker every other test shares. `usePrivateBroker()` starts a single-node Kafka under
+ * a temporary directory in `before()` (scripts/stack `startBroker`: the shared stack's configuration, marker,
+ * readiness check and warm-up) and, in `after()`, kills the file's stage processes, then the broker, and removes
+ * the directory, whatever happened.
+ *
+ * The registry is the shared one (`testEnvironment()`): the stage needs only its URL, and schemas registered there
+ * by subject are harmless to other tests (subjects are per topic, and topics are unique per test).
+ *
+ * Always a local JVM, in every environment branch: also when the run was given KAFKA_BROKERS (an external
+ * cluster) or chose testcontainers, these scenarios still start a broker here, since they need one they may kill.
+ * The Kafka distribution comes from .stack/dist (assembled by Maven if missing), so a Java 17+ runtime is needed.
+ */
+import { after, before } from 'node:test';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { startBroker, type BrokerExit, type BrokerHandle } from '../../scripts/stack/local-stack.js';
+import { testEnvironment, type TestEnvironment } from './environment.js';
+import { testKafka } from './kafka.js';
+import { startStage, waitForDrain, type PipelineNames, type StageProcess } from './pipeline.js';
+import { FAULT_SETTINGS } from './scenario.js';
+import type { StageSuite } from './stage-suite.js';
+
+export interface PrivateBrokerSuite extends StageSuite {
+  /** The private broker: kill, restart, stop. */
+  readonly broker: BrokerHandle;
+}
+
+export interface PrivateBrokerOptions {
+  /** server.properties entries on top of the shared stack's. */
+  extraProperties?: Record<string, string>;
+}
+
+export function usePrivateBroker(options: PrivateBrokerOptions = {}): PrivateBrokerSuite {
+  let dir: string | undefined;
+  let broker: BrokerHandle | undefined;
+  let env: TestEnvironment | undefined;
+  let kafka: Kafka | undefined;
+  const stages: StageProcess[] = [];
+  before(async () => {
+    const shared = await testEnvironment();
+    dir = mkdtempSync(join(tmpdir(), 'eos-rollup-broker-'));
+    broker = await startBroker({ dir, extraProperties: options.extraProperties ?? {} });
+    const own = broker;
+    env = {
+      kind: 'local-stack',
+      brokers: own.brokers,
+      registryUrl: shared.registryUrl,
+      release: () => own.stop(),
+    };
+    kafka = testKafka(env);
+  });
+  after(async () => {
+    await Promise.all(stages.map((s) => s.stop('SIGKILL')));
+    try {
+      if (broker) await broker.kill('SIGKILL');
+    } finally {
+      if (dir) {
+        keepBrokerLog(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the private broker is used before its before() hook ran');
+    return value;
+  };
+  return {
+    get env() {
+      return ready(env);
+    },
+    get kafka() {
+      return ready(kafka);
+    },
+    get broker() {
+      return ready(broker);
+    },
+    stages,
+    start(names, extraEnv = {}) {
+      const stage = startStage(ready(env), names, extraEnv);
+      stages.push(stage);
+      return stage;
+    },
+  };
+}
+
+/** EOS_ROLLUP_TEST_LOG_DIR keeps the broker's server.log beside the stage logs for a post-mortem. */
+function keepBrokerLog(dir: string): void {
+  const logDir = process.env.EOS_ROLLUP_TEST_LOG_DIR;
+  const serverLog = join(dir, 'server.log');
+  if (!logDir || !existsSync(serverLog)) return;
+  mkdirSync(logDir, { recursive: true });
+  cpSync(serverLog, join(logDir, `${basename(dir)}-server.log`));
+}
+
+export interface OutageOptions {
+  /** Stage settings on top of FAULT_SETTINGS (a fault that holds a transaction open, timeouts…). */
+  env: Record<string, string>;
+  /** The stage log line that marks the moment to strike; the injected fault's by default. */
+  trigger?: RegExp;
+  /** Strike this long after the trigger; 0 unless given. */
+  strikeDelayMs?: number;
+  /** SIGKILL: a crash (log recovery at restart); SIGTERM: a clean, controlled shutdown. */
+  signal: 'SIGKILL' | 'SIGTERM';
+  /** How long the broker stays down after it has exited, before it is started again. */
+  downForMs: number;
+  drainTimeoutMs?: number;
+}
+
+export interface OutageRun {
+  stage: StageProcess;
+  /** How the broker's JVM ended. */
+  brokerExit: BrokerExit;
+  /** From the trigger (with a stall fault: the transaction opening) to the restarted broker answering. */
+  sinceTriggerMs: number;
+  /** From the signal to the broker answering again. */
+  outageMs: number;
+  /** The stage, stopped with SIGTERM once the input was drained. */
+  stageExit: { code: number | null; signal: NodeJS.Signals | null };
+  /** The stage log from the strike on. */
+  logSinceStrike: string;
+  /** The stage log from the SIGTERM that stopped it on. */
+  logSinceStop: string;
+}
+
+async function waitForLine(stage: StageProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(stage.output())) {
+    if (stage.child.exitCode !== null || stage.child.signalCode !== null)
+      throw new Error(`stage exited before ${String(pattern)}:\n${stage.output().slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no ${String(pattern)} after ${timeoutMs} ms:\n${stage.output().slice(-3000)}`);
+    await sleep(10);
+  }
+}
+
+/**
+ * waitForDrain, tolerant of the client errors of a broker just restarted: it answers metadata before its
+ * partitions have leaders again (NOT_LEADER_FOR_PARTITION from ListOffsets), and kafkajs's admin does not retry
+ * that. The harness's own failures (the stage exited, not drained in time) are plain Errors and end the wait.
+ */
+async function drain(
+  kafka: Kafka,
+  names: PipelineNames,
+  timeoutMs: number,
+  stage: StageProcess,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await waitForDrain(kafka, names, Math.max(1, deadline - Date.now()), [stage]);
+      return;
+    } catch (error) {
+      const clientError = error instanceof Error && error.name.startsWith('KafkaJS');
+      if (!clientError || Date.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * One stage run through a broker outage: start the stage, wait for the trigger, signal the broker and wait for
+ * it to exit, keep it down `downForMs` (the stage must not exit meanwhile), start it again on the same ports and
+ * data, wait until the stage has drained the input, then stop the stage with SIGTERM.
+ */
+export async function runThroughBrokerOutage(
+  suite: PrivateBrokerSuite,
+  names: PipelineNames,
+  options: OutageOptions,
+): Promise<OutageRun> {
+  const stage = suite.start(names, { ...FAULT_SETTINGS, ...options.env });
+  await waitForLine(stage, options.trigger ?? /"msg":"injecting fault"/, 60_000);
+  const triggeredAt = Date.now();
+  if (options.strikeDelayMs) await sleep(options.strikeDelayMs);
+  const logMark = stage.output().length;
+  const signalledAt = Date.now();
+  const brokerExit = await suite.broker.kill(options.signal);
+  const early = await Promise.race([
+    stage.exited.then((exit) => exit),
+    sleep(options.downForMs).then(() => undefined),
+  ]);
+  if (early)
+    throw new Error(
+      `stage exited (${JSON.stringify(early)}) while the broker was down:\n${stage.output().slice(logMark).slice(-4000)}`,
+    );
+  await suite.broker.restart();
+  const backAt = Date.now();
+  await drain(suite.kafka, names, options.drainTimeoutMs ?? 120_000, stage);
+  const stopMark = stage.output().length;
+  const stageExit = await stage.stop('SIGTERM');
+  return {
+    stage,
+    brokerExit,
+    sinceTriggerMs: backAt - triggeredAt,
+    outageMs: backAt - signalledAt,
+    stageExit,
+    // Read late: 'exit' can come before the last of the child's output has been read.
+    get logSinceStrike() {
+      return stage.output().slice(logMark);
+    },
+    get logSinceStop() {
+      return stage.output().slice(stopMark);
+    },
+  };
+}
+
+/** One line for the test's diagnostics: what the broker and the stage went through. */
+export function summarize(run: OutageRun, abortedRecords?: number): string {
+  const count = (msg: RegExp) => logLines(run.logSinceStrike, msg).length;
+  return [
+    `broker exit ${JSON.stringify(run.brokerExit)}`,
+    `outage ${run.outageMs} ms (trigger to broker back ${run.sinceTriggerMs} ms)`,
+    `failed transactions ${count(/^transaction failed while/)}`,
+    `breaker opened ${count(/^circuit breaker open/)}, probes failed ${count(/^probe failed/)}`,
+    `consumer restarts ${count(/^consumer crashed/)}`,
+    `stage exit ${JSON.stringify(run.stageExit)}`,
+    ...(abortedRecords === undefined ? [] : [`aborted records ${abortedRecords}`]),
+  ].join('; ');
+}
+
+/** Stage log lines (pino JSON) whose msg matches, for assertions and reports. */
+export function logLines(log: string, msg: RegExp): string[] {
+  return log.split('\n').filter((line) => {
+    const match = /"msg":"((?:[^"\\]|\\.)*)"/.exec(line);
+    return match?.[1] !== undefined && msg.test(match[1]);
+  });
+}
