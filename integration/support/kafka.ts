@@ -43,6 +43,23 @@ export async function createTopics(
   });
 }
 
+export async function createTopicsWithConfig(
+  kafka: Kafka,
+  topics: { topic: string; partitions: number; config: Record<string, string> }[],
+): Promise<void> {
+  await withAdmin(kafka, async (admin) => {
+    await admin.createTopics({
+      topics: topics.map(({ topic, partitions, config }) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+      })),
+      waitForLeaders: true,
+    });
+  });
+}
+
 export interface ReadRecord {
   partition: number;
   offset: string;

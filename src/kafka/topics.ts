@@ -78,6 +78,9 @@ export async function prepareTopics(kafka: Kafka, config: Config): Promise<Topic
           { name: 'cleanup.policy', value: 'compact' },
           // Transactional writes are compacted only once stable; keep a little history for restores in flight.
           { name: 'min.compaction.lag.ms', value: '60000' },
+          // Only closed segments are compacted; small ones keep restores short on a busy partition.
+          { name: 'segment.bytes', value: String(64 * 1024 * 1024) },
+          { name: 'segment.ms', value: String(3_600_000) },
         ],
       },
     ].filter((t) => !counts.has(t.topic));
