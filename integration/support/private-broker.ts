@@ -12,18 +12,17 @@
  * cluster) or chose testcontainers, these scenarios still start a broker here, since they need one they may kill.
  * The Kafka distribution comes from .stack/dist (assembled by Maven if missing), so a Java 17+ runtime is needed.
  */
-import { after, before } from 'node:test';
+import { strict as assert } from 'node:assert';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { startBroker, type BrokerExit, type BrokerHandle } from '../../scripts/stack/local-stack.js';
-import { testEnvironment, type TestEnvironment } from './environment.js';
-import { testKafka } from './kafka.js';
-import { startStage, waitForDrain, type PipelineNames, type StageProcess } from './pipeline.js';
-import { FAULT_SETTINGS } from './scenario.js';
-import type { StageSuite } from './stage-suite.js';
+import { testEnvironment } from './environment.js';
+import { waitForDrain, type PipelineNames, type StageProcess } from './pipeline.js';
+import { FAULT_SETTINGS, assertNoViolations, type AuditOutcome } from './scenario.js';
+import { useStageSuite, type StageSuite } from './stage-suite.js';
 
 export interface PrivateBrokerSuite extends StageSuite {
   /** The private broker: kill, restart, stop. */
@@ -38,54 +37,36 @@ export interface PrivateBrokerOptions {
 export function usePrivateBroker(options: PrivateBrokerOptions = {}): PrivateBrokerSuite {
   let dir: string | undefined;
   let broker: BrokerHandle | undefined;
-  let env: TestEnvironment | undefined;
-  let kafka: Kafka | undefined;
-  const stages: StageProcess[] = [];
-  before(async () => {
-    const shared = await testEnvironment();
-    dir = mkdtempSync(join(tmpdir(), 'eos-rollup-broker-'));
-    broker = await startBroker({ dir, extraProperties: options.extraProperties ?? {} });
-    const own = broker;
-    env = {
-      kind: 'local-stack',
-      brokers: own.brokers,
-      registryUrl: shared.registryUrl,
-      release: () => own.stop(),
-    };
-    kafka = testKafka(env);
-  });
-  after(async () => {
-    await Promise.all(stages.map((s) => s.stop('SIGKILL')));
-    try {
-      if (broker) await broker.kill('SIGKILL');
-    } finally {
-      if (dir) {
-        keepBrokerLog(dir);
-        rmSync(dir, { recursive: true, force: true });
+  const suite = useStageSuite(
+    async () => {
+      const shared = await testEnvironment();
+      dir = mkdtempSync(join(tmpdir(), 'eos-rollup-broker-'));
+      broker = await startBroker({ dir, extraProperties: options.extraProperties ?? {} });
+      const own = broker;
+      return {
+        kind: 'local-stack',
+        brokers: own.brokers,
+        registryUrl: shared.registryUrl,
+        release: () => own.stop(),
+      };
+    },
+    async () => {
+      try {
+        if (broker) await broker.kill('SIGKILL');
+      } finally {
+        if (dir) {
+          keepBrokerLog(dir);
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
-    }
-  });
-  const ready = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('the private broker is used before its before() hook ran');
-    return value;
-  };
-  return {
-    get env() {
-      return ready(env);
     },
-    get kafka() {
-      return ready(kafka);
+  );
+  return Object.defineProperty(suite, 'broker', {
+    get: () => {
+      if (!broker) throw new Error('the private broker is used before its before() hook ran');
+      return broker;
     },
-    get broker() {
-      return ready(broker);
-    },
-    stages,
-    start(names, extraEnv = {}) {
-      const stage = startStage(ready(env), names, extraEnv);
-      stages.push(stage);
-      return stage;
-    },
-  };
+  }) as PrivateBrokerSuite;
 }
 
 /** EOS_ROLLUP_TEST_LOG_DIR keeps the broker's server.log beside the stage logs for a post-mortem. */
@@ -228,4 +209,19 @@ export function logLines(log: string, msg: RegExp): string[] {
     const match = /"msg":"((?:[^"\\]|\\.)*)"/.exec(line);
     return match?.[1] !== undefined && msg.test(match[1]);
   });
+}
+
+/**
+ * What every broker-outage scenario must end with: the stage saw failed transactions after the strike (proof the
+ * fault reached it), the auditor found nothing, and the stage stopped cleanly after the drain.
+ */
+export function assertRodeOutOutage(run: OutageRun, outcome: AuditOutcome): void {
+  const failed = logLines(run.logSinceStrike, /^transaction failed while/);
+  assert.ok(failed.length > 0, `the stage saw failed transactions:\n${run.logSinceStrike.slice(-3000)}`);
+  assertNoViolations(outcome, run.stage.output().slice(-3000));
+  assert.equal(
+    run.stageExit.code,
+    0,
+    `a clean stop after the drain; the stage log from SIGTERM on:\n${run.logSinceStop}`,
+  );
 }

@@ -16,16 +16,24 @@ export interface StageSuite {
   start(names: PipelineNames, extraEnv?: Record<string, string>): StageProcess;
 }
 
-export function useStageSuite(): StageSuite {
+/**
+ * `environment` provides the broker and registry (default: the shared test environment); `teardown` runs after
+ * the file's stage processes are killed.
+ */
+export function useStageSuite(
+  environment: () => Promise<TestEnvironment> = testEnvironment,
+  teardown: () => Promise<void> = () => Promise.resolve(),
+): StageSuite {
   let env: TestEnvironment | undefined;
   let kafka: Kafka | undefined;
   const stages: StageProcess[] = [];
   before(async () => {
-    env = await testEnvironment();
+    env = await environment();
     kafka = testKafka(env);
   });
   after(async () => {
     await Promise.all(stages.map((s) => s.stop('SIGKILL')));
+    await teardown();
   });
   const ready = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error('the stage suite is used before its before() hook ran');
