@@ -19,8 +19,17 @@ import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
 import { AvroEncoder } from '../serde/avro-encoder.js';
 import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
-import { StageEvents } from '../observability/events.js';
+import { StageEvents, type TransactionOutcome } from '../observability/events.js';
+import {
+  evaluateReadiness,
+  type PartitionFacts,
+  type Readiness,
+  type ReadinessFacts,
+  type RestoreProgress,
+  type StageLifecycle,
+} from '../observability/readiness.js';
 import { FaultInjector, parseFaultSpecs } from './faults.js';
+import type { ProducerPort, TaskKafkaPort, TransactionPort } from './ports.js';
 import { PartitionTask, TaskFailedError, type TaskDependencies } from './task.js';
 
 export interface StageOptions {
@@ -30,7 +39,7 @@ export interface StageOptions {
   events?: StageEvents;
 }
 
-type StageState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+type StageState = StageLifecycle;
 
 export class Stage {
   readonly events: StageEvents;
@@ -43,6 +52,14 @@ export class Stage {
   private inventory: InventoryFollower | undefined;
   private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  /** The consumer group's latest assignment to this instance; undefined before the first. */
+  private assignment: readonly number[] | undefined;
+  private assignmentSerial = 0;
+  /** When a batch was first interrupted by a rebalance not yet followed by an assignment. */
+  private rebalanceSeenAtMs: number | undefined;
+  /** Readiness facts the tasks report through events. */
+  private readonly quarantined = new Set<number>();
+  private readonly restoring = new Map<number, RestoreProgress>();
   /** Settles when the stage has stopped: resolved after stop(), rejected after a fatal failure. */
   readonly done: Promise<void>;
 
@@ -53,14 +70,54 @@ export class Stage {
       this.settle = { resolve, reject };
     });
     this.done.catch(() => undefined);
+    this.events.on('breaker.changed', ({ partition, state }) => {
+      if (state === 'closed') this.quarantined.delete(partition);
+      else this.quarantined.add(partition);
+    });
+    this.events.on('task.restore_progressed', ({ partition, records, position, endOffset }) => {
+      this.restoring.set(partition, { records, position, endOffset });
+    });
+    this.events.on('task.restored', ({ partition }) => this.restoring.delete(partition));
+    // A restore that failed is over too; the retry reports its own progress.
+    this.events.on('task.aborted', ({ partition }) => this.restoring.delete(partition));
+    this.events.on('task.closed', ({ partition }) => {
+      this.quarantined.delete(partition);
+      this.restoring.delete(partition);
+    });
   }
 
   get isReady(): boolean {
-    return (
-      this.state === 'running' &&
-      (this.inventory?.isCaughtUp ?? false) &&
-      [...this.tasks.values()].every((t) => t.isRunning)
-    );
+    return this.readiness().ready;
+  }
+
+  get lifecycle(): StageLifecycle {
+    return this.state;
+  }
+
+  /** The input partitions the consumer group assigned to this instance last (empty before the first assignment). */
+  get assignedPartitions(): readonly number[] {
+    return this.assignment ?? [];
+  }
+
+  /** Ready: running, inventory caught up, assigned, and every assigned task restored, running, not quarantined. */
+  readiness(): Readiness {
+    return evaluateReadiness(this.readinessFacts());
+  }
+
+  readinessFacts(): ReadinessFacts {
+    const partitions = (this.assignment ?? []).map((partition): PartitionFacts => {
+      const restore = this.restoring.get(partition);
+      if (this.quarantined.has(partition)) return { partition, phase: 'quarantined' };
+      if (restore) return { partition, phase: 'restoring', restore };
+      if (this.tasks.get(partition)?.isRunning) return { partition, phase: 'running' };
+      return { partition, phase: 'initializing' };
+    });
+    return {
+      stage: this.state,
+      inventoryCaughtUp: this.inventory?.isCaughtUp ?? false,
+      hasAssignment: this.assignment !== undefined,
+      partitions,
+    };
   }
 
   async start(): Promise<void> {
@@ -163,6 +220,8 @@ export class Stage {
     try {
       await task.handleBatch(batch, control);
     } catch (error) {
+      if (translateKafkaError(error, 'batch').code === 'REBALANCE_IN_PROGRESS')
+        this.rebalanceSeenAtMs ??= Date.now();
       // A task failure without recovery stops the stage; anything else (a heartbeat that learned of a
       // rebalance) goes back to kafkajs, which rejoins the group.
       if (error instanceof TaskFailedError) this.fail(error);
@@ -220,6 +279,7 @@ export class Stage {
     this.taskSerial += 1;
     const task = new PartitionTask(partition, {
       ...deps,
+      kafka: instrumentTaskPort(deps.kafka, partition, this.events),
       consumer,
       instanceId: `${deps.instanceId}.t${this.taskSerial}`,
     });
@@ -228,6 +288,11 @@ export class Stage {
   }
 
   private onAssignment(partitions: number[]): void {
+    const serial = ++this.assignmentSerial;
+    const pauseStartedAtMs = this.rebalanceSeenAtMs ?? Date.now();
+    this.rebalanceSeenAtMs = undefined;
+    this.assignment = [...partitions];
+    const starting: Promise<void>[] = [];
     const owned = new Set(partitions);
     for (const [partition, task] of this.tasks) {
       if (owned.has(partition) && task.isRunning) continue;
@@ -237,14 +302,21 @@ export class Stage {
     }
     for (const partition of partitions) {
       if (this.tasks.has(partition)) continue;
-      this.createTask(partition)
-        .start()
-        .catch((error: unknown) => {
-          this.fail(error);
-        });
+      const started = this.createTask(partition).start();
+      started.catch((error: unknown) => {
+        this.fail(error);
+      });
+      starting.push(started);
     }
     this.events.emit('stage.assigned', { partitions });
     this.options.logger.info({ partitions }, 'partitions assigned');
+    void Promise.allSettled(starting).then(() => {
+      // A later assignment has its own pause; a stopping or failed stage has none to report.
+      if (serial !== this.assignmentSerial || (this.state !== 'starting' && this.state !== 'running')) return;
+      const pauseMs = Date.now() - pauseStartedAtMs;
+      this.events.emit('stage.rebalanced', { partitions, pauseMs });
+      this.options.logger.info({ partitions, pauseMs }, 'assignment settled');
+    });
   }
 
   /** Stops fetching, lets running transactions finish, closes producers and clients. */
@@ -277,4 +349,81 @@ export class Stage {
     void this.consumer?.disconnect().catch(() => undefined);
     void this.inventory?.stop();
   }
+}
+
+/**
+ * The task's Kafka port with its transactions and restore progress reported as events (for the metrics and the
+ * watchdog), so the task itself needs no instrumentation code. Behaviour is unchanged: every call is passed on.
+ */
+function instrumentTaskPort(port: TaskKafkaPort, partition: number, events: StageEvents): TaskKafkaPort {
+  return {
+    createProducer: async (transactionalId) =>
+      instrumentProducer(await port.createProducer(transactionalId), partition, events),
+    committedOffset: (groupId, topic, p) => port.committedOffset(groupId, topic, p),
+    partitionRange: (topic, p) => port.partitionRange(topic, p),
+    readChangelog: (topic, p, endOffset, onRecords, onProgress, readUncommitted) => {
+      let records = 0;
+      events.emit('task.restore_progressed', { partition, records, position: null, endOffset });
+      return port.readChangelog(
+        topic,
+        p,
+        endOffset,
+        (batch) => {
+          records += batch.length;
+          onRecords(batch);
+        },
+        (position) => {
+          events.emit('task.restore_progressed', { partition, records, position, endOffset });
+          return onProgress(position);
+        },
+        readUncommitted,
+      );
+    },
+  };
+}
+
+function instrumentProducer(producer: ProducerPort, partition: number, events: StageEvents): ProducerPort {
+  let openedAtMs: number | undefined;
+  const ended = (outcome: TransactionOutcome) => {
+    if (openedAtMs === undefined) return;
+    const durationMs = Date.now() - openedAtMs;
+    openedAtMs = undefined;
+    events.emit('transaction.ended', { partition, outcome, durationMs });
+  };
+  return {
+    transactionalId: producer.transactionalId,
+    begin: async (): Promise<TransactionPort> => {
+      const transaction = await producer.begin();
+      openedAtMs = Date.now();
+      events.emit('transaction.began', {
+        partition,
+        transactionalId: producer.transactionalId,
+        atMs: openedAtMs,
+      });
+      return {
+        send: (records) => transaction.send(records),
+        sendOffsets: (groupId, offset) => transaction.sendOffsets(groupId, offset),
+        commit: async () => {
+          try {
+            await transaction.commit();
+            ended('committed');
+          } catch (error) {
+            ended('aborted');
+            throw error;
+          }
+        },
+        abort: async () => {
+          try {
+            await transaction.abort();
+          } finally {
+            ended('aborted');
+          }
+        },
+      };
+    },
+    close: async () => {
+      ended('abandoned');
+      await producer.close();
+    },
+  };
 }

@@ -31,8 +31,30 @@ export interface StageEventMap {
   'record.dead_lettered': { partition: number; reason: PoisonReason; offset: bigint };
   'breaker.changed': { partition: number; state: BreakerState };
   'stage.assigned': { partitions: number[] };
+  /** Every task of an assignment is running again: the rebalance's pause, as far as this instance saw it, is over. */
+  'stage.rebalanced': { partitions: number[]; pauseMs: number };
   'inventory.caught_up': { hosts: number; durationMs: number };
+  /** A restore began (`position` null) or moved on; `task.restored` ends it. */
+  'task.restore_progressed': {
+    partition: number;
+    records: number;
+    position: bigint | null;
+    endOffset: bigint;
+  };
+  /** A task's producer began a transaction; `transaction.ended` follows whatever happens. */
+  'transaction.began': { partition: number; transactionalId: string; atMs: number };
+  /**
+   * committed: the commit returned; aborted: the commit failed or the task aborted (a `task.aborted` with the
+   * error kind follows); abandoned: the producer was closed with the transaction still open.
+   */
+  'transaction.ended': {
+    partition: number;
+    outcome: TransactionOutcome;
+    durationMs: number;
+  };
 }
+
+export type TransactionOutcome = 'committed' | 'aborted' | 'abandoned';
 
 export type StageEventName = keyof StageEventMap;
 

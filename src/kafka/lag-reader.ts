@@ -1,0 +1,260 @@
+/**
+ * The consumer group's lag on the input topic, read from the broker for observability/lag-monitor.ts:
+ * - log start and last stable offset per partition (ListOffsets, read_committed);
+ * - the group's committed offsets (OffsetFetch);
+ * - for each partition with lag, the timestamp of the first record at the committed offset, by one small Fetch
+ *   (read_committed, no wait) per leader broker, so lag in seconds is the age of the oldest unread record;
+ * - the input's retention.ms (DescribeConfigs, cached), which lag in seconds must stay well below.
+ * kafkajs has no public call for a fetch at a given offset without joining a group, so, like offsets.ts, this
+ * uses the Kafka object's private cluster (kafkajs is pinned to 2.2.4); connections are kept between lookups.
+ */
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import { privateCluster } from './offsets.js';
+import { translateKafkaError } from './translate-error.js';
+
+const READ_COMMITTED = 1;
+/** Per partition: the broker still returns the whole first record batch, however large (KIP-74). */
+const FETCH_PARTITION_MAX_BYTES = 1024;
+/** A batch of markers or aborted records at the position: look once more, past it. */
+const MAX_FETCHES_PER_PARTITION = 3;
+/** The input's retention.ms changes rarely; it is read again after this long. */
+const RETENTION_CACHE_MS = 5 * 60_000;
+
+export interface PartitionOffsetsSample {
+  partition: number;
+  logStartOffset: bigint;
+  lastStableOffset: bigint;
+  committedOffset: bigint | null;
+  oldestUnreadTimestampMs: number | null;
+}
+
+export interface FetchedRecord {
+  offset: string;
+  timestamp: string;
+  isControlRecord: boolean;
+  batchContext?: { producerId?: string; inTransaction?: boolean };
+}
+interface FetchResponse {
+  responses: {
+    topicName: string;
+    partitions: {
+      partition: number;
+      errorCode: number;
+      abortedTransactions?: { producerId: string; firstOffset: string }[];
+      messages: FetchedRecord[];
+    }[];
+  }[];
+}
+interface PrivateBroker {
+  fetch(request: {
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<FetchResponse>;
+}
+interface PrivateCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(options: { nodeId: string }): Promise<PrivateBroker>;
+  fetchTopicsOffset(
+    topics: { topic: string; partitions: { partition: number }[]; fromBeginning: boolean }[],
+  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+}
+function readCommittedCluster(kafka: Kafka): PrivateCluster {
+  return privateCluster(kafka, 'read_committed') as PrivateCluster;
+}
+
+export class KafkaLagReader {
+  private readonly cluster: PrivateCluster;
+  private readonly admin: Admin;
+  private connected: Promise<void> | undefined;
+  private clusterId: string | undefined;
+  private retention: { readAtMs: number; retentionMs: number | null } | undefined;
+
+  constructor(
+    kafka: Kafka,
+    private readonly groupId: string,
+    private readonly topic: string,
+  ) {
+    this.cluster = readCommittedCluster(kafka);
+    this.admin = kafka.admin();
+  }
+
+  async read(
+    partitions: readonly number[],
+  ): Promise<{ clusterName: string; retentionMs: number | null; partitions: PartitionOffsetsSample[] }> {
+    try {
+      await this.connect();
+      await this.cluster.refreshMetadataIfNecessary();
+      const wanted = partitions.map((partition) => ({ partition }));
+      const [ends, starts, committed] = await Promise.all([
+        this.cluster.fetchTopicsOffset([{ topic: this.topic, partitions: wanted, fromBeginning: false }]),
+        this.cluster.fetchTopicsOffset([{ topic: this.topic, partitions: wanted, fromBeginning: true }]),
+        this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
+      ]);
+      const endOf = offsetsByPartition(ends[0]?.partitions ?? []);
+      const startOf = offsetsByPartition(starts[0]?.partitions ?? []);
+      const committedOf = offsetsByPartition(committed[0]?.partitions ?? []);
+      const samples = partitions.map((partition): PartitionOffsetsSample => {
+        const logStartOffset = startOf.get(partition) ?? 0n;
+        const offset = committedOf.get(partition);
+        return {
+          partition,
+          logStartOffset,
+          lastStableOffset: endOf.get(partition) ?? logStartOffset,
+          committedOffset: offset === undefined || offset < 0n ? null : offset,
+          oldestUnreadTimestampMs: null,
+        };
+      });
+      await this.readOldestTimestamps(samples);
+      this.clusterId ??= (await this.admin.describeCluster()).clusterId;
+      return { clusterName: this.clusterId, retentionMs: await this.retentionMs(), partitions: samples };
+    } catch (error) {
+      // Leadership may have moved: look again next time.
+      await this.cluster.refreshMetadata().catch(() => undefined);
+      throw translateKafkaError(error, `reading the lag of ${this.groupId} on ${this.topic}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const wasConnected = this.connected;
+    this.connected = undefined;
+    if (!wasConnected) return;
+    await Promise.all([
+      this.cluster.disconnect().catch(() => undefined),
+      this.admin.disconnect().catch(() => undefined),
+    ]);
+  }
+
+  /** The input's retention.ms; null when infinite or not readable (no DescribeConfigs ACL): not worth failing for. */
+  private async retentionMs(): Promise<number | null> {
+    if (this.retention && Date.now() - this.retention.readAtMs < RETENTION_CACHE_MS)
+      return this.retention.retentionMs;
+    let retentionMs: number | null = null;
+    try {
+      const described = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: this.topic, configNames: ['retention.ms'] }],
+      });
+      const value = described.resources[0]?.configEntries.find(
+        (e) => e.configName === 'retention.ms',
+      )?.configValue;
+      const parsed = value === undefined ? NaN : Number(value);
+      retentionMs = Number.isFinite(parsed) && parsed >= 0 ? parsed : null;
+    } catch {
+      retentionMs = null;
+    }
+    this.retention = { readAtMs: Date.now(), retentionMs };
+    return retentionMs;
+  }
+
+  private connect(): Promise<void> {
+    this.connected ??= (async () => {
+      await Promise.all([this.cluster.connect(), this.admin.connect()]);
+      await this.cluster.addTargetTopic(this.topic);
+    })().catch((error: unknown) => {
+      this.connected = undefined;
+      throw error;
+    });
+    return this.connected;
+  }
+
+  /** Fills in oldestUnreadTimestampMs of the samples with lag; one fetch request per leader broker per round. */
+  private async readOldestTimestamps(samples: PartitionOffsetsSample[]): Promise<void> {
+    const pending = new Map<number, { sample: PartitionOffsetsSample; position: bigint }>();
+    for (const sample of samples) {
+      const committed = sample.committedOffset ?? sample.logStartOffset;
+      const position = committed < sample.logStartOffset ? sample.logStartOffset : committed;
+      if (position < sample.lastStableOffset) pending.set(sample.partition, { sample, position });
+    }
+    for (let round = 0; round < MAX_FETCHES_PER_PARTITION && pending.size > 0; round++) {
+      const byLeader = this.cluster.findLeaderForPartitions(this.topic, [...pending.keys()]);
+      await Promise.all(
+        Object.entries(byLeader).map(async ([nodeId, leaderPartitions]) => {
+          const broker = await this.cluster.findBroker({ nodeId });
+          const response = await broker.fetch({
+            isolationLevel: READ_COMMITTED,
+            maxWaitTime: 0,
+            minBytes: 1,
+            maxBytes: FETCH_PARTITION_MAX_BYTES * leaderPartitions.length,
+            topics: [
+              {
+                topic: this.topic,
+                partitions: leaderPartitions.map((partition) => ({
+                  partition,
+                  fetchOffset: (pending.get(partition)?.position ?? 0n).toString(),
+                  maxBytes: FETCH_PARTITION_MAX_BYTES,
+                })),
+              },
+            ],
+          });
+          for (const topic of response.responses) {
+            for (const fetched of topic.partitions) {
+              const entry = pending.get(fetched.partition);
+              if (!entry) continue;
+              const found = firstReadableRecord(
+                fetched.messages,
+                entry.position,
+                fetched.abortedTransactions,
+              );
+              if (found.timestampMs !== undefined) {
+                entry.sample.oldestUnreadTimestampMs = found.timestampMs;
+                pending.delete(fetched.partition);
+              } else if (
+                found.nextPosition === undefined ||
+                found.nextPosition >= entry.sample.lastStableOffset
+              ) {
+                pending.delete(fetched.partition);
+              } else {
+                entry.position = found.nextPosition;
+              }
+            }
+          }
+        }),
+      );
+    }
+  }
+}
+
+/**
+ * The first data record at or after `position` that a read_committed consumer would be handed: not a transaction
+ * marker, not part of an aborted transaction (as the broker lists them: producer id and first offset, each ended
+ * by that producer's next marker). Otherwise, where to look next: after the last record this fetch returned.
+ */
+export function firstReadableRecord(
+  records: readonly FetchedRecord[],
+  position: bigint,
+  abortedTransactions: readonly { producerId: string; firstOffset: string }[] = [],
+): { timestampMs?: number; nextPosition?: bigint } {
+  const aborts = abortedTransactions
+    .map((t) => ({ producerId: t.producerId, firstOffset: BigInt(t.firstOffset) }))
+    .sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+  const abortedProducers = new Set<string>();
+  let last: bigint | undefined;
+  for (const record of records) {
+    const offset = BigInt(record.offset);
+    last = offset;
+    while (aborts[0] && aborts[0].firstOffset <= offset)
+      abortedProducers.add(aborts.shift()?.producerId ?? '');
+    const producerId = record.batchContext?.producerId;
+    if (record.isControlRecord) {
+      if (producerId !== undefined) abortedProducers.delete(producerId);
+      continue;
+    }
+    if (offset < position) continue;
+    if (record.batchContext?.inTransaction && producerId !== undefined && abortedProducers.has(producerId))
+      continue;
+    return { timestampMs: Number(record.timestamp) };
+  }
+  return last === undefined ? {} : { nextPosition: last + 1n };
+}
+
+function offsetsByPartition(entries: readonly { partition: number; offset: string }[]): Map<number, bigint> {
+  return new Map(entries.map((p) => [p.partition, BigInt(p.offset)]));
+}
