@@ -22,6 +22,8 @@ test('F07: an orphaned open transaction is aborted by the next owner and nothing
   const { names } = await prepareScenario(suite, { seed: 107, partitions: 1 });
   const owner = suite.start(names, { ...FAULT_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@3:hang' });
   const deadline = Date.now() + 30_000;
+  // First the owner must be hung at its fault point (a transaction open for good), not merely between commits.
+  while (!owner.output().includes('"point":"before-commit"') && Date.now() < deadline) await sleep(100);
   let open = false;
   while (!open && Date.now() < deadline) {
     await sleep(200);
