@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { partitionRanges } from '../../src/kafka/offsets.js';
+import { waitForLog } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {
   FAULT_SETTINGS,
@@ -23,7 +24,7 @@ test('F07: an orphaned open transaction is aborted by the next owner and nothing
   const owner = suite.start(names, { ...FAULT_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@3:hang' });
   const deadline = Date.now() + 30_000;
   // First the owner must be hung at its fault point (a transaction open for good), not merely between commits.
-  while (!owner.output().includes('"point":"before-commit"') && Date.now() < deadline) await sleep(100);
+  await waitForLog(owner, /"point":"before-commit"/, 30_000);
   let open = false;
   while (!open && Date.now() < deadline) {
     await sleep(200);

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForDrain } from '../support/pipeline.js';
+import { waitForDrain, waitForLog } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { FAULT_SETTINGS, assertNoViolations, auditScenario, prepareScenario } from '../support/scenario.js';
 
@@ -19,8 +19,7 @@ test('F08: a SIGSTOPped zombie resumed after its successor took over is fenced a
     INSTANCE_ID: 'zombie',
     EOS_ROLLUP_FAULT: 'before-commit@%100:stall40',
   });
-  const deadline = Date.now() + 30_000;
-  while (!zombie.output().includes('"msg":"task initialized"') && Date.now() < deadline) await sleep(100);
+  await waitForLog(zombie, /"msg":"task initialized"/, 30_000);
   await sleep(700);
   zombie.child.kill('SIGSTOP');
   const successor = suite.start(names, { ...FAULT_SETTINGS, INSTANCE_ID: 'successor' });

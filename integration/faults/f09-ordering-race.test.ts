@@ -7,18 +7,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForDrain } from '../support/pipeline.js';
+import { waitForDrain, waitForLog } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { FAULT_SETTINGS, assertNoViolations, auditScenario, prepareScenario } from '../support/scenario.js';
 
 const suite = useStageSuite();
-
-async function waitForOutput(output: () => string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(output()) && Date.now() < deadline) await sleep(100);
-  assert.match(output(), pattern);
-}
 
 test('F09: old owner stalled after sendOffsets, new owner stalled after its offset fetch: the old commit is fenced, nothing doubles', async () => {
   const { names } = await prepareScenario(suite, { seed: 109, partitions: 1 });
@@ -28,15 +21,18 @@ test('F09: old owner stalled after sendOffsets, new owner stalled after its offs
     INSTANCE_ID: 'old',
     EOS_ROLLUP_FAULT: 'after-send-offsets@3:stall9000',
   });
-  await waitForOutput(() => old.output(), /"point":"after-send-offsets"/, 30_000);
+  await waitForLog(old, /"point":"after-send-offsets"/, 30_000);
+  assert.match(old.output(), /"point":"after-send-offsets"/);
   const successor = suite.start(names, {
     ...settings,
     INSTANCE_ID: 'new',
     EOS_ROLLUP_FAULT: 'after-offset-fetch@1:stall3000',
   });
-  await waitForOutput(() => successor.output(), /"point":"after-offset-fetch"/, 30_000);
+  await waitForLog(successor, /"point":"after-offset-fetch"/, 30_000);
+  assert.match(successor.output(), /"point":"after-offset-fetch"/);
   await waitForDrain(suite.kafka, names, 90_000, [successor]);
-  await waitForOutput(() => old.output(), /transaction failed while committing|"kind":"fenced"/, 20_000);
+  await waitForLog(old, /transaction failed while committing|"kind":"fenced"/, 20_000);
+  assert.match(old.output(), /transaction failed while committing|"kind":"fenced"/);
   await successor.stop('SIGTERM');
   await old.stop('SIGTERM');
   const outcome = await auditScenario(suite.env, suite.kafka, names);

@@ -6,8 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForDrain } from '../support/pipeline.js';
+import { waitForDrain, waitForLog } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { FAULT_SETTINGS, assertNoViolations, auditScenario, prepareScenario } from '../support/scenario.js';
 
@@ -21,13 +20,10 @@ test('F12: the stale owner of a partition is fenced by the new one and its trans
     INSTANCE_ID: 'stale',
     EOS_ROLLUP_FAULT: 'before-commit@4:stall10000',
   });
-  const deadline = Date.now() + 30_000;
-  while (!stale.output().includes('"point":"before-commit"') && Date.now() < deadline) await sleep(100);
+  await waitForLog(stale, /"point":"before-commit"/, 30_000);
   const owner = suite.start(names, { ...settings, INSTANCE_ID: 'owner' });
   await waitForDrain(suite.kafka, names, 90_000, [owner]);
-  const until = Date.now() + 20_000;
-  while (!stale.output().includes('transaction failed while committing') && Date.now() < until)
-    await sleep(200);
+  await waitForLog(stale, /transaction failed while committing/, 20_000);
   assert.match(stale.output(), /transaction failed while committing/, 'the stale owner’s commit failed');
   await owner.stop('SIGTERM');
   await stale.stop('SIGTERM');

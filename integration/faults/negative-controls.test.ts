@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { formatReport } from '../../src/audit/auditor.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForDrain } from '../support/pipeline.js';
+import { waitForDrain, waitForLog } from '../support/pipeline.js';
 import { FAULT_SETTINGS, auditScenario, prepareScenario, runOnce } from '../support/scenario.js';
 
 const suite = useStageSuite();
@@ -63,8 +63,7 @@ test('a transactional id the next owner does not share: a stale owner commits af
     INSTANCE_ID: 'stale',
     EOS_ROLLUP_FAULT: 'before-commit@4:stall10000',
   });
-  const deadline = Date.now() + 30_000;
-  while (!stale.output().includes('"point":"before-commit"') && Date.now() < deadline) await sleep(100);
+  await waitForLog(stale, /"point":"before-commit"/, 30_000);
   const owner = suite.start(names, { ...FAULT_SETTINGS, ...broken, INSTANCE_ID: 'owner' });
   await waitForDrain(suite.kafka, names, 90_000, [owner]);
   await sleep(9000); // the stale owner wakes up and commits what the new owner already committed

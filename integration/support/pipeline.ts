@@ -332,3 +332,9 @@ export async function produceFlush(
     })),
   );
 }
+
+/** Waits until a stage's log matches `pattern`, or `timeoutMs` passes; callers assert on the log afterwards. */
+export async function waitForLog(stage: StageProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(stage.output()) && Date.now() < deadline) await sleep(100);
+}

@@ -11,7 +11,7 @@ import type { MetricRollup } from '../domain/metric.js';
 import type { MetricDecoder } from '../serde/metric-decoder.js';
 import { avroType } from '../serde/schema-files.js';
 import { HEADER_LENGTH } from '../serde/wire-format.js';
-import { partitionRanges } from './offsets.js';
+import { committedOffsets, partitionRanges } from './offsets.js';
 import { readToEnd } from './topic-reader.js';
 
 export interface AuditTopics {
@@ -73,23 +73,6 @@ async function readAllRecords(
   });
   if (!result.complete) throw new Error(`could not read ${topic} to its end offsets`);
   return records;
-}
-
-async function committedOffsets(
-  kafka: Kafka,
-  groupId: string,
-  topic: string,
-): Promise<Map<number, bigint | null>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map(
-      (entry?.partitions ?? []).map((p) => [p.partition, p.offset === '-1' ? null : BigInt(p.offset)]),
-    );
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /** End offsets under both isolation levels, waiting up to settleMs for open transactions to finish. */

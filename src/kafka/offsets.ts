@@ -74,3 +74,21 @@ export async function partitionRanges(
     await cluster.disconnect();
   }
 }
+
+/** The group's committed offset per partition of `topic`; null where the group has none. */
+export async function committedOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint | null>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map(
+      (entry?.partitions ?? []).map((p) => [p.partition, p.offset === '-1' ? null : BigInt(p.offset)]),
+    );
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

@@ -2,7 +2,7 @@
 import { Partitioners, type Kafka } from 'kafkajs';
 import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../engine/ports.js';
 import { RetriableError, StageError } from '../errors/errors.js';
-import { partitionRanges } from './offsets.js';
+import { committedOffsets, partitionRanges } from './offsets.js';
 import { readToEnd } from './topic-reader.js';
 import { translateKafkaError } from './translate-error.js';
 import { createTransactionalProducer, type ProducerSettings } from './transactional-producer.js';
@@ -19,16 +19,10 @@ export class KafkajsTaskPort implements TaskKafkaPort {
   }
 
   async committedOffset(groupId: string, topic: string, partition: number): Promise<bigint | null> {
-    const admin = this.kafka.admin();
     try {
-      await admin.connect();
-      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const offset = entry?.partitions.find((p) => p.partition === partition)?.offset;
-      return offset === undefined || offset === '-1' ? null : BigInt(offset);
+      return (await committedOffsets(this.kafka, groupId, topic)).get(partition) ?? null;
     } catch (error) {
       throw translateKafkaError(error, `fetching committed offset of ${topic}-${partition} for ${groupId}`);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
   }
 
