@@ -1,0 +1,194 @@
+/**
+ * patches/kafkajs+2.2.4.patch (applied by patch-package at install) changes how kafkajs encodes and schedules,
+ * never what it sends. These tests pin the version the patch was reviewed against, prove each patch is applied,
+ * and check the bytes against an encoding of the Kafka record format written here from the protocol spec.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../../scripts/stack/paths.js';
+
+/** kafkajs has no `exports` map, so its internal modules resolve by path. */
+const requireFromKafkajs = createRequire(__filename);
+
+interface EncodedRecord {
+  buffer: Buffer;
+}
+type Headers = Record<string, Buffer | string | (Buffer | string)[]>;
+interface RecordInput {
+  offsetDelta: number;
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Headers;
+}
+type EncodeRecord = (record: RecordInput) => EncodedRecord;
+interface Message {
+  key: string;
+  partition: number;
+}
+type GroupMessages = (args: {
+  topic: string;
+  partitionMetadata: { partitionId: number }[];
+  messages: Message[];
+  partitioner: (args: { message: Message }) => number;
+}) => Record<string, Message[]>;
+interface RequestQueueInstance {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+  destroy(): void;
+}
+type RequestQueueClass = new (options: {
+  maxInFlightRequests: number;
+  requestTimeout: number;
+  enforceRequestTimeout: boolean;
+  clientId: string;
+  broker: string;
+  logger: { debug(): void; info(): void; warn(): void; error(): void };
+}) => RequestQueueInstance;
+
+const encodeRecord = requireFromKafkajs('kafkajs/src/protocol/recordBatch/record/v0') as EncodeRecord;
+const groupMessagesPerPartition = requireFromKafkajs(
+  'kafkajs/src/producer/groupMessagesPerPartition',
+) as GroupMessages;
+const RequestQueue = requireFromKafkajs('kafkajs/src/network/requestQueue') as RequestQueueClass;
+
+/** Zigzag varint, as Kafka's record format encodes lengths and deltas. */
+function varint(value: number): Buffer {
+  let zigzag = BigInt.asUintN(64, (BigInt(value) << 1n) ^ (BigInt(value) >> 63n));
+  const bytes: number[] = [];
+  do {
+    let byte = Number(zigzag & 0x7fn);
+    zigzag >>= 7n;
+    if (zigzag > 0n) byte |= 0x80;
+    bytes.push(byte);
+  } while (zigzag > 0n);
+  return Buffer.from(bytes);
+}
+
+function varBytes(value: Buffer | string | null): Buffer {
+  if (value === null) return varint(-1);
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  return Buffer.concat([varint(bytes.length), bytes]);
+}
+
+/** Record v2 (KIP-98): length, attributes, timestamp delta, offset delta, key, value, headers. */
+function referenceRecord(record: RecordInput): Buffer {
+  const headers = Object.entries(record.headers).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).map((v) => Buffer.concat([varBytes(name), varBytes(v)])),
+  );
+  const body = Buffer.concat([
+    Buffer.from([0]),
+    varint(record.timestampDelta),
+    varint(record.offsetDelta),
+    varBytes(record.key),
+    varBytes(record.value),
+    varint(headers.length),
+    ...headers,
+  ]);
+  return Buffer.concat([varint(body.length), body]);
+}
+
+/** Deterministic pseudo-random numbers, so a failure reproduces. */
+function generator(seed: number): (n: number) => number {
+  let state = seed >>> 0;
+  return (n) => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state % n;
+  };
+}
+
+test('kafkajs is the version the patch was reviewed against, and every patched file carries the patch', () => {
+  const version = (
+    JSON.parse(readFileSync(requireFromKafkajs.resolve('kafkajs/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  assert.equal(version, '2.2.4');
+  assert.ok(existsSync(join(repoRoot(), 'patches', `kafkajs+${version}.patch`)));
+  const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  assert.match(pkg.scripts.postinstall ?? '', /patch-package --error-on-fail/);
+  for (const file of [
+    'network/requestQueue/index.js',
+    'producer/groupMessagesPerPartition.js',
+    'protocol/encoder.js',
+    'protocol/recordBatch/record/v0/index.js',
+  ]) {
+    const source = readFileSync(requireFromKafkajs.resolve(`kafkajs/src/${file}`), 'utf8');
+    assert.match(source, /eos-rollup patch/, `${file} is patched`);
+  }
+});
+
+test('the patched record encoder writes the bytes the Kafka record format prescribes, headers included', () => {
+  const random = generator(7);
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => random(256)));
+  for (let i = 0; i < 500; i++) {
+    const headers: Headers = {};
+    for (let h = random(8); h > 0; h--) {
+      const name = `h${random(5)}${'é'.repeat(random(2))}`;
+      headers[name] =
+        random(3) === 0
+          ? [bytes(random(40)), `s${random(9)}`]
+          : random(2)
+            ? bytes(random(700))
+            : 'v'.repeat(random(300));
+    }
+    const record: RecordInput = {
+      offsetDelta: random(100_000),
+      timestampDelta: random(2 ** 31),
+      key: random(5) === 0 ? null : bytes(random(100)),
+      value: random(7) === 0 ? null : bytes(random(3000)),
+      headers,
+    };
+    assert.deepEqual(encodeRecord(record).buffer, referenceRecord(record), `record ${i}`);
+  }
+});
+
+test('messages are grouped per partition in their original order (the patched grouping appends in place)', () => {
+  const messages = Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, partition: (i * 7) % 6 }));
+  const grouped = groupMessagesPerPartition({
+    topic: 't',
+    partitionMetadata: [{ partitionId: 0 }],
+    messages,
+    partitioner: ({ message }) => message.partition,
+  });
+  assert.deepEqual(Object.keys(grouped).sort(), ['0', '1', '2', '3', '4', '5']);
+  for (const [partition, list] of Object.entries(grouped)) {
+    assert.deepEqual(
+      list,
+      messages.filter((m) => String(m.partition) === partition),
+    );
+  }
+});
+
+test('an idle request queue schedules no timer; a throttled one with pending requests still does', () => {
+  const quiet = () => undefined;
+  const queue = new RequestQueue({
+    maxInFlightRequests: 1,
+    requestTimeout: 30_000,
+    enforceRequestTimeout: false,
+    clientId: 'patch-test',
+    broker: '127.0.0.1:0',
+    logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+  });
+  try {
+    // Unpatched, this armed a setTimeout with a negative delay that re-armed itself forever.
+    queue.checkPendingRequests();
+    assert.equal(queue.throttleCheckTimeoutId, null);
+
+    queue.throttledUntil = Date.now() + 60_000;
+    queue.pending.push({});
+    queue.scheduleCheckPendingRequests();
+    assert.notEqual(queue.throttleCheckTimeoutId, null);
+  } finally {
+    queue.pending.length = 0;
+    queue.destroy();
+  }
+});
