@@ -72,6 +72,45 @@ describe('kafkajs transactions on the real broker', () => {
     assert.equal((await committedOffsets(kafka, group, input)).get(0), '7');
   });
 
+  test('a transaction costs one request per step once coordinators are known (patched kafkajs remembers them)', async () => {
+    const [output, input] = [uniqueName('compat-trips-out'), uniqueName('compat-trips-in')];
+    const group = uniqueName('compat-trips-group');
+    await createTopics(kafka, [
+      { topic: output, partitions: 1 },
+      { topic: input, partitions: 1 },
+    ]);
+    const producer = kafka.producer({
+      transactionalId: uniqueName('compat-trips-tx'),
+      maxInFlightRequests: 1,
+      idempotent: true,
+    });
+    await producer.connect();
+    after(() => producer.disconnect());
+    const requests: string[] = [];
+    producer.on(producer.events.REQUEST, ({ payload }) => requests.push(payload.apiName));
+
+    const rounds = 5;
+    for (let i = 0; i < rounds; i++) {
+      const transaction = await producer.transaction();
+      await transaction.send({ topic: output, messages: [{ value: `v${i}` }] });
+      await transaction.sendOffsets({
+        consumerGroupId: group,
+        topics: [{ topic: input, partitions: [{ partition: 0, offset: String(i + 1) }] }],
+      });
+      await transaction.commit();
+    }
+    const count = (apiName: string) => requests.filter((name) => name === apiName).length;
+    // Unpatched kafkajs 2.2.4 sends FindCoordinator before each AddPartitionsToTxn, AddOffsetsToTxn,
+    // TxnOffsetCommit and EndTxn: 5 per transaction here (the group's twice). Remembered, there are two lookups in all (transaction
+    // and group coordinator), plus the one InitProducerId made.
+    // kafkajs names FindCoordinator by its old name, GroupCoordinator.
+    assert.ok(count('GroupCoordinator') <= 3, `FindCoordinator sent ${count('GroupCoordinator')} times`);
+    assert.equal(count('EndTxn'), rounds);
+    assert.equal(count('TxnOffsetCommit'), rounds);
+    assert.equal((await readAll(kafka, output)).records.length, rounds);
+    assert.equal((await committedOffsets(kafka, group, input)).get(0), String(rounds));
+  });
+
   test('a second producer with the same transactional id fences the first: its commit fails and nothing it sent becomes visible', async () => {
     const topic = uniqueName('compat-fence');
     await createTopics(kafka, [{ topic, partitions: 1 }]);

@@ -117,6 +117,7 @@ test('kafkajs is the version the patch was reviewed against, and every patched f
   assert.match(pkg.scripts.postinstall ?? '', /patch-package --error-on-fail/);
   for (const file of [
     'network/requestQueue/index.js',
+    'producer/eosManager/index.js',
     'producer/groupMessagesPerPartition.js',
     'protocol/encoder.js',
     'protocol/recordBatch/record/v0/index.js',
