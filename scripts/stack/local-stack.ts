@@ -3,7 +3,8 @@
  * loopback, assembled from Maven Central by stack/pom.xml. `up` is idempotent and writes the addresses to
  * .stack/env; `down` stops only the processes `up` recorded, by pid, and waits until their ports are free.
  * `startBroker` runs one more such broker, private to a caller (a test that kills or restarts it), in its own
- * directory and on its own ports, built from the same configuration, marker, readiness check and warm-up.
+ * directory and on its own ports, built from the same configuration, marker, readiness check and warm-up, and
+ * optionally with SASL (SCRAM, PLAIN) and TLS listeners beside the PLAINTEXT one (broker-security.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,14 @@ import { createServer, createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
+import {
+  createTlsMaterial,
+  extraListeners,
+  scramFormatArguments,
+  securityProperties,
+  type BrokerSecurity,
+  type ListenerName,
+} from './broker-security.js';
 import { findJava, type JavaRuntime } from './java.js';
 import { stackPaths, stackVersions, type StackPaths } from './paths.js';
 
@@ -115,21 +124,27 @@ export function ensureAssembled(paths: StackPaths, log: Log): void {
   });
 }
 
+/** The client listeners of a broker, PLAINTEXT first, each with its port. */
+type ClientListeners = ReadonlyMap<ListenerName, number>;
+
 function brokerProperties(
   dataDir: string,
-  port: number,
+  listeners: ClientListeners,
   controllerPort: number,
   extraProperties: Record<string, string> = {},
 ): string {
+  const clients = [...listeners].map(([name, port]) => `${name}://127.0.0.1:${port}`);
+  // Every listener name here is also its security protocol.
+  const protocols = [...listeners.keys()].map((name) => `${name}:${name}`);
   const lines = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=${[...clients, `CONTROLLER://127.0.0.1:${controllerPort}`].join(',')}`,
+    `advertised.listeners=${clients.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=${[...protocols, 'CONTROLLER:PLAINTEXT'].join(',')}`,
     `log.dirs=${dataDir}`,
     'num.partitions=1',
     'auto.create.topics.enable=false',
@@ -185,11 +200,15 @@ interface BrokerLayout {
   logFile: string;
   port: number;
   controllerPort: number;
+  listeners: ClientListeners;
+  /** With TLS: the PEM file of the CA that signed the broker's certificate. */
+  caFile: string | undefined;
 }
 
 /**
  * Writes a broker's configuration under `dir` (data in `dir`/data) and formats its storage as a new standalone
- * KRaft cluster. `marker` becomes the value of MARKER_PROPERTY on its JVMs.
+ * KRaft cluster. `marker` becomes the value of MARKER_PROPERTY on its JVMs. `security` adds SASL and TLS
+ * listeners on `securityPorts` (one per listener, in `extraListeners` order) and SCRAM credentials at format.
  */
 function prepareBroker(
   paths: StackPaths,
@@ -198,11 +217,25 @@ function prepareBroker(
   controllerPort: number,
   marker: string,
   extraProperties: Record<string, string> = {},
+  security: BrokerSecurity = {},
+  securityPorts: readonly number[] = [],
 ): BrokerLayout {
   const java = findJava(17);
   const propertiesFile = join(dir, 'server.properties');
   const log4jFile = join(dir, 'log4j2.properties');
-  writeFileSync(propertiesFile, brokerProperties(join(dir, 'data'), port, controllerPort, extraProperties));
+  const added = extraListeners(security);
+  const listeners: ClientListeners = new Map<ListenerName, number>([
+    ['PLAINTEXT', port],
+    ...added.map((name, index): [ListenerName, number] => {
+      const listenerPort = securityPorts[index];
+      if (listenerPort === undefined) throw new Error(`no port for the ${name} listener`);
+      return [name, listenerPort];
+    }),
+  ]);
+  const tls = security.tls === true ? createTlsMaterial(join(dir, 'tls'), java.bin) : undefined;
+  // The caller's entries win, as everywhere else: a test may override a security default on purpose.
+  const properties = { ...securityProperties(security, tls), ...extraProperties };
+  writeFileSync(propertiesFile, brokerProperties(join(dir, 'data'), listeners, controllerPort, properties));
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
 
   const classpath = `${paths.kafkaLibs}/*`;
@@ -222,6 +255,7 @@ function prepareBroker(
       clusterId,
       '-c',
       propertiesFile,
+      ...scramFormatArguments(security),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
@@ -240,6 +274,8 @@ function prepareBroker(
     logFile: join(dir, 'server.log'),
     port,
     controllerPort,
+    listeners,
+    caFile: tls?.caFile,
   };
 }
 
@@ -539,6 +575,13 @@ export interface BrokerOptions {
   dir: string;
   /** server.properties entries that replace a default of the same name or are added to them. */
   extraProperties?: Record<string, string>;
+  /**
+   * The client listener's port; a free one unless given. A caller that puts a proxy in front of the broker picks
+   * it, so it can point the proxy there and advertise the proxy's port through `extraProperties`.
+   */
+  port?: number;
+  /** SASL and TLS listeners beside the PLAINTEXT one, each on a free port; none unless given. */
+  security?: BrokerSecurity;
   /** How long a start or restart may take to answer the protocol; 90 s unless given. */
   readyTimeoutMs?: number;
   log?: Log;
@@ -551,11 +594,15 @@ export interface BrokerExit {
 
 /** A broker started by `startBroker`: the caller's own, to kill, restart and stop. */
 export interface BrokerHandle {
-  /** Its bootstrap address, `127.0.0.1:<port>`; the same after a restart. */
+  /** Its bootstrap address, `127.0.0.1:<port>` (the PLAINTEXT listener); the same after a restart. */
   readonly brokers: string;
+  /** The bootstrap address of each client listener: PLAINTEXT, and those `security` added. */
+  readonly listeners: Readonly<Partial<Record<ListenerName, string>>>;
+  /** With `security.tls`: the PEM file of the CA that signed the broker's certificate (KAFKA_SSL_CA_FILE). */
+  readonly caFile: string | undefined;
   readonly dir: string;
   readonly logFile: string;
-  /** The client and controller ports; the same after a restart. */
+  /** The client and controller ports, then those of the added listeners; the same after a restart. */
   readonly ports: readonly number[];
   /** The pid of the current (or last) JVM: a restart changes it. */
   readonly pid: number;
@@ -597,16 +644,24 @@ export async function startBroker(options: BrokerOptions): Promise<BrokerHandle>
   const dir = resolve(options.dir);
   mkdirSync(join(dir, 'data'), { recursive: true });
   const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
+  const security = options.security ?? {};
+  const securityPorts: number[] = [];
+  for (const _ of extraListeners(security)) securityPorts.push(await freePort());
   const layout = prepareBroker(
     paths,
     dir,
-    await freePort(),
+    options.port ?? (await freePort()),
     await freePort(),
     dir,
     options.extraProperties ?? {},
+    security,
+    securityPorts,
   );
   const brokers = `127.0.0.1:${layout.port}`;
-  const ports = [layout.port, layout.controllerPort] as const;
+  const ports = [layout.port, layout.controllerPort, ...securityPorts] as const;
+  const listeners = Object.fromEntries(
+    [...layout.listeners].map(([listener, port]) => [listener, `127.0.0.1:${port}`]),
+  );
   const name = `private Kafka at ${brokers}`;
 
   let child: ChildProcess & { pid: number };
@@ -662,6 +717,8 @@ export async function startBroker(options: BrokerOptions): Promise<BrokerHandle>
 
   const handle: BrokerHandle = {
     brokers,
+    listeners,
+    caFile: layout.caFile,
     dir,
     logFile: layout.logFile,
     ports,

@@ -48,6 +48,8 @@ export interface RegistryConfig {
   /** Without a trailing slash, so the client can append paths. */
   readonly url: string;
   readonly auth: RegistryAuth | undefined;
+  /** undefined: an https registry is verified against the system CAs. */
+  readonly caFile: string | undefined;
 }
 
 export interface TopicsConfig {
@@ -163,6 +165,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const ssl = readSsl(r);
   const sasl = readSasl(r);
   const registryAuth = readRegistryAuth(r);
+  const registryCaFile = readRegistryCaFile(r, registryUrl);
   const faultSpec = r.optionalText('EOS_ROLLUP_FAULT');
   const brokenVariant = r.choice('EOS_ROLLUP_BROKEN', BROKEN_VARIANTS);
 
@@ -171,7 +174,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     appId,
     instanceId,
     kafka: { brokers, ssl, sasl },
-    registry: { url: registryUrl, auth: registryAuth },
+    registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile },
     topics,
     windows,
     commit,
@@ -192,6 +195,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
 }
 
 const REDACTED = '[redacted]';
+
+/** Every secret value in the config, for the logger's last check on each line it writes. */
+export function configSecrets(config: Config): string[] {
+  return [config.kafka.sasl?.password, config.registry.auth?.password].filter(
+    (secret): secret is string => secret !== undefined,
+  );
+}
 
 /** A copy safe for a startup log line: every password is replaced, whatever object holds it. */
 export function redactConfig(config: Config): unknown {
@@ -336,6 +346,20 @@ function readRegistryAuth(r: EnvReader): RegistryAuth | undefined {
   if (username !== undefined) missing(r, 'SCHEMA_REGISTRY_USERNAME', 'SCHEMA_REGISTRY_PASSWORD');
   if (password !== undefined) missing(r, 'SCHEMA_REGISTRY_PASSWORD', 'SCHEMA_REGISTRY_USERNAME');
   return undefined;
+}
+
+function readRegistryCaFile(r: EnvReader, registryUrl: string): string | undefined {
+  const caFile = r.optionalText('SCHEMA_REGISTRY_CA_FILE');
+  // Like a TLS file with KAFKA_SSL off: the operator believes the registry connection is verified when it is not.
+  const isHttps = URL.canParse(registryUrl) && new URL(registryUrl).protocol === 'https:';
+  if (caFile !== undefined && r.isValid('SCHEMA_REGISTRY_URL') && !isHttps) {
+    r.problem(
+      'SCHEMA_REGISTRY_CA_FILE',
+      'SCHEMA_REGISTRY_CA_FILE is set but SCHEMA_REGISTRY_URL is not https://: ' +
+        'expected an https:// SCHEMA_REGISTRY_URL, or SCHEMA_REGISTRY_CA_FILE unset',
+    );
+  }
+  return caFile;
 }
 
 function readSsl(r: EnvReader): SslConfig | undefined {

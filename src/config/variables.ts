@@ -333,6 +333,12 @@ export const VARIABLE_SPECS = {
     allowed: 'any text; set together with SCHEMA_REGISTRY_USERNAME',
     secret: true,
   },
+  SCHEMA_REGISTRY_CA_FILE: {
+    kind: 'text',
+    default: undefined,
+    description: "PEM file of the CA that signed the registry's certificate (default: the system CAs).",
+    allowed: 'a file path, with an https:// SCHEMA_REGISTRY_URL',
+  },
   EOS_ROLLUP_FAULT: {
     kind: 'text',
     default: undefined,

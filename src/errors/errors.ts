@@ -56,6 +56,8 @@ export const ERROR_CODES = {
 
   /** The broker or registry rejected the credentials. */
   AUTHENTICATION_FAILED: 'fatal',
+  /** A broker's or the registry's TLS certificate did not verify (unknown CA, wrong host, expired): retries cannot help. */
+  TLS_CERTIFICATE_REJECTED: 'fatal',
   /** The principal lacks an ACL the stage needs (topic, group, transactional id or cluster). */
   AUTHORIZATION_FAILED: 'fatal',
   /** TRANSACTION_TIMEOUT_MS exceeds the broker's transaction.max.timeout.ms. */

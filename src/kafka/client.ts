@@ -1,8 +1,10 @@
 /** The one place kafkajs clients are built: connection, security and logging settings in one shape. */
-import { readFileSync } from 'node:fs';
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/config.js';
+import { readPemFile } from '../config/pem-file.js';
+import { saslMechanism } from './sasl.js';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.ERROR]: 'error',
@@ -35,22 +37,21 @@ function pinoLogCreator(logger: Logger) {
     };
 }
 
-function saslOptions(config: KafkaConfig): SASLOptions | undefined {
-  const sasl = config.sasl;
-  if (!sasl) return undefined;
-  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password };
+/** TLS options, the PEM files read now: a missing file is the variable's ConfigError, not a connection error. */
+export function tlsOptions(config: KafkaConfig): ConnectionOptions | undefined {
+  const ssl = config.ssl;
+  if (!ssl) return undefined;
+  return {
+    rejectUnauthorized: ssl.rejectUnauthorized,
+    ...(ssl.caFile ? { ca: [readPemFile('KAFKA_SSL_CA_FILE', ssl.caFile)] } : {}),
+    ...(ssl.certFile ? { cert: readPemFile('KAFKA_SSL_CERT_FILE', ssl.certFile) } : {}),
+    ...(ssl.keyFile ? { key: readPemFile('KAFKA_SSL_KEY_FILE', ssl.keyFile) } : {}),
+  };
 }
 
 export function createKafka(config: KafkaConfig, clientId: string, logger: Logger): Kafka {
-  const ssl = config.ssl
-    ? {
-        rejectUnauthorized: config.ssl.rejectUnauthorized,
-        ...(config.ssl.caFile ? { ca: [readFileSync(config.ssl.caFile, 'utf8')] } : {}),
-        ...(config.ssl.certFile ? { cert: readFileSync(config.ssl.certFile, 'utf8') } : {}),
-        ...(config.ssl.keyFile ? { key: readFileSync(config.ssl.keyFile, 'utf8') } : {}),
-      }
-    : undefined;
-  const sasl = saslOptions(config);
+  const ssl = tlsOptions(config);
+  const sasl = config.sasl ? saslMechanism(config.sasl) : undefined;
   return new Kafka({
     clientId,
     brokers: [...config.brokers],

@@ -6,6 +6,7 @@ import {
   type ErrorCodeOfKind,
   type StageError,
 } from '../errors/errors.js';
+import { isTlsVerificationCode } from '../errors/tls.js';
 
 /**
  * kafkajs errors become StageErrors here, at the boundary, so nothing above src/kafka has to know kafkajs'
@@ -49,6 +50,11 @@ const AUTHORIZATION = fatal('AUTHORIZATION_FAILED', "check the ACLs of the stage
 const AUTHENTICATION = fatal(
   'AUTHENTICATION_FAILED',
   'check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+);
+
+const TLS_CERTIFICATE = fatal(
+  'TLS_CERTIFICATE_REJECTED',
+  "check KAFKA_SSL_CA_FILE (the CA that signed the brokers' certificates) and that KAFKA_BROKERS names the hosts in them",
 );
 
 /** Broker error types, under kafkajs' names and, where Kafka renamed them since, the current ones too. */
@@ -136,6 +142,8 @@ interface ErrorFields {
   readonly message: unknown;
   readonly type: unknown;
   readonly retriable: unknown;
+  /** A protocol error's number, or a connection error's Node code ('ECONNREFUSED', 'CERT_HAS_EXPIRED'…). */
+  readonly code: unknown;
 }
 
 function translate(error: unknown, context: string): StageError {
@@ -161,6 +169,9 @@ function verdictOf(link: ErrorFields): Verdict | undefined {
   if (typeof link.type === 'string') {
     const verdict = BY_PROTOCOL_TYPE.get(protocolType(link.type, link.message));
     if (verdict !== undefined) return verdict;
+  }
+  if (link.name === 'KafkaJSConnectionError' && typeof link.code === 'string') {
+    if (isTlsVerificationCode(link.code)) return TLS_CERTIFICATE;
   }
   if (typeof link.name === 'string') {
     const verdict = BY_NAME.get(link.name);
@@ -204,10 +215,16 @@ function causeChain(error: unknown): unknown[] {
 
 function fieldsOf(link: unknown): ErrorFields {
   if (typeof link !== 'object' || link === null) {
-    return { name: undefined, message: undefined, type: undefined, retriable: undefined };
+    return { name: undefined, message: undefined, type: undefined, retriable: undefined, code: undefined };
   }
   const fields = link as Partial<Record<keyof ErrorFields, unknown>>;
-  return { name: fields.name, message: fields.message, type: fields.type, retriable: fields.retriable };
+  return {
+    name: fields.name,
+    message: fields.message,
+    type: fields.type,
+    retriable: fields.retriable,
+    code: fields.code,
+  };
 }
 
 function describe(error: unknown): string {

@@ -2,13 +2,19 @@
  * The schema registry, seen from the stage: lookups are asynchronous and may fail in a retriable way (outage,
  * 5xx, network), while a 404 is a fact about the data (the id does not exist) and never changes on retry.
  */
+import { Agent } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Schema, Type } from 'avsc';
+import { readPemFile } from '../config/pem-file.js';
 import { FatalError, RegistryUnavailableError } from '../errors/errors.js';
+import { isTlsVerificationMessage } from '../errors/tls.js';
 
 export interface RegistrySettings {
   url: string;
+  /** HTTP basic auth, sent with every request. */
   auth?: { username: string; password: string } | undefined;
+  /** PEM file of the CA that signed an https registry's certificate; the system CAs when undefined. */
+  caFile?: string | undefined;
 }
 
 export type WriterSchemaLookup = { kind: 'found'; type: Type } | { kind: 'not-found' };
@@ -27,10 +33,15 @@ export class RegistryClient {
   private readonly registry: SchemaRegistry;
 
   constructor(settings: RegistrySettings) {
+    // config.ts accepts a CA file only with an https URL, so the agent always matches the URL's protocol.
+    const agent = settings.caFile
+      ? new Agent({ ca: readPemFile('SCHEMA_REGISTRY_CA_FILE', settings.caFile) })
+      : undefined;
     this.registry = new SchemaRegistry({
       host: settings.url,
       clientId: 'eos-rollup',
       ...(settings.auth ? { auth: settings.auth } : {}),
+      ...(agent ? { agent } : {}),
       // Retries stay short: the engine owns back-off and the circuit breaker, outside any open transaction.
       retry: { retries: 1, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 },
     });
@@ -66,6 +77,15 @@ export class RegistryClient {
       return new FatalError(
         'AUTHENTICATION_FAILED',
         `schema registry refused ${doing} (HTTP ${status}): check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD`,
+        { cause: error },
+      );
+    }
+    // mappersmith turns a failed connection into HTTP 400 and keeps only Node's message.
+    if (status === 400 && isTlsVerificationMessage(message)) {
+      return new FatalError(
+        'TLS_CERTIFICATE_REJECTED',
+        `schema registry certificate rejected while ${doing}: ${message} ` +
+          "(check SCHEMA_REGISTRY_CA_FILE, the CA that signed the registry's certificate, and the host in SCHEMA_REGISTRY_URL)",
         { cause: error },
       );
     }

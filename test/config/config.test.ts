@@ -32,7 +32,7 @@ test('the two required variables alone yield the documented defaults', () => {
     appId: 'eos-rollup',
     instanceId: undefined,
     kafka: { brokers: ['kafka-1:9092'], ssl: undefined, sasl: undefined },
-    registry: { url: 'http://registry:8081', auth: undefined },
+    registry: { url: 'http://registry:8081', auth: undefined, caFile: undefined },
     topics: {
       input: 'server-metrics',
       inventory: 'host-inventory',
@@ -356,6 +356,34 @@ test('registry credentials come both or neither', () => {
   assert.deepEqual(problemsWith({ SCHEMA_REGISTRY_USERNAME: 'u' }), [
     'SCHEMA_REGISTRY_USERNAME is set but SCHEMA_REGISTRY_PASSWORD is missing',
   ]);
+});
+
+test('SCHEMA_REGISTRY_CA_FILE is recorded with an https registry', () => {
+  const config = load({
+    SCHEMA_REGISTRY_URL: 'https://registry:8443/apis/ccompat/v7',
+    SCHEMA_REGISTRY_CA_FILE: '/etc/registry/ca.pem',
+  });
+  assert.equal(config.registry.caFile, '/etc/registry/ca.pem');
+  assert.equal(load({ SCHEMA_REGISTRY_URL: 'HTTPS://registry:8443' }).registry.caFile, undefined);
+  assert.equal(
+    load({ SCHEMA_REGISTRY_URL: 'HTTPS://registry:8443', SCHEMA_REGISTRY_CA_FILE: '/ca.pem' }).registry
+      .caFile,
+    '/ca.pem',
+  );
+});
+
+test('a registry CA file with a plain http registry is a problem, not a silently unverified connection', () => {
+  assert.deepEqual(problemsWith({ SCHEMA_REGISTRY_CA_FILE: '/ca.pem' }), [
+    'SCHEMA_REGISTRY_CA_FILE is set but SCHEMA_REGISTRY_URL is not https://: ' +
+      'expected an https:// SCHEMA_REGISTRY_URL, or SCHEMA_REGISTRY_CA_FILE unset',
+  ]);
+});
+
+test('a bad registry URL is not blamed a second time through SCHEMA_REGISTRY_CA_FILE', () => {
+  assert.equal(
+    problemsWith({ SCHEMA_REGISTRY_URL: 'ftp://r', SCHEMA_REGISTRY_CA_FILE: '/ca.pem' }).length,
+    1,
+  );
 });
 
 test('no problem message ever contains a password', () => {

@@ -6,14 +6,15 @@
  * and /readyz endpoint, which starts before the stage so that probes see it starting.
  */
 import { hostname } from 'node:os';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { loadConfig, redactConfig, type Config } from '../../config/config.js';
+import { configSecrets, loadConfig, redactConfig, type Config } from '../../config/config.js';
 import { Stage } from '../../engine/stage.js';
 import { createKafka } from '../../kafka/client.js';
 import { KafkaLagReader } from '../../kafka/lag-reader.js';
 import { OperationsServer } from '../../observability/http-server.js';
 import { LagMonitor } from '../../observability/lag-monitor.js';
+import { createLogger } from '../../observability/logger.js';
 import { attachLogSubscriber } from '../../observability/log-subscriber.js';
 import { attachMetrics } from '../../observability/metrics.js';
 import { evaluateReadiness } from '../../observability/readiness.js';
@@ -34,7 +35,11 @@ const WATCHDOG_CHECK_MS = 1000;
 
 export async function runCommand(): Promise<number> {
   const config = loadConfig(process.env);
-  const logger = pino({ level: config.logLevel, base: { app: config.appId } });
+  const logger = createLogger({
+    level: config.logLevel,
+    base: { app: config.appId },
+    secrets: configSecrets(config),
+  });
   const version = packageVersion();
   const stage = new Stage({ config, logger, version });
   attachLogSubscriber(stage.events, logger);

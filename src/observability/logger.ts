@@ -1,0 +1,69 @@
+/**
+ * The stage's pino logger, made so that secrets never reach a log line (issue 5 §5). Two layers:
+ * 1. redaction by path: fields that hold secrets by name (`password`, `authorization`, a SASL options object, a
+ *    TLS key) are replaced wherever the usual shapes put them: the config, kafkajs' log extras, HTTP headers;
+ * 2. a last check on every finished line: each configured secret, and the user-info part of any URL
+ *    (`https://user:pw@host`), is replaced, so a secret that reached a message, an error or a stack by a route
+ *    nobody foresaw is still not written.
+ * Both replace with the same marker, so a reader sees that something was withheld and where.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from '../config/config.js';
+
+export const REDACTED = '[redacted]';
+
+/** Up to four levels deep: `{ config: { kafka: { sasl: { password } } } }` is three. */
+const DEPTHS = ['', '*.', '*.*.', '*.*.*.', '*.*.*.*.'];
+const SECRET_FIELDS = ['password', 'passphrase', 'authorization', 'Authorization', 'secretAccessKey'];
+const REDACT_PATHS = [
+  ...DEPTHS.flatMap((depth) => SECRET_FIELDS.map((field) => `${depth}${field}`)),
+  // kafkajs' SASL options object and a TLS options object's private key, whole, where they are passed around.
+  'sasl',
+  '*.sasl',
+  'ssl.key',
+  '*.ssl.key',
+];
+
+/** `scheme://user:password@` or `scheme://token@`: everything between `//` and `@` is credentials. */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'\\]+@/gi;
+
+/**
+ * Shorter secrets are still redacted by path, but not searched for in the text: replacing every occurrence of
+ * two or three characters would garble every line (and could break its JSON) while hiding nothing a path misses.
+ */
+const MIN_SCRUBBED_SECRET_CHARS = 4;
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  /** Fields on every line (the app id). */
+  readonly base?: Record<string, unknown>;
+  /** Values that must never be written, whatever field or message carries them (configSecrets(config)). */
+  readonly secrets?: readonly string[];
+}
+
+/** A pino logger with both layers; `destination` defaults to stdout, as pino's does. */
+export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
+  const scrub = lineScrubber(options.secrets ?? []);
+  const settings: pino.LoggerOptions = {
+    level: options.level,
+    ...(options.base ? { base: options.base } : {}),
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
+    hooks: { streamWrite: scrub },
+  };
+  return destination ? pino(settings, destination) : pino(settings);
+}
+
+/** The function applied to each serialised line: secrets and URL credentials out, everything else untouched. */
+export function lineScrubber(secrets: readonly string[]): (line: string) => string {
+  // Inside a JSON line a secret appears escaped as JSON escapes a string, and only inside a string, so replacing
+  // that form keeps the line valid JSON. Longest first: a secret that contains another is replaced whole.
+  const needles = [...new Set(secrets)]
+    .filter((secret) => secret.length >= MIN_SCRUBBED_SECRET_CHARS)
+    .map((secret) => JSON.stringify(secret).slice(1, -1))
+    .sort((a, b) => b.length - a.length);
+  return (line) => {
+    let scrubbed = line.replace(URL_USERINFO, `$1${REDACTED}@`);
+    for (const needle of needles) scrubbed = scrubbed.replaceAll(needle, REDACTED);
+    return scrubbed;
+  };
+}
