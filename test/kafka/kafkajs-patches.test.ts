@@ -116,6 +116,7 @@ test('kafkajs is the version the patch was reviewed against, and every patched f
   };
   assert.match(pkg.scripts.postinstall ?? '', /patch-package --error-on-fail/);
   for (const file of [
+    'cluster/index.js',
     'network/requestQueue/index.js',
     'producer/eosManager/index.js',
     'producer/groupMessagesPerPartition.js',
