@@ -102,6 +102,30 @@ export default tseslint.config(
       },
     ],
   ),
+  layer(
+    ['src/ops/**/*.ts'],
+    [
+      {
+        group: [
+          'kafkajs',
+          'avsc',
+          '@kafkajs/*',
+          'pino',
+          'prom-client',
+          'node:*',
+          '**/kafka/**',
+          '**/engine/**',
+          '**/serde/**',
+          '**/state/**',
+          '**/cli/**',
+          '**/observability/**',
+          '**/audit/**',
+          '**/config/**',
+        ],
+        message: 'ops/ is pure: operator logic over data handed in; only domain/ below it.',
+      },
+    ],
+  ),
   {
     files: ['test/**/*.ts', 'integration/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {

@@ -8,6 +8,8 @@ import { StageError } from '../errors/errors.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { produceCommand } from './commands/produce.js';
 import { auditCommand } from './commands/audit.js';
+import { dlqCommand } from './commands/dlq.js';
+import { lagCommand } from './commands/lag.js';
 import { runCommand } from './commands/run.js';
 import { topicsCommand } from './commands/topics.js';
 import { CommandError, EXIT } from './exit.js';
@@ -35,6 +37,16 @@ const COMMANDS: Record<string, Command> = {
   audit: {
     summary: 'prove exactly-once: recompute every rollup from the input and report violations (--help)',
     run: auditCommand,
+  },
+  lag: {
+    summary:
+      "the group's lag per partition (records, seconds, owner) and a Burrow status over a window (--help)",
+    run: lagCommand,
+  },
+  dlq: {
+    summary:
+      'inspect: dead letters by reason, decoded; replay --reason r: send them back to the input once (--help)',
+    run: dlqCommand,
   },
 };
 

@@ -29,6 +29,8 @@ export interface AuditReadOptions {
   /** How long an open transaction may take to settle before it counts as hanging. */
   settleMs: number;
   decoder: MetricDecoder;
+  /** Called as records arrive (the topic being read and its records so far), for a progress line. */
+  onProgress?: (topic: string, recordsRead: number) => void;
 }
 
 export interface AbortedCounts {
@@ -59,6 +61,7 @@ async function readAllRecords(
   topic: string,
   readUncommitted: boolean,
   endOffsets?: Map<number, bigint>,
+  onProgress?: (topic: string, recordsRead: number) => void,
 ) {
   const records: { partition: number; message: KafkaMessage }[] = [];
   const result = await readToEnd(kafka, {
@@ -69,6 +72,7 @@ async function readAllRecords(
     ...(endOffsets ? { endOffsets } : {}),
     onMessages: (partition, messages) => {
       for (const message of messages) records.push({ partition, message });
+      onProgress?.(topic, records.length);
     },
   });
   if (!result.complete) throw new Error(`could not read ${topic} to its end offsets`);
@@ -119,7 +123,7 @@ export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Pro
     end: range.end,
   }));
   const readUpTo = new Map(partitions.map((p) => [p.partition, p.committed ?? p.start]));
-  const rawInput = await readAllRecords(kafka, topics.input, false, readUpTo);
+  const rawInput = await readAllRecords(kafka, topics.input, false, readUpTo, options.onProgress);
   await options.decoder.prepare(rawInput.map((r) => r.message.value));
   const input: AuditInputRecord[] = rawInput.map(({ partition, message }) => {
     const decoded = options.decoder.decode(message.value);
@@ -134,8 +138,8 @@ export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Pro
   const records: AuditWrittenRecord[] = [];
   const aborted: AbortedCounts[] = [];
   for (const [kind, topic] of written) {
-    const visible = await readAllRecords(kafka, topic, false);
-    const raw = await readAllRecords(kafka, topic, true);
+    const visible = await readAllRecords(kafka, topic, false, undefined, options.onProgress);
+    const raw = await readAllRecords(kafka, topic, true, undefined, options.onProgress);
     aborted.push({ topic, committed: visible.length, uncommitted: raw.length });
     for (const { partition, message } of visible) {
       const record: AuditWrittenRecord = {

@@ -12,6 +12,7 @@ import { createKafka } from '../../kafka/client.js';
 import { MetricDecoder } from '../../serde/metric-decoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
 import { CommandError, EXIT } from '../exit.js';
+import { Progress } from '../progress.js';
 
 const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--json]
   --drained       also require committed offsets to equal the input's end offsets
@@ -50,6 +51,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     pino.destination({ dest: 2, sync: true }),
   );
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger);
+  const progress = Progress.forCommand({
+    logLevel: config.logLevel,
+    jsonOutput: values.json ?? false,
+    term: process.env.TERM,
+  });
   const read = await readForAudit(kafka, {
     groupId: config.appId,
     topics: config.topics,
@@ -57,6 +63,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     expectDrained: values.drained ?? false,
     settleMs,
     decoder: new MetricDecoder(new RegistryClient(config.registry)),
+    onProgress: (topic, recordsRead) => {
+      progress.update(() => `audit: reading ${topic}: ${recordsRead} records`);
+    },
+  }).finally(() => {
+    progress.done();
   });
   const report = audit(read.data);
   if (values.json) {

@@ -19,6 +19,7 @@ import { RegistryClient } from '../../serde/registry-client.js';
 import { HEADER_LENGTH, withWireHeader } from '../../serde/wire-format.js';
 import { POISON_KINDS, metrics, seededRandom, type PoisonKind } from '../../tools/workload.js';
 import { CommandError, EXIT } from '../exit.js';
+import { Progress } from '../progress.js';
 
 const USAGE =
   'usage: eos-rollup produce [--rate <records/s>] [--count <n>] [--hosts <n>] [--poison-ratio <0..1>] ' +
@@ -39,7 +40,6 @@ const HELP = [
 
 /** A schema id no registry hands out in practice: the stage must dead-letter it as unknown. */
 export const UNKNOWN_SCHEMA_ID = 2_000_000_000;
-const PROGRESS_INTERVAL_MS = 5000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** With --rate, about this many sends per second, so the pace is smooth without tiny batches. */
 const SENDS_PER_SECOND = 20;
@@ -240,24 +240,11 @@ class StopSignal {
   }
 }
 
-class Progress {
-  private last = { atMs: Date.now(), records: 0 };
-
-  constructor(
-    private readonly startedMs: number,
-    private readonly isQuiet: boolean,
-  ) {}
-
-  maybeReport(totals: Totals): void {
-    const nowMs = Date.now();
-    if (this.isQuiet || nowMs - this.last.atMs < PROGRESS_INTERVAL_MS) return;
-    const rate = ((totals.records - this.last.records) * 1000) / (nowMs - this.last.atMs);
-    const elapsedS = ((nowMs - this.startedMs) / 1000).toFixed(0);
-    console.error(
-      `produce: ${totals.records} records (${totals.poison} poison) in ${elapsedS} s, ${rate.toFixed(0)} records/s`,
-    );
-    this.last = { atMs: nowMs, records: totals.records };
-  }
+/** The terminal's status line (src/cli/progress.ts decides whether it shows). */
+function progressLine(totals: Totals, startedMs: number): string {
+  const elapsedMs = Math.max(1, Date.now() - startedMs);
+  const rate = (totals.records * 1000) / elapsedMs;
+  return `produce: ${totals.records} records (${totals.poison} poison) in ${(elapsedMs / 1000).toFixed(0)} s, ${rate.toFixed(0)} records/s`;
 }
 
 /** Sends the plan in batches, paced to the rate; returns what was acknowledged. */
@@ -285,7 +272,7 @@ async function pump(
     );
     totals.records += batch.length;
     totals.poison += batch.filter((r) => r.kind === 'poison').length;
-    progress.maybeReport(totals);
+    progress.update(() => progressLine(totals, startedMs));
     if (options.ratePerSecond > 0) {
       const dueMs = startedMs + (totals.records * 1000) / options.ratePerSecond;
       await sleepUntil(dueMs, stop.signal);
@@ -332,18 +319,17 @@ export async function produceCommand(args: string[]): Promise<number> {
   };
   const writer = await RecordWriter.connect(kafka);
   const stop = new StopSignal();
+  const progress = Progress.forCommand({
+    logLevel: config.logLevel,
+    jsonOutput: false,
+    term: process.env.TERM,
+  });
   const startedMs = Date.now();
   let totals: Totals;
   try {
-    totals = await pump(
-      writer,
-      topic,
-      options,
-      encoders,
-      stop,
-      new Progress(startedMs, config.logLevel === 'silent'),
-    );
+    totals = await pump(writer, topic, options, encoders, stop, progress);
   } finally {
+    progress.done();
     stop.dispose();
     await writer.close().catch(() => undefined);
   }
