@@ -4,7 +4,7 @@
  * and what read_uncommitted sees beyond (aborted records), and exits 1 when there is any violation.
  */
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
 import { readForAudit } from '../../kafka/audit-reader.js';
@@ -46,10 +46,7 @@ export async function auditCommand(args: string[]): Promise<number> {
     );
   }
   const config = loadConfig(process.env);
-  const logger = pino(
-    { level: config.logLevel === 'info' ? 'warn' : config.logLevel },
-    pino.destination({ dest: 2, sync: true }),
-  );
+  const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger);
   const progress = Progress.forCommand({
     logLevel: config.logLevel,

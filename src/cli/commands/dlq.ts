@@ -13,9 +13,9 @@
  * point is simply run again. See src/ops/replay-plan.ts for what is selected and skipped.
  */
 import { hostname } from 'node:os';
+import { commandLogger } from '../command-logger.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import pino from 'pino';
 import { loadConfig, type Config } from '../../config/config.js';
 import { POISON_REASONS } from '../../domain/dead-letter.js';
 import type { DecodedInput } from '../../domain/process-record.js';
@@ -157,10 +157,7 @@ const COMMON_FLAGS = {
 } as const;
 
 function commandKafka(config: Config, suffix: string) {
-  const logger = pino(
-    { level: config.logLevel === 'info' ? 'warn' : config.logLevel },
-    pino.destination({ dest: 2, sync: true }),
-  );
+  const logger = commandLogger(config, { quietInfo: true });
   return createKafka(config.kafka, `${config.appId}-${suffix}`, logger);
 }
 

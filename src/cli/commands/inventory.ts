@@ -9,9 +9,9 @@
  * is checked before anything is written, and the first problem stops the command with the file and line.
  */
 import { readFileSync } from 'node:fs';
+import { commandLogger } from '../command-logger.js';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { loadConfig } from '../../config/config.js';
 import type { HostInfo } from '../../domain/metric.js';
 import { createKafka } from '../../kafka/client.js';
@@ -251,7 +251,7 @@ export async function inventoryCommand(args: string[]): Promise<number> {
   const hosts = file === undefined ? [] : readInventoryFile(file);
   const config = loadConfig(process.env);
   const topic = config.topics.inventory;
-  const logger = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  const logger = commandLogger(config);
   const kafka = createKafka(config.kafka, `${config.appId}-inventory`, logger);
   if ((await missingTopics(kafka, [topic])).length > 0) {
     throw new CommandError(

@@ -10,8 +10,8 @@
  * COMMIT_INTERVAL_MS, 100 ms by default) while staying short for an interactive command.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { commandLogger } from '../command-logger.js';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { loadConfig } from '../../config/config.js';
 import { createKafka } from '../../kafka/client.js';
 import { GroupReader } from '../../kafka/group-reader.js';
@@ -166,10 +166,7 @@ export async function lagCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const group = options.group ?? config.appId;
   const topic = options.topic ?? config.topics.input;
-  const logger = pino(
-    { level: config.logLevel === 'info' ? 'warn' : config.logLevel },
-    pino.destination({ dest: 2, sync: true }),
-  );
+  const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-lag`, logger);
   if ((await missingTopics(kafka, [topic])).length > 0)
     throw new CommandError(

@@ -7,8 +7,8 @@
  * Ctrl-C (or SIGTERM) finishes the batch in flight and prints the summary; a second signal exits at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { commandLogger } from '../command-logger.js';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { loadConfig } from '../../config/config.js';
 import type { ServerMetric } from '../../domain/metric.js';
 import { createKafka } from '../../kafka/client.js';
@@ -305,7 +305,7 @@ export async function produceCommand(args: string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   const topic = config.topics.input;
-  const logger = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  const logger = commandLogger(config);
   const kafka = createKafka(config.kafka, `${config.appId}-produce`, logger);
   if ((await missingTopics(kafka, [topic])).length > 0) {
     throw new CommandError(

@@ -5,7 +5,7 @@
  * not compacted is an error, since enrichment would then lose hosts as segments expire.
  */
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import { commandLogger } from '../command-logger.js';
 import { loadConfig } from '../../config/config.js';
 import { createKafka } from '../../kafka/client.js';
 import { ensureSourceTopics, type SourceTopicState } from '../../kafka/source-topics.js';
@@ -69,7 +69,7 @@ export async function topicsCommand(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const config = loadConfig(process.env);
-  const logger = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  const logger = commandLogger(config);
   const kafka = createKafka(config.kafka, `${config.appId}-topics`, logger);
   const { input, inventory } = config.topics;
   const states = await ensureSourceTopics(
