@@ -57,7 +57,7 @@ test('lag reports exact numbers for a known group: STOP without owner, STALL wit
   const group = uniqueName('it-lag-group');
   await createTopics(kafka, [{ topic, partitions: 3 }]);
 
-  // p0: 10 records, 10 minutes old, one second apart; p1: 20 records; p2: 30 records in a committed
+  // p0: 10 records, 10 minutes old, one second apart; p1: 20 records of 200+ bytes; p2: 30 records in a committed
   // transaction (so a commit marker at offset 30), then 5 more in a transaction left open.
   const t0 = Date.now() - 600_000;
   const plain = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -70,7 +70,13 @@ test('lag reports exact numbers for a known group: STOP without owner, STALL wit
         value: `p0-${i}`,
         timestamp: String(t0 + i * 1000),
       })),
-      ...Array.from({ length: 20 }, (_, i) => ({ partition: 1, value: `p1-${i}`, timestamp: String(t0) })),
+      // Over 1 KB in one batch: the broker returns a batch larger than the partition's fetch limit only to the
+      // first partition of a fetch request, so the lag reader must not ask for several partitions at once.
+      ...Array.from({ length: 20 }, (_, i) => ({
+        partition: 1,
+        value: `p1-${i}-${'x'.repeat(200)}`,
+        timestamp: String(t0),
+      })),
     ],
   });
   await plain.disconnect();

@@ -3,7 +3,7 @@
  * - log start and last stable offset per partition (ListOffsets, read_committed);
  * - the group's committed offsets (OffsetFetch);
  * - for each partition with lag, the timestamp of the first record at the committed offset, by one small Fetch
- *   (read_committed, no wait) per leader broker, so lag in seconds is the age of the oldest unread record;
+ *   (read_committed, no wait) per partition, so lag in seconds is the age of the oldest unread record;
  * - the input's retention.ms (DescribeConfigs, cached), which lag in seconds must stay well below.
  * kafkajs has no public call for a fetch at a given offset without joining a group, so, like offsets.ts, this
  * uses the Kafka object's private cluster (kafkajs is pinned to 2.2.4); connections are kept between lookups.
@@ -13,7 +13,7 @@ import { privateCluster } from './offsets.js';
 import { translateKafkaError } from './translate-error.js';
 
 const READ_COMMITTED = 1;
-/** Per partition: the broker still returns the whole first record batch, however large (KIP-74). */
+/** Per request: the broker still returns the whole first record batch, however large (KIP-74). */
 const FETCH_PARTITION_MAX_BYTES = 1024;
 /** A batch of markers or aborted records at the position: look once more, past it. */
 const MAX_FETCHES_PER_PARTITION = 3;
@@ -165,60 +165,56 @@ export class KafkaLagReader {
     return this.connected;
   }
 
-  /** Fills in oldestUnreadTimestampMs of the samples with lag; one fetch request per leader broker per round. */
+  /**
+   * Fills in oldestUnreadTimestampMs of the samples with lag: one small fetch per partition and round. Never
+   * several partitions in one request: the broker returns a record batch larger than the partition's limit only
+   * for the first partition of a request (KIP-74), so the others would come back empty and their age unknown.
+   */
   private async readOldestTimestamps(samples: PartitionOffsetsSample[]): Promise<void> {
-    const pending = new Map<number, { sample: PartitionOffsetsSample; position: bigint }>();
-    for (const sample of samples) {
-      const committed = sample.committedOffset ?? sample.logStartOffset;
-      const position = committed < sample.logStartOffset ? sample.logStartOffset : committed;
-      if (position < sample.lastStableOffset) pending.set(sample.partition, { sample, position });
-    }
-    for (let round = 0; round < MAX_FETCHES_PER_PARTITION && pending.size > 0; round++) {
-      const byLeader = this.cluster.findLeaderForPartitions(this.topic, [...pending.keys()]);
-      await Promise.all(
-        Object.entries(byLeader).map(async ([nodeId, leaderPartitions]) => {
-          const broker = await this.cluster.findBroker({ nodeId });
-          const response = await broker.fetch({
-            isolationLevel: READ_COMMITTED,
-            maxWaitTime: 0,
-            minBytes: 1,
-            maxBytes: FETCH_PARTITION_MAX_BYTES * leaderPartitions.length,
-            topics: [
-              {
-                topic: this.topic,
-                partitions: leaderPartitions.map((partition) => ({
-                  partition,
-                  fetchOffset: (pending.get(partition)?.position ?? 0n).toString(),
-                  maxBytes: FETCH_PARTITION_MAX_BYTES,
-                })),
-              },
-            ],
-          });
-          for (const topic of response.responses) {
-            for (const fetched of topic.partitions) {
-              const entry = pending.get(fetched.partition);
-              if (!entry) continue;
-              const found = firstReadableRecord(
-                fetched.messages,
-                entry.position,
-                fetched.abortedTransactions,
-              );
-              if (found.timestampMs !== undefined) {
-                entry.sample.oldestUnreadTimestampMs = found.timestampMs;
-                pending.delete(fetched.partition);
-              } else if (
-                found.nextPosition === undefined ||
-                found.nextPosition >= entry.sample.lastStableOffset
-              ) {
-                pending.delete(fetched.partition);
-              } else {
-                entry.position = found.nextPosition;
-              }
-            }
+    await Promise.all(
+      samples.map(async (sample) => {
+        const committed = sample.committedOffset ?? sample.logStartOffset;
+        let position = committed < sample.logStartOffset ? sample.logStartOffset : committed;
+        for (
+          let round = 0;
+          round < MAX_FETCHES_PER_PARTITION && position < sample.lastStableOffset;
+          round++
+        ) {
+          const fetched = await this.fetchAt(sample.partition, position);
+          const found = firstReadableRecord(fetched?.messages ?? [], position, fetched?.abortedTransactions);
+          if (found.timestampMs !== undefined) {
+            sample.oldestUnreadTimestampMs = found.timestampMs;
+            return;
           }
-        }),
-      );
-    }
+          if (found.nextPosition === undefined) return;
+          position = found.nextPosition;
+        }
+      }),
+    );
+  }
+
+  private async fetchAt(
+    partition: number,
+    position: bigint,
+  ): Promise<FetchResponse['responses'][number]['partitions'][number] | undefined> {
+    const [nodeId] = Object.keys(this.cluster.findLeaderForPartitions(this.topic, [partition]));
+    if (nodeId === undefined) return undefined;
+    const broker = await this.cluster.findBroker({ nodeId });
+    const response = await broker.fetch({
+      isolationLevel: READ_COMMITTED,
+      maxWaitTime: 0,
+      minBytes: 1,
+      maxBytes: FETCH_PARTITION_MAX_BYTES,
+      topics: [
+        {
+          topic: this.topic,
+          partitions: [{ partition, fetchOffset: position.toString(), maxBytes: FETCH_PARTITION_MAX_BYTES }],
+        },
+      ],
+    });
+    return response.responses
+      .find((t) => t.topicName === this.topic)
+      ?.partitions.find((p) => p.partition === partition);
   }
 }
 
