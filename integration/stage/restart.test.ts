@@ -17,6 +17,7 @@ import {
   readRollups,
   waitForDrain,
 } from '../support/pipeline.js';
+import { assertNoViolations, auditScenario } from '../support/scenario.js';
 import { useStageSuite } from '../support/stage-suite.js';
 
 const PARTITIONS = 3;
@@ -32,22 +33,27 @@ async function twoHalves(seed: number) {
   return { names, startMs, workload, first: workload.slice(0, cut), second: workload.slice(cut) };
 }
 
-test('SIGTERM stops cleanly (exit 0); the restarted stage restores state and windows spanning the restart are exact', async () => {
+test('SIGTERM stops cleanly (exit 0); the restarted stage restores state, windows spanning the restart are exact, and attempt ids never repeat though the instance id does', async () => {
   const { names, startMs, workload, first, second } = await twoHalves(21);
   await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, first);
-  const one = suite.start(names);
+  // A pod restarted in place: the same instance id (and, in a container, the same pid) twice.
+  const pod = { INSTANCE_ID: 'pod-0' };
+  const one = suite.start(names, pod);
   await waitForDrain(suite.kafka, names, 60_000, [one]);
   assert.deepEqual(await one.stop('SIGTERM'), { code: 0, signal: null }, one.output().slice(-2000));
 
   await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, second);
   await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
-  const two = suite.start(names);
+  const two = suite.start(names, pod);
   await waitForDrain(suite.kafka, names, 60_000, [two]);
   assert.match(two.output(), /"msg":"state restored"/);
   assert.deepEqual(
     compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
     [],
   );
+  // Each run's first transaction on a partition had the same task serial and counter: only the run token
+  // keeps the lineage check from reading two runs as one torn transaction.
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
   assert.equal((await two.stop()).code, 0);
 });
 

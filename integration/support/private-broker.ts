@@ -1,6 +1,7 @@
 /**
  * A Kafka broker of the test file's own, for scenarios that kill or restart the BROKER (issue 4: F13, F14), which
- * must never happen to the broker every other test shares. `usePrivateBroker()` starts a single-node Kafka under
+ * must never happen to the broker every other test shares, or that put a protocol-aware proxy in front of it to
+ * delay or lose single requests (F16, F17: `{ proxy: true }`). `usePrivateBroker()` starts a single-node Kafka under
  * a temporary directory in `before()` (scripts/stack `startBroker`: the shared stack's configuration, marker,
  * readiness check and warm-up) and, in `after()`, kills the file's stage processes, then the broker, and removes
  * the directory, whatever happened.
@@ -18,8 +19,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { startBroker, type BrokerExit, type BrokerHandle } from '../../scripts/stack/local-stack.js';
+import {
+  freePort,
+  startBroker,
+  type BrokerExit,
+  type BrokerHandle,
+} from '../../scripts/stack/local-stack.js';
+import type { BrokerSecurity } from '../../scripts/stack/broker-security.js';
 import { testEnvironment } from './environment.js';
+import { KafkaProxy } from './kafka-proxy.js';
 import { waitForDrain, type PipelineNames, type StageProcess } from './pipeline.js';
 import { FAULT_SETTINGS, assertNoViolations, type AuditOutcome } from './scenario.js';
 import { useStageSuite, type StageSuite } from './stage-suite.js';
@@ -27,25 +35,43 @@ import { useStageSuite, type StageSuite } from './stage-suite.js';
 export interface PrivateBrokerSuite extends StageSuite {
   /** The private broker: kill, restart, stop. */
   readonly broker: BrokerHandle;
+  /** The protocol-aware proxy every client connection goes through; only with `{ proxy: true }`. */
+  readonly proxy: KafkaProxy;
 }
 
 export interface PrivateBrokerOptions {
   /** server.properties entries on top of the shared stack's. */
   extraProperties?: Record<string, string>;
+  /**
+   * Put a KafkaProxy in front of the broker and advertise the proxy's port, so every client connection after
+   * bootstrap (and the suite's bootstrap itself) goes through it: requests can then be delayed or dropped.
+   */
+  proxy?: boolean;
+  /** SASL and TLS listeners beside the PLAINTEXT one the suite's own clients use (`broker.listeners`). */
+  security?: BrokerSecurity;
 }
 
 export function usePrivateBroker(options: PrivateBrokerOptions = {}): PrivateBrokerSuite {
   let dir: string | undefined;
   let broker: BrokerHandle | undefined;
+  let proxy: KafkaProxy | undefined;
   const suite = useStageSuite(
     async () => {
       const shared = await testEnvironment();
       dir = mkdtempSync(join(tmpdir(), 'eos-rollup-broker-'));
-      broker = await startBroker({ dir, extraProperties: options.extraProperties ?? {} });
+      const extraProperties = { ...options.extraProperties };
+      let port: number | undefined;
+      if (options.proxy) {
+        // Listening before the broker starts: its readiness check and warm-up already follow the metadata here.
+        port = await freePort();
+        proxy = await KafkaProxy.start('127.0.0.1', port);
+        extraProperties['advertised.listeners'] = `PLAINTEXT://127.0.0.1:${proxy.port}`;
+      }
+      broker = await startBroker({ dir, port, extraProperties, security: options.security ?? {} });
       const own = broker;
       return {
         kind: 'local-stack',
-        brokers: own.brokers,
+        brokers: proxy ? `127.0.0.1:${proxy.port}` : own.brokers,
         registryUrl: shared.registryUrl,
         release: () => own.stop(),
       };
@@ -54,6 +80,7 @@ export function usePrivateBroker(options: PrivateBrokerOptions = {}): PrivateBro
       try {
         if (broker) await broker.kill('SIGKILL');
       } finally {
+        await proxy?.close();
         if (dir) {
           keepBrokerLog(dir);
           rmSync(dir, { recursive: true, force: true });
@@ -61,6 +88,13 @@ export function usePrivateBroker(options: PrivateBrokerOptions = {}): PrivateBro
       }
     },
   );
+  Object.defineProperty(suite, 'proxy', {
+    get: () => {
+      if (!proxy)
+        throw new Error('no proxy: usePrivateBroker({ proxy: true }), used after its before() hook');
+      return proxy;
+    },
+  });
   return Object.defineProperty(suite, 'broker', {
     get: () => {
       if (!broker) throw new Error('the private broker is used before its before() hook ran');

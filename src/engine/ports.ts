@@ -95,3 +95,27 @@ export interface PartitionControl {
   /** Only the negative control `offsets-outside-transaction` uses this: committing offsets like this is the bug. */
   commitOffsetOutsideTransaction?(partition: number, offset: bigint): Promise<void>;
 }
+
+/**
+ * The processing-attempts journal's entry for one input partition (`<APP_ID>-processing-attempts`): attempts that
+ * began processing at `offset` and neither committed past it nor closed cleanly. Only a process that died leaves
+ * one standing, so the journal counts crashes, not retries.
+ */
+export interface AttemptEntry {
+  /** The committed input offset the attempts began at. */
+  offset: bigint;
+  /** How many such attempts began there (the one in flight included). */
+  attempts: number;
+  /** True when they processed the record at `offset` alone (one record per transaction). */
+  isolated: boolean;
+  /** One record per transaction until the committed offset reaches this (exclusive). */
+  isolateUntil: bigint;
+}
+
+/** Durable, non-transactional: a write is acknowledged by all in-sync replicas before processing starts. */
+export interface AttemptJournalPort {
+  /** The latest entry for an input partition; undefined when there is none. */
+  read(partition: number): Promise<AttemptEntry | undefined>;
+  /** Replaces the partition's entry; null removes it. */
+  write(partition: number, entry: AttemptEntry | null): Promise<void>;
+}

@@ -3,6 +3,7 @@
  * assigned partition. kafkajs rebalances eagerly and has no revoke callback, so the assignment event is where
  * tasks of partitions no longer owned are closed and new ones created (DESIGN §2).
  */
+import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +15,7 @@ import { InputConsumer, type BatchHandler } from '../kafka/input-consumer.js';
 import { translateKafkaError } from '../kafka/translate-error.js';
 import { classify } from '../errors/classify.js';
 import { InventoryFollower } from '../kafka/inventory-follower.js';
+import { KafkajsAttemptJournal } from '../kafka/attempt-journal.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
 import { AvroEncoder } from '../serde/avro-encoder.js';
@@ -44,12 +46,15 @@ type StageState = StageLifecycle;
 export class Stage {
   readonly events: StageEvents;
   readonly instanceId: string;
+  /** Random per process: attempt ids stay unique when a restarted process has the same instance id. */
+  private readonly runToken = randomBytes(4).toString('hex');
   private state: StageState = 'created';
   private readonly tasks = new Map<number, PartitionTask>();
   private taskSerial = 0;
   private restarting = false;
   private consumer: InputConsumer | undefined;
   private inventory: InventoryFollower | undefined;
+  private journal: KafkajsAttemptJournal | undefined;
   private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   /** The consumer group's latest assignment to this instance; undefined before the first. */
@@ -129,6 +134,13 @@ export class Stage {
     if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');
     const registry = new RegistryClient(config.registry);
     const encoder = await AvroEncoder.register<MetricRollup>(registry, config.topics.output, 'metricRollup');
+    const journal = new KafkajsAttemptJournal(
+      kafka,
+      layout.attemptsTopic,
+      config.topics.input,
+      `${config.appId}/${this.instanceId}`,
+    );
+    this.journal = journal;
     const inventoryStarted = Date.now();
     const inventory = new InventoryFollower(kafka, config.topics.inventory, registry, config.appId, logger, {
       sessionTimeoutMs: config.sessionTimeoutMs,
@@ -156,6 +168,7 @@ export class Stage {
         { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
         `${config.appId}-restore`,
       ),
+      journal,
       decoder: new MetricDecoder(registry),
       encodeRollup: (rollup) => encoder.encode(rollup),
       outputPartition: keyPartitioner(layout.outputPartitions),
@@ -163,9 +176,11 @@ export class Stage {
       events: this.events,
       faults: new FaultInjector(parseFaultSpecs(config.faultSpec), (spec, partition) => {
         // Written synchronously: a `kill` fault follows at once, and pino's buffered line would die with it.
+        // An `o<offset>` trigger carries a bigint, which JSON.stringify refuses: written as its decimal string.
+        const fault = { ...spec, offset: spec.offset?.toString() };
         writeSync(
           2,
-          `${JSON.stringify({ level: 40, time: Date.now(), fault: spec, partition, msg: 'injecting fault' })}\n`,
+          `${JSON.stringify({ level: 40, time: Date.now(), fault, partition, msg: 'injecting fault' })}\n`,
         );
       }),
       logger,
@@ -174,6 +189,7 @@ export class Stage {
       random: Math.random,
       idleFlushMs: config.idleFlushMs,
       broken: config.brokenVariant,
+      unsettledCommits: new Map(),
       onFatal: (error) => {
         this.fail(error);
       },
@@ -276,12 +292,14 @@ export class Stage {
     if (!deps || !consumer) throw new Error('stage not started');
     // A new task object per assignment: its attempt ids must not repeat those of an earlier task of this
     // instance for the same partition (the counter starts again), so the instance part names the task too.
+    // The run token keeps them apart across restarts, where the instance id repeats: a pod's name, or
+    // hostname-pid in a container, where pid is always the same.
     this.taskSerial += 1;
     const task = new PartitionTask(partition, {
       ...deps,
       kafka: instrumentTaskPort(deps.kafka, partition, this.events),
       consumer,
-      instanceId: `${deps.instanceId}.t${this.taskSerial}`,
+      instanceId: `${deps.instanceId}.${this.runToken}.t${this.taskSerial}`,
     });
     this.tasks.set(partition, task);
     return task;
@@ -332,6 +350,7 @@ export class Stage {
       this.tasks.clear();
       await this.consumer?.disconnect();
       await this.inventory?.stop();
+      await this.journal?.close();
       this.state = 'stopped';
       this.settle?.resolve();
     } catch (error) {
@@ -345,9 +364,11 @@ export class Stage {
     this.state = 'failed';
     this.options.logger.fatal({ err: error }, 'stage failed');
     this.settle?.reject(error);
-    for (const task of this.tasks.values()) void task.close(false);
+    const closing = [...this.tasks.values()].map((task) => task.close(false));
     void this.consumer?.disconnect().catch(() => undefined);
     void this.inventory?.stop();
+    // Closing tasks may still take back their attempts in the journal.
+    void Promise.allSettled(closing).then(() => this.journal?.close());
   }
 }
 

@@ -20,10 +20,13 @@ import type { BrokenVariant } from '../config/config.js';
 import { classify } from '../errors/classify.js';
 import { RetriableError, StageError, type ErrorKind } from '../errors/errors.js';
 import { WindowStore, type StoreTransaction } from '../state/window-store.js';
+import { AttemptGuard } from './attempt-guard.js';
+import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { StageEvents } from '../observability/events.js';
 import type { FaultInjector, FaultPoint } from './faults.js';
 import type {
+  AttemptJournalPort,
   BatchControl,
   InputBatch,
   InputMessage,
@@ -59,6 +62,8 @@ export interface TaskDependencies {
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   breaker: { threshold: number; probeIntervalMs: number };
   kafka: TaskKafkaPort;
+  /** The processing-attempts journal: how a record that crashes the process is found and dead-lettered. */
+  journal: AttemptJournalPort;
   consumer: PartitionControl;
   decoder: RecordDecoder;
   encodeRollup: (rollup: MetricRollup) => Buffer;
@@ -77,12 +82,23 @@ export interface TaskDependencies {
   onFatal: (error: unknown) => void;
   /** Test only (EOS_ROLLUP_BROKEN): a deliberately broken variant, for the auditor's negative controls. */
   broken?: BrokenVariant | undefined;
+  /**
+   * Commits whose outcome is unknown, by partition, shared by the tasks of one instance: a task whose commit
+   * failed is often replaced (its session timed out meanwhile) before it re-initializes; its successor settles.
+   */
+  unsettledCommits: Map<number, UnsettledCommit>;
+}
+
+/** A commit that failed after EndTxn may have been sent: it may have committed or not. */
+export interface UnsettledCommit {
+  attemptId: string;
+  fromOffset: bigint;
+  endOffset: bigint;
 }
 
 type TaskState = 'new' | 'running' | 'closed';
 
-/** How often one record may make processing throw before it is dead-lettered as `processing-failed`. */
-export const MAX_PROCESSING_ATTEMPTS = 3;
+export { MAX_PROCESSING_ATTEMPTS };
 
 /** Processing one record threw: the chunk is abandoned and retried; the record is remembered. */
 export class RecordProcessingError extends RetriableError {
@@ -129,9 +145,10 @@ export class PartitionTask {
   private nextOffset = 0n;
   private attempts = 0;
   private consecutiveFailures = 0;
-  /** Records whose processing threw, by offset: after MAX_PROCESSING_ATTEMPTS they are dead-lettered (in memory: a crash of the whole process is not counted). */
+  /** Records whose processing threw, by offset: after MAX_PROCESSING_ATTEMPTS they are dead-lettered. In memory: a record that kills the whole process is counted by the processing-attempts journal (AttemptGuard). */
   private readonly processingFailures = new Map<bigint, { attempts: number; message: string }>();
   private readonly breaker: CircuitBreaker;
+  private readonly guard: AttemptGuard;
   private queue: Promise<unknown> = Promise.resolve();
   private probeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -150,6 +167,7 @@ export class PartitionTask {
       topic: deps.topics.input,
       partition,
     });
+    this.guard = new AttemptGuard(deps.journal, partition, this.log);
   }
 
   get transactionalId(): string {
@@ -192,11 +210,14 @@ export class PartitionTask {
       }
       const messages = batch.messages.filter((m) => m.offset >= this.nextOffset);
       if (messages.length === 0) return;
-      const max = this.deps.maxRecordsPerTransaction;
-      for (let start = 0; start < messages.length; start += max) {
+      for (let start = 0; start < messages.length;) {
         if (!control.isActive() || !this.isRunning) return;
-        const chunk = messages.slice(start, start + max);
-        const isLast = start + max >= messages.length;
+        // After a crash at this offset, one record per transaction until the suspected range is behind.
+        const size =
+          this.guard.planAt(this.nextOffset).mode === 'normal' ? this.deps.maxRecordsPerTransaction : 1;
+        const chunk = messages.slice(start, start + size);
+        start += chunk.length;
+        const isLast = start >= messages.length;
         const last = chunk[chunk.length - 1];
         if (!last) return;
         // The last chunk also covers trailing transaction markers, so the committed offset never stops on one.
@@ -237,6 +258,8 @@ export class PartitionTask {
   private async shutDown(clean: boolean): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    // The process lives on: an attempt that committed nothing did not crash it.
+    await this.guard.release(this.nextOffset);
     await this.producer?.close();
     this.producer = undefined;
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
@@ -265,8 +288,12 @@ export class PartitionTask {
       this.deps.topics.input,
       this.partition,
     );
+    this.settleCommit(committedOffset);
     await this.deps.faults.hit('after-offset-fetch', this.partition);
-    await this.restore();
+    // Both only read; neither may still run when a failed initialization is retried.
+    const [restored, loaded] = await Promise.allSettled([this.restore(), this.guard.load()]);
+    if (restored.status === 'rejected') throw restored.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
     const position =
       committedOffset ?? (await this.deps.kafka.partitionRange(this.deps.topics.input, this.partition)).start;
     this.nextOffset = position;
@@ -289,6 +316,34 @@ export class PartitionTask {
         windows: this.store.windowCount,
       },
       'task initialized',
+    );
+  }
+
+  /**
+   * The next initialization settles an unknown commit outcome by the re-read committed offset, and says which:
+   * `committed` when the group's offset is at or past the transaction's end (this commit landed, or a successor
+   * owner's covered the range), `aborted` when it is not.
+   */
+  private settleCommit(committedOffset: bigint | null): void {
+    const unsettled = this.deps.unsettledCommits.get(this.partition);
+    if (!unsettled) return;
+    this.deps.unsettledCommits.delete(this.partition);
+    const { attemptId, fromOffset, endOffset } = unsettled;
+    // A transaction that moved no offset (an idle flush) cannot be told apart by offsets: the restore decides.
+    const outcome =
+      endOffset <= fromOffset
+        ? 'offsets unchanged: state restored from the changelog'
+        : committedOffset !== null && committedOffset >= endOffset
+          ? 'committed'
+          : 'aborted';
+    this.log.warn(
+      {
+        attemptId,
+        endOffset: endOffset.toString(),
+        committedOffset: committedOffset?.toString() ?? null,
+        outcome,
+      },
+      'commit outcome settled by re-reading the committed offset',
     );
   }
 
@@ -362,10 +417,20 @@ export class PartitionTask {
       await this.recover(error, 'looking up schemas');
       return false;
     }
-    // 2. Everything the transaction will send is computed before its first send.
+    // 2. The attempt is journaled before any record of it is processed: a record that kills the process is found.
+    let plan: AttemptPlan = { mode: 'normal' };
+    if (chunk.length > 0) {
+      try {
+        plan = await this.guard.arm(this.nextOffset, endOffset);
+      } catch (error) {
+        await this.recover(error, 'journaling the attempt');
+        return false;
+      }
+    }
+    // 3. Everything the transaction will send is computed before its first send.
     let prepared: PreparedTransaction;
     try {
-      prepared = this.prepare(chunk, endOffset, advanceStreamTimeTo);
+      prepared = this.prepare(chunk, endOffset, plan, advanceStreamTimeTo);
     } catch (error) {
       if (!(error instanceof RecordProcessingError)) throw error;
       const seen = this.processingFailures.get(error.offset);
@@ -377,12 +442,13 @@ export class PartitionTask {
       return false;
     }
     let transaction: TransactionPort | undefined;
+    let commitSent = false;
     try {
       const producer = this.producer;
       if (!producer) throw new StageError('INVARIANT_VIOLATED', 'no producer while running');
       if (prepared.rollups > 0) await this.deps.faults.hit('at-window-close', this.partition);
       await this.deps.faults.hit('before-send', this.partition);
-      // 3. Begin; send the rollups, then the dead letters, then the changelog deltas.
+      // 4. Begin; send the rollups, then the dead letters, then the changelog deltas.
       transaction = await producer.begin();
       if (this.deps.broken === 'offsets-outside-transaction') {
         await this.deps.consumer.commitOffsetOutsideTransaction?.(this.partition, endOffset);
@@ -391,7 +457,7 @@ export class PartitionTask {
       await this.sendPart(transaction, prepared.deadLetters, 'after-dlq-send');
       await this.sendPart(transaction, prepared.changelog, 'after-changelog-send');
       await this.deps.faults.hit('after-send', this.partition);
-      // 4. The input offsets, in the same transaction.
+      // 5. The input offsets, in the same transaction.
       if (this.deps.broken !== 'offsets-outside-transaction')
         await transaction.sendOffsets(this.deps.groupId, {
           topic: this.deps.topics.input,
@@ -400,7 +466,8 @@ export class PartitionTask {
         });
       await this.deps.faults.hit('after-send-offsets', this.partition);
       await this.deps.faults.hit('before-commit', this.partition);
-      // 5. Commit. (The fault point lets a test kill the process while EndTxn is in flight.)
+      // 6. Commit. (The fault point lets a test kill the process while EndTxn is in flight.)
+      commitSent = true;
       const committing = transaction.commit();
       committing.catch(() => undefined);
       await this.deps.faults.hit('during-commit', this.partition);
@@ -409,11 +476,19 @@ export class PartitionTask {
       // Nothing of this attempt may survive in memory: state is the changelog as of the last commit.
       if (this.deps.broken === 'no-state-rollback') prepared.storeTx.apply();
       else prepared.storeTx.discard();
+      // A fenced commit is known not to have landed; a timeout or a lost connection leaves it open.
+      if (commitSent && classify(error) !== 'fenced') {
+        this.deps.unsettledCommits.set(this.partition, {
+          attemptId: prepared.attemptId,
+          fromOffset: this.nextOffset,
+          endOffset,
+        });
+      }
       await this.abortQuietly(transaction);
       await this.recover(error, 'committing');
       return false;
     }
-    // 6. Only now does the state change become real.
+    // 7. Only now does the state change become real.
     prepared.storeTx.apply();
     this.nextOffset = endOffset;
     for (const offset of this.processingFailures.keys())
@@ -460,11 +535,12 @@ export class PartitionTask {
   private prepare(
     chunk: readonly InputMessage[],
     endOffset: bigint,
+    plan: AttemptPlan,
     advanceStreamTimeTo?: number,
   ): PreparedTransaction {
     const storeTx = this.store.begin();
     try {
-      return this.prepareWithin(storeTx, chunk, endOffset, advanceStreamTimeTo);
+      return this.prepareWithin(storeTx, chunk, endOffset, plan, advanceStreamTimeTo);
     } catch (error) {
       // A record that breaks processing must not leave the store with an open transaction.
       storeTx.discard();
@@ -476,13 +552,14 @@ export class PartitionTask {
     storeTx: StoreTransaction,
     chunk: readonly InputMessage[],
     endOffset: bigint,
+    plan: AttemptPlan,
     advanceStreamTimeTo: number | undefined,
   ): PreparedTransaction {
     const { topics, windows, stage } = this.deps;
     const rollups: MetricRollup[] = [];
     const deadLetters: { message: InputMessage; poison: Poison }[] = [];
     for (const message of chunk) {
-      const outcome = this.processOne(storeTx, message);
+      const outcome = this.processOne(storeTx, message, plan);
       if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
       else rollups.push(...outcome.closed);
     }
@@ -566,10 +643,20 @@ export class PartitionTask {
   }
 
   /**
-   * One record through the domain step. A record that already made processing throw MAX_PROCESSING_ATTEMPTS
-   * times is dead-lettered without another try: a deterministic failure must not stop the partition for good.
+   * One record through the domain step. A record that already made processing throw, or crashed the process
+   * when processed alone, MAX_PROCESSING_ATTEMPTS times is dead-lettered without another try: a deterministic
+   * failure must not stop the partition for good.
    */
-  private processOne(storeTx: StoreTransaction, message: InputMessage): RecordOutcome {
+  private processOne(storeTx: StoreTransaction, message: InputMessage, plan: AttemptPlan): RecordOutcome {
+    if (plan.mode === 'dead-letter' && message.offset === this.nextOffset) {
+      return {
+        kind: 'dead-letter',
+        poison: {
+          reason: 'processing-failed',
+          message: `processing this record crashed the process ${plan.crashes} times (each time processed alone, one record per transaction)`,
+        },
+      };
+    }
     const failed = this.processingFailures.get(message.offset);
     if (failed && failed.attempts >= MAX_PROCESSING_ATTEMPTS) {
       return {

@@ -6,12 +6,15 @@
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import type { Config } from '../config/config.js';
 import { FatalError, StageError } from '../errors/errors.js';
+import { processingAttemptsTopic } from './attempt-journal.js';
 import { translateKafkaError } from './translate-error.js';
 
 export interface TopicLayout {
   inputPartitions: number;
   outputPartitions: number;
   dlqPartitions: number;
+  /** `<APP_ID>-processing-attempts`: the crash-loop guard's journal. */
+  attemptsTopic: string;
   created: string[];
 }
 
@@ -36,12 +39,14 @@ export async function prepareTopics(kafka: Kafka, config: Config): Promise<Topic
   try {
     await admin.connect();
     const { topics, topicSettings } = config;
+    const attemptsTopic = processingAttemptsTopic(config.appId);
     const counts = await partitionCounts(admin, [
       topics.input,
       topics.inventory,
       topics.output,
       topics.dlq,
       topics.changelog,
+      attemptsTopic,
     ]);
     const inputPartitions = counts.get(topics.input);
     if (inputPartitions === undefined) {
@@ -83,6 +88,14 @@ export async function prepareTopics(kafka: Kafka, config: Config): Promise<Topic
           { name: 'segment.ms', value: String(3_600_000) },
         ],
       },
+      {
+        // One small entry per input partition, rewritten when a task starts processing after (re)initialization.
+        topic: attemptsTopic,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.ms', value: String(3_600_000) },
+        ],
+      },
     ].filter((t) => !counts.has(t.topic));
     if (wanted.length > 0) {
       await admin.createTopics({
@@ -98,6 +111,14 @@ export async function prepareTopics(kafka: Kafka, config: Config): Promise<Topic
           'they must match (each task restores its own changelog partition): recreate the changelog or use a new APP_ID',
       );
     }
+    const attemptsPartitions = counts.get(attemptsTopic) ?? inputPartitions;
+    if (attemptsPartitions !== inputPartitions) {
+      throw new FatalError(
+        'TOPIC_INCOMPATIBLE',
+        `processing-attempts topic ${attemptsTopic} has ${attemptsPartitions} partitions but input ${topics.input} has ${inputPartitions}; ` +
+          'they must match (each task journals in its own partition): recreate it (it holds no data that must be kept) or use a new APP_ID',
+      );
+    }
     const changelogPolicy =
       (await topicConfig(admin, topics.changelog, ['cleanup.policy'])).get('cleanup.policy') ?? '';
     if (!changelogPolicy.split(',').includes('compact')) {
@@ -110,6 +131,7 @@ export async function prepareTopics(kafka: Kafka, config: Config): Promise<Topic
       inputPartitions,
       outputPartitions: counts.get(topics.output) ?? inputPartitions,
       dlqPartitions: counts.get(topics.dlq) ?? inputPartitions,
+      attemptsTopic,
       created: wanted.map((t) => t.topic),
     };
   } catch (error) {

@@ -18,6 +18,8 @@ import type { ServerMetric } from '../../src/domain/metric.js';
 import type { DecodedInput } from '../../src/domain/process-record.js';
 import type { RecordDecoder } from '../../src/engine/task.js';
 import type {
+  AttemptEntry,
+  AttemptJournalPort,
   BatchControl,
   ChangelogRecord,
   InputBatch,
@@ -30,7 +32,7 @@ import type {
   TaskKafkaPort,
   TransactionPort,
 } from '../../src/engine/ports.js';
-import { FencedError } from '../../src/errors/errors.js';
+import { FencedError, RetriableError } from '../../src/errors/errors.js';
 
 export type Step =
   | 'init'
@@ -47,7 +49,9 @@ export type Step =
   | 'pause'
   | 'resume'
   | 'prepare'
-  | 'resolveOffset';
+  | 'resolveOffset'
+  | 'journalRead'
+  | 'journalWrite';
 
 export interface LogEntry {
   step: Step;
@@ -55,7 +59,7 @@ export interface LogEntry {
   producer?: number;
   /** The offset of a seek, sendOffsets or resolveOffset; the committed offset a committedOffset call returned. */
   offset?: bigint;
-  /** Records of a send; the topic of a partitionRange. */
+  /** Records of a send; the topic of a partitionRange; the mode of a journal entry written. */
   detail?: string | number;
 }
 
@@ -99,6 +103,8 @@ export class FakeBroker implements TaskKafkaPort {
   /** Records sent in transactions that never committed: visible to read_uncommitted only. */
   readonly aborted: OutgoingRecord[] = [];
   readonly producers: FakeProducer[] = [];
+  /** The processing-attempts journal lives on the broker: it outlives every task and process. */
+  readonly journal = new FakeJournal(this);
   private readonly logs = new Map<string, StoredRecord[]>();
   private readonly offsets = new Map<string, bigint>();
   private readonly epochs = new Map<string, number>();
@@ -458,3 +464,41 @@ export function batchOf(
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** The processing-attempts journal: one entry per partition, every write kept in order for assertions. */
+export class FakeJournal implements AttemptJournalPort {
+  readonly writes: { partition: number; entry: AttemptEntry | null }[] = [];
+  private readonly entries = new Map<number, AttemptEntry>();
+  private failuresLeft = 0;
+
+  constructor(private readonly broker: FakeBroker) {}
+
+  entry(partition: number): AttemptEntry | undefined {
+    return this.entries.get(partition);
+  }
+
+  /** The next `times` writes fail with a retriable error, as a broker outage would make them. */
+  failWrites(times: number): void {
+    this.failuresLeft = times;
+  }
+
+  read(partition: number): Promise<AttemptEntry | undefined> {
+    this.broker.record({ step: 'journalRead', detail: partition });
+    return Promise.resolve(this.entries.get(partition));
+  }
+
+  write(partition: number, entry: AttemptEntry | null): Promise<void> {
+    this.broker.record({
+      step: 'journalWrite',
+      ...(entry ? { offset: entry.offset, detail: entry.isolated ? 'isolated' : 'normal' } : {}),
+    });
+    if (this.failuresLeft > 0) {
+      this.failuresLeft -= 1;
+      return Promise.reject(new RetriableError('KAFKA_RETRIABLE', 'journal write failed'));
+    }
+    this.writes.push({ partition, entry });
+    if (entry) this.entries.set(partition, entry);
+    else this.entries.delete(partition);
+    return Promise.resolve();
+  }
+}

@@ -101,6 +101,8 @@ interface SetupOptions {
   consumer?: FakeConsumer;
   idleFlushMs?: number;
   faults?: string;
+  /** Told when a fault triggers (before its action). */
+  onFault?: () => void;
 }
 
 function setup(options: SetupOptions = {}): Harness {
@@ -120,13 +122,14 @@ function setup(options: SetupOptions = {}): Harness {
     retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
     breaker: { threshold: options.threshold ?? 100, probeIntervalMs: options.probeIntervalMs ?? 60_000 },
     kafka: broker,
+    journal: broker.journal,
     consumer,
     decoder,
     encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
     outputPartition: () => 0,
     lookupHost: (host) => INVENTORY.get(host),
     events,
-    faults: new FaultInjector(parseFaultSpecs(options.faults)),
+    faults: new FaultInjector(parseFaultSpecs(options.faults), () => options.onFault?.()),
     logger: silentLogger,
     now: () => (clock.value += 1),
     sleep: (ms) => {
@@ -135,6 +138,7 @@ function setup(options: SetupOptions = {}): Harness {
     },
     random: () => 0.5,
     idleFlushMs: options.idleFlushMs ?? 0,
+    unsettledCommits: new Map(),
     onFatal: (error) => {
       throw error;
     },
@@ -776,4 +780,133 @@ void test('a record whose processing throws is retried, then dead-lettered as pr
     ['4'],
   );
   assert.equal(h.broker.committed(GROUP, IN, P), 12n, 'the partition reached its end');
+});
+
+/**
+ * A process that dies while processing `culprit` (simulated: the fault marks the moment, and the task is abandoned
+ * there, never closed, as SIGKILL would leave it), restarted as a new task on the same broker and journal until
+ * one gets through. Returns how many died.
+ */
+async function restartUntilThrough(broker: FakeBroker, culprit: number, maxProcesses = 10): Promise<number> {
+  let crashes = 0;
+  for (let run = 0; run < maxProcesses; run += 1) {
+    const fate = { died: false };
+    const h = setup({
+      broker,
+      instanceId: `process-${run}`,
+      faults: `process-record@o${culprit}:throw`,
+      onFault: () => {
+        fate.died = true;
+      },
+    });
+    for (let i = 0; i < 60 && !fate.died; i += 1) {
+      if ((await poll(h)) !== 'handled') break;
+    }
+    if (!fate.died) {
+      await h.task.close(true);
+      return crashes;
+    }
+    crashes += 1;
+  }
+  assert.fail(`still crashing after ${maxProcesses} processes`);
+}
+
+void test('a record that crashes the process is isolated, then dead-lettered after MAX_PROCESSING_ATTEMPTS crashes alone; everything else exactly once', async () => {
+  const broker = new FakeBroker();
+  const crashes = await restartUntilThrough(broker, 7);
+  // The first process committed 0-5 before dying at 7 (not suspected); the second died at 6 (suspected: 6-8 are
+  // isolated); the record at 7 then died alone MAX_PROCESSING_ATTEMPTS times.
+  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  const dead = broker.records(DLQ).filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed');
+  assert.deepEqual(
+    dead.map((r) => headerText(r, DLQ_HEADERS.offset)),
+    ['7'],
+  );
+  assert.match(headerText(dead[0]!, DLQ_HEADERS.message), /crashed the process 3 times/);
+  assert.equal(broker.committed(GROUP, IN, P), 12n);
+  assert.deepEqual(broker.violations, []);
+  assertNoDuplicateRollups(broker);
+
+  // The same outcome as a record that throws every time (dead-lettered by the in-memory count).
+  const reference = setup({ faults: 'process-record@o7:throw', threshold: 10 });
+  await runToEnd(reference);
+  assert.deepEqual(rollupsOf(broker), rollupsOf(reference.broker));
+  assert.deepEqual(dlqOffsets(broker).sort(), dlqOffsets(reference.broker).sort());
+  assert.deepEqual(changelogState(broker), changelogState(reference.broker));
+
+  assert.deepEqual(
+    broker.journal.writes.map(({ entry }) =>
+      entry ? `${entry.offset}${entry.isolated ? ' alone' : ''} #${entry.attempts}` : 'cleared',
+    ),
+    ['0 #1', '6 #1', '6 alone #1', '7 alone #1', '7 alone #2', '7 alone #3', '8 alone #1'],
+    'journaled before processing: once per process, then record by record while isolated',
+  );
+});
+
+void test('the journal is written before the first record is processed, and only once per task in normal mode', async () => {
+  const h = setup();
+  await poll(h); // assignment: the journal is read, nothing written
+  assert.deepEqual(
+    h.broker.log.filter((e) => e.step.startsWith('journal')).map((e) => e.step),
+    ['journalRead'],
+  );
+  const start = h.broker.log.length;
+  await runToEnd(h);
+  const steps = stepsOf(h.broker.log, start);
+  assert.ok(steps.indexOf('journalWrite') < steps.indexOf('begin'), steps.join());
+  assert.equal(steps.filter((s) => s === 'journalWrite').length, 1, 'one write for all four transactions');
+  await h.task.close(true);
+  assert.deepEqual(h.broker.journal.entry(P), { offset: 0n, attempts: 1, isolated: false, isolateUntil: 3n });
+});
+
+void test('a task closed without committing past its attempt takes the attempt back: a clean stop or rebalance is no crash', async () => {
+  const broker = new FakeBroker();
+  const first = setup({ broker });
+  await poll(first);
+  broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'commit failed'));
+  await poll(first); // journaled at 0, then the transaction failed: nothing committed
+  assert.equal(broker.journal.entry(P)?.attempts, 1);
+  await first.task.close(true);
+  assert.equal(broker.journal.entry(P), undefined, 'taken back');
+
+  const second = setup({ broker });
+  await runToEnd(second);
+  assert.deepEqual(
+    broker.journal.writes.map(({ entry }) => entry?.isolated ?? 'cleared'),
+    [false, 'cleared', false],
+    'the next owner processes normally, not isolated',
+  );
+  await second.task.close(true);
+  assert.equal(broker.journal.writes.length, 3, 'an attempt that committed past its offset is left as is');
+});
+
+void test('records that throw are retried in memory: the retries are one attempt, not crashes', async () => {
+  const h = setup({ faults: 'process-record@o4:throw', threshold: 10 });
+  await runToEnd(h);
+  assert.deepEqual(
+    h.broker.journal.writes.map(({ entry }) => entry?.offset),
+    [0n],
+  );
+});
+
+void test('an idle partition journals nothing', async () => {
+  const h = setup({ input: [] });
+  await h.task.start();
+  await h.task.advanceOverSkipped(5n);
+  await h.task.close(true);
+  assert.deepEqual(h.broker.journal.writes, []);
+  assert.equal(h.broker.committed(GROUP, IN, P), 5n);
+});
+
+void test('a journal write that fails is a retriable failure before anything is processed or sent', async () => {
+  const h = setup();
+  await poll(h);
+  h.broker.journal.failWrites(1);
+  const start = h.broker.log.length;
+  await poll(h);
+  const steps = stepsOf(h.broker.log, start);
+  assert.ok(!steps.includes('begin'), steps.join());
+  assert.equal(h.aborted[0]?.code, 'KAFKA_RETRIABLE');
+  await runToEnd(h);
+  await assertFinalOutcome(h);
 });

@@ -1,0 +1,76 @@
+/**
+ * The crash-loop guard's policy, pure: given the processing-attempts journal's entry for a partition and the
+ * committed offset a task is about to process from, how to process (DESIGN §4: a record that keeps crashing the
+ * whole process must not stop its partition for good, yet a crash of unknown cause must not lose a record).
+ *
+ * A process that dies before committing past the offset it began at leaves its journal entry standing. The next
+ * attempt at that same offset suspects the records that transaction covered and processes them one per
+ * transaction ("isolated"), journaling each offset before processing it. A record whose isolated processing
+ * killed the process MAX_PROCESSING_ATTEMPTS times is dead-lettered (`processing-failed`) without another try.
+ */
+import type { AttemptEntry } from './ports.js';
+
+/** How often one record may break processing (throw, or kill the process when processed alone) before the DLQ. */
+export const MAX_PROCESSING_ATTEMPTS = 3;
+
+/**
+ * Crashes at one committed offset, processing a whole transaction, before its records are processed one at a time.
+ * One: a crash costs a restart (seconds), isolating costs a few milliseconds per record over one transaction's range.
+ */
+export const CRASHES_BEFORE_ISOLATION = 1;
+
+export type AttemptPlan =
+  /** Transactions as large as configured. */
+  | { readonly mode: 'normal' }
+  /** One record per transaction until the committed offset reaches `until`; `crashes`: of the record at hand, alone. */
+  | { readonly mode: 'isolated'; readonly until: bigint; readonly crashes: number }
+  /** The record at the committed offset crashed the process `crashes` times alone: dead-letter it, unprocessed. */
+  | { readonly mode: 'dead-letter'; readonly until: bigint; readonly crashes: number };
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+/** How to process from committed offset `at`, given the journal's last entry for the partition. */
+export function planAttempt(last: AttemptEntry | undefined, at: bigint): AttemptPlan {
+  if (!last) return { mode: 'normal' };
+  if (last.offset === at && last.isolated) {
+    return last.attempts >= MAX_PROCESSING_ATTEMPTS
+      ? { mode: 'dead-letter', until: max(last.isolateUntil, at + 1n), crashes: last.attempts }
+      : { mode: 'isolated', until: max(last.isolateUntil, at + 1n), crashes: last.attempts };
+  }
+  if (last.offset === at && last.attempts >= CRASHES_BEFORE_ISOLATION) {
+    return { mode: 'isolated', until: max(last.isolateUntil, at + 1n), crashes: 0 };
+  }
+  // Isolation that made progress goes on to the end of the suspected range.
+  if (last.isolated && last.offset < at && at < last.isolateUntil) {
+    return { mode: 'isolated', until: last.isolateUntil, crashes: 0 };
+  }
+  return { mode: 'normal' };
+}
+
+/**
+ * The entry to journal, awaited, before processing from `at` under `plan`; `end` is the exclusive end of the
+ * input the attempt's first transaction covers. Undefined: nothing to journal (a dead-letter processes nothing).
+ */
+export function attemptEntry(
+  last: AttemptEntry | undefined,
+  at: bigint,
+  plan: AttemptPlan,
+  end: bigint,
+): AttemptEntry | undefined {
+  const again = last?.offset === at;
+  switch (plan.mode) {
+    case 'dead-letter':
+      return undefined;
+    case 'isolated':
+      return { offset: at, attempts: plan.crashes + 1, isolated: true, isolateUntil: plan.until };
+    case 'normal':
+      return {
+        offset: at,
+        attempts: again && !last.isolated ? last.attempts + 1 : 1,
+        isolated: false,
+        isolateUntil: again ? max(last.isolateUntil, end) : end,
+      };
+  }
+}
