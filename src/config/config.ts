@@ -3,9 +3,11 @@ import { EnvReader } from './env-reader.js';
 import {
   BROKEN_VARIANTS,
   LOG_LEVELS,
+  PROCESSING_GUARANTEES,
   SASL_MECHANISMS,
   type BrokenVariant,
   type LogLevel,
+  type ProcessingGuarantee,
   type SaslMechanism,
   type VariableName,
 } from './variables.js';
@@ -15,6 +17,7 @@ export {
   type BrokenVariant,
   type ConfigVariable,
   type LogLevel,
+  type ProcessingGuarantee,
   type SaslMechanism,
 } from './variables.js';
 
@@ -98,6 +101,7 @@ export interface Config {
   readonly registry: RegistryConfig;
   readonly topics: TopicsConfig;
   readonly windows: WindowsConfig;
+  readonly processingGuarantee: ProcessingGuarantee;
   readonly commit: CommitConfig;
   readonly transactionTimeoutMs: number;
   readonly sessionTimeoutMs: number;
@@ -143,6 +147,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const topics = readTopics(r, appId);
 
   const windows = readWindows(r);
+  const processingGuarantee = r.choice('PROCESSING_GUARANTEE', PROCESSING_GUARANTEES) ?? 'exactly_once';
   const commit = readCommit(r);
   const transactionTimeoutMs = readTransactionTimeout(r, commit);
   const sessionTimeoutMs = r.integer('SESSION_TIMEOUT_MS');
@@ -177,6 +182,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile },
     topics,
     windows,
+    processingGuarantee,
     commit,
     transactionTimeoutMs,
     sessionTimeoutMs,

@@ -5,6 +5,8 @@
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const PROCESSING_GUARANTEES = ['exactly_once', 'at_least_once'] as const;
+export type ProcessingGuarantee = (typeof PROCESSING_GUARANTEES)[number];
 
 /** Deliberately broken variants for negative controls (issue 4): each breaks one rule exactly-once rests on. */
 export const BROKEN_VARIANTS = [
@@ -131,6 +133,13 @@ export const VARIABLE_SPECS = {
     max: 864_000_000,
     unit: ms,
     relation: 'at most 10 times WINDOW_MS',
+  },
+  PROCESSING_GUARANTEE: {
+    kind: 'choice',
+    default: 'exactly_once',
+    description:
+      'exactly_once: one Kafka transaction per task commit (the product). at_least_once: no transactions; records are sent idempotently, then the offsets committed, so a crash may repeat output and DLQ records (Kafka Streams at_least_once).',
+    values: PROCESSING_GUARANTEES,
   },
   COMMIT_INTERVAL_MS: {
     kind: 'integer',

@@ -14,6 +14,7 @@ import { createKafka } from '../kafka/client.js';
 import { InputConsumer, type BatchHandler } from '../kafka/input-consumer.js';
 import { translateKafkaError } from '../kafka/translate-error.js';
 import { classify } from '../errors/classify.js';
+import { RetriableError } from '../errors/errors.js';
 import { InventoryFollower } from '../kafka/inventory-follower.js';
 import { KafkajsAttemptJournal } from '../kafka/attempt-journal.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
@@ -167,6 +168,15 @@ export class Stage {
         kafka,
         { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
         `${config.appId}-restore`,
+        config.processingGuarantee === 'at_least_once'
+          ? {
+              commitOffset: async ({ partition, offset }) => {
+                if (!this.consumer)
+                  throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
+                await this.consumer.commitOffsetOutsideTransaction(partition, offset);
+              },
+            }
+          : undefined,
       ),
       journal,
       decoder: new MetricDecoder(registry),

@@ -5,16 +5,21 @@ import { RetriableError, StageError } from '../errors/errors.js';
 import { committedOffsets, partitionRanges } from './offsets.js';
 import { readToEnd } from './topic-reader.js';
 import { translateKafkaError } from './translate-error.js';
+import { createAtLeastOnceProducer, type OffsetCommitter } from './at-least-once-producer.js';
 import { createTransactionalProducer, type ProducerSettings } from './transactional-producer.js';
 
 export class KafkajsTaskPort implements TaskKafkaPort {
+  /** `atLeastOnce`: PROCESSING_GUARANTEE=at_least_once, with what commits the group's offsets instead. */
   constructor(
     private readonly kafka: Kafka,
     private readonly producerSettings: ProducerSettings,
     private readonly readerGroupPrefix: string,
+    private readonly atLeastOnce?: { commitOffset: OffsetCommitter },
   ) {}
 
   createProducer(transactionalId: string): Promise<ProducerPort> {
+    if (this.atLeastOnce)
+      return createAtLeastOnceProducer(this.kafka, transactionalId, this.atLeastOnce.commitOffset);
     return createTransactionalProducer(this.kafka, transactionalId, this.producerSettings);
   }
 

@@ -132,7 +132,10 @@ function sizeOf(record: OutgoingRecord): number {
 }
 
 /** Splits into requests of at most MAX_RECORDS_PER_SEND records and about MAX_BYTES_PER_SEND bytes, sent in order. */
-async function sendInChunks(transaction: Transaction, records: readonly OutgoingRecord[]): Promise<void> {
+export async function sendInChunks(
+  transaction: Pick<Transaction, 'sendBatch'>,
+  records: readonly OutgoingRecord[],
+): Promise<void> {
   let chunk: OutgoingRecord[] = [];
   let bytes = 0;
   const flush = async () => {

@@ -41,6 +41,7 @@ test('the two required variables alone yield the documented defaults', () => {
       changelog: 'eos-rollup-rollup-state-changelog',
     },
     windows: { sizeMs: 60_000, graceMs: 10_000 },
+    processingGuarantee: 'exactly_once',
     commit: { intervalMs: 100, maxRecords: 5000 },
     transactionTimeoutMs: 60_000,
     sessionTimeoutMs: 30_000,
@@ -265,6 +266,13 @@ test('RETRY_BACKOFF_MAX_MS may not be below RETRY_BACKOFF_INITIAL_MS', () => {
 test('a rejected value does not cause a second complaint about the variable it is compared with', () => {
   assert.deepEqual(problemsWith({ WINDOW_MS: 'abc', GRACE_MS: '700000' }), [
     'WINDOW_MS="abc" is not allowed: expected an integer from 1000 to 86400000 (milliseconds)',
+  ]);
+});
+
+test('PROCESSING_GUARANTEE is exactly_once unless at_least_once is asked for; anything else is refused', () => {
+  assert.equal(load({ PROCESSING_GUARANTEE: 'at_least_once' }).processingGuarantee, 'at_least_once');
+  assert.deepEqual(problemsWith({ PROCESSING_GUARANTEE: 'exactly_once_v2' }), [
+    'PROCESSING_GUARANTEE="exactly_once_v2" is not allowed: expected one of exactly_once, at_least_once',
   ]);
 });
 
