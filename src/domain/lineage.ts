@@ -42,8 +42,11 @@ export function attemptId(instanceId: string, taskCounter: number): string {
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A repeated header is ambiguous, and bytes that are not UTF-8 were not written by us: both read as absent. */
-function text(value: HeaderValue): string | null {
+/**
+ * UTF-8 text of a single header value. A repeated header is ambiguous, and bytes that are not UTF-8 were not
+ * written by us: both read as absent (null).
+ */
+export function headerText(value: HeaderValue): string | null {
   if (value === undefined || Array.isArray(value)) return null;
   if (typeof value === 'string') return value;
   try {
@@ -64,12 +67,12 @@ function safeCount(value: string | null): number | null {
  * offsets make sense (first <= last, ranges disjoint) is the auditor's finding to report, not to hide.
  */
 export function parseLineage(headers: Readonly<Record<string, HeaderValue>>): Lineage | null {
-  const sourceTopic = text(headers[LINEAGE_HEADERS.sourceTopic]);
-  const sourcePartition = safeCount(text(headers[LINEAGE_HEADERS.sourcePartition]));
-  const firstOffset = text(headers[LINEAGE_HEADERS.firstOffset]);
-  const lastOffset = text(headers[LINEAGE_HEADERS.lastOffset]);
-  const attempt = text(headers[LINEAGE_HEADERS.attempt]);
-  const recordCount = safeCount(text(headers[LINEAGE_HEADERS.records]));
+  const sourceTopic = headerText(headers[LINEAGE_HEADERS.sourceTopic]);
+  const sourcePartition = safeCount(headerText(headers[LINEAGE_HEADERS.sourcePartition]));
+  const firstOffset = headerText(headers[LINEAGE_HEADERS.firstOffset]);
+  const lastOffset = headerText(headers[LINEAGE_HEADERS.lastOffset]);
+  const attempt = headerText(headers[LINEAGE_HEADERS.attempt]);
+  const recordCount = safeCount(headerText(headers[LINEAGE_HEADERS.records]));
   if (
     sourceTopic === null ||
     sourceTopic === '' ||

@@ -4,7 +4,7 @@
  * source partition, and the text and JSON renderings. Pure: records and decoded payloads come in.
  */
 import { DLQ_HEADERS } from '../domain/dead-letter.js';
-import { LINEAGE_HEADERS } from '../domain/lineage.js';
+import { LINEAGE_HEADERS, headerText } from '../domain/lineage.js';
 import type { ServerMetric } from '../domain/metric.js';
 import type { DecodedInput } from '../domain/process-record.js';
 
@@ -64,17 +64,6 @@ const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 function bytesOf(value: Uint8Array | string): Uint8Array {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-}
-
-/** UTF-8 text of a single header value; null when absent, repeated, or not UTF-8 (then it is not ours). */
-export function headerText(value: HeaderValue): string | null {
-  if (value === undefined || Array.isArray(value)) return null;
-  if (typeof value === 'string') return value;
-  try {
-    return utf8.decode(value);
-  } catch {
-    return null;
-  }
 }
 
 function decimal(value: HeaderValue): bigint | null {
