@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { computeRatios, evaluateTargets, peerMedians, roundOrder } from '../../bench/lib/ratios.js';
+import { round, sampleResult } from './fixture.js';
+
+void test('medians are taken over the rounds that succeeded only', () => {
+  const medians = peerMedians([round(1, 1, 10), round(2, 1, null), round(3, 1, 30)]);
+  assert.equal(medians.throughputRps, 20);
+});
+
+void test('the ratios divide median throughputs: SUT at 1 s commits over S1, R0 and K1', () => {
+  const { ratios } = sampleResult();
+  assert.equal(ratios.sut_over_s1, 1.1); // 55,000 / 50,000
+  assert.equal(ratios.sut_over_r0, 0.55); // 55,000 / 100,000
+  assert.equal(ratios.sut_over_k1, 2.75); // 55,000 / 20,000
+});
+
+void test('the EOS tax is one minus the stage exactly-once over the stage at-least-once, both at 1 s commits', () => {
+  // SUT-1s 55,000; SUT-ALO-1s median of its two good rounds 61,000; 1 − 0.9016.
+  assert.equal(sampleResult().ratios.eos_tax_1s, 0.0984);
+});
+
+void test('a peer that was not measured leaves its ratios null, not zero or infinite', () => {
+  const result = sampleResult();
+  const ratios = computeRatios(result.peers.filter((p) => p.id !== 'S1-1s' && p.id !== 'SUT-ALO-1s'));
+  assert.equal(ratios.sut_over_s1, null);
+  assert.equal(ratios.eos_tax_1s, null);
+  assert.equal(ratios.sut_over_r0, 0.55);
+});
+
+void test('targets say pass or miss and by how much', () => {
+  const targets = sampleResult().targets;
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  assert.deepEqual(byName.get('SUT/S1 throughput'), {
+    name: 'SUT/S1 throughput',
+    target: '≥ 1.00',
+    value: '1.10',
+    verdict: 'pass',
+    margin: '+10% of target',
+  });
+  assert.equal(byName.get('SUT/R0 throughput')?.verdict, 'miss');
+  assert.equal(byName.get('SUT/R0 throughput')?.margin, '-8.3% of target');
+  const tax = byName.get('EOS tax at 1 s commits');
+  assert.ok(tax);
+  assert.equal(tax.verdict, 'pass');
+  assert.equal(tax.value, '9.8%');
+  assert.equal(tax.margin, '0.2% to spare');
+  assert.equal(byName.get('p99 input-to-visible, SUT-100ms at half its sustained rate')?.verdict, 'pass');
+  assert.equal(
+    byName.get('p99 input-to-visible, SUT-100ms at half its sustained rate')?.margin,
+    '10 ms to spare',
+  );
+  assert.equal(
+    byName.get('p99 input-to-visible, SUT-1s at half its sustained rate')?.margin,
+    'over by 150 ms',
+  );
+  assert.equal(byName.get('recovery after SIGKILL (kill to caught up)')?.verdict, 'miss');
+  assert.equal(byName.get('RSS flat over a 30-minute run')?.verdict, 'not measured');
+});
+
+void test('a failed recovery or missing latency run is not measured, never a pass', () => {
+  const result = sampleResult();
+  const targets = evaluateTargets({ ...result, latency: [], recovery: null });
+  assert.ok(
+    targets
+      .filter((t) => /input-to-visible|recovery/.test(t.name))
+      .every((t) => t.verdict === 'not measured'),
+  );
+});
+
+void test('rounds rotate the peer order so none always runs first', () => {
+  assert.deepEqual(roundOrder(['a', 'b', 'c'], 1), ['a', 'b', 'c']);
+  assert.deepEqual(roundOrder(['a', 'b', 'c'], 2), ['b', 'c', 'a']);
+  assert.deepEqual(roundOrder(['a', 'b', 'c'], 4), ['a', 'b', 'c']);
+  assert.deepEqual(roundOrder([], 2), []);
+});
