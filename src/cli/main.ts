@@ -4,6 +4,7 @@
  * exit code non-zero and a one-line reason on stderr.
  */
 import { CONFIG_VARIABLES } from '../config/config.js';
+import { closest } from '../config/suggest.js';
 import { StageError } from '../errors/errors.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { produceCommand } from './commands/produce.js';
@@ -21,7 +22,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  run: { summary: 'run the stage (configuration from the environment; see --help)', run: () => runCommand() },
+  run: { summary: 'run the stage (configuration from the environment; see --help)', run: runWithArgs },
   produce: {
     summary: 'write generated ServerMetric records, optionally with poison pills, to INPUT_TOPIC (--help)',
     run: produceCommand,
@@ -69,6 +70,27 @@ function usage(): string {
   ].join('\n');
 }
 
+/**
+ * `run` takes no arguments: its settings are the environment. `run --help` must never start the stage (with
+ * KAFKA_BROKERS set it would join the production group), and a stray argument is a mistake, not something to
+ * ignore.
+ */
+async function runWithArgs(args: string[]): Promise<number> {
+  if (args.some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(
+      `usage: eos-rollup run\n\nRuns the stage; every setting comes from the environment.\n\n${usage()}`,
+    );
+    return EXIT.ok;
+  }
+  if (args.length > 0) {
+    console.error(
+      `eos-rollup run: unexpected argument "${args[0]}": run takes no arguments, its settings are environment variables (eos-rollup run --help)`,
+    );
+    return EXIT.usage;
+  }
+  return runCommand();
+}
+
 function reasonOf(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? error.name;
   return String(error);
@@ -76,17 +98,25 @@ function reasonOf(error: unknown): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
-    return name ? EXIT.ok : EXIT.usage;
+  if (!name) {
+    console.error(usage());
+    return EXIT.usage;
   }
-  if (name === '--version') {
+  if (name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
     console.log(packageVersion());
     return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`eos-rollup: unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    const meant = closest(name, Object.keys(COMMANDS));
+    const hint = meant ? ` (did you mean "${meant}"?)` : '';
+    console.error(
+      `eos-rollup: unknown command "${name}"${hint}; commands: ${Object.keys(COMMANDS).join(', ')}\n\n${usage()}`,
+    );
     return EXIT.usage;
   }
   return command.run(args);

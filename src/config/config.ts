@@ -1,10 +1,13 @@
 import { ConfigError } from '../errors/errors.js';
 import { EnvReader } from './env-reader.js';
+import { unknownVariables } from './suggest.js';
 import {
   BROKEN_VARIANTS,
   LOG_LEVELS,
   PROCESSING_GUARANTEES,
+  PROCESSING_GUARANTEE_ALIASES,
   SASL_MECHANISMS,
+  VARIABLE_SPECS,
   type BrokenVariant,
   type LogLevel,
   type ProcessingGuarantee,
@@ -136,6 +139,21 @@ const MIN_HEARTBEATS_PER_SESSION = 3;
  * Turns the environment into one frozen, typed Config, or throws a ConfigError listing every problem found.
  * Pure: it reads only the `env` it is given.
  */
+const VARIABLE_NAMES = Object.keys(VARIABLE_SPECS);
+
+/** One line per set variable that looks like a misspelling of a setting: warned at start, refused if strict. */
+export function misspelledVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  return unknownVariables(env, VARIABLE_NAMES).map(
+    ({ name, meant }) => `${name} is not an eos-rollup setting and is ignored: did you mean ${meant}?`,
+  );
+}
+
+function readProcessingGuarantee(r: EnvReader): ProcessingGuarantee {
+  const names = [...PROCESSING_GUARANTEES, ...Object.keys(PROCESSING_GUARANTEE_ALIASES)];
+  const chosen = r.choice('PROCESSING_GUARANTEE', names) ?? 'exactly_once';
+  return PROCESSING_GUARANTEE_ALIASES[chosen] ?? (chosen as ProcessingGuarantee);
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const r = new EnvReader(env);
 
@@ -147,7 +165,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const topics = readTopics(r, appId);
 
   const windows = readWindows(r);
-  const processingGuarantee = r.choice('PROCESSING_GUARANTEE', PROCESSING_GUARANTEES) ?? 'exactly_once';
+  const processingGuarantee = readProcessingGuarantee(r);
   const commit = readCommit(r);
   const transactionTimeoutMs = readTransactionTimeout(r, commit);
   const sessionTimeoutMs = r.integer('SESSION_TIMEOUT_MS');
@@ -173,6 +191,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const registryCaFile = readRegistryCaFile(r, registryUrl);
   const faultSpec = r.optionalText('EOS_ROLLUP_FAULT');
   const brokenVariant = r.choice('EOS_ROLLUP_BROKEN', BROKEN_VARIANTS);
+  if (r.boolean('CONFIG_STRICT')) {
+    for (const message of misspelledVariables(env)) r.problem('CONFIG_STRICT', message);
+  }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze<Config>({

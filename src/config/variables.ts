@@ -7,6 +7,10 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const PROCESSING_GUARANTEES = ['exactly_once', 'at_least_once'] as const;
 export type ProcessingGuarantee = (typeof PROCESSING_GUARANTEES)[number];
+/** Kafka Streams 4.x knows exactly-once only as exactly_once_v2; the same setting here means the same thing. */
+export const PROCESSING_GUARANTEE_ALIASES: Readonly<Record<string, ProcessingGuarantee>> = {
+  exactly_once_v2: 'exactly_once',
+};
 
 /** Deliberately broken variants for negative controls (issue 4): each breaks one rule exactly-once rests on. */
 export const BROKEN_VARIANTS = [
@@ -138,8 +142,8 @@ export const VARIABLE_SPECS = {
     kind: 'choice',
     default: 'exactly_once',
     description:
-      'exactly_once: one Kafka transaction per task commit (the product). at_least_once: no transactions; records are sent idempotently, then the offsets committed, so a crash may repeat output and DLQ records (Kafka Streams at_least_once).',
-    values: PROCESSING_GUARANTEES,
+      'exactly_once: one Kafka transaction per task commit (the product). at_least_once: no transactions; records are sent idempotently, then the offsets committed, so a crash may repeat output and DLQ records (Kafka Streams at_least_once). exactly_once_v2 is another name for exactly_once.',
+    values: [...PROCESSING_GUARANTEES, ...Object.keys(PROCESSING_GUARANTEE_ALIASES)],
   },
   COMMIT_INTERVAL_MS: {
     kind: 'integer',
@@ -347,6 +351,12 @@ export const VARIABLE_SPECS = {
     default: undefined,
     description: "PEM file of the CA that signed the registry's certificate (default: the system CAs).",
     allowed: 'a file path, with an https:// SCHEMA_REGISTRY_URL',
+  },
+  CONFIG_STRICT: {
+    kind: 'boolean',
+    default: 'false',
+    description:
+      'Refuse to start when a set variable looks like a misspelling of one of these (WINDOW_SIZE_MS for WINDOW_MS); false only warns.',
   },
   EOS_ROLLUP_FAULT: {
     kind: 'text',

@@ -271,8 +271,8 @@ test('a rejected value does not cause a second complaint about the variable it i
 
 test('PROCESSING_GUARANTEE is exactly_once unless at_least_once is asked for; anything else is refused', () => {
   assert.equal(load({ PROCESSING_GUARANTEE: 'at_least_once' }).processingGuarantee, 'at_least_once');
-  assert.deepEqual(problemsWith({ PROCESSING_GUARANTEE: 'exactly_once_v2' }), [
-    'PROCESSING_GUARANTEE="exactly_once_v2" is not allowed: expected one of exactly_once, at_least_once',
+  assert.deepEqual(problemsWith({ PROCESSING_GUARANTEE: 'exactly_twice' }), [
+    'PROCESSING_GUARANTEE="exactly_twice" is not allowed: expected one of exactly_once, at_least_once, exactly_once_v2',
   ]);
 });
 
@@ -436,4 +436,16 @@ test('redactConfig replaces every password and nothing else', () => {
 test('redactConfig leaves a config without passwords as it is', () => {
   const config = load();
   assert.deepEqual(redactConfig(config), config);
+});
+
+test('exactly_once_v2, the name Kafka Streams 4.x uses, means exactly_once', () => {
+  assert.equal(load({ PROCESSING_GUARANTEE: 'exactly_once_v2' }).processingGuarantee, 'exactly_once');
+  assert.equal(load({ PROCESSING_GUARANTEE: 'EXACTLY_ONCE_V2' }).processingGuarantee, 'exactly_once');
+});
+
+test('a misspelled variable is only a warning, unless CONFIG_STRICT makes it a failure', () => {
+  assert.equal(load({ WINDOW_SIZE_MS: '30000' }).windows.sizeMs, 60_000);
+  assert.deepEqual(problemsWith({ WINDOW_SIZE_MS: '30000', CONFIG_STRICT: 'true' }), [
+    'WINDOW_SIZE_MS is not an eos-rollup setting and is ignored: did you mean WINDOW_MS?',
+  ]);
 });

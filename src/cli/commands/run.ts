@@ -8,7 +8,13 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { configSecrets, loadConfig, redactConfig, type Config } from '../../config/config.js';
+import {
+  configSecrets,
+  loadConfig,
+  misspelledVariables,
+  redactConfig,
+  type Config,
+} from '../../config/config.js';
 import { Stage } from '../../engine/stage.js';
 import { createKafka } from '../../kafka/client.js';
 import { KafkaLagReader } from '../../kafka/lag-reader.js';
@@ -44,6 +50,7 @@ export async function runCommand(): Promise<number> {
   const stage = new Stage({ config, logger, version });
   attachLogSubscriber(stage.events, logger);
   logger.info({ version, config: redactConfig(config) }, 'starting eos-rollup');
+  for (const warning of misspelledVariables(process.env)) logger.warn(warning);
   const operations = await startOperations(config, stage, logger);
 
   let signals = 0;
