@@ -7,7 +7,7 @@
 # dependencies alone, and the runtime stage takes the compiled code from the first and node_modules from the
 # second, so neither the compiler nor npm's cache reaches the image.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: compile TypeScript with the dev dependencies --------------------------------------------------
 FROM ${NODE_IMAGE} AS build
