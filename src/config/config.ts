@@ -3,12 +3,14 @@ import { EnvReader } from './env-reader.js';
 import { unknownVariables } from './suggest.js';
 import {
   BROKEN_VARIANTS,
+  LOG_FORMATS,
   LOG_LEVELS,
   PROCESSING_GUARANTEES,
   PROCESSING_GUARANTEE_ALIASES,
   SASL_MECHANISMS,
   VARIABLE_SPECS,
   type BrokenVariant,
+  type LogFormat,
   type LogLevel,
   type ProcessingGuarantee,
   type SaslMechanism,
@@ -19,6 +21,7 @@ export {
   CONFIG_VARIABLES,
   type BrokenVariant,
   type ConfigVariable,
+  type LogFormat,
   type LogLevel,
   type ProcessingGuarantee,
   type SaslMechanism,
@@ -119,6 +122,7 @@ export interface Config {
   /** 0: no metrics endpoint. */
   readonly metricsPort: number;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Test-only fault injection switch, raw; interpreted by the test harness hooks, not here. */
   readonly faultSpec: string | undefined;
   /** Test-only negative control: a deliberately broken variant of the stage. */
@@ -185,6 +189,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   };
   const metricsPort = r.integer('METRICS_PORT');
   const logLevel = r.choice('LOG_LEVEL', LOG_LEVELS) ?? 'info';
+  const logFormat = r.choice('LOG_FORMAT', LOG_FORMATS) ?? 'auto';
   const ssl = readSsl(r);
   const sasl = readSasl(r);
   const registryAuth = readRegistryAuth(r);
@@ -216,6 +221,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     topicSettings,
     metricsPort,
     logLevel,
+    logFormat,
     faultSpec,
     brokenVariant,
   });

@@ -5,6 +5,8 @@
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 export const PROCESSING_GUARANTEES = ['exactly_once', 'at_least_once'] as const;
 export type ProcessingGuarantee = (typeof PROCESSING_GUARANTEES)[number];
 /** Kafka Streams 4.x knows exactly-once only as exactly_once_v2; the same setting here means the same thing. */
@@ -285,6 +287,13 @@ export const VARIABLE_SPECS = {
     default: 'info',
     description: 'Log level.',
     values: LOG_LEVELS,
+  },
+  LOG_FORMAT: {
+    kind: 'choice',
+    default: 'auto',
+    description:
+      'json: one JSON object per line, with level names (for log shippers). pretty: one readable line per entry. auto: pretty on a terminal, json otherwise.',
+    values: LOG_FORMATS,
   },
   KAFKA_SSL: {
     kind: 'boolean',

@@ -190,7 +190,7 @@ export class Stage {
         const fault = { ...spec, offset: spec.offset?.toString() };
         writeSync(
           2,
-          `${JSON.stringify({ level: 40, time: Date.now(), fault, partition, msg: 'injecting fault' })}\n`,
+          `${JSON.stringify({ level: 'warn', time: Date.now(), fault, partition, msg: 'injecting fault' })}\n`,
         );
       }),
       logger,

@@ -26,13 +26,17 @@ const EXPECTED_NOISE = [
   /^Limiting retries for the idempotent producer/,
 ];
 
-/** kafkajs logs through pino; its INFO chatter (joins, fetches) goes to debug, its errors stay warnings we act on. */
-function pinoLogCreator(logger: Logger) {
+/**
+ * kafkajs logs through pino; its INFO chatter (joins, fetches) goes to debug, its errors stay warnings we act on.
+ * `quiet`: a one-shot command reports its own failure in one line, so kafkajs' retries are debug there.
+ */
+function pinoLogCreator(logger: Logger, quietRetries: boolean) {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
       const target = PINO_LEVEL[level] ?? 'debug';
-      const quiet = target === 'info' || EXPECTED_NOISE.some((pattern) => pattern.test(message));
+      const quiet =
+        quietRetries || target === 'info' || EXPECTED_NOISE.some((pattern) => pattern.test(message));
       logger[quiet ? 'debug' : target === 'error' ? 'warn' : target]({ kafkajs: extra }, message);
     };
 }
@@ -49,7 +53,17 @@ export function tlsOptions(config: KafkaConfig): ConnectionOptions | undefined {
   };
 }
 
-export function createKafka(config: KafkaConfig, clientId: string, logger: Logger): Kafka {
+export interface KafkaClientOptions {
+  /** One-shot commands: kafkajs' own retry warnings go to debug; the command's one-line failure says it all. */
+  quietRetries?: boolean;
+}
+
+export function createKafka(
+  config: KafkaConfig,
+  clientId: string,
+  logger: Logger,
+  options: KafkaClientOptions = {},
+): Kafka {
   const ssl = tlsOptions(config);
   const sasl = config.sasl ? saslMechanism(config.sasl) : undefined;
   return new Kafka({
@@ -58,7 +72,7 @@ export function createKafka(config: KafkaConfig, clientId: string, logger: Logge
     ...(ssl ? { ssl } : {}),
     ...(sasl ? { sasl } : {}),
     logLevel: KafkaLogLevel.WARN,
-    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
+    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' }), options.quietRetries ?? false),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },
   });
 }

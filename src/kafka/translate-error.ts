@@ -34,18 +34,26 @@ export function translateKafkaError(error: unknown, context: string): StageError
 }
 
 type Verdict =
-  | { readonly kind: 'retriable'; readonly code: ErrorCodeOfKind<'retriable'> }
+  | { readonly kind: 'retriable'; readonly code: ErrorCodeOfKind<'retriable'>; readonly advice?: string }
   | { readonly kind: 'fenced'; readonly code: ErrorCodeOfKind<'fenced'> }
   | { readonly kind: 'fatal'; readonly code: ErrorCodeOfKind<'fatal'>; readonly advice?: string };
 
-const retriable = (code: ErrorCodeOfKind<'retriable'>): Verdict => ({ kind: 'retriable', code });
+const retriable = (code: ErrorCodeOfKind<'retriable'>, advice?: string): Verdict => ({
+  kind: 'retriable',
+  code,
+  advice,
+});
 const fenced = (code: ErrorCodeOfKind<'fenced'>): Verdict => ({ kind: 'fenced', code });
 const fatal = (code: ErrorCodeOfKind<'fatal'>, advice?: string): Verdict => ({ kind: 'fatal', code, advice });
 
 const COORDINATOR = retriable('COORDINATOR_NOT_AVAILABLE');
 const LEADER = retriable('LEADER_NOT_AVAILABLE');
 const REBALANCE = retriable('REBALANCE_IN_PROGRESS');
-const CONNECTION = retriable('CONNECTION_FAILED');
+// The address in kafkajs' message is one the operator gave, or one a broker advertised: say where it came from.
+const CONNECTION = retriable(
+  'CONNECTION_FAILED',
+  "no broker answered there; the addresses come from KAFKA_BROKERS and the brokers' advertised listeners",
+);
 const AUTHORIZATION = fatal('AUTHORIZATION_FAILED', "check the ACLs of the stage's principal");
 const AUTHENTICATION = fatal(
   'AUTHENTICATION_FAILED',
@@ -190,15 +198,15 @@ function protocolType(type: string, message: unknown): string {
 }
 
 function toStageError(verdict: Verdict, message: string, cause: unknown): StageError {
+  const advised =
+    'advice' in verdict && verdict.advice !== undefined ? `${message} (${verdict.advice})` : message;
   switch (verdict.kind) {
     case 'retriable':
-      return new RetriableError(verdict.code, message, { cause });
+      return new RetriableError(verdict.code, advised, { cause });
     case 'fenced':
-      return new FencedError(verdict.code, message, { cause });
-    case 'fatal': {
-      const advice = verdict.advice === undefined ? '' : ` (${verdict.advice})`;
-      return new FatalError(verdict.code, `${message}${advice}`, { cause });
-    }
+      return new FencedError(verdict.code, advised, { cause });
+    case 'fatal':
+      return new FatalError(verdict.code, advised, { cause });
   }
 }
 

@@ -35,6 +35,8 @@ const MIN_SCRUBBED_SECRET_CHARS = 4;
 
 export interface LoggerOptions {
   readonly level: LogLevel;
+  /** One readable line per entry instead of JSON: for a person at a terminal, never for a log shipper. */
+  readonly pretty?: boolean;
   /** Fields on every line (the app id). */
   readonly base?: Record<string, unknown>;
   /** Values that must never be written, whatever field or message carries them (configSecrets(config)). */
@@ -47,8 +49,10 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   const settings: pino.LoggerOptions = {
     level: options.level,
     ...(options.base ? { base: options.base } : {}),
+    // Level names, not pino's numbers: a reader or a log query should not need pino's table.
+    formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-    hooks: { streamWrite: scrub },
+    hooks: { streamWrite: options.pretty ? (line) => prettyLine(scrub(line)) : scrub },
   };
   return destination ? pino(settings, destination) : pino(settings);
 }
@@ -66,4 +70,27 @@ export function lineScrubber(secrets: readonly string[]): (line: string) => stri
     for (const needle of needles) scrubbed = scrubbed.replaceAll(needle, REDACTED);
     return scrubbed;
   };
+}
+
+/** Fields every line has, shown in the line's head rather than among its details. */
+const HEAD_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'app']);
+
+/**
+ * `12:03:04.567 WARN  message  key=value …` from one of this logger's JSON lines. Runs after the scrubber, so
+ * it only ever sees redacted text; a line that is not JSON is passed through.
+ */
+export function prettyLine(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const time = typeof entry.time === 'number' ? new Date(entry.time).toISOString().slice(11, 23) : '';
+  const level = (typeof entry.level === 'string' ? entry.level : '').toUpperCase().padEnd(5);
+  const details = Object.entries(entry)
+    .filter(([key]) => !HEAD_FIELDS.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const message = typeof entry.msg === 'string' ? entry.msg : '';
+  return `${[time, level, message, ...details].filter((part) => part !== '').join(' ')}\n`;
 }

@@ -65,3 +65,11 @@ test('no command at all prints the usage on stderr and exits 2; --help prints it
   assert.equal(help.status, 0);
   assert.match(help.stdout, /usage: eos-rollup <command>/);
 });
+
+test('an unreachable broker is one line naming KAFKA_BROKERS, without kafkajs retry chatter', () => {
+  const { status, stderr } = cli('topics', 'create');
+  assert.equal(status, 1);
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0] ?? '', /ECONNREFUSED 127\.0\.0\.1:1 .*KAFKA_BROKERS/);
+});

@@ -54,6 +54,7 @@ test('the two required variables alone yield the documented defaults', () => {
     topicSettings: { replicationFactor: -1, dlqRetentionMs: 2_592_000_000, outputRetentionMs: 604_800_000 },
     metricsPort: 9464,
     logLevel: 'info',
+    logFormat: 'auto',
     faultSpec: undefined,
     brokenVariant: undefined,
   };

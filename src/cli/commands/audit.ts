@@ -47,7 +47,7 @@ export async function auditCommand(args: string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   const logger = commandLogger(config, { quietInfo: true });
-  const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger);
+  const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger, { quietRetries: true });
   const progress = Progress.forCommand({
     logLevel: config.logLevel,
     jsonOutput: values.json ?? false,

@@ -158,7 +158,7 @@ const COMMON_FLAGS = {
 
 function commandKafka(config: Config, suffix: string) {
   const logger = commandLogger(config, { quietInfo: true });
-  return createKafka(config.kafka, `${config.appId}-${suffix}`, logger);
+  return createKafka(config.kafka, `${config.appId}-${suffix}`, logger, { quietRetries: true });
 }
 
 function readingLine(what: string, topic: string, p: ReadProgress): string {

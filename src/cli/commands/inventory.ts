@@ -252,7 +252,7 @@ export async function inventoryCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const topic = config.topics.inventory;
   const logger = commandLogger(config);
-  const kafka = createKafka(config.kafka, `${config.appId}-inventory`, logger);
+  const kafka = createKafka(config.kafka, `${config.appId}-inventory`, logger, { quietRetries: true });
   if ((await missingTopics(kafka, [topic])).length > 0) {
     throw new CommandError(
       `inventory topic ${topic} (INVENTORY_TOPIC) does not exist: create it with eos-rollup topics create`,

@@ -167,7 +167,7 @@ export async function lagCommand(args: string[]): Promise<number> {
   const group = options.group ?? config.appId;
   const topic = options.topic ?? config.topics.input;
   const logger = commandLogger(config, { quietInfo: true });
-  const kafka = createKafka(config.kafka, `${config.appId}-lag`, logger);
+  const kafka = createKafka(config.kafka, `${config.appId}-lag`, logger, { quietRetries: true });
   if ((await missingTopics(kafka, [topic])).length > 0)
     throw new CommandError(
       `topic ${topic} does not exist${options.topic === undefined ? ' (INPUT_TOPIC)' : ''}`,

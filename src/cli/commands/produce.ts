@@ -306,7 +306,7 @@ export async function produceCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const topic = config.topics.input;
   const logger = commandLogger(config);
-  const kafka = createKafka(config.kafka, `${config.appId}-produce`, logger);
+  const kafka = createKafka(config.kafka, `${config.appId}-produce`, logger, { quietRetries: true });
   if ((await missingTopics(kafka, [topic])).length > 0) {
     throw new CommandError(
       `input topic ${topic} (INPUT_TOPIC) does not exist: create it with eos-rollup topics create`,

@@ -30,6 +30,7 @@ import {
   watchdogOptions,
   type WatchdogFinding,
 } from '../../observability/watchdog.js';
+import { prettyOn } from '../command-logger.js';
 import { CommandError, EXIT } from '../exit.js';
 import { packageVersion } from '../version.js';
 
@@ -43,6 +44,7 @@ export async function runCommand(): Promise<number> {
   const config = loadConfig(process.env);
   const logger = createLogger({
     level: config.logLevel,
+    pretty: prettyOn(config.logFormat, process.stdout),
     base: { app: config.appId },
     secrets: configSecrets(config),
   });

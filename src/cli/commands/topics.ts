@@ -70,7 +70,7 @@ export async function topicsCommand(args: string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   const logger = commandLogger(config);
-  const kafka = createKafka(config.kafka, `${config.appId}-topics`, logger);
+  const kafka = createKafka(config.kafka, `${config.appId}-topics`, logger, { quietRetries: true });
   const { input, inventory } = config.topics;
   const states = await ensureSourceTopics(
     kafka,

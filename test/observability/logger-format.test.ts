@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+
+import { prettyOn } from '../../src/cli/command-logger.js';
+import { createLogger, prettyLine } from '../../src/observability/logger.js';
+
+function written(
+  pretty: boolean,
+  secrets: string[] = [],
+): { logger: ReturnType<typeof createLogger>; out: string[] } {
+  const out: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      out.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'info', pretty, secrets }, sink), out };
+}
+
+test('JSON lines carry the level by name, not by pino number', () => {
+  const { logger, out } = written(false);
+  logger.warn({ partition: 3 }, 'something to look at');
+  const line = JSON.parse(out.join('')) as Record<string, unknown>;
+  assert.equal(line.level, 'warn');
+  assert.equal(line.msg, 'something to look at');
+  assert.equal(line.partition, 3);
+});
+
+test('pretty lines read as time, level, message and details, still redacted', () => {
+  const { logger, out } = written(true, ['hunter2-secret']);
+  logger.error({ partition: 3, err: 'auth with hunter2-secret failed' }, 'task failed');
+  const line = out.join('');
+  assert.match(
+    line,
+    /^\d\d:\d\d:\d\d\.\d{3} ERROR task failed partition=3 err=auth with \[redacted\] failed\n$/,
+  );
+});
+
+test('a line that is not JSON passes through the pretty renderer untouched', () => {
+  assert.equal(prettyLine('plain text\n'), 'plain text\n');
+});
+
+test('LOG_FORMAT=auto is pretty only on a terminal', () => {
+  assert.equal(prettyOn('auto', { isTTY: true }), true);
+  assert.equal(prettyOn('auto', {}), false);
+  assert.equal(prettyOn('json', { isTTY: true }), false);
+  assert.equal(prettyOn('pretty', {}), true);
+});
