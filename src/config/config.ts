@@ -152,19 +152,40 @@ export function misspelledVariables(env: Readonly<Record<string, string | undefi
   );
 }
 
+function readAppId(r: EnvReader, required: boolean): string {
+  if (r.isSet('APP_ID')) return r.matching('APP_ID', (v) => ID.test(v));
+  if (!required) return CLIENT_ID_WITHOUT_APP_ID;
+  r.problem(
+    'APP_ID',
+    'APP_ID is required: it is the consumer group and the transactional-id prefix, and two deployments left on a default would share them; expected 1 to 200 characters from A-Z a-z 0-9 . _ -',
+  );
+  return '';
+}
+
 function readProcessingGuarantee(r: EnvReader): ProcessingGuarantee {
   const names = [...PROCESSING_GUARANTEES, ...Object.keys(PROCESSING_GUARANTEE_ALIASES)];
   const chosen = r.choice('PROCESSING_GUARANTEE', names) ?? 'exactly_once';
   return PROCESSING_GUARANTEE_ALIASES[chosen] ?? (chosen as ProcessingGuarantee);
 }
 
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+/** The client-id prefix of commands that do not act for a group, when APP_ID is unset. */
+const CLIENT_ID_WITHOUT_APP_ID = 'eos-rollup';
+
+export interface LoadOptions {
+  /** The command acts as or for the group (run, lag, dlq, audit): APP_ID must be given, never defaulted. */
+  readonly requireAppId?: boolean;
+}
+
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: LoadOptions = {},
+): Config {
   const r = new EnvReader(env);
 
   // Read in the order of the variable table, so problems are listed in the order the README documents them.
   const brokers = readBrokers(r);
   const registryUrl = readRegistryUrl(r);
-  const appId = r.matching('APP_ID', (v) => ID.test(v));
+  const appId = readAppId(r, options.requireAppId ?? false);
   const instanceId = r.isSet('INSTANCE_ID') ? r.matching('INSTANCE_ID', (v) => ID.test(v)) : undefined;
   const topics = readTopics(r, appId);
 

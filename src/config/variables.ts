@@ -88,9 +88,9 @@ export const VARIABLE_SPECS = {
   },
   APP_ID: {
     kind: 'text',
-    default: 'eos-rollup',
+    default: undefined,
     description:
-      'Consumer group id and transactional-id prefix; also names the state changelog topic (<APP_ID>-rollup-state-changelog).',
+      'Consumer group id and transactional-id prefix; also names the state changelog topic (<APP_ID>-rollup-state-changelog). Required by run, lag, dlq and audit, so that two deployments never share a group by default; other commands use it in client ids only (eos-rollup when unset).',
     allowed: ID_ALLOWED,
   },
   INSTANCE_ID: {

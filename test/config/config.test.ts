@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { CONFIG_VARIABLES, loadConfig, redactConfig, type Config } from '../../src/config/config.js';
+import {
+  CONFIG_VARIABLES,
+  loadConfig,
+  redactConfig,
+  type Config,
+  type LoadOptions,
+} from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors/errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -13,9 +19,9 @@ function load(extra: Env = {}): Config {
 }
 
 /** The problems loadConfig reports for this environment; fails the test if it accepts it. */
-function problemsOf(env: Env): readonly string[] {
+function problemsOf(env: Env, options: LoadOptions = {}): readonly string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, options);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
     return error.problems;
@@ -449,4 +455,12 @@ test('a misspelled variable is only a warning, unless CONFIG_STRICT makes it a f
   assert.deepEqual(problemsWith({ WINDOW_SIZE_MS: '30000', CONFIG_STRICT: 'true' }), [
     'WINDOW_SIZE_MS is not an eos-rollup setting and is ignored: did you mean WINDOW_MS?',
   ]);
+});
+
+test('APP_ID is required where the command acts for a group, and only a client-id prefix elsewhere', () => {
+  assert.deepEqual(problemsOf({ ...REQUIRED }, { requireAppId: true }), [
+    'APP_ID is required: it is the consumer group and the transactional-id prefix, and two deployments left on a default would share them; expected 1 to 200 characters from A-Z a-z 0-9 . _ -',
+  ]);
+  assert.equal(loadConfig({ ...REQUIRED, APP_ID: 'rollup-eu' }, { requireAppId: true }).appId, 'rollup-eu');
+  assert.equal(load().appId, 'eos-rollup');
 });

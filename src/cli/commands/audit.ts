@@ -45,7 +45,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       EXIT.usage,
     );
   }
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger, { quietRetries: true });
   const progress = Progress.forCommand({

@@ -194,7 +194,7 @@ async function inspect(args: string[]): Promise<number> {
   const limitText = stringValue(values, 'limit');
   const limit =
     limitText === 'all' ? null : (countOption('--limit', limitText, 0, 1_000_000) ?? DEFAULT_INSPECT_LIMIT);
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, { requireAppId: true });
   const topic = config.topics.dlq;
   const kafka = commandKafka(config, 'dlq-inspect');
   if ((await missingTopics(kafka, [topic])).length > 0)
@@ -332,7 +332,7 @@ async function replay(args: string[]): Promise<number> {
     console.log(HELP);
     return EXIT.ok;
   }
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, { requireAppId: true });
   const kafka = commandKafka(config, 'dlq-replay');
   const missing = await missingTopics(kafka, [config.topics.dlq, config.topics.input]);
   if (missing.length > 0)

@@ -163,7 +163,7 @@ export async function lagCommand(args: string[]): Promise<number> {
     console.log(USAGE);
     return EXIT.ok;
   }
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, { requireAppId: true });
   const group = options.group ?? config.appId;
   const topic = options.topic ?? config.topics.input;
   const logger = commandLogger(config, { quietInfo: true });

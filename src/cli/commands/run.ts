@@ -41,7 +41,7 @@ const LAG_TIMEOUT_MS = 3000;
 const WATCHDOG_CHECK_MS = 1000;
 
 export async function runCommand(): Promise<number> {
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, { requireAppId: true });
   const logger = createLogger({
     level: config.logLevel,
     pretty: prettyOn(config.logFormat, process.stdout),
