@@ -121,7 +121,7 @@ test('the pod reads only variables the stage knows, from the ConfigMap, the Secr
     ...Object.keys(record(only('Secret').stringData, 'Secret stringData')),
   ];
   assert.deepEqual(
-    names.filter((n) => !VARIABLE_NAMES.has(n)),
+    names.filter((n) => !VARIABLE_NAMES.has(n) && n !== 'NODE_OPTIONS'),
     [],
     'unknown variables',
   );
@@ -178,4 +178,19 @@ test('the Service and the PodDisruptionBudget select the pods, and the Service e
   const pdb = record(only('PodDisruptionBudget').spec, 'PDB spec');
   assert.ok(selects(record(record(pdb.selector, 'PDB selector').matchLabels, 'matchLabels')));
   assert.equal(pdb.maxUnavailable, 1);
+});
+
+test('no Service link variables reach the pod: a Service named metrics would otherwise set METRICS_PORT', () => {
+  assert.equal(podSpec().enableServiceLinks, false);
+});
+
+test("the heap limit leaves room under the container's memory limit", () => {
+  const c = container();
+  const nodeOptions = list(c.env, 'env')
+    .map((e) => record(e, 'env'))
+    .find((e) => e.name === 'NODE_OPTIONS');
+  const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(text(nodeOptions?.value, 'NODE_OPTIONS'))?.[1]);
+  const limit = text(record(record(c.resources, 'resources').limits, 'limits').memory, 'memory limit');
+  const limitMiB = Number(/^(\d+)Mi$/.exec(limit)?.[1]);
+  assert.ok(heapMiB > 0 && heapMiB <= limitMiB * 0.8, `heap ${heapMiB} MiB under a ${limitMiB} MiB limit`);
 });
