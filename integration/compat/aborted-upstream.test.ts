@@ -8,7 +8,8 @@
  *   inside an aborted range, and of 64 KiB, must return exactly that set, while kafkajs 2.2.4's original
  *   algorithm run over the same fetched data must not (the negative control: the comparison can fail);
  * - a kafkajs consumer with 512-byte fetches must return exactly that set;
- * - the stage must count, per host, exactly the committed records the test wrote;
+ * - the stage must count, per host, exactly the committed records the test wrote, and dead-letter exactly the
+ *   committed poison records (some poison is aborted too);
  * - the audit reader must read exactly the reference set.
  * read_uncommitted proves the aborted records are really in the log.
  */
@@ -56,6 +57,7 @@ type Outcome = 'commit' | 'abort';
 interface Built {
   names: PipelineNames;
   committed: ServerMetric[];
+  committedPoison: string[];
   abortedRecords: number;
   totalRecords: number;
 }
@@ -65,10 +67,12 @@ class Upstream {
   private readonly producers = new Map<string, Producer>();
   private readonly open = new Map<
     string,
-    { transaction: Transaction; outcome: Outcome; sent: ServerMetric[] }
+    { transaction: Transaction; outcome: Outcome; sent: ServerMetric[]; poison: string[] }
   >();
   private seq = 0;
   readonly committed: ServerMetric[] = [];
+  /** Values of the committed poison records: the DLQ must hold exactly these, byte for byte. */
+  readonly committedPoison: string[] = [];
   abortedRecords = 0;
   totalRecords = 0;
 
@@ -93,20 +97,22 @@ class Upstream {
   async begin(name: string, outcome: Outcome): Promise<void> {
     const producer = this.producers.get(name);
     if (!producer) throw new Error(`no producer ${name}`);
-    this.open.set(name, { transaction: await producer.transaction(), outcome, sent: [] });
+    this.open.set(name, { transaction: await producer.transaction(), outcome, sent: [], poison: [] });
   }
 
-  async send(name: string, steps = 1): Promise<void> {
+  /** With `poison`, each send also carries one record that is not in the wire format (a dead letter). */
+  async send(name: string, steps = 1, poison = false): Promise<void> {
     const open = this.open.get(name);
     if (!open) throw new Error(`${name} has no open transaction`);
     for (let s = 0; s < steps * SENDS_PER_STEP; s++) {
       const metrics = Array.from({ length: RECORDS_PER_SEND }, () => this.metric());
-      await open.transaction.send({
-        topic: this.topic,
-        messages: metrics.map((m) => ({ partition: 0, key: m.host, value: this.encoder.encode(m) })),
-      });
+      const messages = metrics.map((m) => ({ partition: 0, key: m.host, value: this.encoder.encode(m) }));
+      const bad = poison ? [`poison ${name} ${this.seq++}`] : [];
+      messages.push(...bad.map((value) => ({ partition: 0, key: 'poison', value: Buffer.from(value) })));
+      await open.transaction.send({ topic: this.topic, messages });
       open.sent.push(...metrics);
-      this.totalRecords += metrics.length;
+      open.poison.push(...bad);
+      this.totalRecords += messages.length;
     }
   }
 
@@ -117,9 +123,10 @@ class Upstream {
     if (open.outcome === 'commit') {
       await open.transaction.commit();
       this.committed.push(...open.sent);
+      this.committedPoison.push(...open.poison);
     } else {
       await open.transaction.abort();
-      this.abortedRecords += open.sent.length;
+      this.abortedRecords += open.sent.length + open.poison.length;
     }
   }
 
@@ -152,10 +159,10 @@ async function buildInput(kafka: Kafka): Promise<Built> {
   try {
     await upstream.begin('A', 'abort');
     await upstream.begin('C', 'commit');
-    await upstream.send('A', 3);
+    await upstream.send('A', 3, true);
     await upstream.begin('B', 'abort');
-    await upstream.send('B', 2);
-    await upstream.send('C', 2);
+    await upstream.send('B', 2, true);
+    await upstream.send('C', 2, true);
     await upstream.send('A', 2);
     await upstream.send('B', 2);
     await upstream.end('B'); // nested in A and aborted first: listed before A
@@ -180,7 +187,7 @@ async function buildInput(kafka: Kafka): Promise<Built> {
     await upstream.end('B');
     await upstream.end('C');
     await upstream.begin('D', 'commit');
-    await upstream.send('D', 3);
+    await upstream.send('D', 3, true);
     await upstream.end('D');
     await upstream.begin('A', 'abort');
     await upstream.send('A', 2);
@@ -196,6 +203,7 @@ async function buildInput(kafka: Kafka): Promise<Built> {
   return {
     names,
     committed: upstream.committed,
+    committedPoison: upstream.committedPoison,
     abortedRecords: upstream.abortedRecords,
     totalRecords: upstream.totalRecords + 1,
   };
@@ -423,7 +431,11 @@ test('the input really holds aborted records (read_uncommitted) and the Java con
     built.totalRecords,
     'read_uncommitted sees every record written, aborted ones too',
   );
-  assert.equal(java.size, built.committed.length + 1, 'committed records plus the flush record');
+  assert.equal(
+    java.size,
+    built.committed.length + built.committedPoison.length + 1,
+    'committed records, committed poison and the flush record',
+  );
   assert.deepEqual(
     countByHost([...java.values()].filter((key) => key.startsWith('host-'))),
     countByHost(built.committed.map((m) => m.host)),
@@ -454,7 +466,7 @@ test("a kafkajs consumer with tiny fetches returns exactly the Java consumer's r
   sameSet(await consumeWithTinyFetches(built.names.input), new Set(java.keys()), 'kafkajs consumer');
 });
 
-test('the stage counts every host exactly its committed records', async () => {
+test('the stage counts every host exactly its committed records and dead-letters only committed poison', async () => {
   const { built } = await prepared();
   const result = await runOnce(suite, built.names, { COMMIT_MAX_RECORDS: '2000' }, 240_000);
   assert.equal(result.exit.code, 0, result.stage.output().slice(-2000));
@@ -465,6 +477,13 @@ test('the stage counts every host exactly its committed records', async () => {
   const expected = countByHost(built.committed.map((m) => m.host));
   assert.deepEqual(counted, expected, 'records per host: counted by the stage vs committed by the test');
   assert.deepEqual(compareRollups(rollups, expectedWindows(built.committed, WINDOWS.sizeMs)), []);
+  const dead = await readAll(suite.kafka, built.names.dlq);
+  assert.equal(dead.complete, true);
+  assert.deepEqual(
+    dead.records.map((r) => r.value?.toString() ?? '<null>').sort(),
+    [...built.committedPoison].sort(),
+    'the DLQ holds each committed poison record once, raw, and no aborted one',
+  );
 });
 
 test("the audit reader reads exactly the Java consumer's records", async () => {
