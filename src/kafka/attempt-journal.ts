@@ -88,6 +88,12 @@ interface PrivateCluster {
   ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
 }
 
+/**
+ * read_uncommitted on purpose, and no abort filter needed: only the idempotent producer above writes this topic,
+ * never inside a transaction, so it holds no transactional record, aborted or not, and no marker. Its last
+ * record is the journal's latest entry under either isolation level; read_committed would add nothing but a
+ * wait behind the last stable offset if anything ever left a transaction open on it.
+ */
 const READ_UNCOMMITTED = 0;
 /** One entry is ~150 bytes; the broker returns at least the whole batch holding the wanted offset anyway. */
 const FETCH_MAX_BYTES = 64 * 1024;

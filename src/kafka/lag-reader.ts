@@ -9,6 +9,7 @@
  * uses the Kafka object's private cluster (kafkajs is pinned to 2.2.4); connections are kept between lookups.
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import { committedRecords, type AbortFilterMessage, type AbortedTransaction } from './abort-filter.js';
 import { privateCluster } from './offsets.js';
 import { translateKafkaError } from './translate-error.js';
 
@@ -28,11 +29,8 @@ export interface PartitionOffsetsSample {
   oldestUnreadTimestampMs: number | null;
 }
 
-export interface FetchedRecord {
-  offset: string;
+export interface FetchedRecord extends AbortFilterMessage {
   timestamp: string;
-  isControlRecord: boolean;
-  batchContext?: { producerId?: string; inTransaction?: boolean };
 }
 interface FetchResponse {
   responses: {
@@ -40,7 +38,7 @@ interface FetchResponse {
     partitions: {
       partition: number;
       errorCode: number;
-      abortedTransactions?: { producerId: string; firstOffset: string }[];
+      abortedTransactions?: AbortedTransaction[];
       messages: FetchedRecord[];
     }[];
   }[];
@@ -219,36 +217,19 @@ export class KafkaLagReader {
 }
 
 /**
- * The first data record at or after `position` that a read_committed consumer would be handed: not a transaction
- * marker, not part of an aborted transaction (as the broker lists them: producer id and first offset, each ended
- * by that producer's next marker). Otherwise, where to look next: after the last record this fetch returned.
+ * The first data record at or after `position` that a read_committed consumer would be handed, as kafkajs's
+ * (patched) filter decides: not a transaction marker, not part of an aborted transaction. Otherwise, where to
+ * look next: after the last record this fetch returned.
  */
 export function firstReadableRecord(
   records: readonly FetchedRecord[],
   position: bigint,
-  abortedTransactions: readonly { producerId: string; firstOffset: string }[] = [],
+  abortedTransactions: readonly AbortedTransaction[] = [],
 ): { timestampMs?: number; nextPosition?: bigint } {
-  const aborts = abortedTransactions
-    .map((t) => ({ producerId: t.producerId, firstOffset: BigInt(t.firstOffset) }))
-    .sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
-  const abortedProducers = new Set<string>();
-  let last: bigint | undefined;
-  for (const record of records) {
-    const offset = BigInt(record.offset);
-    last = offset;
-    while (aborts[0] && aborts[0].firstOffset <= offset)
-      abortedProducers.add(aborts.shift()?.producerId ?? '');
-    const producerId = record.batchContext?.producerId;
-    if (record.isControlRecord) {
-      if (producerId !== undefined) abortedProducers.delete(producerId);
-      continue;
-    }
-    if (offset < position) continue;
-    if (record.batchContext?.inTransaction && producerId !== undefined && abortedProducers.has(producerId))
-      continue;
-    return { timestampMs: Number(record.timestamp) };
-  }
-  return last === undefined ? {} : { nextPosition: last + 1n };
+  const readable = committedRecords(records, abortedTransactions).find((r) => BigInt(r.offset) >= position);
+  if (readable) return { timestampMs: Number(readable.timestamp) };
+  const last = records.at(-1);
+  return last === undefined ? {} : { nextPosition: BigInt(last.offset) + 1n };
 }
 
 function offsetsByPartition(entries: readonly { partition: number; offset: string }[]): Map<number, bigint> {

@@ -9,9 +9,11 @@ const data = (offset: number, timestamp: number, producerId?: string): FetchedRe
   isControlRecord: false,
   batchContext: producerId === undefined ? {} : { producerId, inTransaction: true },
 });
+/** An ABORT marker: its control key is version 0, type 0. */
 const marker = (offset: number, producerId: string): FetchedRecord => ({
   offset: String(offset),
   timestamp: '0',
+  key: Buffer.from([0, 0, 0, 0]),
   isControlRecord: true,
   batchContext: { producerId, inTransaction: true },
 });
