@@ -52,6 +52,8 @@ const MAX_LAG_LABELS = ['cluster_name', 'group', 'is_simple_consumer'] as const;
 export interface MetricsOptions {
   /** prom-client's process and Node.js metrics (CPU, memory, GC, event-loop delay). */
   defaultMetrics?: boolean;
+  /** The build this process runs, as the conventional `_build_info` gauge (always 1) with labels. */
+  build?: { version: string; nodeVersion: string; processingGuarantee: string };
 }
 
 /**
@@ -66,6 +68,22 @@ export function attachMetrics(
   const now = sources.now ?? Date.now;
   const registers = [registry];
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  if (options.build) {
+    // The value is always 1; the labels carry the facts, so a query can join them to any other series.
+    new Gauge<'version' | 'node_version' | 'processing_guarantee'>({
+      name: `${PREFIX}build_info`,
+      help: 'Always 1; labels: the eos-rollup version, the Node.js version and the processing guarantee.',
+      labelNames: ['version', 'node_version', 'processing_guarantee'],
+      registers,
+    }).set(
+      {
+        version: options.build.version,
+        node_version: options.build.nodeVersion,
+        processing_guarantee: options.build.processingGuarantee,
+      },
+      1,
+    );
+  }
 
   // What the engine reported, kept for the collect callbacks.
   let assigned: number[] = [];

@@ -266,3 +266,20 @@ test('the text exposition has every metric with HELP and TYPE, and the default p
   assert.match(text, /^# TYPE nodejs_eventloop_lag_p99_seconds gauge$/m);
   assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m);
 });
+
+test('build_info says which build runs: version, Node.js and processing guarantee, value 1', async () => {
+  const registry = new Registry();
+  attachMetrics(
+    new StageEvents(),
+    registry,
+    {},
+    {
+      build: { version: '1.2.3', nodeVersion: 'v24.0.0', processingGuarantee: 'exactly_once' },
+    },
+  );
+  const text = await registry.metrics();
+  assert.match(
+    text,
+    /^eos_rollup_build_info\{version="1\.2\.3",node_version="v24\.0\.0",processing_guarantee="exactly_once"\} 1$/m,
+  );
+});

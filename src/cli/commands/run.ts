@@ -185,7 +185,14 @@ async function startOperations(config: Config, stage: Stage, logger: Logger): Pr
         },
         now: Date.now,
       },
-      { defaultMetrics: true },
+      {
+        defaultMetrics: true,
+        build: {
+          version: packageVersion(),
+          nodeVersion: process.version,
+          processingGuarantee: config.processingGuarantee,
+        },
+      },
     );
     const startedAtMs = Date.now();
     try {
