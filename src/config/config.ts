@@ -46,6 +46,8 @@ export interface KafkaConfig {
   readonly ssl: SslConfig | undefined;
   /** undefined: no SASL. */
   readonly sasl: SaslConfig | undefined;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
 }
 
 export interface RegistryAuth {
@@ -211,6 +213,8 @@ export function loadConfig(
   const metricsPort = r.integer('METRICS_PORT');
   const logLevel = r.choice('LOG_LEVEL', LOG_LEVELS) ?? 'info';
   const logFormat = r.choice('LOG_FORMAT', LOG_FORMATS) ?? 'auto';
+  const connectionTimeoutMs = r.integer('KAFKA_CONNECTION_TIMEOUT_MS');
+  const requestTimeoutMs = r.integer('KAFKA_REQUEST_TIMEOUT_MS');
   const ssl = readSsl(r);
   const sasl = readSasl(r);
   const registryAuth = readRegistryAuth(r);
@@ -225,7 +229,7 @@ export function loadConfig(
   return deepFreeze<Config>({
     appId,
     instanceId,
-    kafka: { brokers, ssl, sasl },
+    kafka: { brokers, ssl, sasl, connectionTimeoutMs, requestTimeoutMs },
     registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile },
     topics,
     windows,

@@ -295,6 +295,23 @@ export const VARIABLE_SPECS = {
       'json: one JSON object per line, with level names (for log shippers). pretty: one readable line per entry. auto: pretty on a terminal, json otherwise.',
     values: LOG_FORMATS,
   },
+  KAFKA_CONNECTION_TIMEOUT_MS: {
+    kind: 'integer',
+    default: '1000',
+    description:
+      'How long to wait for a TCP (and TLS) connection to a broker; raise it across slow or distant networks.',
+    min: 100,
+    max: 120_000,
+    unit: ms,
+  },
+  KAFKA_REQUEST_TIMEOUT_MS: {
+    kind: 'integer',
+    default: '30000',
+    description: 'How long to wait for a broker to answer one request before the client gives it up.',
+    min: 1000,
+    max: 600_000,
+    unit: ms,
+  },
   KAFKA_SSL: {
     kind: 'boolean',
     default: 'false',

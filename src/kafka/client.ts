@@ -71,6 +71,8 @@ export function createKafka(
     brokers: [...config.brokers],
     ...(ssl ? { ssl } : {}),
     ...(sasl ? { sasl } : {}),
+    connectionTimeout: config.connectionTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
     logLevel: KafkaLogLevel.WARN,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' }), options.quietRetries ?? false),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },

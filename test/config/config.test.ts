@@ -37,7 +37,13 @@ test('the two required variables alone yield the documented defaults', () => {
   const expected: Config = {
     appId: 'eos-rollup',
     instanceId: undefined,
-    kafka: { brokers: ['kafka-1:9092'], ssl: undefined, sasl: undefined },
+    kafka: {
+      brokers: ['kafka-1:9092'],
+      ssl: undefined,
+      sasl: undefined,
+      connectionTimeoutMs: 1000,
+      requestTimeoutMs: 30_000,
+    },
     registry: { url: 'http://registry:8081', auth: undefined, caFile: undefined },
     topics: {
       input: 'server-metrics',
@@ -463,4 +469,13 @@ test('APP_ID is required where the command acts for a group, and only a client-i
   ]);
   assert.equal(loadConfig({ ...REQUIRED, APP_ID: 'rollup-eu' }, { requireAppId: true }).appId, 'rollup-eu');
   assert.equal(load().appId, 'eos-rollup');
+});
+
+test('kafkajs connection and request timeouts are settings', () => {
+  const config = load({ KAFKA_CONNECTION_TIMEOUT_MS: '10000', KAFKA_REQUEST_TIMEOUT_MS: '60000' });
+  assert.equal(config.kafka.connectionTimeoutMs, 10_000);
+  assert.equal(config.kafka.requestTimeoutMs, 60_000);
+  assert.deepEqual(problemsWith({ KAFKA_REQUEST_TIMEOUT_MS: '10' }), [
+    'KAFKA_REQUEST_TIMEOUT_MS="10" is not allowed: expected an integer from 1000 to 600000 (milliseconds)',
+  ]);
 });
