@@ -1,6 +1,6 @@
 /**
- * The README's alert table and ACL table are summaries of one source each, deploy/prometheus/alerts.yml and
- * deploy/kafka/acls.sh; these tests keep the summaries in step with the files.
+ * The documented alert table (docs/operations.md) and ACL table (docs/security.md) are summaries of one source
+ * each, deploy/prometheus/alerts.yml and deploy/kafka/acls.sh; these tests keep the summaries in step with them.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import { list, readText, readYaml, record, text } from './support.js';
 
 /** Rows of the first table after `heading` whose first column starts with a backtick or a word, split. */
-function tableAfter(heading: string, header: string): string[][] {
-  const readme = readText('README.md');
+function tableAfter(file: string, heading: string, header: string): string[][] {
+  const readme = readText(file);
   const start = readme.indexOf(`\n${heading}\n`);
-  assert.notEqual(start, -1, `README.md has "${heading}"`);
+  assert.notEqual(start, -1, `${file} has "${heading}"`);
   const tableStart = readme.indexOf(`\n${header}\n`, start);
   assert.notEqual(tableStart, -1, `"${heading}" has a table "${header}"`);
   const rows: string[][] = [];
@@ -30,9 +30,10 @@ function tableAfter(heading: string, header: string): string[][] {
   return rows;
 }
 
-const ALERT_HEADING = '### Lag in seconds: thresholds and alert rules';
+const ALERTS_DOC = 'docs/operations.md';
+const ALERT_HEADING = '## Lag in seconds: thresholds and alert rules';
 
-test("the README's alert table lists the rules of alerts.yml, in order, with their severities", () => {
+test('the documented alert table lists the rules of alerts.yml, in order, with their severities', () => {
   const rules = list(record(readYaml('deploy/prometheus/alerts.yml'), 'alerts').groups, 'groups').flatMap(
     (g) =>
       list(record(g, 'group').rules, 'rules').map((r) => {
@@ -40,11 +41,13 @@ test("the README's alert table lists the rules of alerts.yml, in order, with the
         return [`\`${text(rule.alert, 'alert')}\``, String(record(rule.labels, 'labels').severity)];
       }),
   );
-  const rows = tableAfter(ALERT_HEADING, '| alert | severity | fires when |').map((row) => row.slice(0, 2));
+  const rows = tableAfter(ALERTS_DOC, ALERT_HEADING, '| alert | severity | fires when |').map((row) =>
+    row.slice(0, 2),
+  );
   assert.deepEqual(rows, rules);
 });
 
-test("the README's lag bands name alerts of alerts.yml with their severities", () => {
+test('the documented lag bands name alerts of alerts.yml with their severities', () => {
   const severities = new Map(
     list(record(readYaml('deploy/prometheus/alerts.yml'), 'alerts').groups, 'groups').flatMap((g) =>
       list(record(g, 'group').rules, 'rules').map((r) => {
@@ -53,7 +56,7 @@ test("the README's lag bands name alerts of alerts.yml with their severities", (
       }),
     ),
   );
-  const bands = tableAfter(ALERT_HEADING, '| lag in seconds | state | alert (severity) |');
+  const bands = tableAfter(ALERTS_DOC, ALERT_HEADING, '| lag in seconds | state | alert (severity) |');
   assert.equal(bands.length, 5);
   for (const [, , alert = ''] of bands.slice(1)) {
     const match = /^`(\w+)` \((\w+)\)$/.exec(alert);
@@ -96,8 +99,12 @@ function scriptAcls(): Map<string, Set<string>> {
   return acls;
 }
 
-test("the README's ACL table grants what deploy/kafka/acls.sh grants, resource by resource", () => {
-  const rows = tableAfter('### Minimum ACLs', '| resource | name | pattern | operations | needed for |');
+test('the documented ACL table grants what deploy/kafka/acls.sh grants, resource by resource', () => {
+  const rows = tableAfter(
+    'docs/security.md',
+    '## Minimum ACLs',
+    '| resource | name | pattern | operations | needed for |',
+  );
   const readme = new Map(
     rows.map(([type = '', name = '', pattern = '', operations = '']) => [
       `${type} ${name.replace(/`/g, '')} ${pattern}`,
