@@ -3,14 +3,13 @@
  * see, recomputes every rollup with the auditor's own simple implementation, prints the violations with counts
  * and what read_uncommitted sees beyond (aborted records), and exits 1 when there is any violation.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
-import { readForAudit } from '../../kafka/audit-reader.js';
+import { readForAudit } from '../../audit/audit-reader.js';
 import { createKafka } from '../../kafka/client.js';
-import { MetricDecoder } from '../../serde/metric-decoder.js';
-import { RegistryClient } from '../../serde/registry-client.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
@@ -59,7 +58,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     windows: config.windows,
     expectDrained: values.drained ?? false,
     settleMs,
-    decoder: new MetricDecoder(new RegistryClient(config.registry)),
+    registry: {
+      url: config.registry.url,
+      auth: config.registry.auth,
+      ca: config.registry.caFile === undefined ? undefined : readFileSync(config.registry.caFile, 'utf8'),
+    },
     onProgress: (topic, recordsRead) => {
       progress.update(() => `audit: reading ${topic}: ${recordsRead} records`);
     },
