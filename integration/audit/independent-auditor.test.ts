@@ -1,7 +1,7 @@
 /**
  * The auditor is a separate judge, checked against the real broker:
- * - a normal run with a fixed inventory is clean (enrichment and the replayed changelog included), and the
- *   same run judged against a different inventory is not;
+ * - a normal run with a fixed inventory is clean (enrichment and the replayed changelog included); the same
+ *   run judged against a different inventory, or after a committed changelog upsert that disagrees, is not;
  * - a valid record the stage dead-lettered as processing-failed is reported unless the test declared it a
  *   culprit, whether the stage put it there (a record made to throw) or it was planted into the DLQ;
  * - its own reader of transactional input (two producers with interleaved commits and aborts, non-transactional
@@ -11,11 +11,12 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
 import { LogReader } from '../../src/audit/log-reader.js';
 import { formatReport, type AuditReport, type ViolationKind } from '../../src/audit/auditor.js';
 import { deadLetterHeaders } from '../../src/domain/dead-letter.js';
 import { lineageHeaders } from '../../src/domain/lineage.js';
+import { encodeAggregate, encodeWindowKey } from '../../src/state/changelog-codec.js';
 import { metrics } from '../../src/tools/workload.js';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { readAll, uniqueName } from '../support/kafka.js';
@@ -37,11 +38,40 @@ import { useStageSuite } from '../support/stage-suite.js';
 
 const suite = useStageSuite();
 
+/** Lineage of a one-record transaction that covers no input (first offset after last). */
+function noInputLineage(input: string, attemptId: string): Record<string, string> {
+  return lineageHeaders({
+    sourceTopic: input,
+    sourcePartition: 0,
+    firstOffset: '1',
+    lastOffset: '0',
+    attemptId,
+    recordCount: 1,
+  });
+}
+
+/** Writes one record in its own committed transaction. */
+async function commitOne(topic: string, message: Message & { partition: number }): Promise<void> {
+  const producer: Producer = suite.kafka.producer({
+    transactionalId: uniqueName('planter'),
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: [message] });
+    await txn.commit();
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 function kinds(report: AuditReport): ViolationKind[] {
   return [...new Set(report.violations.map((v) => v.kind))].sort();
 }
 
-test('a normal run with a fixed inventory is clean; judged against another inventory, enrichment-mismatch', async () => {
+test('a normal run with a fixed inventory is clean; another inventory is enrichment-mismatch, a tampered changelog changelog-mismatch', async () => {
   const partitions = 2;
   const names = await createPipeline(suite.kafka, partitions);
   const workload = [...metrics({ hosts: 20, perHost: 40, startMs: START_MS, stepMs: 2000, seed: 501 })];
@@ -70,6 +100,32 @@ test('a normal run with a fixed inventory is clean; judged against another inven
   const wrong = await auditScenario(suite.env, suite.kafka, names, true, { inventory: moved });
   assert.deepEqual(kinds(wrong.report), ['enrichment-mismatch'], formatReport(wrong.report));
   assert.ok(wrong.report.violations.every((v) => v.detail.includes(JSON.stringify(hosts[0]))));
+
+  // A committed changelog upsert that doubles the open flush window of partition 0: the replay's latest value
+  // per key no longer equals the recomputation. Its lineage covers no input, so nothing else is wrong.
+  const flushStart = START_MS + 3_600_000;
+  await commitOne(names.changelog, {
+    partition: 0,
+    key: encodeWindowKey('flush-0', flushStart),
+    value: encodeAggregate({
+      host: 'flush-0',
+      windowStart: flushStart,
+      count: 2,
+      cpu: { min: 1, max: 1, sum: 2 },
+      mem: { min: 1, max: 1, sum: 2 },
+      disk_read_bytes: 0,
+      disk_write_bytes: 0,
+      net_rx_bytes: 0,
+      net_tx_bytes: 0,
+      first_event_time: flushStart,
+      last_event_time: flushStart,
+      enrichment: { region: 'unknown', datacenter: 'unknown', role: 'unknown' },
+    }),
+    headers: noInputLineage(names.input, 'changelog-planter#1'),
+  });
+  const tampered = await auditScenario(suite.env, suite.kafka, names, true, { inventory });
+  assert.deepEqual(kinds(tampered.report), ['changelog-mismatch'], formatReport(tampered.report));
+  assert.match(tampered.report.violations[0]?.detail ?? '', /"flush-0" .*count 2 \(expected 1\)/);
 });
 
 test('a valid record dead-lettered processing-failed is a violation unless declared a culprit; planted ones too', async () => {
@@ -100,31 +156,9 @@ test('a valid record dead-lettered processing-failed is a violation unless decla
       { id: 'planter', version: '0' },
       {},
     ),
-    ...lineageHeaders({
-      sourceTopic: names.input,
-      sourcePartition: 0,
-      firstOffset: '1',
-      lastOffset: '0',
-      attemptId: 'planter#1',
-      recordCount: 1,
-    }),
+    ...noInputLineage(names.input, 'planter#1'),
   };
-  const planter: Producer = suite.kafka.producer({
-    transactionalId: uniqueName('planter'),
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
-  await planter.connect();
-  try {
-    const txn = await planter.transaction();
-    await txn.send({
-      topic: names.dlq,
-      messages: [{ partition: 0, key: original.key, value: original.value, headers }],
-    });
-    await txn.commit();
-  } finally {
-    await planter.disconnect();
-  }
+  await commitOne(names.dlq, { partition: 0, key: original.key, value: original.value, headers });
   const after = await auditScenario(suite.env, suite.kafka, names, true, { culprits });
   assert.deepEqual(
     kinds(after.report),
