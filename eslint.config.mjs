@@ -126,6 +126,25 @@ export default tseslint.config(
       },
     ],
   ),
+  layer(
+    ['src/audit/**/*.ts'],
+    [
+      {
+        group: [
+          '**/domain/**',
+          '**/serde/**',
+          '**/state/**',
+          '**/engine/**',
+          '**/kafka/**',
+          '**/cli/**',
+          '**/ops/**',
+          '@kafkajs/*',
+        ],
+        message:
+          'the auditor is a separate judge: it reads, decodes and judges with its own code, never the stage’s.',
+      },
+    ],
+  ),
   {
     files: ['test/**/*.ts', 'integration/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {

@@ -46,7 +46,9 @@ test('F19a: a record that always breaks processing is dead-lettered after bounde
     (await deadLetters(names.dlq)).map(([offset, reason]) => [offset, reason]),
     [['137', 'processing-failed']],
   );
-  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  assertNoViolations(
+    await auditScenario(suite.env, suite.kafka, names, true, { culprits: [{ partition: 0, offset: 137n }] }),
+  );
 });
 
 test('F19b: a record that kills the process is found by isolation and dead-lettered after bounded crashes; no crash loop', async (t) => {
@@ -96,7 +98,9 @@ test('F19b: a record that kills the process is found by isolation and dead-lette
     'the journal shows the culprit attempted alone, each time before it was processed',
   );
 
-  const outcome = await auditScenario(suite.env, suite.kafka, names);
+  const outcome = await auditScenario(suite.env, suite.kafka, names, true, {
+    culprits: [{ partition: 0, offset: BigInt(culprit) }],
+  });
   assertNoViolations(outcome);
   assert.equal(outcome.report.counts.inputRecords, workload.length + 1, 'the workload and the flush record');
   assert.equal(outcome.report.counts.dlqRecords, 1);

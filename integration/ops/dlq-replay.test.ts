@@ -209,5 +209,7 @@ test('dlq replay sends every selected dead letter back exactly once, across a ki
   assert.equal(lateReport.skipped['already-replayed'], LATE);
   assert.equal(lateReport.skipped['replay-failed-again'], LATE);
 
-  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  // The five records broke processing on purpose: their processing-failed dead letters are declared, not trusted.
+  const culprits = BROKEN_OFFSETS.map((o) => ({ partition: 0, offset: BigInt(o) }));
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names, true, { culprits }));
 });

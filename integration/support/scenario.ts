@@ -5,10 +5,8 @@
 import { strict as assert } from 'node:assert';
 import type { Kafka } from 'kafkajs';
 import { audit, formatReport } from '../../src/audit/auditor.js';
-import type { AuditReport } from '../../src/audit/types.js';
-import { readForAudit, type AbortedCounts } from '../../src/kafka/audit-reader.js';
-import { MetricDecoder } from '../../src/serde/metric-decoder.js';
-import { RegistryClient } from '../../src/serde/registry-client.js';
+import type { AuditCulprit, AuditHostInfo, AuditReport } from '../../src/audit/types.js';
+import { readForAudit, type AbortedCounts } from '../../src/audit/audit-reader.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { metrics } from '../../src/tools/workload.js';
 import type { TestEnvironment } from './environment.js';
@@ -89,6 +87,16 @@ export interface AuditOutcome {
   report: AuditReport;
   aborted: AbortedCounts[];
   abortedRecords: number;
+  /** What the auditor's own reader saw of the input: read_committed by markers, and everything. */
+  inputSeen: AbortedCounts;
+}
+
+/** What a test knows about its own run that the auditor cannot learn from the topics. */
+export interface AuditDeclarations {
+  /** Input records the test made break processing on purpose (the only ones allowed in the DLQ as processing-failed). */
+  culprits?: readonly AuditCulprit[];
+  /** The inventory as the test loaded it, unchanged during the run: every rollup's enrichment is checked. */
+  inventory?: readonly AuditHostInfo[];
 }
 
 export async function auditScenario(
@@ -96,6 +104,7 @@ export async function auditScenario(
   kafka: Kafka,
   names: PipelineNames,
   expectDrained = true,
+  declared: AuditDeclarations = {},
 ): Promise<AuditOutcome> {
   const read = await readForAudit(kafka, {
     groupId: names.appId,
@@ -103,11 +112,12 @@ export async function auditScenario(
     windows: WINDOWS,
     expectDrained,
     settleMs: 15_000,
-    decoder: new MetricDecoder(new RegistryClient({ url: env.registryUrl })),
+    registry: { url: env.registryUrl },
+    ...declared,
   });
   const report = audit(read.data);
   const abortedRecords = read.aborted.reduce((sum, a) => sum + a.uncommitted - a.committed, 0);
-  return { report, aborted: read.aborted, abortedRecords };
+  return { report, aborted: read.aborted, abortedRecords, inputSeen: read.inputSeen };
 }
 
 export function assertNoViolations(outcome: AuditOutcome, context = ''): void {

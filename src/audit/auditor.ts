@@ -11,21 +11,24 @@
  *   advanced is not visible in the input, so records arriving after a flush could be judged differently;
  * - no changelog record was compacted away yet (lineage-check.ts).
  */
-import { DLQ_HEADERS } from '../domain/dead-letter.js';
-import type { MetricRollup } from '../domain/metric.js';
-import { parseLineage } from '../domain/lineage.js';
+import { checkChangelog } from './changelog-check.js';
+import { DLQ, dlqSource, readLineage } from './contract.js';
+import { enrichmentLookup, type Enrichment } from './enrichment.js';
 import { checkLineage, describeWritten } from './lineage-check.js';
 import { byPartition, recompute, recordKey, windowKey, type ComputedWindow } from './recompute.js';
 import {
   VIOLATION_KINDS,
   type AuditData,
   type AuditReport,
+  type AuditRollup,
   type AuditWrittenRecord,
   type Violation,
   type ViolationKind,
 } from './types.js';
 
 export type {
+  AuditCulprit,
+  AuditHostInfo,
   AuditCounts,
   AuditData,
   AuditInputRecord,
@@ -39,7 +42,6 @@ export { VIOLATION_KINDS } from './types.js';
 /** Sums of doubles may be added in another order by a correct stage: compare them with this relative tolerance. */
 const RELATIVE_TOLERANCE = 1e-9;
 const DETAILS_PER_KIND = 20;
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 function nearlyEqual(got: number, want: number): boolean {
   if (got === want) return true;
@@ -52,7 +54,7 @@ function describeWindow(partition: number, host: string, windowStart: number): s
 }
 
 /** The fields of a rollup that differ from the recomputed window, as "field got (expected want)". */
-function rollupDifferences(r: MetricRollup, w: ComputedWindow, sizeMs: number): string[] {
+function rollupDifferences(r: AuditRollup, w: ComputedWindow, sizeMs: number): string[] {
   const diffs: string[] = [];
   const exact = (field: string, got: number, want: number): void => {
     if (got !== want) diffs.push(`${field} ${got} (expected ${want})`);
@@ -81,7 +83,7 @@ function rollupDifferences(r: MetricRollup, w: ComputedWindow, sizeMs: number): 
 
 interface Emitted {
   record: AuditWrittenRecord;
-  rollup: MetricRollup;
+  rollup: AuditRollup;
 }
 
 interface RollupFindings {
@@ -90,9 +92,26 @@ interface RollupFindings {
   openWindowRecords: number;
   expectedWindows: number;
   openWindows: number;
+  /** Windows neither closed nor emitted: what the stage's state must hold. */
+  open: ComputedWindow[];
+  /** Partitions with a window emitted before record stream time closed it (an idle flush). */
+  flushed: Set<number>;
 }
 
-function checkRollups(data: AuditData, windows: ReadonlyMap<string, ComputedWindow>): RollupFindings {
+function enrichmentDifferences(r: AuditRollup, want: Enrichment): string[] {
+  const diffs: string[] = [];
+  for (const field of ['region', 'datacenter', 'role'] as const) {
+    if (r[field] !== want[field])
+      diffs.push(`${field} ${JSON.stringify(r[field])} (expected ${JSON.stringify(want[field])})`);
+  }
+  return diffs;
+}
+
+function checkRollups(
+  data: AuditData,
+  windows: ReadonlyMap<string, ComputedWindow>,
+  enrichmentOf: (host: string) => Enrichment | null,
+): RollupFindings {
   const violations: Violation[] = [];
   const sizeMs = data.windows.sizeMs;
 
@@ -115,7 +134,15 @@ function checkRollups(data: AuditData, windows: ReadonlyMap<string, ComputedWind
       });
       continue;
     }
-    const lineage = parseLineage(record.headers);
+    const want = enrichmentOf(rollup.host);
+    const wrongEnrichment = want === null ? [] : enrichmentDifferences(rollup, want);
+    if (wrongEnrichment.length > 0) {
+      violations.push({
+        kind: 'enrichment-mismatch',
+        detail: `${describeWritten(record)} host ${JSON.stringify(rollup.host)} window ${rollup.window_start}: ${wrongEnrichment.join(', ')}`,
+      });
+    }
+    const lineage = readLineage(record.headers);
     let partition: number | undefined;
     if (lineage !== null && lineage.sourceTopic === data.inputTopic) partition = lineage.sourcePartition;
     else {
@@ -136,6 +163,8 @@ function checkRollups(data: AuditData, windows: ReadonlyMap<string, ComputedWind
   let openWindowRecords = 0;
   let expectedWindows = 0;
   let openWindows = 0;
+  const open: ComputedWindow[] = [];
+  const flushed = new Set<number>();
   for (const [key, w] of windows) {
     const what = describeWindow(w.partition, w.host, w.windowStart);
     if (w.closed) expectedWindows += 1;
@@ -152,10 +181,12 @@ function checkRollups(data: AuditData, windows: ReadonlyMap<string, ComputedWind
         // Neither closed nor emitted: its records are in the stage's state.
         openWindows += 1;
         openWindowRecords += w.count;
+        open.push(w);
       }
       continue;
     }
     rollupRecordCount += first.rollup.count;
+    if (!w.closed) flushed.add(w.partition);
     if (occurrences.length > 1) {
       violations.push({
         kind: 'rollup-duplicated',
@@ -184,7 +215,7 @@ function checkRollups(data: AuditData, windows: ReadonlyMap<string, ComputedWind
       });
     }
   }
-  return { violations, rollupRecordCount, openWindowRecords, expectedWindows, openWindows };
+  return { violations, rollupRecordCount, openWindowRecords, expectedWindows, openWindows, open, flushed };
 }
 
 interface DlqFindings {
@@ -205,23 +236,16 @@ function checkDeadLetters(
   let unattributable = 0;
   for (const record of data.written) {
     if (record.topic !== 'dlq') continue;
-    const topic = record.headers[DLQ_HEADERS.topic];
+    const topic = record.headers[DLQ.topic];
     // A DLQ shared with other stages: records of another input topic are not ours to audit.
     if (topic !== undefined && topic !== data.inputTopic) continue;
-    const partition = record.headers[DLQ_HEADERS.partition];
-    const offset = record.headers[DLQ_HEADERS.offset];
-    if (
-      topic === undefined ||
-      partition === undefined ||
-      offset === undefined ||
-      !DECIMAL.test(partition) ||
-      !DECIMAL.test(offset)
-    ) {
+    const source = dlqSource(record.headers);
+    if (source === null) {
       // Counted once each, so the count check names them.
       unattributable += 1;
       continue;
     }
-    const key = recordKey(Number(partition), BigInt(offset));
+    const key = recordKey(source.partition, source.offset);
     const list = bySource.get(key);
     if (list === undefined) bySource.set(key, [record]);
     else list.push(record);
@@ -246,10 +270,15 @@ function checkDeadLetters(
     if (poison.has(key)) continue;
     if (valid.has(key)) {
       // The reason header is only looked at here: for poison the auditor does not second-guess the wording.
-      const reasons = found.map((r) => r.headers[DLQ_HEADERS.reason] ?? 'no reason header').join(', ');
+      const reasons = found.map((r) => r.headers[DLQ.reason] ?? 'no reason header');
+      // processing-failed is the stage's own verdict that a record breaks it; unless the record was declared
+      // to (a culprit), a valid record dead-lettered so was lost by the stage, not by its data.
+      const kind = reasons.includes('processing-failed')
+        ? 'valid-record-dead-lettered'
+        : 'valid-record-in-dlq';
       violations.push({
-        kind: 'valid-record-in-dlq',
-        detail: `input ${key} is valid but in the DLQ at ${found.map(describeWritten).join(', ')} (reason ${reasons})`,
+        kind,
+        detail: `input ${key} is valid but in the DLQ at ${found.map(describeWritten).join(', ')} (reason ${reasons.join(', ')})`,
       });
     } else {
       unknownSources.push(key);
@@ -264,27 +293,29 @@ function tally(violations: readonly Violation[]): Partial<Record<ViolationKind, 
   return byKind;
 }
 
-/** Input records the stage dead-lettered with reason processing-failed, as recordKey values. */
-function processingFailedSources(data: AuditData): Set<string> {
-  const out = new Set<string>();
-  for (const record of data.written) {
-    if (record.topic !== 'dlq' || record.headers[DLQ_HEADERS.reason] !== 'processing-failed') continue;
-    if (record.headers[DLQ_HEADERS.topic] !== data.inputTopic) continue;
-    const partition = Number(record.headers[DLQ_HEADERS.partition]);
-    const offset = record.headers[DLQ_HEADERS.offset];
-    if (Number.isSafeInteger(partition) && offset !== undefined && /^\d+$/.test(offset))
-      out.add(recordKey(partition, BigInt(offset)));
-  }
-  return out;
-}
-
 export function audit(data: AuditData): AuditReport {
   const violations: Violation[] = [];
-  const computed = recompute(data.input, data.windows, processingFailedSources(data));
+  const culprits = new Set((data.culprits ?? []).map((c) => recordKey(c.partition, c.offset)));
+  const computed = recompute(data.input, data.windows, culprits);
+  const enrichmentOf = enrichmentLookup(data.inventory);
 
   // §7: one rollup per (host, window) that had valid input, equal to the offline computation.
-  const rollups = checkRollups(data, computed.windows);
+  const rollups = checkRollups(data, computed.windows, enrichmentOf);
   violations.push(...rollups.violations);
+
+  // The state the stage would restore from equals the recomputation of what is not yet in closed windows.
+  let changelogWindows = 0;
+  if (data.changelogRead === true) {
+    const changelog = checkChangelog(data.written, {
+      partitions: data.partitions.map((p) => p.partition),
+      open: rollups.open,
+      streamTimes: computed.streamTimes,
+      flushed: rollups.flushed,
+      enrichmentOf,
+    });
+    violations.push(...changelog.violations);
+    changelogWindows = changelog.windows;
+  }
 
   // §4: every poison pill in the DLQ exactly once, and nothing else.
   const dlq = checkDeadLetters(data, computed.poison, computed.valid);
@@ -345,6 +376,7 @@ export function audit(data: AuditData): AuditReport {
       expectedWindows: rollups.expectedWindows,
       openWindows: rollups.openWindows,
       attempts: lineage.attempts,
+      changelogWindows,
     },
     byKind: tally(violations),
   };

@@ -2,7 +2,7 @@
  * Transaction-level proofs from the lineage headers (DESIGN §3): no transaction is torn, no input range is
  * covered by two transactions, every input record is covered by one.
  */
-import { parseLineage, type Lineage } from '../domain/lineage.js';
+import { readLineage, type AuditLineage as Lineage } from './contract.js';
 import type { AuditInputRecord, AuditWrittenRecord, Violation } from './types.js';
 
 /** The records of one transaction: all carry the same lineage headers. */
@@ -32,8 +32,8 @@ function transactionKey(l: Lineage): string {
     l.attemptId,
     l.sourceTopic,
     l.sourcePartition,
-    l.firstOffset,
-    l.lastOffset,
+    l.firstOffset.toString(),
+    l.lastOffset.toString(),
     l.recordCount,
   ]);
 }
@@ -45,9 +45,9 @@ function describeRange(first: bigint, last: bigint): string {
 function describeAttempt(a: Attempt): string {
   const l = a.lineage;
   const covers =
-    BigInt(l.firstOffset) > BigInt(l.lastOffset)
+    l.firstOffset > l.lastOffset
       ? 'no input'
-      : `${l.sourceTopic} p${l.sourcePartition} ${describeRange(BigInt(l.firstOffset), BigInt(l.lastOffset))}`;
+      : `${l.sourceTopic} p${l.sourcePartition} ${describeRange(l.firstOffset, l.lastOffset)}`;
   return `attempt ${JSON.stringify(l.attemptId)} (${covers})`;
 }
 
@@ -65,7 +65,7 @@ export function checkLineage(
   const attempts = new Map<string, Attempt>();
   const keysById = new Map<string, Set<string>>();
   for (const record of written) {
-    const lineage = parseLineage(record.headers);
+    const lineage = readLineage(record.headers);
     if (lineage === null) {
       violations.push({
         kind: 'torn-transaction',
@@ -121,11 +121,16 @@ export function checkLineage(
   for (const attempt of attempts.values()) {
     const l = attempt.lineage;
     if (l.sourceTopic !== inputTopic) continue;
-    const rangeKey = JSON.stringify([l.attemptId, l.sourcePartition, l.firstOffset, l.lastOffset]);
+    const rangeKey = JSON.stringify([
+      l.attemptId,
+      l.sourcePartition,
+      l.firstOffset.toString(),
+      l.lastOffset.toString(),
+    ]);
     if (seen.has(rangeKey)) continue;
     seen.add(rangeKey);
-    const first = BigInt(l.firstOffset);
-    const last = BigInt(l.lastOffset);
+    const first = l.firstOffset;
+    const last = l.lastOffset;
     // first > last: a transaction that covered no input record (an idle flush, or only transaction markers).
     if (first > last) continue;
     const list = ranges.get(l.sourcePartition);

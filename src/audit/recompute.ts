@@ -1,13 +1,10 @@
 /**
  * The auditor's own offline recomputation of what the stage should have done with its input (DESIGN §4, §5).
- * Deliberately NOT the stage's code (domain/aggregate.ts, domain/process-record.ts, state/): plain maps and
- * loops, so a bug there cannot hide itself here. It shares only the contract: validateMetric and
- * windowStartFor decide what is valid and which window a record belongs to.
+ * Deliberately NOT the stage's code: plain maps and loops over the auditor's own rules (contract.ts), so a bug
+ * in the stage cannot hide itself here.
  */
-import type { PoisonReason } from '../domain/dead-letter.js';
-import { validateMetric } from '../domain/validate.js';
-import { windowStartFor } from '../domain/window.js';
-import type { AuditInputRecord } from './types.js';
+import { invalidReason, windowStart } from './contract.js';
+import type { AuditInputRecord, AuditPoisonReason } from './types.js';
 
 /** The expected final state of one (partition, host, window). */
 export interface ComputedWindow {
@@ -33,7 +30,7 @@ export interface ComputedWindow {
 
 export interface Recomputation {
   /** Poison verdicts by recordKey(partition, offset). */
-  poison: Map<string, PoisonReason>;
+  poison: Map<string, AuditPoisonReason>;
   /** Record keys of the valid records the auditor aggregated. */
   valid: Set<string>;
   /** By windowKey(partition, host, windowStart). */
@@ -76,8 +73,12 @@ function overflows(sum: number, value: number): boolean {
 export function recompute(
   input: readonly AuditInputRecord[],
   spec: { sizeMs: number; graceMs: number },
-  /** Records the stage dead-lettered because processing them threw (recordKey): the auditor cannot recompute that verdict, so it takes it, and reports how many. */
-  processingFailed: ReadonlySet<string> = new Set(),
+  /**
+   * Records declared (by whoever made them break processing) to be dead-lettered as processing-failed, as
+   * recordKey values. The auditor never takes that verdict from the DLQ itself: it cannot recompute it, so only a
+   * declaration makes a valid record poison.
+   */
+  culprits: ReadonlySet<string> = new Set(),
 ): Recomputation {
   const result: Recomputation = {
     poison: new Map(),
@@ -95,17 +96,17 @@ export function recompute(
         result.poison.set(key, record.decoded.reason);
         continue;
       }
-      if (processingFailed.has(key)) {
+      if (culprits.has(key)) {
         result.poison.set(key, 'processing-failed');
         continue;
       }
       const m = record.decoded.metric;
-      const invalid = validateMetric(m);
+      const invalid = invalidReason(m);
       if (invalid !== null) {
-        result.poison.set(key, invalid.reason);
+        result.poison.set(key, invalid);
         continue;
       }
-      const start = windowStartFor(m.timestamp, spec.sizeMs);
+      const start = windowStart(m.timestamp, spec.sizeMs);
       if (streamTime !== null && start + spec.sizeMs + spec.graceMs <= streamTime) {
         result.poison.set(key, 'late');
         continue;

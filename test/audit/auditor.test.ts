@@ -312,6 +312,7 @@ void test('a correct run has no violations and the counts add up', () => {
     expectedWindows: 6,
     openWindows: 2,
     attempts: 5,
+    changelogWindows: 0,
   });
 });
 
@@ -693,9 +694,11 @@ void test('formatReport lists counts first, then every kind present with its det
   txn(run, 'pod-a#1').dlq = [];
   txn(run, 'pod-b#1').dlq.push({ offset: 1, reason: 'null-value' }, { offset: 0, reason: 'late' });
   txn(run, 'pod-a#1').first = 1;
+  txn(run, 'pod-a#2').dlq.push({ offset: 6, reason: 'processing-failed' });
   run.txns.push({ partition: 1, first: 2, last: 4, attempt: 'zombie#1', rollups: [], dlq: [], changelog: 1 });
   run.partitions[0] = { partition: 0, committed: 11n, start: 0n, end: 20n };
-  const data = assemble(run);
+  // An empty inventory makes every host unknown; changelog records without keys cannot be replayed.
+  const data = { ...assemble(run), inventory: [], changelogRead: true };
   data.written.push({ topic: 'changelog', partition: 1, offset: 500n, headers: {} });
   for (let i = 0; i < 25; i++) {
     data.ends.push({ topic: 'extra', partition: i, committedEnd: 0n, uncommittedEnd: 1n });

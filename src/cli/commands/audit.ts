@@ -1,32 +1,56 @@
 /**
  * `eos-rollup audit`: the user-facing proof of exactly-once (DESIGN §7). Reads what read_committed consumers
- * see, recomputes every rollup with the auditor's own simple implementation, prints the violations with counts
- * and what read_uncommitted sees beyond (aborted records), and exits 1 when there is any violation.
+ * see through the auditor's own reader, recomputes every rollup with the auditor's own implementation, prints
+ * the violations with counts and what read_uncommitted sees beyond (aborted records), and exits 1 when there is
+ * any violation.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
-import { readForAudit } from '../../kafka/audit-reader.js';
+import { readForAudit } from '../../audit/audit-reader.js';
 import { createKafka } from '../../kafka/client.js';
-import { MetricDecoder } from '../../serde/metric-decoder.js';
-import { RegistryClient } from '../../serde/registry-client.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
-const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--json]
+const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--culprit P:O]... [--json]
   --drained       also require committed offsets to equal the input's end offsets
   --settle-ms N   how long an open transaction may take to finish before it counts as hanging (default 15000)
+  --culprit P:O   input partition P offset O is known to break processing: its processing-failed dead letter
+                  is expected (any other valid record dead-lettered processing-failed is a violation)
   --json          print the report as JSON`;
 
+const CULPRIT = /^(0|[1-9][0-9]*):(0|[1-9][0-9]*)$/;
+
+function parseCulprits(values: string[]): { partition: number; offset: bigint }[] {
+  return values.map((value) => {
+    const match = CULPRIT.exec(value);
+    if (match === null) {
+      throw new CommandError(
+        `--culprit "${value}" is not allowed: expected <partition>:<offset>, e.g. 0:137\n${USAGE}`,
+        EXIT.usage,
+      );
+    }
+    return { partition: Number(match[1]), offset: BigInt(match[2] ?? '0') };
+  });
+}
+
 export async function auditCommand(args: string[]): Promise<number> {
-  let values: { drained?: boolean; 'settle-ms'?: string; json?: boolean; help?: boolean };
+  let values: {
+    drained?: boolean;
+    'settle-ms'?: string;
+    culprit?: string[];
+    json?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args,
       options: {
         drained: { type: 'boolean' },
         'settle-ms': { type: 'string' },
+        culprit: { type: 'string', multiple: true },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -45,6 +69,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       EXIT.usage,
     );
   }
+  const culprits = parseCulprits(values.culprit ?? []);
   const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger, { quietRetries: true });
@@ -59,7 +84,12 @@ export async function auditCommand(args: string[]): Promise<number> {
     windows: config.windows,
     expectDrained: values.drained ?? false,
     settleMs,
-    decoder: new MetricDecoder(new RegistryClient(config.registry)),
+    culprits,
+    registry: {
+      url: config.registry.url,
+      auth: config.registry.auth,
+      ca: config.registry.caFile === undefined ? undefined : readFileSync(config.registry.caFile, 'utf8'),
+    },
     onProgress: (topic, recordsRead) => {
       progress.update(() => `audit: reading ${topic}: ${recordsRead} records`);
     },

@@ -1,0 +1,216 @@
+/**
+ * Gathers what the auditor needs through its own fetch path (log-reader.ts) and its own decoding: the input up
+ * to the group's committed offsets (never stopping at an expected count), and the output, DLQ and changelog to
+ * their ends, each as read_committed sees it by the producers' markers; the end offsets under both isolation
+ * levels (an open transaction shows as a gap); and what read_uncommitted sees beyond read_committed (aborted
+ * records: proof that faults happened).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { decodeRollup, MetricCodec, registryLookup, type RegistryAccess } from './metric-codec.js';
+import { headerStrings, LogReader, type PartitionLog } from './log-reader.js';
+import type {
+  AuditCulprit,
+  AuditData,
+  AuditHostInfo,
+  AuditInputRecord,
+  AuditWrittenRecord,
+} from './types.js';
+
+export interface AuditTopics {
+  input: string;
+  output: string;
+  dlq: string;
+  changelog: string;
+}
+
+export interface AuditReadOptions {
+  groupId: string;
+  topics: AuditTopics;
+  windows: { sizeMs: number; graceMs: number };
+  expectDrained: boolean;
+  /** How long an open transaction may take to settle before it counts as hanging. */
+  settleMs: number;
+  registry: RegistryAccess;
+  /** Input records made to break processing on purpose: only these may be dead-lettered processing-failed. */
+  culprits?: readonly AuditCulprit[];
+  /** The inventory, when it stayed as given during the run: enrichment is then checked. */
+  inventory?: readonly AuditHostInfo[];
+  /** Called as records arrive (the topic being read and its records so far), for a progress line. */
+  onProgress?: (topic: string, recordsRead: number) => void;
+}
+
+export interface AbortedCounts {
+  topic: string;
+  committed: number;
+  uncommitted: number;
+}
+
+export interface AuditRead {
+  data: AuditData;
+  /** Per written topic: records read_committed saw and records read_uncommitted saw. */
+  aborted: AbortedCounts[];
+  /** The same for the input (aborted upstream transactions), all of it, not only below the committed offsets. */
+  inputSeen: AbortedCounts;
+}
+
+type WrittenTopic = AuditWrittenRecord['topic'];
+
+/** End offsets under both isolation levels, waiting up to settleMs for open transactions to finish. */
+async function settledEnds(
+  reader: LogReader,
+  topics: string[],
+  settleMs: number,
+): Promise<AuditData['ends']> {
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const ends: AuditData['ends'] = [];
+    for (const topic of topics) {
+      for (const e of await reader.ends(topic)) {
+        ends.push({
+          topic,
+          partition: e.partition,
+          committedEnd: e.lastStable,
+          uncommittedEnd: e.highWatermark,
+        });
+      }
+    }
+    if (ends.every((e) => e.committedEnd === e.uncommittedEnd) || Date.now() >= deadline) return ends;
+    await sleep(250);
+  }
+}
+
+async function committedOffsets(kafka: Kafka, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [found] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const out = new Map<number, bigint>();
+    for (const p of found?.partitions ?? []) {
+      // -1: the group has no offset for the partition.
+      if (p.offset !== '-1') out.set(p.partition, BigInt(p.offset));
+    }
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function readTopic(
+  reader: LogReader,
+  topic: string,
+  options: { upTo?: Map<number, bigint>; onProgress?: (topic: string, recordsRead: number) => void },
+): Promise<PartitionLog[]> {
+  const logs: PartitionLog[] = [];
+  let before = 0;
+  for (const partition of await reader.partitions(topic)) {
+    const upTo = options.upTo?.get(partition);
+    const log = await reader.readPartition(topic, partition, {
+      ...(upTo === undefined ? {} : { upTo }),
+      onRecords: (n) => options.onProgress?.(topic, before + n),
+    });
+    before += log.records;
+    logs.push(log);
+  }
+  return logs;
+}
+
+function counts(topic: string, logs: PartitionLog[]): AbortedCounts {
+  return {
+    topic,
+    committed: logs.reduce((n, l) => n + l.view.visible.length, 0),
+    uncommitted: logs.reduce((n, l) => n + l.records, 0),
+  };
+}
+
+export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Promise<AuditRead> {
+  const { topics } = options;
+  const reader = await LogReader.open(kafka);
+  try {
+    const written: [WrittenTopic, string][] = [
+      ['output', topics.output],
+      ['dlq', topics.dlq],
+      ['changelog', topics.changelog],
+    ];
+    const ends = await settledEnds(
+      reader,
+      written.map(([, name]) => name),
+      options.settleMs,
+    );
+
+    const committed = await committedOffsets(kafka, options.groupId, topics.input);
+    const inputEnds = await reader.ends(topics.input);
+    const partitions = inputEnds.map((e) => ({
+      partition: e.partition,
+      committed: committed.get(e.partition) ?? null,
+      start: e.start,
+      end: e.lastStable,
+    }));
+    const readUpTo = new Map(partitions.map((p) => [p.partition, p.committed ?? p.start]));
+    // Every input record is counted in full; only those below the committed offsets are audited.
+    const inputLogs = await readTopic(reader, topics.input, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const inputSeen = counts(topics.input, inputLogs);
+    const aborted: AbortedCounts[] = [];
+    const codec = new MetricCodec(registryLookup(options.registry));
+    const audited = inputLogs.flatMap((log) =>
+      log.view.visible
+        .filter((r) => BigInt(r.offset) < (readUpTo.get(log.partition) ?? 0n))
+        .map((r) => ({ partition: log.partition, record: r })),
+    );
+    await codec.prepare(audited.map(({ record }) => record.value));
+    const input: AuditInputRecord[] = audited.map(({ partition, record }) => ({
+      partition,
+      offset: BigInt(record.offset),
+      decoded: codec.decode(record.value),
+    }));
+
+    const records: AuditWrittenRecord[] = [];
+    for (const [kind, topic] of written) {
+      const logs = await readTopic(
+        reader,
+        topic,
+        options.onProgress ? { onProgress: options.onProgress } : {},
+      );
+      aborted.push(counts(topic, logs));
+      for (const log of logs) {
+        for (const message of log.view.visible) {
+          const record: AuditWrittenRecord = {
+            topic: kind,
+            partition: log.partition,
+            offset: BigInt(message.offset),
+            headers: headerStrings(message.headers),
+          };
+          if (kind === 'output') {
+            const rollup = decodeRollup(message.value);
+            if (rollup !== null) record.rollup = rollup;
+          }
+          if (kind === 'changelog') {
+            record.key = message.key;
+            record.value = message.value;
+          }
+          records.push(record);
+        }
+      }
+    }
+    return {
+      data: {
+        windows: options.windows,
+        inputTopic: topics.input,
+        input,
+        partitions,
+        written: records,
+        ends,
+        expectDrained: options.expectDrained,
+        changelogRead: true,
+        ...(options.culprits ? { culprits: options.culprits } : {}),
+        ...(options.inventory ? { inventory: options.inventory } : {}),
+      },
+      aborted,
+      inputSeen,
+    };
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The auditor's own fetch path. It sends Fetch requests with isolation READ_UNCOMMITTED straight to each
+ * partition's leader and keeps every record, control records included, so that transaction-markers.ts can
+ * decide visibility from the producers' own COMMIT/ABORT markers. No consumer group, no kafkajs consumer and
+ * no abort filter is involved.
+ *
+ * kafkajs has no public API for a raw fetch, so this is the one place the auditor reaches into it: the Kafka
+ * object's private cluster factory (same brokers, TLS and SASL as the caller configured), then the cluster's
+ * metadata and each leader's `fetch` and `listOffsets` requests. If a kafkajs upgrade renames that factory,
+ * `openLogReader` fails at once with a message saying so, rather than reading something else.
+ */
+import type { Kafka } from 'kafkajs';
+import { committedView, controlType, type LogEntry, type PartitionView } from './transaction-markers.js';
+
+const READ_UNCOMMITTED = 0;
+const READ_COMMITTED = 1;
+const LATEST = -1;
+const EARLIEST = -2;
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+const ATTEMPTS = 10;
+
+/** The fields of a kafkajs decoded record this reader relies on. */
+export interface RawRecord {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+  isControlRecord: boolean;
+  batchContext: { producerId: string; inTransaction: boolean };
+}
+
+interface FetchResponse {
+  responses: {
+    topicName: string;
+    partitions: { partition: number; errorCode: number; highWatermark: string; messages: RawRecord[] }[];
+  }[];
+}
+
+interface ListOffsetsResponse {
+  responses: { topic: string; partitions: { partition: number; offset: string }[] }[];
+}
+
+interface InternalBroker {
+  fetch(request: {
+    replicaId: number;
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<FetchResponse>;
+  listOffsets(request: {
+    replicaId: number;
+    isolationLevel: number;
+    topics: { topic: string; partitions: { partition: number; timestamp: number }[] }[];
+  }): Promise<ListOffsetsResponse>;
+}
+
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
+  findBroker(query: { nodeId: number }): Promise<InternalBroker>;
+}
+
+type ClusterFactory = (options: {
+  metadataMaxAge: number;
+  allowAutoTopicCreation: boolean;
+  isolationLevel: number;
+}) => InternalCluster;
+
+function clusterFactory(kafka: Kafka): ClusterFactory {
+  const holder = kafka as unknown as Record<symbol, unknown>;
+  const symbol = Object.getOwnPropertySymbols(kafka).find(
+    (s) => s.description === 'private:Kafka:createCluster',
+  );
+  const factory = symbol === undefined ? undefined : holder[symbol];
+  if (typeof factory !== 'function') {
+    throw new Error(
+      'the auditor cannot open its own fetch path: this kafkajs has no private cluster factory',
+    );
+  }
+  return factory as ClusterFactory;
+}
+
+/** One partition's log as read_uncommitted fetched it, and what read_committed sees of it. */
+export interface PartitionLog {
+  partition: number;
+  start: bigint;
+  /** High watermark (read_uncommitted end) when the read started. */
+  end: bigint;
+  /** Data records (not control records) fetched, in offset order. */
+  records: number;
+  view: PartitionView<RawRecord>;
+}
+
+export interface PartitionEnds {
+  partition: number;
+  start: bigint;
+  highWatermark: bigint;
+  /** The broker's last stable offset (read_committed end). */
+  lastStable: bigint;
+}
+
+export class LogReader {
+  private constructor(private readonly cluster: InternalCluster) {}
+
+  static async open(kafka: Kafka): Promise<LogReader> {
+    const cluster = clusterFactory(kafka)({
+      metadataMaxAge: 60_000,
+      allowAutoTopicCreation: false,
+      isolationLevel: READ_UNCOMMITTED,
+    });
+    await cluster.connect();
+    return new LogReader(cluster);
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.disconnect();
+  }
+
+  private async retrying<T>(topic: string, what: string, attempt: () => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (let i = 0; i < ATTEMPTS; i += 1) {
+      try {
+        return await attempt();
+      } catch (error) {
+        last = error;
+        // A leader move or stale metadata: refresh and try again, a little later each time.
+        await new Promise((resolve) => setTimeout(resolve, 100 * (i + 1)));
+        await this.cluster.refreshMetadata().catch(() => undefined);
+      }
+    }
+    const message = last instanceof Error ? last.message : String(last);
+    throw new Error(`audit: ${what} of ${topic} failed ${ATTEMPTS} times: ${message}`, { cause: last });
+  }
+
+  private async leader(topic: string, partition: number): Promise<InternalBroker> {
+    const meta = this.cluster.findTopicPartitionMetadata(topic).find((p) => p.partitionId === partition);
+    if (meta === undefined) throw new Error(`no metadata for ${topic} partition ${partition}`);
+    return this.cluster.findBroker({ nodeId: meta.leader });
+  }
+
+  async partitions(topic: string): Promise<number[]> {
+    return this.retrying(topic, 'metadata', async () => {
+      await this.cluster.addTargetTopic(topic);
+      const ids = this.cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
+      if (ids.length === 0) throw new Error(`topic ${topic} has no partitions`);
+      return ids.sort((a, b) => a - b);
+    });
+  }
+
+  private async listOffset(topic: string, partition: number, isolationLevel: number, timestamp: number) {
+    return this.retrying(topic, 'ListOffsets', async () => {
+      const broker = await this.leader(topic, partition);
+      const response = await broker.listOffsets({
+        replicaId: -1,
+        isolationLevel,
+        topics: [{ topic, partitions: [{ partition, timestamp }] }],
+      });
+      const found = response.responses
+        .find((r) => r.topic === topic)
+        ?.partitions.find((p) => p.partition === partition);
+      if (found === undefined) throw new Error(`no offset for ${topic} partition ${partition}`);
+      return BigInt(found.offset);
+    });
+  }
+
+  async ends(topic: string): Promise<PartitionEnds[]> {
+    const out: PartitionEnds[] = [];
+    for (const partition of await this.partitions(topic)) {
+      out.push({
+        partition,
+        start: await this.listOffset(topic, partition, READ_UNCOMMITTED, EARLIEST),
+        highWatermark: await this.listOffset(topic, partition, READ_UNCOMMITTED, LATEST),
+        lastStable: await this.listOffset(topic, partition, READ_COMMITTED, LATEST),
+      });
+    }
+    return out;
+  }
+
+  /** Fetches [start, end) of one partition, every record including control records, in offset order. */
+  private async fetchRange(
+    topic: string,
+    partition: number,
+    start: bigint,
+    end: bigint,
+    onRecords?: (count: number) => void,
+  ): Promise<RawRecord[]> {
+    const out: RawRecord[] = [];
+    let next = start;
+    while (next < end) {
+      const from = next;
+      const records = await this.retrying(topic, 'Fetch', async () => {
+        const broker = await this.leader(topic, partition);
+        const response = await broker.fetch({
+          replicaId: -1,
+          isolationLevel: READ_UNCOMMITTED,
+          maxWaitTime: 100,
+          minBytes: 1,
+          maxBytes: FETCH_MAX_BYTES,
+          topics: [
+            { topic, partitions: [{ partition, fetchOffset: from.toString(), maxBytes: FETCH_MAX_BYTES }] },
+          ],
+        });
+        const data = response.responses
+          .find((r) => r.topicName === topic)
+          ?.partitions.find((p) => p.partition === partition);
+        if (data === undefined) throw new Error(`no fetch data for ${topic} partition ${partition}`);
+        // A fetch returns whole batches: records before the requested offset belong to the previous read.
+        const fresh = data.messages.filter((m) => BigInt(m.offset) >= from && BigInt(m.offset) < end);
+        if (fresh.length === 0) {
+          throw new Error(`no record at or after offset ${from.toString()} below ${end.toString()}`);
+        }
+        return fresh;
+      });
+      out.push(...records);
+      next = BigInt(records[records.length - 1]?.offset ?? from.toString()) + 1n;
+      onRecords?.(out.length);
+    }
+    return out;
+  }
+
+  /**
+   * Reads a partition from its start to its high watermark and returns what read_committed sees, decided by
+   * the markers. `upTo` limits the visible records to offsets below it (the group's committed offset).
+   */
+  async readPartition(
+    topic: string,
+    partition: number,
+    options: { upTo?: bigint; onRecords?: (count: number) => void } = {},
+  ): Promise<PartitionLog> {
+    const start = await this.listOffset(topic, partition, READ_UNCOMMITTED, EARLIEST);
+    const end = await this.listOffset(topic, partition, READ_UNCOMMITTED, LATEST);
+    const raw = await this.fetchRange(topic, partition, start, end, options.onRecords);
+    const entries: LogEntry<RawRecord>[] = raw.map((r) => {
+      const offset = BigInt(r.offset);
+      const producerId = r.batchContext.producerId;
+      if (r.isControlRecord) return { kind: 'control', offset, producerId, type: controlType(r.key) ?? -1 };
+      return { kind: 'data', offset, producerId, transactional: r.batchContext.inTransaction, record: r };
+    });
+    const view = committedView(entries, end);
+    const upTo = options.upTo;
+    if (upTo !== undefined) view.visible = view.visible.filter((r) => BigInt(r.offset) < upTo);
+    return { partition, start, end, records: entries.filter((e) => e.kind === 'data').length, view };
+  }
+}
+
+/** Header values as UTF-8 strings; a repeated header keeps its first value. */
+export function headerStrings(headers: RawRecord['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
