@@ -109,6 +109,7 @@ export interface Config {
   readonly rebalanceTimeoutMs: number;
   /** 0: off. */
   readonly idleFlushMs: number;
+  readonly restoreStableWaitMs: number;
   readonly retry: RetryConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly shutdownTimeoutMs: number;
@@ -154,6 +155,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const heartbeatIntervalMs = readHeartbeatInterval(r, sessionTimeoutMs);
   const rebalanceTimeoutMs = r.integer('REBALANCE_TIMEOUT_MS');
   const idleFlushMs = r.integer('IDLE_FLUSH_MS');
+  const restoreStableWaitMs = r.integer('RESTORE_STABLE_WAIT_MS');
   const retry = readRetry(r);
   const circuitBreaker = {
     threshold: r.integer('CIRCUIT_BREAKER_THRESHOLD'),
@@ -189,6 +191,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     heartbeatIntervalMs,
     rebalanceTimeoutMs,
     idleFlushMs,
+    restoreStableWaitMs,
     retry,
     circuitBreaker,
     shutdownTimeoutMs,
