@@ -78,13 +78,13 @@ test('a hanging transaction on the changelog keeps the task restoring and not re
   });
   await waitForLog(stage, /has an open transaction: last stable offset/, 30_000);
   await sleep(8000);
-  assert.match(stage.output(), /has an open transaction: last stable offset \d+ < high watermark \d+/);
-  assert.match(stage.output(), /RESTORE_STABLE_WAIT_MS=3000/, 'the bounded wait ended an attempt, clearly');
   assert.equal(
     (await committedOffsets(suite.kafka, names.appId, names.input)).get(0),
     committedBefore,
     'nothing processed while the changelog holds an open transaction',
   );
+  assert.match(stage.output(), /has an open transaction: last stable offset \d+ < high watermark \d+/);
+  assert.match(stage.output(), /RESTORE_STABLE_WAIT_MS=3000/, 'the bounded wait ended an attempt, clearly');
   const readiness = await fetch(`http://127.0.0.1:${port}/readyz`);
   const why = JSON.stringify(await readiness.json());
   assert.equal(readiness.status, 503, why);

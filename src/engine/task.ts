@@ -163,6 +163,8 @@ export class PartitionTask {
   /** Wall-clock time of the last committed record, and the stream time it left: the idle flush's anchor. */
   private lastRecordAtMs = 0;
   private streamTimeAtLastRecord: number | null = null;
+  /** An idle flush is being held back because the task has not consumed up to the last stable offset. */
+  private idleFlushHeld = false;
   private readonly log: Logger;
 
   constructor(
@@ -864,12 +866,16 @@ export class PartitionTask {
       );
       return false;
     }
-    if (end <= this.nextOffset) return true;
-    this.log.info(
-      { position: this.nextOffset.toString(), stableOffset: end.toString() },
-      'idle flush skipped: records up to the last stable offset are not consumed yet',
-    );
-    return false;
+    const held = end > this.nextOffset;
+    if (held) {
+      // Once per hold at info: the check repeats every tick while the fetcher is stalled.
+      this.log[this.idleFlushHeld ? 'debug' : 'info'](
+        { position: this.nextOffset.toString(), stableOffset: end.toString() },
+        'idle flush skipped: records up to the last stable offset are not consumed yet',
+      );
+    }
+    this.idleFlushHeld = held;
+    return !held;
   }
 
   /**
