@@ -23,10 +23,8 @@ import type { Kafka, Producer, Transaction } from 'kafkajs';
 import { audit, formatReport } from '../../src/audit/auditor.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import type { AbortedTransaction } from '../../src/kafka/abort-filter.js';
-import { readForAudit } from '../../src/kafka/audit-reader.js';
+import { readForAudit } from '../../src/audit/audit-reader.js';
 import { partitionRanges, privateCluster } from '../../src/kafka/offsets.js';
-import { MetricDecoder } from '../../src/serde/metric-decoder.js';
-import { RegistryClient } from '../../src/serde/registry-client.js';
 import type { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { originalFilterAbortedMessages } from '../../test/kafka/kafkajs-original-abort-filter.js';
@@ -499,7 +497,7 @@ test("the audit reader reads exactly the Java consumer's records", async () => {
     windows: WINDOWS,
     expectDrained: true,
     settleMs: 15_000,
-    decoder: new MetricDecoder(new RegistryClient({ url: suite.env.registryUrl })),
+    registry: { url: suite.env.registryUrl },
   });
   sameSet(new Set(read.data.input.map((r) => r.offset)), new Set(java.keys()), 'audit reader');
   const report = audit(read.data);

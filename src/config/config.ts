@@ -117,6 +117,7 @@ export interface Config {
   readonly rebalanceTimeoutMs: number;
   /** 0: off. */
   readonly idleFlushMs: number;
+  readonly restoreStableWaitMs: number;
   readonly retry: RetryConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly shutdownTimeoutMs: number;
@@ -199,6 +200,7 @@ export function loadConfig(
   const heartbeatIntervalMs = readHeartbeatInterval(r, sessionTimeoutMs);
   const rebalanceTimeoutMs = r.integer('REBALANCE_TIMEOUT_MS');
   const idleFlushMs = r.integer('IDLE_FLUSH_MS');
+  const restoreStableWaitMs = r.integer('RESTORE_STABLE_WAIT_MS');
   const retry = readRetry(r);
   const circuitBreaker = {
     threshold: r.integer('CIRCUIT_BREAKER_THRESHOLD'),
@@ -240,6 +242,7 @@ export function loadConfig(
     heartbeatIntervalMs,
     rebalanceTimeoutMs,
     idleFlushMs,
+    restoreStableWaitMs,
     retry,
     circuitBreaker,
     shutdownTimeoutMs,

@@ -207,6 +207,15 @@ export const VARIABLE_SPECS = {
     unit: ms,
     special: { value: 0, meaning: 'off' },
   },
+  RESTORE_STABLE_WAIT_MS: {
+    kind: 'integer',
+    default: '60000',
+    description:
+      'How long a restore waits for an open transaction on its changelog partition to end; then the attempt fails and is retried, the partition not ready.',
+    min: 1000,
+    max: 3_600_000,
+    unit: ms,
+  },
   RETRY_BACKOFF_INITIAL_MS: {
     kind: 'integer',
     default: '100',

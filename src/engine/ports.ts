@@ -46,8 +46,14 @@ export interface TaskKafkaPort {
   createProducer(transactionalId: string): Promise<ProducerPort>;
   /** The group's committed offset for one input partition, or null when it has none. */
   committedOffset(groupId: string, topic: string, partition: number): Promise<bigint | null>;
-  /** Start and read_committed end (last stable offset) of one partition. */
-  partitionRange(topic: string, partition: number): Promise<{ start: bigint; end: bigint }>;
+  /**
+   * Start and read_committed end (last stable offset) of one partition; the high watermark too when known (an
+   * end below it means an open transaction).
+   */
+  partitionRange(
+    topic: string,
+    partition: number,
+  ): Promise<{ start: bigint; end: bigint; highWatermark?: bigint | undefined }>;
   /** Reads a changelog partition, read_committed, from its start up to `endOffset`. */
   readChangelog(
     topic: string,

@@ -83,6 +83,14 @@ export class Stage {
     this.events.on('task.restore_progressed', ({ partition, records, position, endOffset }) => {
       this.restoring.set(partition, { records, position, endOffset });
     });
+    this.events.on('task.restore_waiting', ({ partition, stableOffset, highWatermark, waitedMs }) => {
+      this.restoring.set(partition, {
+        records: 0,
+        position: null,
+        endOffset: highWatermark,
+        waitingForStable: { stableOffset, waitedMs },
+      });
+    });
     this.events.on('task.restored', ({ partition }) => this.restoring.delete(partition));
     // A restore that failed is over too; the retry reports its own progress.
     this.events.on('task.aborted', ({ partition }) => this.restoring.delete(partition));
@@ -198,6 +206,7 @@ export class Stage {
       sleep: (ms) => sleep(ms).then(() => undefined),
       random: Math.random,
       idleFlushMs: config.idleFlushMs,
+      restoreStableWaitMs: config.restoreStableWaitMs,
       broken: config.brokenVariant,
       unsettledCommits: new Map(),
       onFatal: (error) => {
@@ -243,6 +252,11 @@ export class Stage {
 
   private readonly handleBatch: BatchHandler = async (batch, control) => {
     const task = this.tasks.get(batch.partition) ?? this.createTask(batch.partition);
+    if (!task.isRunning) {
+      // The batch is dropped: initialization seeks the partition to its settled offset anyway.
+      void this.initializeInBackground(task);
+      return;
+    }
     try {
       await task.handleBatch(batch, control);
     } catch (error) {
@@ -296,6 +310,25 @@ export class Stage {
     })();
   }
 
+  /**
+   * A task's initialization (its restore above all) can outlast the session timeout, and kafkajs heartbeats
+   * only from its fetch loop, which waits for every batch it handed out. So initialization never runs inside
+   * a batch: the partition is paused, the fetch loop (and its heartbeats) goes on with the others, and the
+   * partition resumes once the task runs. A task that does not run (closed, or paused by its circuit breaker,
+   * whose probe resumes it) is left paused.
+   */
+  private initializeInBackground(task: PartitionTask): Promise<void> {
+    const consumer = this.consumer;
+    consumer?.pause(task.partition);
+    const started = task.start().then(() => {
+      if (this.tasks.get(task.partition) === task && task.isRunning) consumer?.resume(task.partition);
+    });
+    started.catch((error: unknown) => {
+      this.fail(error);
+    });
+    return started;
+  }
+
   private createTask(partition: number): PartitionTask {
     const deps = this.taskDeps;
     const consumer = this.consumer;
@@ -330,11 +363,7 @@ export class Stage {
     }
     for (const partition of partitions) {
       if (this.tasks.has(partition)) continue;
-      const started = this.createTask(partition).start();
-      started.catch((error: unknown) => {
-        this.fail(error);
-      });
-      starting.push(started);
+      starting.push(this.initializeInBackground(this.createTask(partition)));
     }
     this.events.emit('stage.assigned', { partitions });
     this.options.logger.info({ partitions }, 'partitions assigned');

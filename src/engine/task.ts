@@ -78,6 +78,11 @@ export interface TaskDependencies {
   random: () => number;
   /** 0: off. Otherwise a task idle this long (wall clock) advances its stream time to close its last windows. */
   idleFlushMs: number;
+  /**
+   * How long a restore waits for the changelog partition's open transactions (last stable offset below the high
+   * watermark) to end before it gives up on this attempt. Default: RESTORE_STABLE_WAIT_MS's.
+   */
+  restoreStableWaitMs?: number;
   /** A failure found outside a batch (a probe, an idle flush) that has no recovery: the stage must stop. */
   onFatal: (error: unknown) => void;
   /** Test only (EOS_ROLLUP_BROKEN): a deliberately broken variant, for the auditor's negative controls. */
@@ -135,6 +140,9 @@ interface PreparedTransaction {
   attemptId: string;
 }
 
+/** RESTORE_STABLE_WAIT_MS's default; tasks built without the setting (engine tests) use it too. */
+export const DEFAULT_RESTORE_STABLE_WAIT_MS = 60_000;
+
 export class PartitionTask {
   private state: TaskState = 'new';
   /** Set the moment close() is called, before its turn in the queue, so retry loops stop at once. */
@@ -155,6 +163,8 @@ export class PartitionTask {
   /** Wall-clock time of the last committed record, and the stream time it left: the idle flush's anchor. */
   private lastRecordAtMs = 0;
   private streamTimeAtLastRecord: number | null = null;
+  /** An idle flush is being held back because the task has not consumed up to the last stable offset. */
+  private idleFlushHeld = false;
   private readonly log: Logger;
 
   constructor(
@@ -194,7 +204,8 @@ export class PartitionTask {
    */
   start(): Promise<void> {
     return this.serially(async () => {
-      if (this.state === 'new') await this.initializeWithRetry();
+      // An open breaker re-initializes through its probe, at the probe's pace.
+      if (this.state === 'new' && this.breaker.state !== 'open') await this.initializeWithRetry();
     });
   }
 
@@ -240,7 +251,12 @@ export class PartitionTask {
   advanceOverSkipped(nextOffset: bigint): Promise<void> {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state === 'open' || nextOffset <= this.nextOffset) return;
-      await this.commitChunk([], nextOffset);
+      if (await this.commitChunk([], nextOffset)) return;
+      // No batch may follow on a partition that is idle past its markers: recover now, then try again.
+      while (await this.reinitializeAfterFailure()) {
+        if (nextOffset <= this.nextOffset) return;
+        if (await this.commitChunk([], nextOffset)) return;
+      }
     });
   }
 
@@ -353,7 +369,7 @@ export class PartitionTask {
     if (this.deps.broken === 'no-state-rollback' && this.store.windowCount > 0) return;
     this.store.clear();
     const { changelog } = this.deps.topics;
-    const { end } = await this.deps.kafka.partitionRange(changelog, this.partition);
+    const end = await this.stableChangelogEnd();
     let records = 0;
     let lastLogged = started;
     await this.deps.kafka.readChangelog(
@@ -384,6 +400,43 @@ export class PartitionTask {
       { records, windows: this.store.windowCount, durationMs, streamTimeMs: this.store.streamTimeMs },
       'state restored',
     );
+  }
+
+  /**
+   * The changelog's read_committed end, once it is the whole changelog. This task's predecessors are fenced by
+   * now, so an open transaction there is foreign or hanging; it holds the last stable offset below the high
+   * watermark, and a restore up to it would load a prefix of the state and process on it. Waits, bounded, saying
+   * so; after the bound this attempt fails (retriable: the task stays not ready, backs off and waits again).
+   */
+  private async stableChangelogEnd(): Promise<bigint> {
+    const { changelog } = this.deps.topics;
+    const boundMs = this.deps.restoreStableWaitMs ?? DEFAULT_RESTORE_STABLE_WAIT_MS;
+    const started = this.deps.now();
+    let range = await this.deps.kafka.partitionRange(changelog, this.partition);
+    // The high watermark of the first look: whatever is written after it is not this restore's to wait for.
+    const target = range.highWatermark ?? range.end;
+    while (range.end < target) {
+      const waitedMs = this.deps.now() - started;
+      const facts = {
+        partition: this.partition,
+        stableOffset: range.end,
+        highWatermark: target,
+        waitedMs,
+      };
+      this.deps.events.emit('task.restore_waiting', facts);
+      const detail = `${changelog}-${this.partition} has an open transaction: last stable offset ${range.end} < high watermark ${target}`;
+      if (waitedMs >= boundMs) {
+        throw new RetriableError(
+          'CHANGELOG_UNSTABLE',
+          `${detail} after waiting ${waitedMs} ms (RESTORE_STABLE_WAIT_MS=${boundMs}); a prefix of the state is never restored`,
+        );
+      }
+      this.log.warn({ waitedMs, boundMs }, `${detail}; restore waits for it to end`);
+      await this.deps.sleep(Math.min(1000, boundMs));
+      if (this.closing) throw new RetriableError('CHANGELOG_UNSTABLE', `${detail}; task closing`);
+      range = await this.deps.kafka.partitionRange(changelog, this.partition);
+    }
+    return range.end;
   }
 
   /** Initializes, backing off on failure, until it works, the task is closed, or a failure is fatal. */
@@ -788,9 +841,53 @@ export class PartitionTask {
       if (idleForMs < this.deps.idleFlushMs || anchor === null) return;
       const target = anchor + idleForMs;
       if (!this.store.hasWindowClosedBy(target, this.deps.windows)) return;
+      if (!(await this.consumedToStableOffset())) return;
       this.log.info({ idleForMs, streamTimeMs: target }, 'idle: advancing stream time to close windows');
-      await this.commitChunk([], this.nextOffset, target);
+      if (await this.commitChunk([], this.nextOffset, target)) return;
+      // Recovered now, not at the next record, which an idle partition may never get; the flush is retried
+      // once the re-initialized task has been idle long enough again.
+      await this.reinitializeAfterFailure();
     });
+  }
+
+  /**
+   * Idle means nothing left to read, not merely nothing fetched: a stalled fetcher would otherwise let stream
+   * time overtake records already in Kafka and dead-letter them as late. The position must have reached the
+   * partition's last stable offset (its read_committed end).
+   */
+  private async consumedToStableOffset(): Promise<boolean> {
+    let end: bigint;
+    try {
+      ({ end } = await this.deps.kafka.partitionRange(this.deps.topics.input, this.partition));
+    } catch (error) {
+      this.log.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'idle flush skipped: the input end offset could not be read',
+      );
+      return false;
+    }
+    const held = end > this.nextOffset;
+    if (held) {
+      // Once per hold at info: the check repeats every tick while the fetcher is stalled.
+      this.log[this.idleFlushHeld ? 'debug' : 'info'](
+        { position: this.nextOffset.toString(), stableOffset: end.toString() },
+        'idle flush skipped: records up to the last stable offset are not consumed yet',
+      );
+    }
+    this.idleFlushHeld = held;
+    return !held;
+  }
+
+  /**
+   * After a failed commit outside any batch (an offsets-only commit, an idle flush): the assignment steps again,
+   * at once. Their InitProducerId also aborts the transaction the broken producer could not, which otherwise
+   * holds the last stable offset of every partition it touched until the transaction timeout. True when the
+   * task runs again.
+   */
+  private async reinitializeAfterFailure(): Promise<boolean> {
+    if (this.state !== 'new' || this.closing || this.breaker.state === 'open') return false;
+    await this.initializeWithRetry();
+    return this.isRunning && !this.closing;
   }
 
   private scheduleProbe(): void {

@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   RECORD_PROCESSING_FAILED: 'retriable',
   /** A commit failed in a way that leaves its outcome unknown; settled by re-reading the committed offsets. */
   COMMIT_OUTCOME_UNKNOWN: 'retriable',
+  /** A changelog partition's last stable offset stayed below its high watermark (an open transaction) too long. */
+  CHANGELOG_UNSTABLE: 'retriable',
 
   /** Another producer with the same transactional id has a newer epoch: this one is a zombie. */
   PRODUCER_FENCED: 'fenced',

@@ -31,11 +31,21 @@ export class KafkajsTaskPort implements TaskKafkaPort {
     }
   }
 
-  async partitionRange(topic: string, partition: number): Promise<{ start: bigint; end: bigint }> {
+  async partitionRange(
+    topic: string,
+    partition: number,
+  ): Promise<{ start: bigint; end: bigint; highWatermark: bigint }> {
     try {
-      const range = (await partitionRanges(this.kafka, topic, 'read_committed')).get(partition);
-      if (!range) throw new Error(`topic ${topic} has no partition ${partition}`);
-      return range;
+      // Both isolations: a last stable offset below the high watermark is how an open transaction shows.
+      const [committed, uncommitted] = await Promise.all([
+        partitionRanges(this.kafka, topic, 'read_committed'),
+        partitionRanges(this.kafka, topic, 'read_uncommitted'),
+      ]);
+      const range = committed.get(partition);
+      const highWatermark = uncommitted.get(partition)?.end;
+      if (!range || highWatermark === undefined)
+        throw new Error(`topic ${topic} has no partition ${partition}`);
+      return { ...range, highWatermark };
     } catch (error) {
       throw translateKafkaError(error, `listing offsets of ${topic}-${partition}`);
     }

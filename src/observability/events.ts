@@ -41,6 +41,13 @@ export interface StageEventMap {
     position: bigint | null;
     endOffset: bigint;
   };
+  /** A restore waits for an open transaction on its changelog partition to end before it reads. */
+  'task.restore_waiting': {
+    partition: number;
+    stableOffset: bigint;
+    highWatermark: bigint;
+    waitedMs: number;
+  };
   /** A task's producer began a transaction; `transaction.ended` follows whatever happens. */
   'transaction.began': { partition: number; transactionalId: string; atMs: number };
   /**

@@ -89,6 +89,8 @@ export function attachMetrics(
   let assigned: number[] = [];
   const breakers = new Map<number, BreakerState>();
   const restoring = new Map<number, { position: bigint | null; endOffset: bigint }>();
+  /** Partitions whose restore waits for an open changelog transaction: offsets above its last stable offset. */
+  const unstable = new Map<number, bigint>();
   const abortPending = new Set<number>();
 
   const recordsConsumed = new Counter({
@@ -173,6 +175,16 @@ export function attachMetrics(
         if (position !== null)
           restoreRemaining.set({ partition }, Number(endOffset > position ? endOffset - position : 0n));
       }
+    },
+  });
+  const restoreUnstable = new Gauge<'partition'>({
+    name: `${PREFIX}restore_unstable_changelog_offsets`,
+    help: 'Changelog offsets between the last stable offset and the high watermark that a restore waits for (an open transaction on the changelog); only partitions waiting now.',
+    labelNames: ['partition'],
+    registers,
+    collect: () => {
+      restoreUnstable.reset();
+      for (const [partition, offsets] of unstable) restoreUnstable.set({ partition }, Number(offsets));
     },
   });
   const breakerState = new Gauge<'partition' | 'state'>({
@@ -300,6 +312,7 @@ export function attachMetrics(
     }),
     events.on('task.aborted', ({ partition, kind, code }) => {
       restoring.delete(partition);
+      unstable.delete(partition);
       failures.inc({ partition, kind, code });
       if (abortPending.delete(partition)) aborted.inc({ partition, reason: kind });
     }),
@@ -310,9 +323,14 @@ export function attachMetrics(
       // A new task for the partition starts with a closed breaker.
       breakers.delete(partition);
       restoring.delete(partition);
+      unstable.delete(partition);
     }),
     events.on('task.restore_progressed', ({ partition, position, endOffset }) => {
+      unstable.delete(partition);
       restoring.set(partition, { position, endOffset });
+    }),
+    events.on('task.restore_waiting', ({ partition, stableOffset, highWatermark }) => {
+      unstable.set(partition, highWatermark - stableOffset);
     }),
     events.on('task.restored', ({ partition, records, durationMs }) => {
       restoring.delete(partition);

@@ -17,6 +17,8 @@ export interface RestoreProgress {
   /** Next changelog offset to read; null before the first batch. */
   position: bigint | null;
   endOffset: bigint;
+  /** Set while the restore waits for an open transaction on the changelog (`endOffset` is its high watermark). */
+  waitingForStable?: { stableOffset: bigint; waitedMs: number } | undefined;
 }
 
 export interface PartitionFacts {
@@ -70,7 +72,11 @@ function partitionReason({ partition, phase, restore }: PartitionFacts): string 
   }
 }
 
-function describeRestore({ records, position, endOffset }: RestoreProgress): string {
+function describeRestore({ records, position, endOffset, waitingForStable }: RestoreProgress): string {
+  if (waitingForStable) {
+    const { stableOffset, waitedMs } = waitingForStable;
+    return `waiting ${waitedMs} ms for an open transaction on the changelog: last stable offset ${stableOffset} < high watermark ${endOffset}`;
+  }
   const at = position === null ? 'starting' : `changelog offset ${position} of ${endOffset}`;
   return `${at}, ${records} records read`;
 }
