@@ -75,7 +75,14 @@ test('a registry that answered 404 for a registered id is asked again after the 
   });
   const { front, server } = laggingFront(env.registryUrl);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+  after(
+    () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  );
   const clock = { ms: 0 };
   const decoder = new MetricDecoder(
     new RegistryClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),

@@ -18,16 +18,29 @@ function handler(request: import('node:http').IncomingMessage, response: import(
     response.end(JSON.stringify(body));
   };
   const url = request.url ?? '';
-  if (url.includes('none-value') && request.method === 'GET')
-    { reply(200, { compatibilityLevel: 'NONE' }); return; }
-  if (url.includes('down-value')) { reply(503, { error_code: 50301, message: 'leader not known' }); return; }
-  if (request.method === 'GET' && url.startsWith('/config/')) { reply(404, { error_code: 40408 }); return; }
-  if (request.method === 'PUT' && url.startsWith('/config/'))
-    { reply(200, { compatibility: 'BACKWARD' }); return; }
+  if (url.includes('none-value') && request.method === 'GET') {
+    reply(200, { compatibilityLevel: 'NONE' });
+    return;
+  }
+  if (url.includes('down-value')) {
+    reply(503, { error_code: 50301, message: 'leader not known' });
+    return;
+  }
+  if (request.method === 'GET' && url.startsWith('/config/')) {
+    reply(404, { error_code: 40408 });
+    return;
+  }
+  if (request.method === 'PUT' && url.startsWith('/config/')) {
+    reply(200, { compatibility: 'BACKWARD' });
+    return;
+  }
   if (url.includes('incompatible-value')) {
-    if (request.method === 'POST' && url.endsWith('/versions'))
-      { reply(409, { error_code: 409, message: 'Schema being registered is incompatible' }); return; }
-    reply(404, { error_code: 40403, message: 'Schema not found' }); return;
+    if (request.method === 'POST' && url.endsWith('/versions')) {
+      reply(409, { error_code: 409, message: 'Schema being registered is incompatible' });
+      return;
+    }
+    reply(404, { error_code: 40403, message: 'Schema not found' });
+    return;
   }
   reply(404, { error_code: 40401, message: 'Subject not found' });
 }
@@ -39,7 +52,14 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   client = new RegistryClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 });
-after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+after(
+  () =>
+    new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    ),
+);
 
 const rollup = schemaJson('metricRollup');
 
