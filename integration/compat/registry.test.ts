@@ -10,6 +10,7 @@ import type { ServerMetric } from '../../src/domain/metric.js';
 import { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { MetricDecoder } from '../../src/serde/metric-decoder.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
+import { schemaJson } from '../../src/serde/schema-files.js';
 import { freePort } from '../../scripts/stack/local-stack.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { uniqueName } from '../support/kafka.js';
@@ -57,6 +58,18 @@ describe('schema registry compatibility', () => {
     await decoder.prepare([fromV1, fromV2]);
     assert.deepEqual(plain(decoder.decode(fromV1)), { ...sample, load_avg_1m: null });
     assert.deepEqual(plain(decoder.decode(fromV2)), { ...sample, host: 'web-2', load_avg_1m: 0.75 });
+  });
+
+  test('ten clients registering the same schema under a fresh subject at once all get its id', async () => {
+    const topic = uniqueName('compat-race');
+    const ids = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        new RegistryClient({ url: env.registryUrl }).register(topic, schemaJson('metricRollup')),
+      ),
+    );
+    assert.equal(new Set(ids).size, 1, `one id for one schema, got ${ids.join(', ')}`);
+    const config = await fetch(`${env.registryUrl}/config/${topic}-value`);
+    assert.deepEqual(await config.json(), { compatibilityLevel: 'BACKWARD' });
   });
 
   test('an id the registry does not know is a poison pill, not an error', async () => {

@@ -19,6 +19,7 @@ import { InventoryFollower } from '../kafka/inventory-follower.js';
 import { KafkajsAttemptJournal } from '../kafka/attempt-journal.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
+import { checkBrokerVersion } from '../kafka/broker-version.js';
 import { AvroEncoder } from '../serde/avro-encoder.js';
 import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
@@ -138,6 +139,7 @@ export class Stage {
     const { config, logger } = this.options;
     this.state = 'starting';
     const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
+    await checkBrokerVersion(kafka);
     await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
     const layout = await prepareTopics(kafka, config);
     if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');

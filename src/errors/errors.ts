@@ -64,6 +64,8 @@ export const ERROR_CODES = {
   AUTHORIZATION_FAILED: 'fatal',
   /** TRANSACTION_TIMEOUT_MS exceeds the broker's transaction.max.timeout.ms. */
   TRANSACTION_TIMEOUT_INVALID: 'fatal',
+  /** The brokers are older than Kafka 4.0, whose transactional offset commits the stage cannot read safely. */
+  BROKER_UNSUPPORTED: 'fatal',
   /** A topic the stage needs is missing or exists with settings it cannot work with. */
   TOPIC_INCOMPATIBLE: 'fatal',
   /** A Kafka error that has no recovery defined here; unknown errors are fatal, never skipped. */

@@ -12,15 +12,27 @@ import { HEADER_LENGTH, readWireHeader } from './wire-format.js';
 
 type WriterEntry =
   | { kind: 'resolvable'; resolver: Resolver | undefined }
-  | { kind: 'unknown' }
+  | { kind: 'unknown'; recheckAt: number }
   | { kind: 'incompatible'; detail: string };
+
+/**
+ * How long a 404 for a schema id is believed. A registered id never changes, so found and unresolvable writers are
+ * cached for good; a 404 may be only for now (a registry replica not yet caught up with a schema registered on the
+ * leader, an ingress answering 404 during a deploy). Believed for ever, it would dead-letter every valid record of
+ * that id until a restart; believed 30 s, the damage is bounded to that window and a really unknown id costs one
+ * lookup per 30 s per process.
+ */
+export const UNKNOWN_SCHEMA_ID_RECHECK_MS = 30_000;
 
 export class MetricDecoder {
   private readonly reader: Type = avroType(READER_SCHEMA);
-  /** Positive and negative cache: a 404 or an unresolvable writer schema is a permanent fact about that id. */
+  /** Found and unresolvable writers for good; a 404 until its `recheckAt`. */
   private readonly writers = new Map<number, WriterEntry>();
 
-  constructor(private readonly registry: RegistryClient) {}
+  constructor(
+    private readonly registry: Pick<RegistryClient, 'writerSchema'>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Ensures every schema id among `values` is known; throws RegistryUnavailableError when it cannot tell. */
   async prepare(values: readonly (Buffer | null)[]): Promise<void> {
@@ -28,12 +40,22 @@ export class MetricDecoder {
     for (const value of values) {
       if (!value) continue;
       const header = readWireHeader(value);
-      if (header.ok && !this.writers.has(header.schemaId)) missing.add(header.schemaId);
+      if (header.ok && !this.isKnown(header.schemaId)) missing.add(header.schemaId);
     }
     for (const schemaId of missing) {
       const lookup = await this.registry.writerSchema(schemaId);
-      this.writers.set(schemaId, lookup.kind === 'found' ? this.entryFor(lookup.type) : { kind: 'unknown' });
+      this.writers.set(
+        schemaId,
+        lookup.kind === 'found'
+          ? this.entryFor(lookup.type)
+          : { kind: 'unknown', recheckAt: this.now() + UNKNOWN_SCHEMA_ID_RECHECK_MS },
+      );
     }
+  }
+
+  private isKnown(schemaId: number): boolean {
+    const entry = this.writers.get(schemaId);
+    return entry !== undefined && (entry.kind !== 'unknown' || this.now() < entry.recheckAt);
   }
 
   private entryFor(writer: Type): WriterEntry {

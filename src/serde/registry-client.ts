@@ -4,10 +4,14 @@
  */
 import { Agent } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import createRegistryApi, {
+  type SchemaRegistryAPIClient,
+} from '@kafkajs/confluent-schema-registry/dist/api/index.js';
 import type { Schema, Type } from 'avsc';
 import { readPemFile } from '../config/pem-file.js';
-import { FatalError, RegistryUnavailableError } from '../errors/errors.js';
+import { FatalError, RegistryUnavailableError, StageError } from '../errors/errors.js';
 import { isTlsVerificationMessage } from '../errors/tls.js';
+import { httpStatus, registerSubjectSchema, type SubjectApi } from './subject-registration.js';
 
 export interface RegistrySettings {
   url: string;
@@ -19,59 +23,104 @@ export interface RegistrySettings {
 
 export type WriterSchemaLookup = { kind: 'found'; type: Type } | { kind: 'not-found' };
 
-interface ResponseErrorShape {
-  status?: number;
-  message?: string;
+/** What the registry answers with a JSON body; mappersmith's `data()` parses it. */
+interface ResponseBody {
+  data(): { id?: number; compatibilityLevel?: string };
 }
 
-function statusOf(error: unknown): number | undefined {
-  const status = (error as ResponseErrorShape | null)?.status;
-  return typeof status === 'number' ? status : undefined;
+/**
+ * mappersmith reports a request that never got an answer (refused, reset, timed out) as HTTP 400 whose body is
+ * Node's message, so the error reads "Error, status 400: <message>"; a registry's own 400 carries a JSON message.
+ */
+function isTransportFailure(status: number | undefined, message: string): boolean {
+  return status === 400 && message.includes('Error, status 400: ');
+}
+
+function isRetriableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** 404 is an answer ("no such thing"), returned as undefined; every other failure is thrown. */
+async function unlessNotFound<T>(request: Promise<ResponseBody>, read: (body: ResponseBody) => T) {
+  try {
+    return read(await request);
+  } catch (error) {
+    if (httpStatus(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+function subjectApi(api: SchemaRegistryAPIClient): SubjectApi {
+  const requireId = (body: ResponseBody): number => {
+    const id = body.data().id;
+    if (typeof id !== 'number') throw new Error('the registry answered without a schema id');
+    return id;
+  };
+  return {
+    compatibility: (subject) =>
+      unlessNotFound(api.Subject.config({ subject }) as Promise<ResponseBody>, (body) =>
+        body.data().compatibilityLevel?.toUpperCase(),
+      ),
+    setCompatibility: async (subject, compatibility) => {
+      await api.Subject.updateConfig({ subject, body: { compatibility } });
+    },
+    register: async (subject, schema) => requireId(await api.Subject.register({ subject, body: { schema } })),
+    lookup: (subject, schema) =>
+      unlessNotFound(
+        api.Subject.registered({ subject, body: { schema } }) as Promise<ResponseBody>,
+        requireId,
+      ),
+  };
 }
 
 export class RegistryClient {
   private readonly registry: SchemaRegistry;
+  private readonly subjects: SubjectApi;
 
   constructor(settings: RegistrySettings) {
     // config.ts accepts a CA file only with an https URL, so the agent always matches the URL's protocol.
     const agent = settings.caFile
       ? new Agent({ ca: readPemFile('SCHEMA_REGISTRY_CA_FILE', settings.caFile) })
       : undefined;
-    this.registry = new SchemaRegistry({
+    const client = {
       host: settings.url,
       clientId: 'eos-rollup',
       ...(settings.auth ? { auth: settings.auth } : {}),
       ...(agent ? { agent } : {}),
       // Retries stay short: the engine owns back-off and the circuit breaker, outside any open transaction.
       retry: { retries: 1, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 },
-    });
+    };
+    this.registry = new SchemaRegistry(client);
+    // The library's own register() reads, writes and sets the subject's compatibility in an order that races
+    // between replicas and cannot be told to re-read on a conflict; its HTTP client (auth, TLS, retries) can.
+    this.subjects = subjectApi(createRegistryApi(client));
   }
 
   async writerSchema(schemaId: number): Promise<WriterSchemaLookup> {
     try {
       return { kind: 'found', type: (await this.registry.getSchema(schemaId)) as unknown as Type };
     } catch (error) {
-      const status = statusOf(error);
-      if (status === 404) return { kind: 'not-found' };
+      if (httpStatus(error) === 404) return { kind: 'not-found' };
       throw this.translate(error, `looking up schema id ${schemaId}`);
     }
   }
 
-  /** Registers (or finds) a schema under `<topic>-value` (topic name strategy) and returns its id. */
+  /**
+   * Registers (or finds) a schema under `<topic>-value` (topic name strategy), with BACKWARD compatibility, and
+   * returns its id; safe to run from several replicas at once.
+   */
   async register(topic: string, schema: Schema): Promise<number> {
+    const subject = `${topic}-value`;
     try {
-      const { id } = await this.registry.register(
-        { type: 'AVRO' as never, schema: JSON.stringify(schema) },
-        { subject: `${topic}-value` },
-      );
-      return id;
+      return await registerSubjectSchema(this.subjects, subject, JSON.stringify(schema));
     } catch (error) {
-      throw this.translate(error, `registering a schema under ${topic}-value`);
+      throw this.translate(error, `registering a schema under ${subject}`);
     }
   }
 
   private translate(error: unknown, doing: string): Error {
-    const status = statusOf(error);
+    if (error instanceof StageError) return error;
+    const status = httpStatus(error);
     const message = error instanceof Error ? error.message : String(error);
     if (status === 401 || status === 403) {
       return new FatalError(
@@ -89,15 +138,18 @@ export class RegistryClient {
         { cause: error },
       );
     }
-    if (status === 409 || status === 422) {
-      return new FatalError(
-        'TOPIC_INCOMPATIBLE',
-        `schema registry rejected ${doing} (HTTP ${status}): ${message}`,
-        { cause: error },
-      );
+    // Only a registry that could not answer is unavailable; an answer that says no is a rejection, which no retry
+    // changes (reporting it as an outage would hide a conflict or a misconfiguration behind back-off).
+    if (status === undefined || isTransportFailure(status, message) || isRetriableStatus(status)) {
+      return new RegistryUnavailableError(`schema registry unavailable while ${doing}: ${message}`, {
+        cause: error,
+      });
     }
-    return new RegistryUnavailableError(`schema registry unavailable while ${doing}: ${message}`, {
-      cause: error,
-    });
+    const hint = status === 404 || status === 405 ? ' (check the path in SCHEMA_REGISTRY_URL)' : '';
+    return new FatalError(
+      'TOPIC_INCOMPATIBLE',
+      `schema registry rejected ${doing} (HTTP ${status}): ${message}${hint}`,
+      { cause: error },
+    );
   }
 }

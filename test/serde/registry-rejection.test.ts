@@ -1,0 +1,89 @@
+/**
+ * How registry failures are classified, against a real local HTTP server: an answer that says no is a fatal
+ * rejection carrying the registry's message, and only a registry that could not answer is "unavailable".
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { FatalError, RegistryUnavailableError } from '../../src/errors/errors.js';
+import { RegistryClient } from '../../src/serde/registry-client.js';
+import { schemaJson } from '../../src/serde/schema-files.js';
+
+/** Answers by the subject in the path, so each test picks the registry's behaviour through the topic name. */
+function handler(request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) {
+  request.resume();
+  const reply = (status: number, body: unknown) => {
+    response.writeHead(status, { 'content-type': 'application/vnd.schemaregistry.v1+json' });
+    response.end(JSON.stringify(body));
+  };
+  const url = request.url ?? '';
+  if (url.includes('none-value') && request.method === 'GET') {
+    reply(200, { compatibilityLevel: 'NONE' });
+    return;
+  }
+  if (url.includes('down-value')) {
+    reply(503, { error_code: 50301, message: 'leader not known' });
+    return;
+  }
+  if (request.method === 'GET' && url.startsWith('/config/')) {
+    reply(404, { error_code: 40408 });
+    return;
+  }
+  if (request.method === 'PUT' && url.startsWith('/config/')) {
+    reply(200, { compatibility: 'BACKWARD' });
+    return;
+  }
+  if (url.includes('incompatible-value')) {
+    if (request.method === 'POST' && url.endsWith('/versions')) {
+      reply(409, { error_code: 409, message: 'Schema being registered is incompatible' });
+      return;
+    }
+    reply(404, { error_code: 40403, message: 'Schema not found' });
+    return;
+  }
+  reply(404, { error_code: 40401, message: 'Subject not found' });
+}
+
+let server: Server;
+let client: RegistryClient;
+before(async () => {
+  server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  client = new RegistryClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+});
+after(
+  () =>
+    new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    ),
+);
+
+const rollup = schemaJson('metricRollup');
+
+test('a subject whose compatibility is not BACKWARD is a fatal rejection, not an outage', async () => {
+  const error = await client.register('none', rollup).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof FatalError, `got ${String(error)}`);
+  assert.match(error.message, /none-value has compatibility NONE, the stage needs BACKWARD/);
+});
+
+test('an incompatible schema (409, not found on re-read) is a fatal rejection with the registry message', async () => {
+  const error = await client.register('incompatible', rollup).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof FatalError, `got ${String(error)}`);
+  assert.match(
+    error.message,
+    /rejected registering a schema under incompatible-value \(HTTP 409\).*incompatible/,
+  );
+});
+
+test('a 5xx answer is RegistryUnavailableError', async () => {
+  await assert.rejects(client.register('down', rollup), RegistryUnavailableError);
+});
