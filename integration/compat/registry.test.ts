@@ -89,3 +89,21 @@ describe('schema registry compatibility', () => {
     await assert.rejects(decoder.prepare([value]), RegistryUnavailableError);
   });
 });
+
+test('SCHEMA_REGISTRY_AUTO_REGISTER=false: a missing output schema is named, a registered one is used as is', async () => {
+  const registry = new RegistryClient({ url: env.registryUrl });
+  const topic = uniqueName('lookup-only');
+  const subjectsBefore = await fetch(`${env.registryUrl}/subjects`).then(
+    (r) => r.json() as Promise<string[]>,
+  );
+  await assert.rejects(
+    AvroEncoder.register(registry, topic, 'metricRollup', false),
+    new RegExp(`not registered under ${topic}-value.*SCHEMA_REGISTRY_AUTO_REGISTER=false`),
+  );
+  const subjectsAfter = await fetch(`${env.registryUrl}/subjects`).then((r) => r.json() as Promise<string[]>);
+  assert.ok(!subjectsAfter.includes(`${topic}-value`), 'a lookup never registers');
+
+  const id = await registry.register(topic, schemaJson('metricRollup'));
+  const encoder = await AvroEncoder.register(registry, topic, 'metricRollup', false);
+  assert.equal(encoder.schemaId, id);
+});

@@ -61,6 +61,8 @@ export interface RegistryConfig {
   readonly auth: RegistryAuth | undefined;
   /** undefined: an https registry is verified against the system CAs. */
   readonly caFile: string | undefined;
+  /** false: the output schema must already be registered; the stage only looks its id up. */
+  readonly autoRegister: boolean;
 }
 
 export interface TopicsConfig {
@@ -221,6 +223,7 @@ export function loadConfig(
   const sasl = readSasl(r);
   const registryAuth = readRegistryAuth(r);
   const registryCaFile = readRegistryCaFile(r, registryUrl);
+  const autoRegister = r.boolean('SCHEMA_REGISTRY_AUTO_REGISTER');
   const faultSpec = r.optionalText('EOS_ROLLUP_FAULT');
   const brokenVariant = r.choice('EOS_ROLLUP_BROKEN', BROKEN_VARIANTS);
   if (r.boolean('CONFIG_STRICT')) {
@@ -232,7 +235,7 @@ export function loadConfig(
     appId,
     instanceId,
     kafka: { brokers, ssl, sasl, connectionTimeoutMs, requestTimeoutMs },
-    registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile },
+    registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile, autoRegister },
     topics,
     windows,
     processingGuarantee,

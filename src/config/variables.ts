@@ -387,6 +387,12 @@ export const VARIABLE_SPECS = {
     description: "PEM file of the CA that signed the registry's certificate (default: the system CAs).",
     allowed: 'a file path, with an https:// SCHEMA_REGISTRY_URL',
   },
+  SCHEMA_REGISTRY_AUTO_REGISTER: {
+    kind: 'boolean',
+    default: 'true',
+    description:
+      'Register the output schema at start (with BACKWARD compatibility). false: use the MetricRollup schema already registered under <OUTPUT_TOPIC>-value, for registries that forbid registration by applications; start fails, naming the subject, when it is not there.',
+  },
   CONFIG_STRICT: {
     kind: 'boolean',
     default: 'false',

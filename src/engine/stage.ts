@@ -144,7 +144,12 @@ export class Stage {
     const layout = await prepareTopics(kafka, config);
     if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');
     const registry = new RegistryClient(config.registry);
-    const encoder = await AvroEncoder.register<MetricRollup>(registry, config.topics.output, 'metricRollup');
+    const encoder = await AvroEncoder.register<MetricRollup>(
+      registry,
+      config.topics.output,
+      'metricRollup',
+      config.registry.autoRegister,
+    );
     const journal = new KafkajsAttemptJournal(
       kafka,
       layout.attemptsTopic,

@@ -10,12 +10,17 @@ export class AvroEncoder<T> {
     readonly schemaId: number,
   ) {}
 
+  /** `autoRegister` false: the schema must already be registered under `<topic>-value`; it is only looked up. */
   static async register<T>(
     registry: RegistryClient,
     topic: string,
     schema: SchemaName,
+    autoRegister = true,
   ): Promise<AvroEncoder<T>> {
-    const schemaId = await registry.register(topic, schemaJson(schema));
+    const json = schemaJson(schema);
+    const schemaId = autoRegister
+      ? await registry.register(topic, json)
+      : await registry.registered(topic, json);
     return new AvroEncoder<T>(avroType(schema), schemaId);
   }
 

@@ -118,6 +118,28 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * The id of a schema registered under `<topic>-value` by someone else, for registries where applications may
+   * not register (SCHEMA_REGISTRY_AUTO_REGISTER=false); nothing is written.
+   */
+  async registered(topic: string, schema: Schema): Promise<number> {
+    const subject = `${topic}-value`;
+    let id: number | undefined;
+    try {
+      id = await this.subjects.lookup(subject, JSON.stringify(schema));
+    } catch (error) {
+      throw this.translate(error, `looking up the schema registered under ${subject}`);
+    }
+    if (id === undefined) {
+      throw new FatalError(
+        'TOPIC_INCOMPATIBLE',
+        `the output schema is not registered under ${subject}, and SCHEMA_REGISTRY_AUTO_REGISTER=false forbids registering it: ` +
+          'register schemas/metric-rollup.avsc there, or set SCHEMA_REGISTRY_AUTO_REGISTER=true',
+      );
+    }
+    return id;
+  }
+
   private translate(error: unknown, doing: string): Error {
     if (error instanceof StageError) return error;
     const status = httpStatus(error);

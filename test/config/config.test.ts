@@ -44,7 +44,7 @@ test('the two required variables alone yield the documented defaults', () => {
       connectionTimeoutMs: 1000,
       requestTimeoutMs: 30_000,
     },
-    registry: { url: 'http://registry:8081', auth: undefined, caFile: undefined },
+    registry: { url: 'http://registry:8081', auth: undefined, caFile: undefined, autoRegister: true },
     topics: {
       input: 'server-metrics',
       inventory: 'host-inventory',
