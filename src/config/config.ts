@@ -3,10 +3,12 @@ import { EnvReader } from './env-reader.js';
 import {
   BROKEN_VARIANTS,
   LOG_LEVELS,
+  ON_PROCESS_CRASH_CHOICES,
   PROCESSING_GUARANTEES,
   SASL_MECHANISMS,
   type BrokenVariant,
   type LogLevel,
+  type OnProcessCrash,
   type ProcessingGuarantee,
   type SaslMechanism,
   type VariableName,
@@ -102,6 +104,7 @@ export interface Config {
   readonly topics: TopicsConfig;
   readonly windows: WindowsConfig;
   readonly processingGuarantee: ProcessingGuarantee;
+  readonly onProcessCrash: OnProcessCrash;
   readonly commit: CommitConfig;
   readonly transactionTimeoutMs: number;
   readonly sessionTimeoutMs: number;
@@ -148,6 +151,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
 
   const windows = readWindows(r);
   const processingGuarantee = r.choice('PROCESSING_GUARANTEE', PROCESSING_GUARANTEES) ?? 'exactly_once';
+  const onProcessCrash = r.choice('ON_PROCESS_CRASH', ON_PROCESS_CRASH_CHOICES) ?? 'quarantine';
   const commit = readCommit(r);
   const transactionTimeoutMs = readTransactionTimeout(r, commit);
   const sessionTimeoutMs = r.integer('SESSION_TIMEOUT_MS');
@@ -183,6 +187,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     topics,
     windows,
     processingGuarantee,
+    onProcessCrash,
     commit,
     transactionTimeoutMs,
     sessionTimeoutMs,

@@ -72,6 +72,7 @@ export function attachMetrics(
   const breakers = new Map<number, BreakerState>();
   const restoring = new Map<number, { position: bigint | null; endOffset: bigint }>();
   const abortPending = new Set<number>();
+  const quarantinedAt = new Map<number, bigint>();
 
   const recordsConsumed = new Counter({
     name: `${PREFIX}records_consumed_total`,
@@ -170,6 +171,16 @@ export function attachMetrics(
       }
     },
   });
+  const quarantined = new Gauge<'partition'>({
+    name: `${PREFIX}quarantined_partition_offset`,
+    help: 'Partitions paused by the crash-loop guard (only those): the offset of the record that crashed the process each time it was processed alone.',
+    labelNames: ['partition'],
+    registers,
+    collect: () => {
+      quarantined.reset();
+      for (const [partition, offset] of quarantinedAt) quarantined.set({ partition }, Number(offset));
+    },
+  });
   const assignedPartitions: Gauge = new Gauge({
     name: `${PREFIX}assigned_partitions`,
     help: 'Input partitions assigned to this instance.',
@@ -260,6 +271,11 @@ export function attachMetrics(
       const owned = new Set(partitions);
       for (const partition of [...breakers.keys()]) if (!owned.has(partition)) breakers.delete(partition);
       for (const partition of [...restoring.keys()]) if (!owned.has(partition)) restoring.delete(partition);
+      for (const partition of [...quarantinedAt.keys()])
+        if (!owned.has(partition)) quarantinedAt.delete(partition);
+    }),
+    events.on('partition.quarantined', ({ partition, offset }) => {
+      quarantinedAt.set(partition, offset);
     }),
     events.on('stage.rebalanced', ({ pauseMs }) => {
       rebalancePause.observe(pauseMs / 1000);
@@ -292,6 +308,7 @@ export function attachMetrics(
       // A new task for the partition starts with a closed breaker.
       breakers.delete(partition);
       restoring.delete(partition);
+      quarantinedAt.delete(partition);
     }),
     events.on('task.restore_progressed', ({ partition, position, endOffset }) => {
       restoring.set(partition, { position, endOffset });

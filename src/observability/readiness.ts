@@ -23,6 +23,8 @@ export interface PartitionFacts {
   partition: number;
   phase: PartitionPhase;
   restore?: RestoreProgress | undefined;
+  /** Quarantined by the crash-loop guard: the offset of the record that crashed the process. */
+  quarantinedAt?: bigint | undefined;
 }
 
 export interface ReadinessFacts {
@@ -57,7 +59,7 @@ export function evaluateReadiness(facts: ReadinessFacts, extraReasons: readonly 
   };
 }
 
-function partitionReason({ partition, phase, restore }: PartitionFacts): string | undefined {
+function partitionReason({ partition, phase, restore, quarantinedAt }: PartitionFacts): string | undefined {
   switch (phase) {
     case 'running':
       return undefined;
@@ -66,6 +68,8 @@ function partitionReason({ partition, phase, restore }: PartitionFacts): string 
     case 'restoring':
       return `partition ${partition} restoring state${restore ? ` (${describeRestore(restore)})` : ''}`;
     case 'quarantined':
+      if (quarantinedAt !== undefined)
+        return `partition ${partition} quarantined at offset ${quarantinedAt}: the record there crashed the process each time it was processed alone (paused; resolve with \`eos-rollup quarantine\`)`;
       return `partition ${partition} quarantined by the circuit breaker (retriable failures persist; paused, probing)`;
   }
 }
