@@ -1,0 +1,95 @@
+/**
+ * F25 — deaths that are not a record's doing must never give a valid record up. Four processes in a row are
+ * SIGKILLed at their first commit (an orchestrator's kill, at the worst moment: after the records were
+ * processed, before the transaction landed), all at the same committed offset; then a clean process drains the
+ * input. The crash-loop guard suspects offset 0 and processes it alone, but takes each attempt back once the
+ * record was processed, so no kill counts as its crash: offset 0 ends up counted in its rollup, not in the DLQ.
+ *
+ * The judge computes what the rollups must be from the test's own input (plain grouping), and reads the DLQ.
+ * Its negative control runs a test-only variant that never takes an attempt back (as every release path that
+ * skipped it did), with dead-lettering opted in: the same kills then dead-letter offset 0, and the judge says so.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import type { ServerMetric } from '../../src/domain/metric.js';
+import { readAll } from '../support/kafka.js';
+import { compareRollups, expectedWindows, readRollups, type PipelineNames } from '../support/pipeline.js';
+import { useStageSuite } from '../support/stage-suite.js';
+import {
+  WINDOWS,
+  assertKilled,
+  assertNoViolations,
+  auditScenario,
+  prepareScenario,
+  runOnce,
+} from '../support/scenario.js';
+
+const suite = useStageSuite();
+const KILLS = 4;
+const KILL_AT_FIRST_COMMIT = 'before-commit@1:kill';
+
+/** What a read_committed consumer sees that contradicts the input: empty when offset 0 was counted exactly once. */
+async function judge(names: PipelineNames, workload: ServerMetric[]): Promise<string[]> {
+  const problems: string[] = [];
+  const dlq = await readAll(suite.kafka, names.dlq);
+  for (const r of dlq.records) {
+    const offset = r.headers?.[DLQ_HEADERS.offset]?.toString();
+    const reason = r.headers?.[DLQ_HEADERS.reason]?.toString();
+    problems.push(`valid record at offset ${offset} dead-lettered (${reason})`);
+  }
+  // One partition: offset 0 is the workload's first record.
+  const first = workload[0];
+  assert.ok(first);
+  const flushes = ['flush-0'];
+  const rollups = (await readRollups(suite.kafka, names.output)).filter((r) => !flushes.includes(r.host));
+  const expected = expectedWindows(workload, WINDOWS.sizeMs);
+  const windowOfFirst = `${first.host}@${Math.floor(first.timestamp / WINDOWS.sizeMs) * WINDOWS.sizeMs}`;
+  const ofFirst = (p: string) => p.startsWith(`${windowOfFirst}:`) || p === `missing rollup ${windowOfFirst}`;
+  const mismatches = compareRollups(rollups, expected);
+  problems.push(...mismatches.filter(ofFirst).map((p) => `offset 0's window: ${p}`));
+  problems.push(...mismatches.filter((p) => !ofFirst(p)));
+  return problems;
+}
+
+async function killAtFirstCommitThenDrain(
+  env: Record<string, string>,
+  seed: number,
+): Promise<{ names: PipelineNames; workload: ServerMetric[] }> {
+  const { names, workload } = await prepareScenario(suite, { partitions: 1, hosts: 8, perHost: 25, seed });
+  for (let kill = 1; kill <= KILLS; kill += 1) {
+    const result = await runOnce(suite, names, { ...env, EOS_ROLLUP_FAULT: KILL_AT_FIRST_COMMIT });
+    assertKilled(result, `kill ${kill} at the first commit`);
+  }
+  const clean = await runOnce(suite, names, env);
+  assert.equal(clean.exit.code, 0, `a clean stage drains the input:\n${clean.stage.output().slice(-2000)}`);
+  return { names, workload };
+}
+
+test('F25: four SIGKILLs at the first commit, then a clean run: offset 0 is counted in its rollup and is not in the DLQ', async (t) => {
+  const { names, workload } = await killAtFirstCommitThenDrain({}, 251);
+  const problems = await judge(names, workload);
+  assert.deepEqual(problems, [], 'offset 0 and every other record counted exactly once, nothing dead-lettered');
+  const outcome = await auditScenario(suite.env, suite.kafka, names);
+  assertNoViolations(outcome);
+  assert.equal(outcome.report.counts.dlqRecords, 0);
+  assert.ok(outcome.abortedRecords > 0, 'read_uncommitted sees the killed transactions’ records');
+  t.diagnostic(`${KILLS} SIGKILLs; ${outcome.abortedRecords} aborted records; ${workload.length} records counted`);
+});
+
+test('F25 negative control: without the take-back (a skipped release path), the same kills dead-letter offset 0 and the judge catches it', async (t) => {
+  const { names, workload } = await killAtFirstCommitThenDrain(
+    { EOS_ROLLUP_BROKEN: 'no-attempt-release', ON_PROCESS_CRASH: 'dead-letter' },
+    252,
+  );
+  const problems = await judge(names, workload);
+  t.diagnostic(problems.join('\n'));
+  assert.ok(
+    problems.includes('valid record at offset 0 dead-lettered (processing-failed)'),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith("offset 0's window:")),
+    'and its window is short of it',
+  );
+});
