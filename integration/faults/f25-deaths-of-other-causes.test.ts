@@ -69,12 +69,18 @@ async function killAtFirstCommitThenDrain(
 test('F25: four SIGKILLs at the first commit, then a clean run: offset 0 is counted in its rollup and is not in the DLQ', async (t) => {
   const { names, workload } = await killAtFirstCommitThenDrain({}, 251);
   const problems = await judge(names, workload);
-  assert.deepEqual(problems, [], 'offset 0 and every other record counted exactly once, nothing dead-lettered');
+  assert.deepEqual(
+    problems,
+    [],
+    'offset 0 and every other record counted exactly once, nothing dead-lettered',
+  );
   const outcome = await auditScenario(suite.env, suite.kafka, names);
   assertNoViolations(outcome);
   assert.equal(outcome.report.counts.dlqRecords, 0);
   assert.ok(outcome.abortedRecords > 0, 'read_uncommitted sees the killed transactions’ records');
-  t.diagnostic(`${KILLS} SIGKILLs; ${outcome.abortedRecords} aborted records; ${workload.length} records counted`);
+  t.diagnostic(
+    `${KILLS} SIGKILLs; ${outcome.abortedRecords} aborted records; ${workload.length} records counted`,
+  );
 });
 
 test('F25 negative control: without the take-back (a skipped release path), the same kills dead-letter offset 0 and the judge catches it', async (t) => {

@@ -124,13 +124,8 @@ export class AttemptGuard {
       crashes: plan.crashes,
       mode: plan.mode,
     };
-    if (plan.mode === 'quarantine') {
-      this.log.error(
-        fields,
-        `partition ${this.partition} quarantined at offset ${at}: the record there crashed the process ${plan.crashes} times when processed alone; the partition is paused (see \`eos-rollup quarantine\`)`,
-      );
-      return;
-    }
+    // The task logs a quarantine, however it finds it.
+    if (plan.mode === 'quarantine') return;
     // Logged when isolation starts or resumes in this task, and at every crash it counts; not per record.
     if (!previous || plan.crashes > 0 || this.last?.entry.offset === at) {
       this.log.warn(

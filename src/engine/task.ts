@@ -284,6 +284,10 @@ export class PartitionTask {
     if (this.quarantinedAt !== undefined) return;
     this.quarantinedAt = offset;
     this.deps.consumer.pause(this.partition);
+    this.log.error(
+      { offset: offset.toString(), crashes },
+      `partition ${this.partition} quarantined at offset ${offset}: the record there crashed the process ${crashes} times when processed alone; the partition is paused (see \`eos-rollup quarantine --help\`)`,
+    );
     this.deps.events.emit('partition.quarantined', { partition: this.partition, offset, crashes });
   }
 
