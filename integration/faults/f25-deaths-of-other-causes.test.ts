@@ -8,15 +8,25 @@
  * The judge computes what the rollups must be from the test's own input (plain grouping), and reads the DLQ.
  * Its negative control runs a test-only variant that never takes an attempt back (as every release path that
  * skipped it did), with dead-lettering opted in: the same kills then dead-letter offset 0, and the judge says so.
+ * The exits that skip a clean close (the shutdown timeout, a second signal) must take their attempt back first.
  */
 import { strict as assert } from 'node:assert';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
+import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
 import { readAll } from '../support/kafka.js';
-import { compareRollups, expectedWindows, readRollups, type PipelineNames } from '../support/pipeline.js';
+import {
+  compareRollups,
+  expectedWindows,
+  readRollups,
+  waitForLog,
+  type PipelineNames,
+} from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {
+  FAULT_SETTINGS,
   WINDOWS,
   assertKilled,
   assertNoViolations,
@@ -98,4 +108,57 @@ test('F25 negative control: without the take-back (a skipped release path), the 
     problems.some((p) => p.startsWith("offset 0's window:")),
     'and its window is short of it',
   );
+});
+
+async function standingAttempt(names: PipelineNames): Promise<string> {
+  const journal = new KafkajsAttemptJournal(
+    suite.kafka,
+    processingAttemptsTopic(names.appId),
+    names.input,
+    'f25-test',
+  );
+  try {
+    const current = await journal.read(0);
+    return current
+      ? `offset ${current.entry.offset}, ${current.entry.attempts} attempt(s)${current.entry.isolated ? ' alone' : ''}`
+      : 'none';
+  } finally {
+    await journal.close();
+  }
+}
+
+test('F25: the shutdown-timeout exit and a second signal take the attempt back before exiting: no crash is counted', async () => {
+  const { names, workload } = await prepareScenario(suite, {
+    partitions: 1,
+    hosts: 8,
+    perHost: 25,
+    seed: 253,
+  });
+  const exits: [string, 1 | 2, number][] = [
+    ['the shutdown timeout', 1, 1],
+    ['a second signal', 2, 130],
+  ];
+  for (const [how, signals, code] of exits) {
+    // The first transaction hangs before its commit, so a clean stop cannot finish.
+    const stage = suite.start(names, {
+      ...FAULT_SETTINGS,
+      EOS_ROLLUP_FAULT: 'before-commit@1:stall60000',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    });
+    await waitForLog(stage, /injecting fault/, 60_000);
+    assert.equal(await standingAttempt(names), 'offset 0, 1 attempt(s)', `${how}: the attempt is journaled`);
+    stage.child.kill('SIGTERM');
+    if (signals === 2) {
+      await sleep(500);
+      stage.child.kill('SIGTERM');
+    }
+    const exit = await stage.exited;
+    assert.deepEqual(exit, { code, signal: null }, `${how}:\n${stage.output().slice(-2000)}`);
+    assert.equal(await standingAttempt(names), 'none', `${how}: the attempt was taken back before the exit`);
+  }
+  const clean = await runOnce(suite, names, {});
+  assert.equal(clean.exit.code, 0, `a clean stage drains the input:\n${clean.stage.output().slice(-2000)}`);
+  assert.doesNotMatch(clean.stage.output(), /an earlier attempt died in this range/, 'nothing isolated');
+  assert.deepEqual(await judge(names, workload), []);
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
 });

@@ -395,12 +395,13 @@ export class Stage {
     this.state = 'failed';
     this.options.logger.fatal({ err: error }, 'stage failed');
     // The caller exits as soon as `done` rejects: the attempts are taken back first, bounded.
-    void this.releaseAttempts().finally(() => this.settle?.reject(error));
+    const releasing = this.releaseAttempts();
+    void releasing.finally(() => this.settle?.reject(error));
     const closing = [...this.tasks.values()].map((task) => task.close(false));
     void this.consumer?.disconnect().catch(() => undefined);
     void this.inventory?.stop();
     // Closing tasks may still take back their attempts in the journal.
-    void Promise.allSettled(closing).then(() => this.journal?.close());
+    void Promise.allSettled([releasing, ...closing]).then(() => this.journal?.close());
   }
 }
 
