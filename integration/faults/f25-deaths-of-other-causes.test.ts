@@ -15,11 +15,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
+import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
-import { readAll } from '../support/kafka.js';
+import { committedOffsets } from '../../src/kafka/offsets.js';
+import { metrics } from '../../src/tools/workload.js';
+import { readAll, uniqueName } from '../support/kafka.js';
 import {
   compareRollups,
+  createPipeline,
   expectedWindows,
+  loadInventory,
+  metricEncoder,
+  produceFlush,
   readRollups,
   waitForLog,
   type PipelineNames,
@@ -27,6 +34,7 @@ import {
 import { useStageSuite } from '../support/stage-suite.js';
 import {
   FAULT_SETTINGS,
+  START_MS,
   WINDOWS,
   assertKilled,
   assertNoViolations,
@@ -161,4 +169,86 @@ test('F25: the shutdown-timeout exit and a second signal take the attempt back b
   assert.doesNotMatch(clean.stage.output(), /an earlier attempt died in this range/, 'nothing isolated');
   assert.deepEqual(await judge(names, workload), []);
   assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+});
+
+/**
+ * Transactional input whose committed offset lands on a transaction marker: upstream transactions of 5 records
+ * (records at 0-4, a commit marker at 5, records at 6-10, …) and transactions of 5 records here, so the first
+ * commit ends at 5, on the marker, and the culprit is the record at 6, the first past it. The guard keys its
+ * journal by that first record, so the crash loop ends after the bounded number of kills.
+ */
+test('F25: a crash loop whose committed offset sits on a transaction marker ends: the record past the marker is given up on', async (t) => {
+  const names = await createPipeline(suite.kafka, 1);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
+  const encoder = await metricEncoder(suite.env, names.input);
+  const workload = [...metrics({ hosts: 4, perHost: 10, startMs: START_MS, stepMs: 2000, seed: 254 })];
+  const upstream = suite.kafka.producer({
+    transactionalId: uniqueName('upstream'),
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await upstream.connect();
+  try {
+    for (let i = 0; i < workload.length; i += 5) {
+      const transaction = await upstream.transaction();
+      await transaction.send({
+        topic: names.input,
+        messages: workload
+          .slice(i, i + 5)
+          .map((m) => ({ key: m.host, value: encoder.encode(m), partition: 0 })),
+      });
+      await transaction.commit();
+    }
+  } finally {
+    await upstream.disconnect();
+  }
+  await produceFlush(suite.env, suite.kafka, names, 1, START_MS + 3_600_000);
+  const inputOffsets = (await readAll(suite.kafka, names.input)).records.map((r) => r.offset);
+  assert.ok(!inputOffsets.includes('5') && inputOffsets.includes('6'), 'a marker at 5, the culprit at 6');
+
+  const culprit = 6;
+  const env = {
+    COMMIT_MAX_RECORDS: '5',
+    EOS_ROLLUP_FAULT: `process-record@o${culprit}/p0:kill`,
+    ON_PROCESS_CRASH: 'dead-letter',
+  };
+  let kills = 0;
+  const committedAtKills: string[] = [];
+  for (;;) {
+    const result = await runOnce(suite, names, env);
+    if (result.exit.signal === null) {
+      assert.equal(result.exit.code, 0, `drained:\n${result.stage.output().slice(-2000)}`);
+      break;
+    }
+    assertKilled(result, `run ${kills + 1}`);
+    kills += 1;
+    const committed = await committedOffsets(suite.kafka, names.appId, names.input);
+    committedAtKills.push(String(committed.get(0)));
+    assert.ok(
+      kills <= 2 + MAX_PROCESSING_ATTEMPTS,
+      `no crash loop (committed offsets at the kills: ${committedAtKills.join(', ')})`,
+    );
+  }
+  assert.equal(committedAtKills[0], '5', 'the first commit ended on the marker');
+  assert.ok(committedAtKills.every((c) => c === '5'));
+  const dlq = await readAll(suite.kafka, names.dlq);
+  assert.deepEqual(
+    dlq.records.map((r) => r.headers?.[DLQ_HEADERS.offset]?.toString()),
+    [String(culprit)],
+    'the culprit past the marker, exactly once',
+  );
+  const culpritMetric = workload[5]; // offsets 0-4 hold workload[0..4]; 5 is the marker
+  const rollups = (await readRollups(suite.kafka, names.output)).filter((r) => !r.host.startsWith('flush-'));
+  assert.deepEqual(
+    compareRollups(
+      rollups,
+      expectedWindows(
+        workload.filter((m) => m !== culpritMetric),
+        WINDOWS.sizeMs,
+      ),
+    ),
+    [],
+  );
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  t.diagnostic(`${kills} SIGKILLs, all with the committed offset on the marker at 5`);
 });
