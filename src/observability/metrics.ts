@@ -202,7 +202,7 @@ export function attachMetrics(
     });
     const tasks = new Gauge<'phase'>({
       name: `${PREFIX}tasks`,
-      help: 'Assigned partitions by task phase: initializing, restoring, running, quarantined (circuit breaker).',
+      help: 'Assigned partitions by task phase: initializing, restoring, running, quarantined (circuit breaker or crash-loop guard).',
       labelNames: ['phase'],
       registers,
       collect: () => {

@@ -8,7 +8,8 @@ export type StageLifecycle = 'created' | 'starting' | 'running' | 'stopping' | '
 
 /**
  * initializing: fencing the previous owner, reading the committed offset, or backing off before doing so again;
- * restoring: reading the changelog; running: processing; quarantined: paused by the circuit breaker (probing).
+ * restoring: reading the changelog; running: processing; quarantined: paused by the circuit breaker (probing), or
+ * by the crash-loop guard at a record that crashed the process (until an operator acts).
  */
 export type PartitionPhase = 'initializing' | 'restoring' | 'running' | 'quarantined';
 
