@@ -296,6 +296,8 @@ export class PartitionTask {
     this.state = 'closed';
     // The process lives on: an attempt that committed nothing did not crash it.
     await this.guard.release(this.nextOffset);
+    // A later task of this partition finds the quarantine again in the journal, at its first batch: it needs one.
+    if (this.quarantinedAt !== undefined) this.deps.consumer.resume(this.partition);
     await this.producer?.close();
     this.producer = undefined;
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
