@@ -6,8 +6,10 @@
  * memory survives, so the count lives in the processing-attempts journal (`<APP_ID>-processing-attempts`). A
  * process that died before committing past the offset it began at makes the next one process that range one
  * record per transaction, journaling each offset first; the record that then dies alone MAX_PROCESSING_ATTEMPTS
- * times is dead-lettered unprocessed. The test restarts the stage each time it dies and proves the deaths were
- * SIGKILLs, their number is bounded, the culprit is in the DLQ exactly once, and the auditor finds no violation.
+ * times is dead-lettered unprocessed when ON_PROCESS_CRASH=dead-letter is opted in (by default its partition is
+ * quarantined instead: integration/ops/quarantine.test.ts). The test restarts the stage each time it dies and
+ * proves the deaths were SIGKILLs, their number is bounded, the culprit is in the DLQ exactly once, and the
+ * auditor finds no violation.
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
@@ -51,10 +53,10 @@ test('F19a: a record that always breaks processing is dead-lettered after bounde
   );
 });
 
-test('F19b: a record that kills the process is found by isolation and dead-lettered after bounded crashes; no crash loop', async (t) => {
+test('F19b: with ON_PROCESS_CRASH=dead-letter, a record that kills the process is found by isolation and dead-lettered after bounded crashes; no crash loop', async (t) => {
   const culprit = 137;
   const { names, workload } = await prepareScenario(suite, { seed: 219, partitions: 1 });
-  const fault = { EOS_ROLLUP_FAULT: `process-record@o${culprit}/p0:kill` };
+  const fault = { EOS_ROLLUP_FAULT: `process-record@o${culprit}/p0:kill`, ON_PROCESS_CRASH: 'dead-letter' };
   const isolationLines: string[] = [];
   let kills = 0;
   for (;;) {

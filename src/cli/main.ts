@@ -8,6 +8,7 @@ import { closest } from '../config/suggest.js';
 import { StageError } from '../errors/errors.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { produceCommand } from './commands/produce.js';
+import { quarantineCommand } from './commands/quarantine.js';
 import { auditCommand } from './commands/audit.js';
 import { dlqCommand } from './commands/dlq.js';
 import { lagCommand } from './commands/lag.js';
@@ -48,6 +49,11 @@ const COMMANDS: Record<string, Command> = {
     summary:
       'inspect: dead letters by reason, decoded; replay --reason r: send them back to the input once (--help)',
     run: dlqCommand,
+  },
+  quarantine: {
+    summary:
+      'status; dead-letter|skip --partition n: resolve a partition the crash-loop guard paused (stage stopped; --help)',
+    run: quarantineCommand,
   },
 };
 

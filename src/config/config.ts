@@ -5,6 +5,7 @@ import {
   BROKEN_VARIANTS,
   LOG_FORMATS,
   LOG_LEVELS,
+  ON_PROCESS_CRASH_CHOICES,
   PROCESSING_GUARANTEES,
   PROCESSING_GUARANTEE_ALIASES,
   SASL_MECHANISMS,
@@ -12,6 +13,7 @@ import {
   type BrokenVariant,
   type LogFormat,
   type LogLevel,
+  type OnProcessCrash,
   type ProcessingGuarantee,
   type SaslMechanism,
   type VariableName,
@@ -112,6 +114,7 @@ export interface Config {
   readonly topics: TopicsConfig;
   readonly windows: WindowsConfig;
   readonly processingGuarantee: ProcessingGuarantee;
+  readonly onProcessCrash: OnProcessCrash;
   readonly commit: CommitConfig;
   readonly transactionTimeoutMs: number;
   readonly sessionTimeoutMs: number;
@@ -196,6 +199,7 @@ export function loadConfig(
 
   const windows = readWindows(r);
   const processingGuarantee = readProcessingGuarantee(r);
+  const onProcessCrash = r.choice('ON_PROCESS_CRASH', ON_PROCESS_CRASH_CHOICES) ?? 'quarantine';
   const commit = readCommit(r);
   const transactionTimeoutMs = readTransactionTimeout(r, commit);
   const sessionTimeoutMs = r.integer('SESSION_TIMEOUT_MS');
@@ -239,6 +243,7 @@ export function loadConfig(
     topics,
     windows,
     processingGuarantee,
+    onProcessCrash,
     commit,
     transactionTimeoutMs,
     sessionTimeoutMs,

@@ -22,8 +22,12 @@ export const BROKEN_VARIANTS = [
   'resolve-before-commit',
   'shared-transactional-id',
   'instance-transactional-id',
+  'no-attempt-release',
 ] as const;
 export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
+
+export const ON_PROCESS_CRASH_CHOICES = ['quarantine', 'dead-letter'] as const;
+export type OnProcessCrash = (typeof ON_PROCESS_CRASH_CHOICES)[number];
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -146,6 +150,13 @@ export const VARIABLE_SPECS = {
     description:
       'exactly_once: one Kafka transaction per task commit (the product). at_least_once: no transactions; records are sent idempotently, then the offsets committed, so a crash may repeat output and DLQ records (Kafka Streams at_least_once). exactly_once_v2 is another name for exactly_once.',
     values: [...PROCESSING_GUARANTEES, ...Object.keys(PROCESSING_GUARANTEE_ALIASES)],
+  },
+  ON_PROCESS_CRASH: {
+    kind: 'choice',
+    default: 'quarantine',
+    description:
+      'A record that killed the process each time it was processed alone: quarantine pauses its partition at that offset (readyz, metric and log name it; `eos-rollup quarantine` resolves it); dead-letter sends it to the DLQ as processing-failed and goes on, at the risk of dead-lettering a valid record whose crashes had another cause.',
+    values: ON_PROCESS_CRASH_CHOICES,
   },
   COMMIT_INTERVAL_MS: {
     kind: 'integer',

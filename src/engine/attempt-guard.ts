@@ -1,31 +1,44 @@
 /**
  * The crash-loop guard's mechanism for one task: reads the partition's processing-attempts journal entry, journals
  * each attempt before it processes (the policy in attempt-policy.ts decides how), and takes an attempt back when
- * the task closes without having crashed. The task owns the transaction; this only tells it how to cut its chunks
- * and which record to dead-letter.
+ * it did not end in a crash: an isolated record that was processed (whatever kills the process afterwards, in the
+ * commit, is not the record's doing), or a task that closes without having got past it. The task owns the
+ * transaction; this only tells it how to cut its chunks and which record to give up on.
  */
 import type { Logger } from 'pino';
-import { attemptEntry, planAttempt, type AttemptPlan } from './attempt-policy.js';
-import type { AttemptEntry, AttemptJournalPort } from './ports.js';
+import { attemptEntry, planAttempt, type AttemptPlan, type OnProcessCrash } from './attempt-policy.js';
+import type { AttemptJournalPort, AttemptStamp, JournaledAttempt } from './ports.js';
 
 interface Armed {
   at: bigint;
   plan: AttemptPlan;
-  /** The journal's entry before this arm: what a clean close writes back. */
-  before: AttemptEntry | undefined;
+  /** The journal's entry before this arm: what a release writes back. */
+  before: JournaledAttempt | undefined;
+  /** This arm's entry, while it stands in the journal (undefined: nothing journaled, or taken back). */
+  stamp: AttemptStamp | undefined;
+}
+
+export interface AttemptGuardOptions {
+  /** This task incarnation, unique across processes: entries are stamped with it. */
+  owner: string;
+  onCrash: OnProcessCrash;
+  /** Test only (negative control): never take an attempt back, as a process that dies without its release. */
+  skipRelease?: boolean;
 }
 
 export class AttemptGuard {
   /** The journal's entry for the partition, as far as this task knows: read once, then its own writes. */
-  private last: AttemptEntry | undefined;
+  private last: JournaledAttempt | undefined;
   private loaded = false;
-  /** This task's latest journaled attempt. */
+  /** This task's latest attempt. */
   private armed: Armed | undefined;
+  private seq = 0;
 
   constructor(
     private readonly journal: AttemptJournalPort,
     private readonly partition: number,
     private readonly log: Logger,
+    private readonly options: AttemptGuardOptions,
   ) {}
 
   /** Once per task: its re-initializations after a failure in this same process know what it wrote itself. */
@@ -35,52 +48,91 @@ export class AttemptGuard {
     this.loaded = true;
   }
 
-  /** How records from committed offset `at` are to be processed. */
+  /** How records from the record at `at` (the first one past the committed offset) are to be processed. */
   planAt(at: bigint): AttemptPlan {
-    return this.armed?.at === at ? this.armed.plan : planAttempt(this.last, at);
+    return this.armed?.at === at ? this.armed.plan : planAttempt(this.last?.entry, at, this.options.onCrash);
   }
 
   /**
-   * Before processing from `at` (a transaction covering up to `end`): journals the attempt when it must be, and
-   * says how to process. A normal attempt is journaled once per task, at its first transaction: a process that
-   * dies after committing past that offset shows at its restart as an attempt at a new offset. Isolated records
-   * are journaled one by one. A retry within this task at the same offset is the same attempt.
+   * Before processing from the record at `at` (a transaction covering up to `end`): journals the attempt when
+   * it must be, and says how to process. A normal attempt is journaled once per task, at its first transaction:
+   * a process that dies after committing past that offset shows at its restart as an attempt at a new offset.
+   * Isolated records are journaled one by one. A retry within this task at the same offset is the same attempt,
+   * journaled again only if it was taken back meanwhile.
    */
   async arm(at: bigint, end: bigint): Promise<AttemptPlan> {
-    if (this.armed?.at === at) return this.armed.plan;
-    const plan = planAttempt(this.last, at);
-    if (plan.mode === 'normal' && this.armed) return plan;
-    const entry = attemptEntry(this.last, at, plan, end);
-    if (entry) await this.journal.write(this.partition, entry);
-    // Logged when isolation starts or resumes in this task, and at every crash it counts; not per record.
-    if (plan.mode !== 'normal' && (!this.armed || plan.crashes > 0 || this.last?.offset === at)) {
-      this.log.warn(
-        { offset: at.toString(), until: plan.until.toString(), crashes: plan.crashes, mode: plan.mode },
-        plan.mode === 'dead-letter'
-          ? 'record crashed the process each time it was processed alone: dead-lettering it'
-          : 'an earlier attempt died in this range: processing one record per transaction to find the culprit',
-      );
-    }
-    this.armed = { at, plan, before: this.last };
-    if (entry) this.last = entry;
+    const armed = this.armed;
+    if (armed?.at === at && (armed.stamp || armed.plan.mode === 'normal')) return armed.plan;
+    const again = armed?.at === at;
+    const plan = again ? armed.plan : planAttempt(this.last?.entry, at, this.options.onCrash);
+    if (plan.mode === 'normal' && armed && !again) return plan;
+    const entry = attemptEntry(this.last?.entry, at, plan, end);
+    const stamp = entry ? { owner: this.options.owner, seq: (this.seq += 1) } : undefined;
+    if (entry) await this.journal.write(this.partition, { entry, stamp });
+    if (!again) this.logPlan(at, plan, armed);
+    this.armed = { at, plan, before: this.last, stamp };
+    if (entry) this.last = { entry, stamp };
     return plan;
   }
 
   /**
-   * The task closes with `nextOffset` committed: an attempt that did not get past its offset did not crash, so
-   * it is taken back (a rebalance or a clean stop must not count). Best effort: a failure only over-counts.
+   * The isolated record at `at` was processed without killing the process: its attempt is taken back before the
+   * transaction is sent, so a death in the commit (an orchestrator's kill, a timeout's exit) counts no crash.
+   */
+  async processed(at: bigint): Promise<void> {
+    const armed = this.armed;
+    const entry = this.last?.entry;
+    if (armed?.at !== at || armed.plan.mode !== 'isolated' || !armed.stamp || entry?.offset !== at) return;
+    // Not the entry before the arm: the rest of the suspected range must stay isolated, the crash count stays.
+    const survived = { entry: { ...entry, attempts: armed.plan.crashes }, stamp: armed.stamp };
+    await this.takeBack(armed, survived, 'after processing the record alone');
+  }
+
+  /**
+   * The task closes (or the process is about to exit) with `nextOffset` committed: an attempt that did not get
+   * past its offset did not crash, so it is taken back (a rebalance, a stop, a fatal error elsewhere must not
+   * count). Best effort: a failure only over-counts, and over-counting quarantines, it loses nothing.
    */
   async release(nextOffset: bigint): Promise<void> {
     const armed = this.armed;
     this.armed = undefined;
-    if (!armed || nextOffset > armed.at || this.last === armed.before) return;
+    if (!armed || nextOffset > armed.at) return;
+    await this.takeBack(armed, armed.before, 'at close');
+  }
+
+  private async takeBack(armed: Armed, restore: JournaledAttempt | undefined, when: string): Promise<void> {
+    const stamp = armed.stamp;
+    if (!stamp || this.options.skipRelease) return;
+    armed.stamp = undefined;
     try {
-      await this.journal.write(this.partition, armed.before ?? null);
-      this.last = armed.before;
+      await this.journal.release(this.partition, stamp, restore);
+      this.last = restore;
     } catch (error) {
       this.log.warn(
-        { err: error instanceof Error ? error.message : String(error) },
+        { err: error instanceof Error ? error.message : String(error), when },
         'could not take back an attempt in the processing-attempts journal; it counts as a crash',
+      );
+    }
+  }
+
+  private logPlan(at: bigint, plan: AttemptPlan, previous: Armed | undefined): void {
+    if (plan.mode === 'normal') return;
+    const fields = {
+      partition: this.partition,
+      offset: at.toString(),
+      until: plan.until.toString(),
+      crashes: plan.crashes,
+      mode: plan.mode,
+    };
+    // The task logs a quarantine, however it finds it.
+    if (plan.mode === 'quarantine') return;
+    // Logged when isolation starts or resumes in this task, and at every crash it counts; not per record.
+    if (!previous || plan.crashes > 0 || this.last?.entry.offset === at) {
+      this.log.warn(
+        fields,
+        plan.mode === 'dead-letter'
+          ? 'record crashed the process each time it was processed alone: dead-lettering it'
+          : 'an earlier attempt died in this range: processing one record per transaction to find the culprit',
       );
     }
   }

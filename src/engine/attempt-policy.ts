@@ -5,12 +5,19 @@
  *
  * A process that dies before committing past the offset it began at leaves its journal entry standing. The next
  * attempt at that same offset suspects the records that transaction covered and processes them one per
- * transaction ("isolated"), journaling each offset before processing it. A record whose isolated processing
- * killed the process MAX_PROCESSING_ATTEMPTS times is dead-lettered (`processing-failed`) without another try.
+ * transaction ("isolated"), journaling each offset before processing it and taking the attempt back once the
+ * record was processed (a death in the commit that follows is not the record's doing). A record whose isolated
+ * processing killed the process MAX_PROCESSING_ATTEMPTS times quarantines its partition (ON_PROCESS_CRASH=
+ * quarantine, the default: a death of unknown cause must never lose a valid record), or is dead-lettered
+ * (`processing-failed`) without another try when the operator opted in (ON_PROCESS_CRASH=dead-letter).
+ *
+ * `at` is always the offset of the first record to process, not the committed offset: when the committed offset
+ * sits on a transaction marker the first record is past it, and the culprit must match the journal's offset.
  */
+import type { OnProcessCrash } from '../config/variables.js';
 import type { AttemptEntry } from './ports.js';
 
-/** How often one record may break processing (throw, or kill the process when processed alone) before the DLQ. */
+/** How often one record may break processing (throw, or kill the process when processed alone) before it is given up on. */
 export const MAX_PROCESSING_ATTEMPTS = 3;
 
 /**
@@ -24,20 +31,30 @@ export type AttemptPlan =
   | { readonly mode: 'normal' }
   /** One record per transaction until the committed offset reaches `until`; `crashes`: of the record at hand, alone. */
   | { readonly mode: 'isolated'; readonly until: bigint; readonly crashes: number }
-  /** The record at the committed offset crashed the process `crashes` times alone: dead-letter it, unprocessed. */
+  /** The record at `at` crashed the process `crashes` times alone: pause the partition there, process nothing. */
+  | { readonly mode: 'quarantine'; readonly until: bigint; readonly crashes: number }
+  /** The same, with ON_PROCESS_CRASH=dead-letter: dead-letter the record, unprocessed. */
   | { readonly mode: 'dead-letter'; readonly until: bigint; readonly crashes: number };
+
+/** What becomes of a record that crashed the process MAX_PROCESSING_ATTEMPTS times alone (ON_PROCESS_CRASH). */
+export type { OnProcessCrash };
 
 function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
 
-/** How to process from committed offset `at`, given the journal's last entry for the partition. */
-export function planAttempt(last: AttemptEntry | undefined, at: bigint): AttemptPlan {
+/** How to process from the record at `at`, given the journal's current entry for the partition. */
+export function planAttempt(
+  last: AttemptEntry | undefined,
+  at: bigint,
+  onCrash: OnProcessCrash = 'quarantine',
+): AttemptPlan {
   if (!last) return { mode: 'normal' };
   if (last.offset === at && last.isolated) {
+    const until = max(last.isolateUntil, at + 1n);
     return last.attempts >= MAX_PROCESSING_ATTEMPTS
-      ? { mode: 'dead-letter', until: max(last.isolateUntil, at + 1n), crashes: last.attempts }
-      : { mode: 'isolated', until: max(last.isolateUntil, at + 1n), crashes: last.attempts };
+      ? { mode: onCrash, until, crashes: last.attempts }
+      : { mode: 'isolated', until, crashes: last.attempts };
   }
   if (last.offset === at && last.attempts >= CRASHES_BEFORE_ISOLATION) {
     return { mode: 'isolated', until: max(last.isolateUntil, at + 1n), crashes: 0 };
@@ -51,7 +68,7 @@ export function planAttempt(last: AttemptEntry | undefined, at: bigint): Attempt
 
 /**
  * The entry to journal, awaited, before processing from `at` under `plan`; `end` is the exclusive end of the
- * input the attempt's first transaction covers. Undefined: nothing to journal (a dead-letter processes nothing).
+ * input the attempt's first transaction covers. Undefined: nothing to journal (a record given up on is not processed).
  */
 export function attemptEntry(
   last: AttemptEntry | undefined,
@@ -61,6 +78,7 @@ export function attemptEntry(
 ): AttemptEntry | undefined {
   const again = last?.offset === at;
   switch (plan.mode) {
+    case 'quarantine':
     case 'dead-letter':
       return undefined;
     case 'isolated':

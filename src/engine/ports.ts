@@ -108,9 +108,9 @@ export interface PartitionControl {
  * one standing, so the journal counts crashes, not retries.
  */
 export interface AttemptEntry {
-  /** The committed input offset the attempts began at. */
+  /** The offset of the first record the attempts processed (the committed offset, or past a transaction marker there). */
   offset: bigint;
-  /** How many such attempts began there (the one in flight included). */
+  /** How many such attempts began there (the one in flight included); 0: isolated, and processed since. */
   attempts: number;
   /** True when they processed the record at `offset` alone (one record per transaction). */
   isolated: boolean;
@@ -118,10 +118,30 @@ export interface AttemptEntry {
   isolateUntil: bigint;
 }
 
+/**
+ * Who journaled an entry: the task incarnation (unique across processes) and its own counter. A release names
+ * the entry it takes back, so an old owner's late release cannot undo a newer owner's entry.
+ */
+export interface AttemptStamp {
+  owner: string;
+  seq: number;
+}
+
+/** An entry as journaled; `stamp` is absent on entries written before stamps existed. */
+export interface JournaledAttempt {
+  entry: AttemptEntry;
+  stamp?: AttemptStamp | undefined;
+}
+
 /** Durable, non-transactional: a write is acknowledged by all in-sync replicas before processing starts. */
 export interface AttemptJournalPort {
-  /** The latest entry for an input partition; undefined when there is none. */
-  read(partition: number): Promise<AttemptEntry | undefined>;
-  /** Replaces the partition's entry; null removes it. */
-  write(partition: number, entry: AttemptEntry | null): Promise<void>;
+  /** The partition's current entry (releases resolved); undefined when there is none. */
+  read(partition: number): Promise<JournaledAttempt | undefined>;
+  /** Replaces the partition's entry; null removes it (an operator clearing a quarantine). */
+  write(partition: number, attempt: JournaledAttempt | null): Promise<void>;
+  /**
+   * Takes back the entry stamped `own`, putting `restore` in its place, only while `own` is the current entry:
+   * resolved in the journal's own order, so a release that lands after another owner's entry changes nothing.
+   */
+  release(partition: number, own: AttemptStamp, restore: JournaledAttempt | undefined): Promise<void>;
 }

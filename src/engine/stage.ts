@@ -45,6 +45,9 @@ export interface StageOptions {
 
 type StageState = StageLifecycle;
 
+/** How long an exiting process waits for its attempts to be taken back: a few journal writes, acks=all. */
+const RELEASE_TIMEOUT_MS = 3000;
+
 export class Stage {
   readonly events: StageEvents;
   readonly instanceId: string;
@@ -67,6 +70,8 @@ export class Stage {
   /** Readiness facts the tasks report through events. */
   private readonly quarantined = new Set<number>();
   private readonly restoring = new Map<number, RestoreProgress>();
+  /** Partitions paused at a record that crashed the process each time it was processed alone: its offset. */
+  private readonly crashQuarantined = new Map<number, bigint>();
   /** Settles when the stage has stopped: resolved after stop(), rejected after a fatal failure. */
   readonly done: Promise<void>;
 
@@ -95,7 +100,11 @@ export class Stage {
     this.events.on('task.restored', ({ partition }) => this.restoring.delete(partition));
     // A restore that failed is over too; the retry reports its own progress.
     this.events.on('task.aborted', ({ partition }) => this.restoring.delete(partition));
+    this.events.on('partition.quarantined', ({ partition, offset }) => {
+      this.crashQuarantined.set(partition, offset);
+    });
     this.events.on('task.closed', ({ partition }) => {
+      this.crashQuarantined.delete(partition);
       this.quarantined.delete(partition);
       this.restoring.delete(partition);
     });
@@ -122,6 +131,8 @@ export class Stage {
   readinessFacts(): ReadinessFacts {
     const partitions = (this.assignment ?? []).map((partition): PartitionFacts => {
       const restore = this.restoring.get(partition);
+      const at = this.crashQuarantined.get(partition);
+      if (at !== undefined) return { partition, phase: 'quarantined', quarantinedAt: at };
       if (this.quarantined.has(partition)) return { partition, phase: 'quarantined' };
       if (restore) return { partition, phase: 'restoring', restore };
       if (this.tasks.get(partition)?.isRunning) return { partition, phase: 'running' };
@@ -194,6 +205,7 @@ export class Stage {
           : undefined,
       ),
       journal,
+      onProcessCrash: config.onProcessCrash,
       decoder: new MetricDecoder(registry),
       encodeRollup: (rollup) => encoder.encode(rollup),
       outputPartition: keyPartitioner(layout.outputPartitions),
@@ -405,16 +417,27 @@ export class Stage {
     return this.done;
   }
 
+  /**
+   * Takes back every task's journaled attempt, bounded: for a process about to exit without a clean stop. An
+   * exit is no crash of the record at hand; without this, deaths of other causes would add up to a quarantine.
+   */
+  async releaseAttempts(timeoutMs: number = RELEASE_TIMEOUT_MS): Promise<void> {
+    const releasing = Promise.allSettled([...this.tasks.values()].map((task) => task.releaseAttempt()));
+    await Promise.race([releasing, sleep(timeoutMs)]);
+  }
+
   private fail(error: unknown): void {
     if (this.state === 'failed' || this.state === 'stopped') return;
     this.state = 'failed';
     this.options.logger.fatal({ err: error }, 'stage failed');
-    this.settle?.reject(error);
+    // The caller exits as soon as `done` rejects: the attempts are taken back first, bounded.
+    const releasing = this.releaseAttempts();
+    void releasing.finally(() => this.settle?.reject(error));
     const closing = [...this.tasks.values()].map((task) => task.close(false));
     void this.consumer?.disconnect().catch(() => undefined);
     void this.inventory?.stop();
     // Closing tasks may still take back their attempts in the journal.
-    void Promise.allSettled(closing).then(() => this.journal?.close());
+    void Promise.allSettled([releasing, ...closing]).then(() => this.journal?.close());
   }
 }
 

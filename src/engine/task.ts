@@ -21,7 +21,7 @@ import { classify } from '../errors/classify.js';
 import { RetriableError, StageError, type ErrorKind } from '../errors/errors.js';
 import { WindowStore, type StoreTransaction } from '../state/window-store.js';
 import { AttemptGuard } from './attempt-guard.js';
-import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
+import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan, type OnProcessCrash } from './attempt-policy.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { StageEvents } from '../observability/events.js';
 import type { FaultInjector, FaultPoint } from './faults.js';
@@ -62,8 +62,10 @@ export interface TaskDependencies {
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   breaker: { threshold: number; probeIntervalMs: number };
   kafka: TaskKafkaPort;
-  /** The processing-attempts journal: how a record that crashes the process is found and dead-lettered. */
+  /** The processing-attempts journal: how a record that crashes the process is found and given up on. */
   journal: AttemptJournalPort;
+  /** What becomes of a record that crashed the process each time it was processed alone; default quarantine. */
+  onProcessCrash?: OnProcessCrash | undefined;
   consumer: PartitionControl;
   decoder: RecordDecoder;
   encodeRollup: (rollup: MetricRollup) => Buffer;
@@ -166,6 +168,8 @@ export class PartitionTask {
   /** An idle flush is being held back because the task has not consumed up to the last stable offset. */
   private idleFlushHeld = false;
   private readonly log: Logger;
+  /** The offset of the record that quarantined this partition: nothing more is processed or committed. */
+  private quarantinedAt: bigint | undefined;
 
   constructor(
     readonly partition: number,
@@ -177,7 +181,11 @@ export class PartitionTask {
       topic: deps.topics.input,
       partition,
     });
-    this.guard = new AttemptGuard(deps.journal, partition, this.log);
+    this.guard = new AttemptGuard(deps.journal, partition, this.log, {
+      owner: deps.instanceId,
+      onCrash: deps.onProcessCrash ?? 'quarantine',
+      skipRelease: deps.broken === 'no-attempt-release',
+    });
   }
 
   get transactionalId(): string {
@@ -213,6 +221,7 @@ export class PartitionTask {
   handleBatch(batch: InputBatch, control: BatchControl): Promise<void> {
     return this.serially(async () => {
       if (this.closing || this.state === 'closed' || this.breaker.state === 'open') return;
+      if (this.quarantinedAt !== undefined) return;
       if (this.state === 'new') {
         // The batch was fetched from kafkajs's own idea of the committed offset, before this task fenced its
         // predecessor; initialize() seeks to the settled offset, so this batch is dropped and fetched again.
@@ -223,9 +232,15 @@ export class PartitionTask {
       if (messages.length === 0) return;
       for (let start = 0; start < messages.length;) {
         if (!control.isActive() || !this.isRunning) return;
-        // After a crash at this offset, one record per transaction until the suspected range is behind.
-        const size =
-          this.guard.planAt(this.nextOffset).mode === 'normal' ? this.deps.maxRecordsPerTransaction : 1;
+        // After a crash at this offset, one record per transaction until the suspected range is behind. The
+        // plan is keyed by the first record, not the committed offset: that may sit on a transaction marker.
+        const first = messages[start];
+        const plan = first ? this.guard.planAt(first.offset) : undefined;
+        if (first && plan?.mode === 'quarantine') {
+          this.quarantine(first.offset, plan.crashes);
+          return;
+        }
+        const size = !plan || plan.mode === 'normal' ? this.deps.maxRecordsPerTransaction : 1;
         const chunk = messages.slice(start, start + size);
         start += chunk.length;
         const isLast = start >= messages.length;
@@ -251,6 +266,7 @@ export class PartitionTask {
   advanceOverSkipped(nextOffset: bigint): Promise<void> {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state === 'open' || nextOffset <= this.nextOffset) return;
+      if (this.quarantinedAt !== undefined) return;
       if (await this.commitChunk([], nextOffset)) return;
       // No batch may follow on a partition that is idle past its markers: recover now, then try again.
       while (await this.reinitializeAfterFailure()) {
@@ -271,11 +287,33 @@ export class PartitionTask {
     return closing;
   }
 
+  /**
+   * Takes back this task's journaled attempt now, outside the queue: for a process about to exit (a shutdown
+   * timeout, a second signal, a fatal failure) whose queue may never reach the close.
+   */
+  releaseAttempt(): Promise<void> {
+    return this.guard.release(this.nextOffset);
+  }
+
+  /** The partition is paused at `offset` for good (until an operator acts): no processing, no commits. */
+  private quarantine(offset: bigint, crashes: number): void {
+    if (this.quarantinedAt !== undefined) return;
+    this.quarantinedAt = offset;
+    this.deps.consumer.pause(this.partition);
+    this.log.error(
+      { offset: offset.toString(), crashes },
+      `partition ${this.partition} quarantined at offset ${offset}: the record there crashed the process ${crashes} times when processed alone; the partition is paused (see \`eos-rollup quarantine --help\`)`,
+    );
+    this.deps.events.emit('partition.quarantined', { partition: this.partition, offset, crashes });
+  }
+
   private async shutDown(clean: boolean): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     // The process lives on: an attempt that committed nothing did not crash it.
     await this.guard.release(this.nextOffset);
+    // A later task of this partition finds the quarantine again in the journal, at its first batch: it needs one.
+    if (this.quarantinedAt !== undefined) this.deps.consumer.resume(this.partition);
     await this.producer?.close();
     this.producer = undefined;
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
@@ -472,11 +510,16 @@ export class PartitionTask {
     }
     // 2. The attempt is journaled before any record of it is processed: a record that kills the process is found.
     let plan: AttemptPlan = { mode: 'normal' };
-    if (chunk.length > 0) {
+    const first = chunk[0];
+    if (first) {
       try {
-        plan = await this.guard.arm(this.nextOffset, endOffset);
+        plan = await this.guard.arm(first.offset, endOffset);
       } catch (error) {
         await this.recover(error, 'journaling the attempt');
+        return false;
+      }
+      if (plan.mode === 'quarantine') {
+        this.quarantine(first.offset, plan.crashes);
         return false;
       }
     }
@@ -494,6 +537,8 @@ export class PartitionTask {
       await this.recover(error, 'processing');
       return false;
     }
+    // Processed alone without dying: whatever kills the process from here on is not this record's doing.
+    if (first) await this.guard.processed(first.offset);
     let transaction: TransactionPort | undefined;
     let commitSent = false;
     try {
@@ -612,7 +657,7 @@ export class PartitionTask {
     const rollups: MetricRollup[] = [];
     const deadLetters: { message: InputMessage; poison: Poison }[] = [];
     for (const message of chunk) {
-      const outcome = this.processOne(storeTx, message, plan);
+      const outcome = this.processOne(storeTx, message, message === chunk[0] ? plan : undefined);
       if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
       else rollups.push(...outcome.closed);
     }
@@ -700,8 +745,12 @@ export class PartitionTask {
    * when processed alone, MAX_PROCESSING_ATTEMPTS times is dead-lettered without another try: a deterministic
    * failure must not stop the partition for good.
    */
-  private processOne(storeTx: StoreTransaction, message: InputMessage, plan: AttemptPlan): RecordOutcome {
-    if (plan.mode === 'dead-letter' && message.offset === this.nextOffset) {
+  private processOne(
+    storeTx: StoreTransaction,
+    message: InputMessage,
+    plan: AttemptPlan | undefined,
+  ): RecordOutcome {
+    if (plan?.mode === 'dead-letter') {
       return {
         kind: 'dead-letter',
         poison: {
@@ -836,6 +885,7 @@ export class PartitionTask {
   flushIfIdle(): Promise<void> {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state !== 'closed' || this.store.windowCount === 0) return;
+      if (this.quarantinedAt !== undefined) return;
       const idleForMs = this.deps.now() - this.lastRecordAtMs;
       const anchor = this.streamTimeAtLastRecord;
       if (idleForMs < this.deps.idleFlushMs || anchor === null) return;

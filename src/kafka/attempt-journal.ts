@@ -2,11 +2,13 @@
  * The processing-attempts journal on kafkajs: a compacted topic `<APP_ID>-processing-attempts` with the input's
  * partition count, one key per input partition (`<input topic>/<partition>`) in the partition of the same
  * number, JSON values. Written outside any transaction (it must survive the transaction it guards) by one
- * idempotent producer with acks=all, awaited; read by one Fetch of the partition's last record, which is the
- * partition's only key's latest entry (no consumer group to join at every task start).
+ * idempotent producer with acks=all, awaited; read by one Fetch of the partition's tail (no consumer group to
+ * join at every task start), folded in order: entries and tombstones replace, a release takes back only the
+ * entry it names (attempt-ownership.ts). The partition holds one key only, so its tail is that key's history.
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import type { AttemptEntry, AttemptJournalPort } from '../engine/ports.js';
+import { currentAttempt, type JournalRecord } from '../engine/attempt-ownership.js';
+import type { AttemptEntry, AttemptJournalPort, AttemptStamp, JournaledAttempt } from '../engine/ports.js';
 import { privateCluster } from './offsets.js';
 import { translateKafkaError } from './translate-error.js';
 
@@ -18,14 +20,37 @@ export function attemptKey(inputTopic: string, partition: number): string {
   return `${inputTopic}/${partition}`;
 }
 
-/** What is stored: the entry, plus who wrote it and when, for an operator reading the topic. */
-export function encodeAttemptEntry(entry: AttemptEntry, writer: string, atMs: number): Buffer {
+function entryFields(entry: AttemptEntry, stamp: AttemptStamp | undefined): Record<string, unknown> {
+  return {
+    offset: entry.offset.toString(),
+    attempts: entry.attempts,
+    isolated: entry.isolated,
+    isolateUntil: entry.isolateUntil.toString(),
+    ...(stamp ? { owner: stamp.owner, seq: stamp.seq } : {}),
+  };
+}
+
+/** What is stored: the entry and its stamp, plus who wrote it and when, for an operator reading the topic. */
+export function encodeAttemptEntry(
+  entry: AttemptEntry,
+  writer: string,
+  atMs: number,
+  stamp?: AttemptStamp,
+): Buffer {
+  return Buffer.from(JSON.stringify({ ...entryFields(entry, stamp), writer, atMs }), 'utf8');
+}
+
+/** A release: `own` taken back, `restore` (or no entry) in its place. */
+export function encodeAttemptRelease(
+  own: AttemptStamp,
+  restore: JournaledAttempt | undefined,
+  writer: string,
+  atMs: number,
+): Buffer {
   return Buffer.from(
     JSON.stringify({
-      offset: entry.offset.toString(),
-      attempts: entry.attempts,
-      isolated: entry.isolated,
-      isolateUntil: entry.isolateUntil.toString(),
+      release: { owner: own.owner, seq: own.seq },
+      restore: restore ? entryFields(restore.entry, restore.stamp) : null,
       writer,
       atMs,
     }),
@@ -35,17 +60,51 @@ export function encodeAttemptEntry(entry: AttemptEntry, writer: string, atMs: nu
 
 const DECIMAL = /^\d{1,19}$/;
 
-/** Undefined for a tombstone or anything unreadable: a journal that cannot be read must not stop the stage. */
+/** Undefined for a tombstone, a release or anything unreadable: a journal that cannot be read must not stop the stage. */
 export function decodeAttemptEntry(value: Buffer | null): AttemptEntry | undefined {
-  if (!value) return undefined;
+  const record = decodeJournalRecord(value);
+  return record.kind === 'entry' ? record.attempt.entry : undefined;
+}
+
+/** One journal record; anything unreadable counts as a clear (no entry), as a tombstone does. */
+export function decodeJournalRecord(value: Buffer | null): JournalRecord {
+  if (!value) return { kind: 'clear' };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString('utf8'));
   } catch {
-    return undefined;
+    return { kind: 'clear' };
   }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { offset, attempts, isolated, isolateUntil } = parsed as Record<string, unknown>;
+  if (typeof parsed !== 'object' || parsed === null) return { kind: 'clear' };
+  const fields = parsed as Record<string, unknown>;
+  if ('release' in fields) {
+    const own = parseStamp(fields.release);
+    if (!own) return { kind: 'clear' };
+    const restore = fields.restore === null ? undefined : parseAttempt(fields.restore);
+    if (fields.restore !== null && !restore) return { kind: 'clear' };
+    return { kind: 'release', own, restore };
+  }
+  const attempt = parseAttempt(fields);
+  return attempt ? { kind: 'entry', attempt } : { kind: 'clear' };
+}
+
+function parseStamp(value: unknown): AttemptStamp | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { owner, seq } = value as Record<string, unknown>;
+  if (typeof owner !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq)) return undefined;
+  return { owner, seq };
+}
+
+function parseAttempt(value: unknown): JournaledAttempt | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const entry = parseEntry(value as Record<string, unknown>);
+  if (!entry) return undefined;
+  const stamp = parseStamp(value);
+  return stamp ? { entry, stamp } : { entry };
+}
+
+function parseEntry(fields: Record<string, unknown>): AttemptEntry | undefined {
+  const { offset, attempts, isolated, isolateUntil } = fields;
   if (
     typeof offset !== 'string' ||
     !DECIMAL.test(offset) ||
@@ -53,7 +112,8 @@ export function decodeAttemptEntry(value: Buffer | null): AttemptEntry | undefin
     !DECIMAL.test(isolateUntil) ||
     typeof attempts !== 'number' ||
     !Number.isSafeInteger(attempts) ||
-    attempts < 1 ||
+    // Zero only isolated: the record was processed alone since, without a crash (the range stays isolated).
+    attempts < (isolated === true ? 0 : 1) ||
     typeof isolated !== 'boolean'
   )
     return undefined;
@@ -95,8 +155,13 @@ interface PrivateCluster {
  * wait behind the last stable offset if anything ever left a transaction open on it.
  */
 const READ_UNCOMMITTED = 0;
-/** One entry is ~150 bytes; the broker returns at least the whole batch holding the wanted offset anyway. */
+/** One record is ~250 bytes; the broker returns at least the whole batch holding the wanted offset anyway. */
 const FETCH_MAX_BYTES = 64 * 1024;
+/**
+ * How far back a read folds: each entry is followed by at most one release, so the tail holds the current
+ * entry unless dozens of owners journaled and released at once.
+ */
+const TAIL_RECORDS = 64n;
 
 export class KafkajsAttemptJournal implements AttemptJournalPort {
   private readonly producer: Producer;
@@ -118,7 +183,7 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
     this.cluster = privateCluster(kafka, 'read_uncommitted') as PrivateCluster;
   }
 
-  async read(partition: number): Promise<AttemptEntry | undefined> {
+  async read(partition: number): Promise<JournaledAttempt | undefined> {
     try {
       await this.connect();
       const [ends] = await this.cluster.fetchTopicsOffset([
@@ -126,31 +191,23 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
       ]);
       const end = BigInt(ends?.partitions.find((p) => p.partition === partition)?.offset ?? '0');
       if (end === 0n) return undefined;
-      const lastOffset = (end - 1n).toString();
-      const [nodeId] = Object.entries(this.cluster.findLeaderForPartitions(this.topic, [partition])).map(
-        ([id]) => id,
-      );
-      if (nodeId === undefined) throw new Error(`no leader for ${this.topic}-${partition}`);
-      const broker = await this.cluster.findBroker({ nodeId });
-      const response = await broker.fetch({
-        isolationLevel: READ_UNCOMMITTED,
-        maxWaitTime: 0,
-        minBytes: 1,
-        maxBytes: FETCH_MAX_BYTES,
-        topics: [
-          {
-            topic: this.topic,
-            partitions: [{ partition, fetchOffset: lastOffset, maxBytes: FETCH_MAX_BYTES }],
-          },
-        ],
-      });
-      const message = response.responses
-        .flatMap((r) => r.partitions)
-        .find((p) => p.partition === partition)
-        ?.messages.find((m) => m.offset === lastOffset);
-      // Another key there (the input topic was renamed under the same APP_ID): no entry of ours.
-      if (message?.key?.toString('utf8') !== attemptKey(this.inputTopic, partition)) return undefined;
-      return decodeAttemptEntry(message.value);
+      const records: JournalRecord[] = [];
+      let position = end > TAIL_RECORDS ? end - TAIL_RECORDS : 0n;
+      while (position < end) {
+        const messages = await this.fetchFrom(partition, position);
+        const next = messages.filter((m) => BigInt(m.offset) >= position);
+        if (next.length === 0) break;
+        for (const message of next) {
+          // Another key there (the input topic was renamed under the same APP_ID): no entry of ours.
+          records.push(
+            message.key?.toString('utf8') === attemptKey(this.inputTopic, partition)
+              ? decodeJournalRecord(message.value)
+              : { kind: 'clear' },
+          );
+        }
+        position = BigInt(next[next.length - 1]?.offset ?? end) + 1n;
+      }
+      return currentAttempt(records);
     } catch (error) {
       // Leadership may have moved: look again next time.
       await this.cluster.refreshMetadata().catch(() => undefined);
@@ -158,19 +215,47 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
     }
   }
 
-  async write(partition: number, entry: AttemptEntry | null): Promise<void> {
+  write(partition: number, attempt: JournaledAttempt | null): Promise<void> {
+    return this.send(
+      partition,
+      attempt ? encodeAttemptEntry(attempt.entry, this.writer, Date.now(), attempt.stamp) : null,
+    );
+  }
+
+  release(partition: number, own: AttemptStamp, restore: JournaledAttempt | undefined): Promise<void> {
+    return this.send(partition, encodeAttemptRelease(own, restore, this.writer, Date.now()));
+  }
+
+  private async fetchFrom(partition: number, offset: bigint): Promise<FetchedMessage[]> {
+    const [nodeId] = Object.entries(this.cluster.findLeaderForPartitions(this.topic, [partition])).map(
+      ([id]) => id,
+    );
+    if (nodeId === undefined) throw new Error(`no leader for ${this.topic}-${partition}`);
+    const broker = await this.cluster.findBroker({ nodeId });
+    const response = await broker.fetch({
+      isolationLevel: READ_UNCOMMITTED,
+      maxWaitTime: 0,
+      minBytes: 1,
+      maxBytes: FETCH_MAX_BYTES,
+      topics: [
+        {
+          topic: this.topic,
+          partitions: [{ partition, fetchOffset: offset.toString(), maxBytes: FETCH_MAX_BYTES }],
+        },
+      ],
+    });
+    return (
+      response.responses.flatMap((r) => r.partitions).find((p) => p.partition === partition)?.messages ?? []
+    );
+  }
+
+  private async send(partition: number, value: Buffer | null): Promise<void> {
     try {
       await this.connect();
       await this.producer.send({
         topic: this.topic,
         acks: -1,
-        messages: [
-          {
-            partition,
-            key: attemptKey(this.inputTopic, partition),
-            value: entry ? encodeAttemptEntry(entry, this.writer, Date.now()) : null,
-          },
-        ],
+        messages: [{ partition, key: attemptKey(this.inputTopic, partition), value }],
       });
     } catch (error) {
       throw translateKafkaError(error, `writing ${this.topic}-${partition}`);

@@ -30,6 +30,8 @@ export interface StageEventMap {
   'task.closed': { partition: number; clean: boolean };
   'record.dead_lettered': { partition: number; reason: PoisonReason; offset: bigint };
   'breaker.changed': { partition: number; state: BreakerState };
+  /** The record at `offset` crashed the process `crashes` times alone: the partition is paused until an operator acts. */
+  'partition.quarantined': { partition: number; offset: bigint; crashes: number };
   'stage.assigned': { partitions: number[] };
   /** Every task of an assignment is running again: the rebalance's pause, as far as this instance saw it, is over. */
   'stage.rebalanced': { partitions: number[]; pauseMs: number };

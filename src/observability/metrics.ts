@@ -92,6 +92,7 @@ export function attachMetrics(
   /** Partitions whose restore waits for an open changelog transaction: offsets above its last stable offset. */
   const unstable = new Map<number, bigint>();
   const abortPending = new Set<number>();
+  const quarantinedAt = new Map<number, bigint>();
 
   const recordsConsumed = new Counter({
     name: `${PREFIX}records_consumed_total`,
@@ -200,6 +201,16 @@ export function attachMetrics(
       }
     },
   });
+  const quarantined = new Gauge<'partition'>({
+    name: `${PREFIX}quarantined_partition_offset`,
+    help: 'Partitions paused by the crash-loop guard (only those): the offset of the record that crashed the process each time it was processed alone.',
+    labelNames: ['partition'],
+    registers,
+    collect: () => {
+      quarantined.reset();
+      for (const [partition, offset] of quarantinedAt) quarantined.set({ partition }, Number(offset));
+    },
+  });
   const assignedPartitions: Gauge = new Gauge({
     name: `${PREFIX}assigned_partitions`,
     help: 'Input partitions assigned to this instance.',
@@ -221,7 +232,7 @@ export function attachMetrics(
     });
     const tasks = new Gauge<'phase'>({
       name: `${PREFIX}tasks`,
-      help: 'Assigned partitions by task phase: initializing, restoring, running, quarantined (circuit breaker).',
+      help: 'Assigned partitions by task phase: initializing, restoring, running, quarantined (circuit breaker or crash-loop guard).',
       labelNames: ['phase'],
       registers,
       collect: () => {
@@ -290,6 +301,11 @@ export function attachMetrics(
       const owned = new Set(partitions);
       for (const partition of [...breakers.keys()]) if (!owned.has(partition)) breakers.delete(partition);
       for (const partition of [...restoring.keys()]) if (!owned.has(partition)) restoring.delete(partition);
+      for (const partition of [...quarantinedAt.keys()])
+        if (!owned.has(partition)) quarantinedAt.delete(partition);
+    }),
+    events.on('partition.quarantined', ({ partition, offset }) => {
+      quarantinedAt.set(partition, offset);
     }),
     events.on('stage.rebalanced', ({ pauseMs }) => {
       rebalancePause.observe(pauseMs / 1000);
@@ -324,6 +340,7 @@ export function attachMetrics(
       breakers.delete(partition);
       restoring.delete(partition);
       unstable.delete(partition);
+      quarantinedAt.delete(partition);
     }),
     events.on('task.restore_progressed', ({ partition, position, endOffset }) => {
       unstable.delete(partition);

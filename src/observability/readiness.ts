@@ -8,7 +8,8 @@ export type StageLifecycle = 'created' | 'starting' | 'running' | 'stopping' | '
 
 /**
  * initializing: fencing the previous owner, reading the committed offset, or backing off before doing so again;
- * restoring: reading the changelog; running: processing; quarantined: paused by the circuit breaker (probing).
+ * restoring: reading the changelog; running: processing; quarantined: paused by the circuit breaker (probing), or
+ * by the crash-loop guard at a record that crashed the process (until an operator acts).
  */
 export type PartitionPhase = 'initializing' | 'restoring' | 'running' | 'quarantined';
 
@@ -25,6 +26,8 @@ export interface PartitionFacts {
   partition: number;
   phase: PartitionPhase;
   restore?: RestoreProgress | undefined;
+  /** Quarantined by the crash-loop guard: the offset of the record that crashed the process. */
+  quarantinedAt?: bigint | undefined;
 }
 
 export interface ReadinessFacts {
@@ -59,7 +62,7 @@ export function evaluateReadiness(facts: ReadinessFacts, extraReasons: readonly 
   };
 }
 
-function partitionReason({ partition, phase, restore }: PartitionFacts): string | undefined {
+function partitionReason({ partition, phase, restore, quarantinedAt }: PartitionFacts): string | undefined {
   switch (phase) {
     case 'running':
       return undefined;
@@ -68,6 +71,8 @@ function partitionReason({ partition, phase, restore }: PartitionFacts): string 
     case 'restoring':
       return `partition ${partition} restoring state${restore ? ` (${describeRestore(restore)})` : ''}`;
     case 'quarantined':
+      if (quarantinedAt !== undefined)
+        return `partition ${partition} quarantined at offset ${quarantinedAt}: the record there crashed the process each time it was processed alone (paused; resolve with \`eos-rollup quarantine\`)`;
       return `partition ${partition} quarantined by the circuit breaker (retriable failures persist; paused, probing)`;
   }
 }

@@ -64,16 +64,34 @@ test('a record that died alone is tried alone again, counting its crashes', () =
   assert.deepEqual(attemptEntry(last, 137n, plan, 138n), isolated(137n, 3, 150n));
 });
 
-test('a record that died alone MAX_PROCESSING_ATTEMPTS times is dead-lettered, and nothing is journaled for it', () => {
+test('a record that died alone MAX_PROCESSING_ATTEMPTS times quarantines its partition by default, and nothing is journaled for it', () => {
   const last = isolated(137n, MAX_PROCESSING_ATTEMPTS, 150n);
   const plan = planAttempt(last, 137n);
+  assert.deepEqual(plan, { mode: 'quarantine', until: 150n, crashes: MAX_PROCESSING_ATTEMPTS });
+  assert.equal(attemptEntry(last, 137n, plan, 138n), undefined);
+  assert.deepEqual(planAttempt(last, 137n, 'quarantine'), plan);
+});
+
+test('with ON_PROCESS_CRASH=dead-letter, a record that died alone MAX_PROCESSING_ATTEMPTS times is dead-lettered, and nothing is journaled for it', () => {
+  const last = isolated(137n, MAX_PROCESSING_ATTEMPTS, 150n);
+  const plan = planAttempt(last, 137n, 'dead-letter');
   assert.deepEqual(plan, { mode: 'dead-letter', until: 150n, crashes: MAX_PROCESSING_ATTEMPTS });
   assert.equal(attemptEntry(last, 137n, plan, 138n), undefined);
   assert.deepEqual(
-    planAttempt(last, 138n),
+    planAttempt(last, 138n, 'dead-letter'),
     { mode: 'isolated', until: 150n, crashes: 0 },
     'the rest of the range stays isolated',
   );
+});
+
+test('an isolated record processed since (attempts 0) is tried alone again without a crash counted, and its range stays isolated', () => {
+  const survived = isolated(120n, 0, 150n);
+  assert.deepEqual(planAttempt(survived, 120n), { mode: 'isolated', until: 150n, crashes: 0 });
+  assert.deepEqual(
+    attemptEntry(survived, 120n, { mode: 'isolated', until: 150n, crashes: 0 }, 121n),
+    isolated(120n, 1, 150n),
+  );
+  assert.deepEqual(planAttempt(survived, 121n), { mode: 'isolated', until: 150n, crashes: 0 });
 });
 
 test('an isolated range never ends before the record after the culprit', () => {
@@ -89,7 +107,7 @@ test('an entry beyond the offset (offsets reset by an operator) does not count',
  * process dies after committing up to 100, so it is not suspected; the second dies at 100 (one crash there); then
  * each process isolates, and the culprit dies alone MAX_PROCESSING_ATTEMPTS times before it is dead-lettered.
  */
-test('a whole crash loop ends with the culprit dead-lettered after 1 + 1 + MAX_PROCESSING_ATTEMPTS crashes', () => {
+test('a whole crash loop ends with the culprit dead-lettered (opted in) after 1 + 1 + MAX_PROCESSING_ATTEMPTS crashes', () => {
   const culprit = 137n;
   const chunk = 50n;
   let journal: AttemptEntry | undefined;
@@ -100,7 +118,7 @@ test('a whole crash loop ends with the culprit dead-lettered after 1 + 1 + MAX_P
     let journaled = false;
     let died = false;
     while (committed < 300n && !died) {
-      const plan: AttemptPlan = planAttempt(journal, committed);
+      const plan: AttemptPlan = planAttempt(journal, committed, 'dead-letter');
       const end = plan.mode === 'normal' ? committed + chunk : committed + 1n;
       // The mechanism journals a normal attempt once per process, isolated ones record by record.
       if (plan.mode !== 'normal' || !journaled) {
@@ -117,4 +135,32 @@ test('a whole crash loop ends with the culprit dead-lettered after 1 + 1 + MAX_P
   assert.deepEqual(dead, [culprit]);
   assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
   assert.equal(committed, 300n);
+});
+
+/**
+ * The same crash loop when the committed offset sits on a transaction marker (transactional input): the records
+ * are at odd offsets, markers at even ones, and the committed offset is the marker's. The policy is given the
+ * first record's offset, as the task gives it, so the culprit matches its own entry and the loop ends; given the
+ * committed offset instead, the culprit would never be the offset the entry names and would crash forever.
+ */
+test('a crash loop whose committed offset sits on a transaction marker ends: the culprit is the first record past it', () => {
+  const culprit = 7n;
+  let journal: AttemptEntry | undefined;
+  let committed = 6n; // the marker before the culprit
+  const firstRecord = (from: bigint): bigint => (from % 2n === 0n ? from + 1n : from);
+  let crashes = 0;
+  let quarantined: bigint | undefined;
+  for (let processStart = 0; processStart < 10 && quarantined === undefined; processStart += 1) {
+    const at = firstRecord(committed);
+    const plan = planAttempt(journal, at);
+    if (plan.mode === 'quarantine') {
+      quarantined = at;
+      break;
+    }
+    journal = attemptEntry(journal, at, plan, at + 1n) ?? journal;
+    if (at === culprit) crashes += 1;
+    else committed = at + 1n;
+  }
+  assert.equal(quarantined, culprit, 'quarantined at the record, not at the marker');
+  assert.equal(crashes, 1 + MAX_PROCESSING_ATTEMPTS);
 });

@@ -20,6 +20,8 @@ import type { RecordDecoder } from '../../src/engine/task.js';
 import type {
   AttemptEntry,
   AttemptJournalPort,
+  AttemptStamp,
+  JournaledAttempt,
   BatchControl,
   ChangelogRecord,
   InputBatch,
@@ -51,7 +53,8 @@ export type Step =
   | 'prepare'
   | 'resolveOffset'
   | 'journalRead'
-  | 'journalWrite';
+  | 'journalWrite'
+  | 'journalRelease';
 
 export interface LogEntry {
   step: Step;
@@ -465,16 +468,25 @@ export function batchOf(
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** The processing-attempts journal: one entry per partition, every write kept in order for assertions. */
+/**
+ * The processing-attempts journal: one entry per partition, every write kept in order for assertions; releases
+ * apply only while the entry they name is current, as the real journal resolves them.
+ */
 export class FakeJournal implements AttemptJournalPort {
   readonly writes: { partition: number; entry: AttemptEntry | null }[] = [];
-  private readonly entries = new Map<number, AttemptEntry>();
+  readonly releases: {
+    partition: number;
+    own: AttemptStamp;
+    applied: boolean;
+    entry: AttemptEntry | null;
+  }[] = [];
+  private readonly entries = new Map<number, JournaledAttempt>();
   private failuresLeft = 0;
 
   constructor(private readonly broker: FakeBroker) {}
 
   entry(partition: number): AttemptEntry | undefined {
-    return this.entries.get(partition);
+    return this.entries.get(partition)?.entry;
   }
 
   /** The next `times` writes fail with a retriable error, as a broker outage would make them. */
@@ -482,12 +494,13 @@ export class FakeJournal implements AttemptJournalPort {
     this.failuresLeft = times;
   }
 
-  read(partition: number): Promise<AttemptEntry | undefined> {
+  read(partition: number): Promise<JournaledAttempt | undefined> {
     this.broker.record({ step: 'journalRead', detail: partition });
     return Promise.resolve(this.entries.get(partition));
   }
 
-  write(partition: number, entry: AttemptEntry | null): Promise<void> {
+  write(partition: number, attempt: JournaledAttempt | null): Promise<void> {
+    const entry = attempt?.entry;
     this.broker.record({
       step: 'journalWrite',
       ...(entry ? { offset: entry.offset, detail: entry.isolated ? 'isolated' : 'normal' } : {}),
@@ -496,9 +509,21 @@ export class FakeJournal implements AttemptJournalPort {
       this.failuresLeft -= 1;
       return Promise.reject(new RetriableError('KAFKA_RETRIABLE', 'journal write failed'));
     }
-    this.writes.push({ partition, entry });
-    if (entry) this.entries.set(partition, entry);
+    this.writes.push({ partition, entry: entry ?? null });
+    if (attempt) this.entries.set(partition, attempt);
     else this.entries.delete(partition);
+    return Promise.resolve();
+  }
+
+  release(partition: number, own: AttemptStamp, restore: JournaledAttempt | undefined): Promise<void> {
+    this.broker.record({ step: 'journalRelease', detail: partition });
+    const current = this.entries.get(partition)?.stamp;
+    const applied = current?.owner === own.owner && current.seq === own.seq;
+    this.releases.push({ partition, own, applied, entry: restore?.entry ?? null });
+    if (applied) {
+      if (restore) this.entries.set(partition, restore);
+      else this.entries.delete(partition);
+    }
     return Promise.resolve();
   }
 }

@@ -103,6 +103,7 @@ interface SetupOptions {
   faults?: string;
   /** Told when a fault triggers (before its action). */
   onFault?: () => void;
+  onProcessCrash?: 'quarantine' | 'dead-letter';
 }
 
 function setup(options: SetupOptions = {}): Harness {
@@ -123,6 +124,7 @@ function setup(options: SetupOptions = {}): Harness {
     breaker: { threshold: options.threshold ?? 100, probeIntervalMs: options.probeIntervalMs ?? 60_000 },
     kafka: broker,
     journal: broker.journal,
+    onProcessCrash: options.onProcessCrash,
     consumer,
     decoder,
     encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
@@ -787,7 +789,13 @@ void test('a record whose processing throws is retried, then dead-lettered as pr
  * there, never closed, as SIGKILL would leave it), restarted as a new task on the same broker and journal until
  * one gets through. Returns how many died.
  */
-async function restartUntilThrough(broker: FakeBroker, culprit: number, maxProcesses = 10): Promise<number> {
+async function restartUntilThrough(
+  broker: FakeBroker,
+  culprit: number,
+  onProcessCrash: 'quarantine' | 'dead-letter',
+  maxProcesses = 10,
+  input?: InputMessage[],
+): Promise<number> {
   let crashes = 0;
   for (let run = 0; run < maxProcesses; run += 1) {
     const fate = { died: false };
@@ -795,6 +803,8 @@ async function restartUntilThrough(broker: FakeBroker, culprit: number, maxProce
       broker,
       instanceId: `process-${run}`,
       faults: `process-record@o${culprit}:throw`,
+      onProcessCrash,
+      input,
       onFault: () => {
         fate.died = true;
       },
@@ -811,9 +821,9 @@ async function restartUntilThrough(broker: FakeBroker, culprit: number, maxProce
   assert.fail(`still crashing after ${maxProcesses} processes`);
 }
 
-void test('a record that crashes the process is isolated, then dead-lettered after MAX_PROCESSING_ATTEMPTS crashes alone; everything else exactly once', async () => {
+void test('with ON_PROCESS_CRASH=dead-letter, a record that crashes the process is isolated, then dead-lettered after MAX_PROCESSING_ATTEMPTS crashes alone; everything else exactly once', async () => {
   const broker = new FakeBroker();
-  const crashes = await restartUntilThrough(broker, 7);
+  const crashes = await restartUntilThrough(broker, 7, 'dead-letter');
   // The first process committed 0-5 before dying at 7 (not suspected); the second died at 6 (suspected: 6-8 are
   // isolated); the record at 7 then died alone MAX_PROCESSING_ATTEMPTS times.
   assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
@@ -841,6 +851,40 @@ void test('a record that crashes the process is isolated, then dead-lettered aft
     ['0 #1', '6 #1', '6 alone #1', '7 alone #1', '7 alone #2', '7 alone #3', '8 alone #1'],
     'journaled before processing: once per process, then record by record while isolated',
   );
+});
+
+void test('a crash loop whose committed offset sits on a transaction marker ends: the culprit past the marker is the one given up on', async () => {
+  // No record at 6 (a transaction marker there): the batch 3-5 commits 6, and the next record is 7.
+  const input = INPUT.filter((m) => m.offset !== 6n);
+  const broker = new FakeBroker();
+  const crashes = await restartUntilThrough(broker, 7, 'dead-letter', 10, input);
+  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  assert.deepEqual(
+    broker
+      .records(DLQ)
+      .filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed')
+      .map((r) => headerText(r, DLQ_HEADERS.offset)),
+    ['7'],
+  );
+  assert.equal(broker.committed(GROUP, IN, P), 12n);
+});
+
+void test('by default a record that crashes the process each time alone quarantines its partition: paused at its offset, nothing dead-lettered or committed past it', async () => {
+  const broker = new FakeBroker();
+  const crashes = await restartUntilThrough(broker, 7, 'quarantine');
+  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  const h = setup({ broker, instanceId: 'after-the-crashes' });
+  const quarantined: StageEventMap['partition.quarantined'][] = [];
+  h.events.on('partition.quarantined', (event) => quarantined.push(event));
+  for (let i = 0; i < 20; i += 1) if ((await poll(h)) !== 'handled') break;
+  assert.deepEqual(quarantined, [{ partition: P, offset: 7n, crashes: MAX_PROCESSING_ATTEMPTS }]);
+  assert.ok(h.consumer.paused.has(P), 'the partition is paused');
+  assert.equal(broker.committed(GROUP, IN, P), 7n, 'nothing committed past the culprit');
+  assert.ok(!dlqOffsets(broker).includes('7'), 'the culprit is not dead-lettered');
+  await h.task.advanceOverSkipped(12n);
+  assert.equal(broker.committed(GROUP, IN, P), 7n, 'no offsets-only commit either');
+  await h.task.close(true);
+  assert.deepEqual(broker.journal.entry(P), { offset: 7n, attempts: 3, isolated: true, isolateUntil: 9n });
 });
 
 void test('the journal is written before the first record is processed, and only once per task in normal mode', async () => {
@@ -872,12 +916,16 @@ void test('a task closed without committing past its attempt takes the attempt b
   const second = setup({ broker });
   await runToEnd(second);
   assert.deepEqual(
-    broker.journal.writes.map(({ entry }) => entry?.isolated ?? 'cleared'),
-    [false, 'cleared', false],
+    broker.journal.writes.map(({ entry }) => entry?.isolated),
+    [false, false],
     'the next owner processes normally, not isolated',
   );
+  assert.deepEqual(
+    broker.journal.releases.map(({ applied, entry }) => [applied, entry]),
+    [[true, null]],
+  );
   await second.task.close(true);
-  assert.equal(broker.journal.writes.length, 3, 'an attempt that committed past its offset is left as is');
+  assert.equal(broker.journal.releases.length, 1, 'an attempt that committed past its offset is left as is');
 });
 
 void test('records that throw are retried in memory: the retries are one attempt, not crashes', async () => {

@@ -1,6 +1,7 @@
 /**
  * `eos-rollup run`: the stage. SIGTERM or SIGINT stops it cleanly (stop fetching, let open transactions finish
- * or abort, close clients) within SHUTDOWN_TIMEOUT_MS; a second signal exits at once.
+ * or abort, close clients) within SHUTDOWN_TIMEOUT_MS; a second signal, or that timeout, exits after taking back
+ * the journaled processing attempts (bounded): an exit must not count as a crash of the record at hand.
  *
  * Around the stage: the watchdog (always), and with METRICS_PORT > 0 the lag lookups and the /metrics, /healthz
  * and /readyz endpoint, which starts before the stage so that probes see it starting.
@@ -60,12 +61,13 @@ export async function runCommand(): Promise<number> {
     signals += 1;
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(EXIT.interrupted);
+      void stage.releaseAttempts().finally(() => process.exit(EXIT.interrupted));
+      return;
     }
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'clean stop took too long: exiting');
-      process.exit(EXIT.failure);
+      void stage.releaseAttempts().finally(() => process.exit(EXIT.failure));
     }, config.shutdownTimeoutMs);
     timer.unref();
     void stage.stop();
