@@ -13,6 +13,9 @@ import { dlqCommand } from './commands/dlq.js';
 import { lagCommand } from './commands/lag.js';
 import { runCommand } from './commands/run.js';
 import { topicsCommand } from './commands/topics.js';
+import { UsageError } from './arguments.js';
+import { configCommand } from './commands/config.js';
+import { resetCommand } from './commands/reset.js';
 import { CommandError, EXIT } from './exit.js';
 import { packageVersion } from './version.js';
 
@@ -48,6 +51,14 @@ const COMMANDS: Record<string, Command> = {
     summary:
       'inspect: dead letters by reason, decoded; replay --reason r: send them back to the input once (--help)',
     run: dlqCommand,
+  },
+  config: {
+    summary: 'check: settings, broker, registry, topics, ACLs; print: effective settings',
+    run: configCommand,
+  },
+  reset: {
+    summary: "rewind the group's input offsets and delete its changelog and attempts topics (--help)",
+    run: resetCommand,
   },
 };
 
@@ -127,6 +138,10 @@ main(process.argv.slice(2)).then(
     process.exit(code);
   },
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(error.describe());
+      process.exit(error.exitCode);
+    }
     const exitCode =
       error instanceof CommandError
         ? error.exitCode

@@ -3,7 +3,6 @@
  * see, recomputes every rollup with the auditor's own simple implementation, prints the violations with counts
  * and what read_uncommitted sees beyond (aborted records), and exits 1 when there is any violation.
  */
-import { parseArgs } from 'node:util';
 import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
@@ -11,7 +10,15 @@ import { readForAudit } from '../../kafka/audit-reader.js';
 import { createKafka } from '../../kafka/client.js';
 import { MetricDecoder } from '../../serde/metric-decoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
-import { CommandError, EXIT } from '../exit.js';
+import {
+  booleanOption,
+  helpText,
+  numberValue,
+  parseCommandArgs,
+  stringOption,
+  type CommandSpec,
+} from '../arguments.js';
+import { EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
 const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--json]
@@ -19,45 +26,38 @@ const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--json]
   --settle-ms N   how long an open transaction may take to finish before it counts as hanging (default 15000)
   --json          print the report as JSON`;
 
+const SPEC: CommandSpec = {
+  command: 'audit',
+  usage: USAGE.slice(0, USAGE.indexOf('\n')),
+  details: USAGE.slice(USAGE.indexOf('\n') + 1),
+  options: { drained: { type: 'boolean' }, 'settle-ms': { type: 'string' }, json: { type: 'boolean' } },
+};
+
 export async function auditCommand(args: string[]): Promise<number> {
-  let values: { drained?: boolean; 'settle-ms'?: string; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        drained: { type: 'boolean' },
-        'settle-ms': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, EXIT.usage);
-  }
-  if (values.help) {
-    console.log(USAGE);
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') {
+    console.log(helpText(SPEC));
     return EXIT.ok;
   }
-  const settleMs = Number(values['settle-ms'] ?? '15000');
-  if (!Number.isSafeInteger(settleMs) || settleMs < 0) {
-    throw new CommandError(
-      `--settle-ms "${values['settle-ms'] ?? ''}" is not allowed: expected an integer of at least 0`,
-      EXIT.usage,
-    );
-  }
+  const values = { drained: booleanOption(parsed, 'drained'), json: booleanOption(parsed, 'json') };
+  const settleMs = numberValue(SPEC, '--settle-ms', stringOption(parsed, 'settle-ms') ?? '15000', {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+  });
   const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger, { quietRetries: true });
   const progress = Progress.forCommand({
     logLevel: config.logLevel,
-    jsonOutput: values.json ?? false,
+    jsonOutput: values.json,
     term: process.env.TERM,
   });
   const read = await readForAudit(kafka, {
     groupId: config.appId,
     topics: config.topics,
     windows: config.windows,
-    expectDrained: values.drained ?? false,
+    expectDrained: values.drained,
     settleMs,
     decoder: new MetricDecoder(new RegistryClient(config.registry)),
     onProgress: (topic, recordsRead) => {
