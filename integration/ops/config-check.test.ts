@@ -94,7 +94,7 @@ describe('against the shared stack', () => {
       assert.ok(lines.includes(`PROBLEM ${check}: not checked: the broker is unreachable (KAFKA_BROKERS)`));
   });
 
-  test('a changelog with another partition count than the input is a problem, found read-only', async () => {
+  test('a changelog with another partition count than the input is a problem, found read-only, as start-up finds it', async () => {
     const { names, env } = await pipeline(suite);
     await createTopics(suite.kafka, [{ topic: names.changelog, partitions: 1 }]);
     const result = await runCli(['config', 'check'], env);
@@ -110,6 +110,15 @@ describe('against the shared stack', () => {
       new RegExp(`changelog ${names.changelog} has cleanup.policy=delete; it must include compact`),
     );
     assert.ok(!(await topicNames(suite.kafka)).has(processingAttemptsTopic(names.appId)));
+
+    // Start-up runs the same checks after creating what is missing, and refuses with the same first line.
+    const stage = suite.start(names);
+    const exit = await stage.exited;
+    assert.notEqual(exit.code, 0, stage.output().slice(-2000));
+    assert.ok(
+      stage.output().includes((lines[0] ?? '').replace('PROBLEM topics: ', '')),
+      stage.output().slice(-2000),
+    );
   });
 });
 
