@@ -127,6 +127,19 @@ test('reset --dry-run reports the plan and changes nothing', async () => {
   const topics = await topicNames(suite.kafka);
   assert.ok(topics.has(scenario.names.changelog));
   assert.ok(topics.has(processingAttemptsTopic(scenario.names.appId)));
+
+  // By time: no record was written after tomorrow, so ListOffsets by timestamp gives every partition's end.
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+  const byTime = await runCli(['reset', '--dry-run', '--to-datetime', tomorrow], env);
+  assert.equal(byTime.code, 0, describeRun(byTime));
+  const ends = await endOffsets(suite.kafka, scenario.names.input);
+  for (const [partition, end] of ends)
+    assert.match(
+      byTime.stdout,
+      new RegExp(`\\n  partition ${partition}: \\d+ -> ${end}\\n`),
+      describeRun(byTime),
+    );
+  assert.deepEqual(await committedOffsets(suite.kafka, scenario.names.appId, scenario.names.input), before);
 });
 
 test('reset --yes sets the offsets to earliest (per kafka-consumer-groups) and deletes the two state topics', async () => {
