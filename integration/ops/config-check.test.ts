@@ -7,9 +7,13 @@
  * kafkajs' default 60 s transactions).
  */
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import type { Kafka } from 'kafkajs';
 import { processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
+import { repoRoot } from '../../scripts/stack/paths.js';
 import { createTopics } from '../support/kafka.js';
 import { createPipeline, loadInventory, type PipelineNames } from '../support/pipeline.js';
 import { usePrivateBroker } from '../support/private-broker.js';
@@ -49,6 +53,21 @@ describe('against the shared stack', () => {
     const topics = await topicNames(suite.kafka);
     for (const topic of [names.output, names.dlq, names.changelog, processingAttemptsTopic(names.appId)])
       assert.ok(!topics.has(topic), `config check created ${topic}`);
+
+    // The ACL probe really sent InitProducerId for its own transactional id: Kafka's kafka-transactions knows it.
+    const transactionalId = `${names.appId}-config-check`;
+    const { stdout } = await promisify(execFile)(
+      'bash',
+      [
+        join(repoRoot(), 'scripts', 'kafka-tool'),
+        'kafka-transactions',
+        'describe',
+        '--transactional-id',
+        transactionalId,
+      ],
+      { env: { ...process.env, KAFKA_BROKERS: suite.env.brokers }, timeout: 120_000 },
+    );
+    assert.match(stdout, new RegExp(`\\b${transactionalId}\\b.*\\bEmpty\\b`), stdout);
   });
 
   test('a missing input topic fails the topics check with a line naming INPUT_TOPIC', async () => {

@@ -168,8 +168,11 @@ async function aclProbe(kafka: Kafka, config: Config): Promise<string> {
     transactionTimeout: PROBE_TRANSACTION_TIMEOUT_MS,
   });
   try {
-    // kafkajs sends InitProducerId on connect for a transactional producer: exactly the write ACL test.
     await producer.connect();
+    // connect() initializes only the idempotent side; transaction() sends InitProducerId with the
+    // transactional id, the request the ACL guards. Aborting a transaction that sent nothing sends no EndTxn.
+    const transaction = await producer.transaction();
+    await transaction.abort();
   } catch (error) {
     throw translateKafkaError(error, `InitProducerId for transactional id ${transactionalId} (APP_ID)`);
   } finally {
