@@ -14,6 +14,9 @@ import { dlqCommand } from './commands/dlq.js';
 import { lagCommand } from './commands/lag.js';
 import { runCommand } from './commands/run.js';
 import { topicsCommand } from './commands/topics.js';
+import { UsageError } from './arguments.js';
+import { configCommand } from './commands/config.js';
+import { resetCommand } from './commands/reset.js';
 import { CommandError, EXIT } from './exit.js';
 import { packageVersion } from './version.js';
 
@@ -54,6 +57,14 @@ const COMMANDS: Record<string, Command> = {
     summary:
       'status; dead-letter|skip --partition n: resolve a partition the crash-loop guard paused (stage stopped; --help)',
     run: quarantineCommand,
+  },
+  config: {
+    summary: 'check: settings, broker, registry, topics, ACLs; print: effective settings',
+    run: configCommand,
+  },
+  reset: {
+    summary: "rewind the group's input offsets and delete its changelog and attempts topics (--help)",
+    run: resetCommand,
   },
 };
 
@@ -133,6 +144,10 @@ main(process.argv.slice(2)).then(
     process.exit(code);
   },
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(error.describe());
+      process.exit(error.exitCode);
+    }
     const exitCode =
       error instanceof CommandError
         ? error.exitCode

@@ -34,32 +34,111 @@ async function topicConfig(admin: Admin, topic: string, names: string[]): Promis
   return new Map((described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
 }
 
+/** The topics start-up reads, creates or checks, with the partition counts of those that exist. */
+interface TopicCounts {
+  attemptsTopic: string;
+  counts: Map<string, number>;
+}
+
+async function countTopics(admin: Admin, config: Config): Promise<TopicCounts> {
+  const { topics } = config;
+  const attemptsTopic = processingAttemptsTopic(config.appId);
+  const counts = await partitionCounts(admin, [
+    topics.input,
+    topics.inventory,
+    topics.output,
+    topics.dlq,
+    topics.changelog,
+    attemptsTopic,
+  ]);
+  return { attemptsTopic, counts };
+}
+
+/** The topics the stage reads but never creates; each missing one is a problem naming its variable. */
+function missingSourceTopics(config: Config, counts: Map<string, number>): string[] {
+  const { topics } = config;
+  return [
+    counts.has(topics.input)
+      ? ''
+      : `input topic ${topics.input} does not exist (INPUT_TOPIC); create it first`,
+    counts.has(topics.inventory)
+      ? ''
+      : `inventory topic ${topics.inventory} does not exist (INVENTORY_TOPIC); create it first (compacted)`,
+  ].filter((p) => p !== '');
+}
+
+/**
+ * Problems of the per-partition topics, judged on existing ones only (a missing one is created with the input's
+ * partition count): both must have the input's partition count and the changelog must be compacted.
+ */
+function stateTopicProblems(
+  config: Config,
+  { attemptsTopic, counts }: TopicCounts,
+  inputPartitions: number,
+  changelogPolicy: string | undefined,
+): string[] {
+  const { topics } = config;
+  const problems: string[] = [];
+  const changelogPartitions = counts.get(topics.changelog) ?? inputPartitions;
+  if (changelogPartitions !== inputPartitions) {
+    problems.push(
+      `changelog ${topics.changelog} has ${changelogPartitions} partitions but input ${topics.input} has ${inputPartitions}; ` +
+        'they must match (each task restores its own changelog partition): recreate the changelog or use a new APP_ID',
+    );
+  }
+  const attemptsPartitions = counts.get(attemptsTopic) ?? inputPartitions;
+  if (attemptsPartitions !== inputPartitions) {
+    problems.push(
+      `processing-attempts topic ${attemptsTopic} has ${attemptsPartitions} partitions but input ${topics.input} has ${inputPartitions}; ` +
+        'they must match (each task journals in its own partition): recreate it (it holds no data that must be kept) or use a new APP_ID',
+    );
+  }
+  if (changelogPolicy !== undefined && !changelogPolicy.split(',').includes('compact')) {
+    problems.push(
+      `changelog ${topics.changelog} has cleanup.policy=${changelogPolicy}; it must include compact`,
+    );
+  }
+  return problems;
+}
+
+async function cleanupPolicy(admin: Admin, topic: string): Promise<string> {
+  return (await topicConfig(admin, topic, ['cleanup.policy'])).get('cleanup.policy') ?? '';
+}
+
+/**
+ * What start-up would refuse about the topics, found without creating or changing anything: the problems, each
+ * one line naming its variable or topic (an empty list: start-up would go ahead).
+ */
+export async function inspectTopics(kafka: Kafka, config: Config): Promise<string[]> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const found = await countTopics(admin, config);
+    const missing = missingSourceTopics(config, found.counts);
+    const inputPartitions = found.counts.get(config.topics.input);
+    if (inputPartitions === undefined) return missing;
+    const changelogPolicy = found.counts.has(config.topics.changelog)
+      ? await cleanupPolicy(admin, config.topics.changelog)
+      : undefined;
+    return [...missing, ...stateTopicProblems(config, found, inputPartitions, changelogPolicy)];
+  } catch (error) {
+    throw translateKafkaError(error, 'inspecting topics');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 export async function prepareTopics(kafka: Kafka, config: Config): Promise<TopicLayout> {
   const admin = kafka.admin();
   try {
     await admin.connect();
     const { topics, topicSettings } = config;
-    const attemptsTopic = processingAttemptsTopic(config.appId);
-    const counts = await partitionCounts(admin, [
-      topics.input,
-      topics.inventory,
-      topics.output,
-      topics.dlq,
-      topics.changelog,
-      attemptsTopic,
-    ]);
+    const found = await countTopics(admin, config);
+    const { attemptsTopic, counts } = found;
+    const [missing] = missingSourceTopics(config, counts);
     const inputPartitions = counts.get(topics.input);
-    if (inputPartitions === undefined) {
-      throw new FatalError(
-        'TOPIC_INCOMPATIBLE',
-        `input topic ${topics.input} does not exist (INPUT_TOPIC); create it first`,
-      );
-    }
-    if (!counts.has(topics.inventory)) {
-      throw new FatalError(
-        'TOPIC_INCOMPATIBLE',
-        `inventory topic ${topics.inventory} does not exist (INVENTORY_TOPIC); create it first (compacted)`,
-      );
+    if (missing !== undefined || inputPartitions === undefined) {
+      throw new FatalError('TOPIC_INCOMPATIBLE', missing ?? `input topic ${topics.input} does not exist`);
     }
     const replicationFactor = topicSettings.replicationFactor;
     const wanted = [
@@ -103,30 +182,10 @@ export async function prepareTopics(kafka: Kafka, config: Config): Promise<Topic
         topics: wanted.map((t) => ({ ...t, numPartitions: inputPartitions, replicationFactor })),
       });
     }
-    const changelogPartitions = counts.get(topics.changelog) ?? inputPartitions;
-    if (changelogPartitions !== inputPartitions) {
-      throw new FatalError(
-        'TOPIC_INCOMPATIBLE',
-        `changelog ${topics.changelog} has ${changelogPartitions} partitions but input ${topics.input} has ${inputPartitions}; ` +
-          'they must match (each task restores its own changelog partition): recreate the changelog or use a new APP_ID',
-      );
-    }
-    const attemptsPartitions = counts.get(attemptsTopic) ?? inputPartitions;
-    if (attemptsPartitions !== inputPartitions) {
-      throw new FatalError(
-        'TOPIC_INCOMPATIBLE',
-        `processing-attempts topic ${attemptsTopic} has ${attemptsPartitions} partitions but input ${topics.input} has ${inputPartitions}; ` +
-          'they must match (each task journals in its own partition): recreate it (it holds no data that must be kept) or use a new APP_ID',
-      );
-    }
-    const changelogPolicy =
-      (await topicConfig(admin, topics.changelog, ['cleanup.policy'])).get('cleanup.policy') ?? '';
-    if (!changelogPolicy.split(',').includes('compact')) {
-      throw new FatalError(
-        'TOPIC_INCOMPATIBLE',
-        `changelog ${topics.changelog} has cleanup.policy=${changelogPolicy}; it must include compact`,
-      );
-    }
+    // Topics just created have the input's partition count; the changelog's policy is read as it now stands.
+    const changelogPolicy = await cleanupPolicy(admin, topics.changelog);
+    const [problem] = stateTopicProblems(config, found, inputPartitions, changelogPolicy);
+    if (problem !== undefined) throw new FatalError('TOPIC_INCOMPATIBLE', problem);
     return {
       inputPartitions,
       outputPartitions: counts.get(topics.output) ?? inputPartitions,

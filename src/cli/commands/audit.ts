@@ -5,13 +5,22 @@
  * any violation.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
 import { readForAudit } from '../../audit/audit-reader.js';
 import { createKafka } from '../../kafka/client.js';
-import { CommandError, EXIT } from '../exit.js';
+import {
+  booleanOption,
+  helpText,
+  numberValue,
+  parseCommandArgs,
+  usageError,
+  type CommandSpec,
+  type ParsedArgs,
+  stringOption,
+} from '../arguments.js';
+import { EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
 const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--culprit P:O]... [--json]
@@ -21,15 +30,29 @@ const USAGE = `usage: eos-rollup audit [--drained] [--settle-ms N] [--culprit P:
                   is expected (any other valid record dead-lettered processing-failed is a violation)
   --json          print the report as JSON`;
 
+const SPEC: CommandSpec = {
+  command: 'audit',
+  usage: USAGE.slice(0, USAGE.indexOf('\n')),
+  details: USAGE.slice(USAGE.indexOf('\n') + 1),
+  options: {
+    drained: { type: 'boolean' },
+    'settle-ms': { type: 'string' },
+    culprit: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  },
+};
+
 const CULPRIT = /^(0|[1-9][0-9]*):(0|[1-9][0-9]*)$/;
 
-function parseCulprits(values: string[]): { partition: number; offset: bigint }[] {
+function parseCulprits(parsed: ParsedArgs): { partition: number; offset: bigint }[] {
+  const given = parsed.values.culprit;
+  const values = Array.isArray(given) ? given : [];
   return values.map((value) => {
     const match = CULPRIT.exec(value);
     if (match === null) {
-      throw new CommandError(
-        `--culprit "${value}" is not allowed: expected <partition>:<offset>, e.g. 0:137\n${USAGE}`,
-        EXIT.usage,
+      throw usageError(
+        SPEC,
+        `--culprit "${value}" is not allowed: expected <partition>:<offset>, e.g. 0:137`,
       );
     }
     return { partition: Number(match[1]), offset: BigInt(match[2] ?? '0') };
@@ -37,52 +60,31 @@ function parseCulprits(values: string[]): { partition: number; offset: bigint }[
 }
 
 export async function auditCommand(args: string[]): Promise<number> {
-  let values: {
-    drained?: boolean;
-    'settle-ms'?: string;
-    culprit?: string[];
-    json?: boolean;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        drained: { type: 'boolean' },
-        'settle-ms': { type: 'string' },
-        culprit: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, EXIT.usage);
-  }
-  if (values.help) {
-    console.log(USAGE);
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') {
+    console.log(helpText(SPEC));
     return EXIT.ok;
   }
-  const settleMs = Number(values['settle-ms'] ?? '15000');
-  if (!Number.isSafeInteger(settleMs) || settleMs < 0) {
-    throw new CommandError(
-      `--settle-ms "${values['settle-ms'] ?? ''}" is not allowed: expected an integer of at least 0`,
-      EXIT.usage,
-    );
-  }
-  const culprits = parseCulprits(values.culprit ?? []);
+  const values = { drained: booleanOption(parsed, 'drained'), json: booleanOption(parsed, 'json') };
+  const settleMs = numberValue(SPEC, '--settle-ms', stringOption(parsed, 'settle-ms') ?? '15000', {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+  });
+  const culprits = parseCulprits(parsed);
   const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger, { quietRetries: true });
   const progress = Progress.forCommand({
     logLevel: config.logLevel,
-    jsonOutput: values.json ?? false,
+    jsonOutput: values.json,
     term: process.env.TERM,
   });
   const read = await readForAudit(kafka, {
     groupId: config.appId,
     topics: config.topics,
     windows: config.windows,
-    expectDrained: values.drained ?? false,
+    expectDrained: values.drained,
     settleMs,
     culprits,
     registry: {

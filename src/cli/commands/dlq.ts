@@ -15,7 +15,6 @@
 import { hostname } from 'node:os';
 import { commandLogger } from '../command-logger.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, type Config } from '../../config/config.js';
 import { POISON_REASONS } from '../../domain/dead-letter.js';
 import type { DecodedInput } from '../../domain/process-record.js';
@@ -44,6 +43,17 @@ import { formatCounts } from '../../ops/table.js';
 import { SINCE_FORMS, parseSince } from '../../ops/time-spec.js';
 import { MetricDecoder } from '../../serde/metric-decoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
+import {
+  booleanOption,
+  dispatchSubcommand,
+  numberValue,
+  parseCommandArgs,
+  stringOption,
+  usageError as newUsageError,
+  type CommandSpec,
+  type ParsedArgs,
+  type UsageError,
+} from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
@@ -87,19 +97,14 @@ interface CommonOptions {
   json: boolean;
 }
 
-function usageError(message: string): CommandError {
-  return new CommandError(`${message}\n${USAGE}`, EXIT.usage);
+const SPEC = { command: 'dlq', usage: USAGE, details: HELP.slice(USAGE.length + 2) };
+
+function usageError(message: string): UsageError {
+  return newUsageError(SPEC, message);
 }
 
-function parse(args: string[], options: ParseArgsConfig['options']) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
+function parse(command: string, args: string[], options: CommandSpec['options']): ParsedArgs | 'help' {
+  return parseCommandArgs({ ...SPEC, command: `dlq ${command}`, options }, args);
 }
 
 function reasonsOption(text: string | undefined): ReadonlySet<string> | null {
@@ -128,24 +133,14 @@ function sinceOption(text: string | undefined): number | null {
 
 function countOption(name: string, text: string | undefined, min: number, max: number): number | null {
   if (text === undefined) return null;
-  const value = text.trim() === '' ? NaN : Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max)
-    throw usageError(
-      `${name} ${JSON.stringify(text)} is not allowed: expected an integer from ${min} to ${max}`,
-    );
-  return value;
+  return numberValue(SPEC, name, text, { min, max, integer: true });
 }
 
-function stringValue(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
-  const value = values[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function commonOptions(values: Record<string, string | boolean | undefined>): CommonOptions {
+function commonOptions(parsed: ParsedArgs): CommonOptions {
   return {
-    reasons: reasonsOption(stringValue(values, 'reason')),
-    sinceMs: sinceOption(stringValue(values, 'since')),
-    json: values.json === true,
+    reasons: reasonsOption(stringOption(parsed, 'reason')),
+    sinceMs: sinceOption(stringOption(parsed, 'since')),
+    json: booleanOption(parsed, 'json'),
   };
 }
 
@@ -153,7 +148,6 @@ const COMMON_FLAGS = {
   reason: { type: 'string' },
   since: { type: 'string' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function commandKafka(config: Config, suffix: string) {
@@ -171,27 +165,20 @@ function countsObject(counts: ReadonlyMap<string, number>): Record<string, numbe
 }
 
 export async function dlqCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    console.log(HELP);
-    return sub === undefined ? EXIT.usage : EXIT.ok;
-  }
-  if (sub === 'inspect') return inspect(rest);
-  if (sub === 'replay') return replay(rest);
-  throw usageError(`unknown dlq command ${JSON.stringify(sub)}: inspect or replay`);
+  return dispatchSubcommand({ spec: SPEC, run: { inspect, replay } }, args);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // inspect
 
 async function inspect(args: string[]): Promise<number> {
-  const values = parse(args, { ...COMMON_FLAGS, limit: { type: 'string' } });
-  if (values.help === true) {
+  const parsed = parse('inspect', args, { ...COMMON_FLAGS, limit: { type: 'string' } });
+  if (parsed === 'help') {
     console.log(HELP);
     return EXIT.ok;
   }
-  const common = commonOptions(values);
-  const limitText = stringValue(values, 'limit');
+  const common = commonOptions(parsed);
+  const limitText = stringOption(parsed, 'limit');
   const limit =
     limitText === 'all' ? null : (countOption('--limit', limitText, 0, 1_000_000) ?? DEFAULT_INSPECT_LIMIT);
   const config = loadConfig(process.env, { requireAppId: true });
@@ -305,24 +292,24 @@ interface ReplayOutcome {
 }
 
 function parseReplayArgs(args: string[]): ReplayOptions | undefined {
-  const values = parse(args, {
+  const parsed = parse('replay', args, {
     ...COMMON_FLAGS,
     limit: { type: 'string' },
     'dry-run': { type: 'boolean' },
     'include-replays': { type: 'boolean' },
     batch: { type: 'string' },
   });
-  if (values.help === true) return undefined;
-  const common = commonOptions(values);
+  if (parsed === 'help') return undefined;
+  const common = commonOptions(parsed);
   if (common.reasons === null)
     throw usageError('dlq replay needs --reason: replay only what you fixed the cause of');
   return {
     ...common,
     reasons: common.reasons,
-    limit: countOption('--limit', stringValue(values, 'limit'), 1, Number.MAX_SAFE_INTEGER),
-    dryRun: values['dry-run'] === true,
-    includeReplays: values['include-replays'] === true,
-    batch: countOption('--batch', stringValue(values, 'batch'), 1, 1000) ?? DEFAULT_BATCH,
+    limit: countOption('--limit', stringOption(parsed, 'limit'), 1, Number.MAX_SAFE_INTEGER),
+    dryRun: booleanOption(parsed, 'dry-run'),
+    includeReplays: booleanOption(parsed, 'include-replays'),
+    batch: countOption('--batch', stringOption(parsed, 'batch'), 1, 1000) ?? DEFAULT_BATCH,
   };
 }
 

@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import { commandLogger } from '../command-logger.js';
 import { extname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/config.js';
 import type { HostInfo } from '../../domain/metric.js';
 import { createKafka } from '../../kafka/client.js';
@@ -19,6 +18,8 @@ import { RecordWriter, type OutgoingRecord } from '../../kafka/record-writer.js'
 import { missingTopics } from '../../kafka/source-topics.js';
 import { AvroEncoder } from '../../serde/avro-encoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
+import { closest } from '../../config/suggest.js';
+import { helpText, parseCommandArgs, usageError, type CommandSpec } from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 
 const USAGE =
@@ -31,32 +32,34 @@ interface InventoryArgs {
   deletes: string[];
 }
 
+const SPEC: CommandSpec = {
+  command: 'inventory',
+  usage: USAGE,
+  details: `File: JSON array of {host, region, datacenter, role}, or CSV with header ${CSV_HEADER}.`,
+  options: { delete: { type: 'string', multiple: true } },
+  positionals: ['load', '<file>'],
+};
+
 /** undefined: --help was asked for. */
 function parseInventoryArgs(args: string[]): InventoryArgs | undefined {
-  let parsed: {
-    values: { delete?: string[] | undefined; help?: boolean | undefined };
-    positionals: string[];
-  };
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: { delete: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}; ${USAGE}`, EXIT.usage);
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') return undefined;
+  const deletes = parsed.values.delete;
+  const hosts = Array.isArray(deletes) ? deletes : [];
+  const [action, file] = parsed.positionals;
+  if (action !== undefined && action !== 'load') {
+    const meant = closest(action, ['load']);
+    throw usageError(
+      SPEC,
+      `unknown subcommand "${action}"${meant === undefined ? '' : ` (did you mean "${meant}"?)`}: load <file> or --delete <host>`,
+    );
   }
-  if (parsed.values.help === true) return undefined;
-  const deletes = parsed.values.delete ?? [];
-  const [action, file, ...rest] = parsed.positionals;
-  const isLoad = action === 'load' && file !== undefined && rest.length === 0;
-  const isDeleteOnly = action === undefined && deletes.length > 0;
-  if (!isLoad && !isDeleteOnly) throw new CommandError(USAGE, EXIT.usage);
-  if (deletes.some((host) => host.trim() === '')) {
-    throw new CommandError('--delete needs a non-empty host name', EXIT.usage);
-  }
-  return { file, deletes };
+  if (action === 'load' && file === undefined) throw usageError(SPEC, 'load needs a <file>');
+  if (action === undefined && hosts.length === 0)
+    throw usageError(SPEC, 'nothing to do: load <file> or --delete <host>');
+  if (hosts.some((host) => host.trim() === ''))
+    throw usageError(SPEC, '--delete needs a non-empty host name');
+  return { file, deletes: hosts };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -242,9 +245,7 @@ function readInventoryFile(file: string): HostInfo[] {
 export async function inventoryCommand(args: string[]): Promise<number> {
   const parsed = parseInventoryArgs(args);
   if (!parsed) {
-    console.log(
-      `${USAGE}\n\nFile: JSON array of {host, region, datacenter, role}, or CSV with header ${CSV_HEADER}.`,
-    );
+    console.log(helpText(SPEC));
     return EXIT.ok;
   }
   const { file, deletes } = parsed;

@@ -11,7 +11,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commandLogger } from '../command-logger.js';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/config.js';
 import { createKafka } from '../../kafka/client.js';
 import { GroupReader } from '../../kafka/group-reader.js';
@@ -19,6 +18,13 @@ import { KafkaLagReader } from '../../kafka/lag-reader.js';
 import { missingTopics } from '../../kafka/source-topics.js';
 import { lagOf, lagSecondsAt } from '../../observability/lag-monitor.js';
 import { LagWindow, formatLagReport, type GroupObservation, type LagReport } from '../../ops/lag-report.js';
+import {
+  booleanOption,
+  numberValue,
+  parseCommandArgs,
+  stringOption,
+  type CommandSpec,
+} from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
@@ -54,6 +60,20 @@ interface LagOptions {
   json: boolean;
 }
 
+const SPEC: CommandSpec = {
+  command: 'lag',
+  usage: USAGE.slice(0, USAGE.indexOf('\n')),
+  details: USAGE.slice(USAGE.indexOf('\n') + 1),
+  options: {
+    group: { type: 'string' },
+    topic: { type: 'string' },
+    samples: { type: 'string' },
+    'interval-ms': { type: 'string' },
+    watch: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+};
+
 function integerOption(
   name: string,
   text: string | undefined,
@@ -62,46 +82,21 @@ function integerOption(
   max: number,
 ): number {
   if (text === undefined) return fallback;
-  const value = text.trim() === '' ? NaN : Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new CommandError(
-      `${name} ${JSON.stringify(text)} is not allowed: expected an integer from ${min} to ${max}`,
-      EXIT.usage,
-    );
-  }
-  return value;
+  return numberValue(SPEC, name, text, { min, max, integer: true });
 }
 
 /** undefined: --help was asked for. */
 function parseLagArgs(args: string[]): LagOptions | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        group: { type: 'string' },
-        topic: { type: 'string' },
-        samples: { type: 'string' },
-        'interval-ms': { type: 'string' },
-        watch: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, EXIT.usage);
-  }
-  if (values.help === true) return undefined;
-  const text = (name: string) => (typeof values[name] === 'string' ? values[name] : undefined);
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') return undefined;
+  const text = (name: string) => stringOption(parsed, name);
   return {
     group: text('group'),
     topic: text('topic'),
     samples: integerOption('--samples', text('samples'), DEFAULT_SAMPLES, 2, 1000),
     intervalMs: integerOption('--interval-ms', text('interval-ms'), DEFAULT_INTERVAL_MS, 100, 3_600_000),
-    watch: values.watch === true,
-    json: values.json === true,
+    watch: booleanOption(parsed, 'watch'),
+    json: booleanOption(parsed, 'json'),
   };
 }
 

@@ -8,7 +8,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commandLogger } from '../command-logger.js';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/config.js';
 import type { ServerMetric } from '../../domain/metric.js';
 import { createKafka } from '../../kafka/client.js';
@@ -18,6 +17,7 @@ import { AvroEncoder } from '../../serde/avro-encoder.js';
 import { RegistryClient } from '../../serde/registry-client.js';
 import { HEADER_LENGTH, withWireHeader } from '../../serde/wire-format.js';
 import { POISON_KINDS, metrics, seededRandom, type PoisonKind } from '../../tools/workload.js';
+import { parseCommandArgs, numberValue, stringOption, type CommandSpec } from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
 
@@ -72,38 +72,31 @@ export interface MetricEncoders {
 // ---------------------------------------------------------------------------------------------------------
 // Options
 
+const SPEC: CommandSpec = {
+  command: 'produce',
+  usage: USAGE,
+  details: HELP.slice(USAGE.length + 2),
+  options: {
+    rate: { type: 'string' },
+    count: { type: 'string' },
+    hosts: { type: 'string' },
+    'poison-ratio': { type: 'string' },
+    'v1-ratio': { type: 'string' },
+    seed: { type: 'string' },
+    'start-ms': { type: 'string' },
+    'step-ms': { type: 'string' },
+  },
+};
+
 /** undefined: --help was asked for. */
 function parseProduceArgs(args: string[], nowMs: number): ProduceOptions | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        rate: { type: 'string' },
-        count: { type: 'string' },
-        hosts: { type: 'string' },
-        'poison-ratio': { type: 'string' },
-        'v1-ratio': { type: 'string' },
-        seed: { type: 'string' },
-        'start-ms': { type: 'string' },
-        'step-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}; ${USAGE}`, EXIT.usage);
-  }
-  if (values.help === true) return undefined;
-  const text = (name: string, fallback: string): string => {
-    const value = values[name];
-    return typeof value === 'string' ? value : fallback;
-  };
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') return undefined;
+  const text = (name: string, fallback: string): string => stringOption(parsed, name) ?? fallback;
+  const count = stringOption(parsed, 'count');
   return {
     ratePerSecond: numberOption('--rate', text('rate', '0'), 0, 1_000_000, false),
-    count:
-      typeof values.count === 'string' ? numberOption('--count', values.count, 1, MAX_SAFE, true) : Infinity,
+    count: count !== undefined ? numberOption('--count', count, 1, MAX_SAFE, true) : Infinity,
     hosts: numberOption('--hosts', text('hosts', '100'), 1, 1_000_000, true),
     poisonRatio: numberOption('--poison-ratio', text('poison-ratio', '0'), 0, 1, false),
     v1Ratio: numberOption('--v1-ratio', text('v1-ratio', '0.5'), 0, 1, false),
@@ -120,16 +113,7 @@ function parseProduceArgs(args: string[], nowMs: number): ProduceOptions | undef
 }
 
 function numberOption(name: string, text: string, min: number, max: number, integer: boolean): number {
-  const value = text.trim() === '' ? NaN : Number(text);
-  const ok = Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value));
-  if (!ok) {
-    const kind = integer ? 'an integer' : 'a number';
-    throw new CommandError(
-      `${name} ${JSON.stringify(text)} is not allowed: expected ${kind} from ${min} to ${max}`,
-      EXIT.usage,
-    );
-  }
-  return value;
+  return numberValue(SPEC, name, text, { min, max, integer });
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -4,45 +4,50 @@
  * TOPIC_REPLICATION_FACTOR replicas. Existing topics are left as they are; an existing inventory topic that is
  * not compacted is an error, since enrichment would then lose hosts as segments expire.
  */
-import { parseArgs } from 'node:util';
 import { commandLogger } from '../command-logger.js';
 import { loadConfig } from '../../config/config.js';
 import { createKafka } from '../../kafka/client.js';
 import { ensureSourceTopics, type SourceTopicState } from '../../kafka/source-topics.js';
+import { closest } from '../../config/suggest.js';
+import {
+  helpText,
+  numberValue,
+  parseCommandArgs,
+  stringOption,
+  usageError,
+  type CommandSpec,
+} from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 
 const USAGE = 'usage: eos-rollup topics create [--partitions <n>]';
 const DEFAULT_PARTITIONS = 6;
 const MAX_PARTITIONS = 10_000;
 
+const SPEC: CommandSpec = {
+  command: 'topics',
+  usage: USAGE,
+  details: 'Creates INPUT_TOPIC (delete) and INVENTORY_TOPIC (compact) if missing [6 partitions].',
+  options: { partitions: { type: 'string' } },
+  positionals: ['create'],
+};
+
 /** undefined: --help was asked for. */
 function parsePartitions(args: string[]): number | undefined {
-  let parsed: {
-    values: { partitions?: string | undefined; help?: boolean | undefined };
-    positionals: string[];
-  };
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: { partitions: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}; ${USAGE}`, EXIT.usage);
-  }
-  if (parsed.values.help === true) return undefined;
-  const [action, ...rest] = parsed.positionals;
-  if (action !== 'create' || rest.length > 0) throw new CommandError(USAGE, EXIT.usage);
-  const text = parsed.values.partitions ?? String(DEFAULT_PARTITIONS);
-  const partitions = Number(text);
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-    throw new CommandError(
-      `--partitions ${JSON.stringify(text)} is not allowed: expected an integer from 1 to ${MAX_PARTITIONS}`,
-      EXIT.usage,
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') return undefined;
+  const [action] = parsed.positionals;
+  if (action !== 'create') {
+    const meant = action === undefined ? undefined : closest(action, ['create']);
+    const hint = meant === undefined ? '' : ` (did you mean "${meant}"?)`;
+    throw usageError(
+      SPEC,
+      action === undefined
+        ? 'missing subcommand: create'
+        : `unknown subcommand "${action}"${hint}; subcommands: create`,
     );
   }
-  return partitions;
+  const text = stringOption(parsed, 'partitions') ?? String(DEFAULT_PARTITIONS);
+  return numberValue(SPEC, '--partitions', text, { min: 1, max: MAX_PARTITIONS, integer: true });
 }
 
 function describeState(state: SourceTopicState): string {
@@ -63,9 +68,7 @@ function isCompacted(cleanupPolicy: string): boolean {
 export async function topicsCommand(args: string[]): Promise<number> {
   const partitions = parsePartitions(args);
   if (partitions === undefined) {
-    console.log(
-      `${USAGE}\n\nCreates INPUT_TOPIC (delete) and INVENTORY_TOPIC (compact) if missing [6 partitions].`,
-    );
+    console.log(helpText(SPEC));
     return EXIT.ok;
   }
   const config = loadConfig(process.env);
