@@ -52,6 +52,8 @@ const COMMANDS: [string[], RegExp][] = [
   [['config', 'check'], /usage: eos-rollup config check/],
   [['config', 'print'], /usage: eos-rollup config check/],
   [['reset'], /usage: eos-rollup reset/],
+  [['quarantine'], /usage: eos-rollup quarantine/],
+  [['quarantine', 'dead-letter'], /usage: eos-rollup quarantine/],
 ];
 
 test('--help and -h on every command and subcommand print its usage on stdout, exit 0, and connect nowhere', () => {
@@ -253,4 +255,18 @@ test('config check warns about a misspelled variable unless CONFIG_STRICT, and n
   assert.match(r.stdout, /^ok {6}settings/m);
   assert.match(r.stdout, /^PROBLEM broker: .*KAFKA_BROKERS/m);
   assert.match(r.stdout, /^PROBLEM registry: .*SCHEMA_REGISTRY_URL/m);
+});
+
+test('quarantine: an unknown action gets a "did you mean", and dead-letter or skip need --partition', () => {
+  assertUsageError(['quarantine', 'statu'], /did you mean "status"/, /usage: eos-rollup quarantine/);
+  assertUsageError(
+    ['quarantine', 'skip'],
+    /--partition is required with skip/,
+    /usage: eos-rollup quarantine/,
+  );
+  assertUsageError(
+    ['quarantine', 'dead-letter', '--partition', '-1'],
+    /--partition "-1" is not allowed/,
+    /usage: eos-rollup quarantine/,
+  );
 });

@@ -13,7 +13,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../../config/config.js';
 import { deadLetterHeaders, type Poison } from '../../domain/dead-letter.js';
@@ -25,6 +24,15 @@ import { createKafka } from '../../kafka/client.js';
 import { committedOffsets, privateCluster } from '../../kafka/offsets.js';
 import { createTransactionalProducer } from '../../kafka/transactional-producer.js';
 import { commandLogger } from '../command-logger.js';
+import { closest } from '../../config/suggest.js';
+import {
+  helpText,
+  numberValue,
+  parseCommandArgs,
+  stringOption,
+  usageError,
+  type CommandSpec,
+} from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 import { packageVersion } from '../version.js';
 
@@ -49,18 +57,46 @@ Safe against the running stage by refusal: dead-letter and skip refuse while the
 active members. Stop every instance of the stage first, run the command, then start the stage again. The
 transaction uses the partition task's own transactional id, so a zombie task of that partition is fenced.`;
 
+const SPEC: CommandSpec = {
+  command: 'quarantine',
+  usage: USAGE,
+  details: HELP.slice(USAGE.length + 2),
+  options: { partition: { type: 'string' } },
+  positionals: ['action'],
+};
+const ACTIONS = ['status', 'dead-letter', 'skip'] as const;
+type Action = (typeof ACTIONS)[number];
+
+function isAction(word: string): word is Action {
+  return (ACTIONS as readonly string[]).includes(word);
+}
+
 export async function quarantineCommand(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(HELP);
+  const parsed = parseCommandArgs(SPEC, args);
+  if (parsed === 'help') {
+    console.log(helpText(SPEC));
     return EXIT.ok;
   }
-  const [action = 'status', ...rest] = args;
-  if (action !== 'status' && action !== 'dead-letter' && action !== 'skip')
-    throw new CommandError(`unknown quarantine action "${action}"\n${USAGE}`, EXIT.usage);
-  const partition = action === 'status' ? undefined : partitionOption(rest);
-  const config = loadConfig(process.env);
+  const [action = 'status'] = parsed.positionals;
+  if (!isAction(action)) {
+    const meant = closest(action, ACTIONS);
+    const hint = meant === undefined ? '' : ` (did you mean "${meant}"?)`;
+    throw usageError(SPEC, `unknown quarantine action "${action}"${hint}; actions: ${ACTIONS.join(', ')}`);
+  }
+  const given = stringOption(parsed, 'partition');
+  if (action === 'status' && given !== undefined) {
+    throw usageError(SPEC, '--partition goes with dead-letter or skip, not with status');
+  }
+  if (action !== 'status' && given === undefined) {
+    throw usageError(SPEC, `--partition is required with ${action}: the quarantined input partition`);
+  }
+  const partition =
+    given === undefined
+      ? undefined
+      : numberValue(SPEC, '--partition', given, { min: 0, max: 999_999, integer: true });
+  const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
-  const kafka = createKafka(config.kafka, `${config.appId}-quarantine`, logger);
+  const kafka = createKafka(config.kafka, `${config.appId}-quarantine`, logger, { quietRetries: true });
   const journal = new KafkajsAttemptJournal(
     kafka,
     processingAttemptsTopic(config.appId),
@@ -73,20 +109,6 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   } finally {
     await journal.close();
   }
-}
-
-function partitionOption(args: string[]): number {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args, options: { partition: { type: 'string' } }, strict: true }).values;
-  } catch (error) {
-    throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, EXIT.usage);
-  }
-  const text = values.partition;
-  const partition = typeof text === 'string' && /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(partition))
-    throw new CommandError(`--partition is required: an input partition number\n${USAGE}`, EXIT.usage);
-  return partition;
 }
 
 /** The record the journal entry names is quarantined when the committed offset has not moved past it. */
