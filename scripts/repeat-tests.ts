@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run test:repeat -- <n> [pattern]`: the integration suite, or its files whose path contains `pattern`, n
- * times in a row against one broker and registry (acquired once, as scripts/run-tests.ts does), then a table of
+ * `npm run test:repeat -- <n> [pattern...]`: the integration suite, or its files whose path contains one of the
+ * patterns, n times in a row against one broker and registry (acquired once, as scripts/run-tests.ts does), then a table of
  * test × failures and what each file cost. The spec reporter still prints every round for humans; the table is
  * built from the outcome reporter's side stream. Exits non-zero when any test failed or went missing in any round.
  */
@@ -14,20 +14,20 @@ import { SUITES, collect, runNodeTest } from './test-files.js';
 import { fileCosts, formatReport, parseOutcomes, tally, type OutcomeLine } from './test-outcomes.js';
 
 function usage(): number {
-  console.error('usage: repeat-tests <rounds ≥ 1> [substring of an integration test file path]');
+  console.error('usage: repeat-tests <rounds ≥ 1> [substring of an integration test file path...]');
   return 2;
 }
 
 async function main(): Promise<number> {
-  const [roundsText, filter] = process.argv.slice(2);
+  const [roundsText, ...patterns] = process.argv.slice(2);
   const rounds = Number(roundsText);
   if (!Number.isInteger(rounds) || rounds < 1) return usage();
   const root = repoRoot();
   const files = collect(join(root, SUITES.integration ?? 'dist/integration')).filter(
-    (file) => !filter || file.includes(filter),
+    (file) => patterns.length === 0 || patterns.some((pattern) => file.includes(pattern)),
   );
   if (files.length === 0) {
-    console.error(`no integration test files${filter ? ` matching "${filter}"` : ''}`);
+    console.error(`no integration test files matching ${patterns.map((p) => `"${p}"`).join(' or ')}`);
     return 1;
   }
   const environment = await acquireEnvironment();

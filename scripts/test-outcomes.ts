@@ -47,13 +47,22 @@ function errorText(error: unknown): string | undefined {
 }
 
 /**
+ * One name per test file: with --enable-source-maps some events name the compiled file (dist/…/x.test.js), others
+ * its source (…/x.test.ts).
+ */
+export function sourceFile(file: string): string {
+  const compiled = /^(.*\/)dist\/(.+)\.js$/.exec(file);
+  return compiled ? `${compiled[1]}${compiled[2]}.ts` : file;
+}
+
+/**
  * The lines one event gives: a test's result (top-level tests only: a file's tests, not their subtests), and the
  * file's start the first time a file is seen. `seen` is the reporter's memory of files already started.
  */
 export function outcomeLines(event: RunnerEvent, at: number, seen: Set<string>): OutcomeLine[] {
   const data = event.data;
-  const file = data?.file;
-  if (!data || file === undefined) return [];
+  if (data?.file === undefined) return [];
+  const file = sourceFile(data.file);
   const lines: OutcomeLine[] = [];
   if (!seen.has(file)) {
     seen.add(file);

@@ -9,6 +9,7 @@ import {
   formatReport,
   outcomeLines,
   parseOutcomes,
+  sourceFile,
   tally,
   type OutcomeLine,
   type TestOutcome,
@@ -51,6 +52,30 @@ test('runner events become a file start and top-level results; subtests and othe
     },
     { kind: 'test', file: A, name: 'F2', ok: true, skipped: true, durationMs: 0, at: 210 },
   ]);
+});
+
+test('a compiled test file and its source are one file', () => {
+  const seen = new Set<string>();
+  const lines = [
+    ...outcomeLines(
+      { type: 'test:enqueue', data: { nesting: 0, file: '/r/dist/integration/x.test.js' } },
+      1,
+      seen,
+    ),
+    ...outcomeLines(
+      { type: 'test:pass', data: { name: 'X', nesting: 0, file: '/r/integration/x.test.ts' } },
+      9,
+      seen,
+    ),
+  ];
+  assert.deepEqual(
+    lines.map((l) => [l.kind, l.file, l.at]),
+    [
+      ['file', '/r/integration/x.test.ts', 1],
+      ['test', '/r/integration/x.test.ts', 9],
+    ],
+  );
+  assert.equal(sourceFile('/r/integration/support/x.ts'), '/r/integration/support/x.ts');
 });
 
 test('outcome lines survive a round trip, and a line cut off by a killed run is dropped', () => {
