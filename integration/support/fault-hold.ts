@@ -67,7 +67,7 @@ export interface Held {
  * Waits until a task of the stage is held by a `hold` fault. The line is written synchronously before the hold
  * begins, so once it is seen the task is at its point and stays there until `release`.
  */
-export async function waitUntilHeld(stage: StageProcess, timeoutMs = 90_000, since = 0): Promise<Held> {
+export async function waitUntilHeld(stage: StageProcess, timeoutMs = 60_000, since = 0): Promise<Held> {
   const line = await waitForLine(
     stage,
     'task held at its fault point',

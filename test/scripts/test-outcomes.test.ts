@@ -15,8 +15,8 @@ import {
   type TestOutcome,
 } from '../../scripts/test-outcomes.js';
 
-const A = '/repo/dist/integration/faults/a.test.js';
-const B = '/repo/dist/integration/faults/b.test.js';
+const A = '/repo/integration/faults/a.test.ts';
+const B = '/repo/integration/faults/b.test.ts';
 
 function result(file: string, name: string, ok: boolean, durationMs: number, at: number): TestOutcome {
   return { kind: 'test', file, name, ok, skipped: false, durationMs, at };
@@ -122,10 +122,10 @@ test('the report names each test with its failures out of the rounds, and each f
   ]);
   const text = formatReport(rows, [{ file: A, meanMs: 61_000, maxMs: 61_000 }], 1, '/repo');
   assert.match(text, /^2 tests × 1 rounds: 1 tests failed at least once/);
-  assert.match(text, /^\s+1\/1\s+0\s+1\.5s\s+1\.5s {2}F1 \(dist\/integration\/faults\/a\.test\.js\)$/m);
+  assert.match(text, /^\s+1\/1\s+0\s+1\.5s\s+1\.5s {2}F1 \(integration\/faults\/a\.test\.ts\)$/m);
   assert.match(text, /first failure: boom/);
   assert.match(text, /^\s+0\/1\s+0\s+0\.5s\s+0\.5s {2}F2 /m);
-  assert.match(text, /^\s+61\.0s\s+61\.0s {2}dist\/integration\/faults\/a\.test\.js$/m);
+  assert.match(text, /^\s+61\.0s\s+61\.0s {2}integration\/faults\/a\.test\.ts$/m);
   assert.match(formatReport(tally([[result(A, 'F1', true, 1, 0)]]), [], 3), /no failures/);
 });
 
