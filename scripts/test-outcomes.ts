@@ -16,14 +16,15 @@ export interface TestOutcome {
   error?: string;
 }
 
-/** The first event of a file: its tests (and its before() hooks) run from about then. */
-export interface FileStarted {
+/** A whole file, hooks included (node runs each file as a test of its own, named by its path). */
+export interface FileRun {
   kind: 'file';
   file: string;
+  durationMs: number;
   at: number;
 }
 
-export type OutcomeLine = TestOutcome | FileStarted;
+export type OutcomeLine = TestOutcome | FileRun;
 
 /** The part of node's test runner events read here (node:test reporters receive `{ type, data }`). */
 export interface RunnerEvent {
@@ -56,19 +57,18 @@ export function sourceFile(file: string): string {
 }
 
 /**
- * The lines one event gives: a test's result (top-level tests only: a file's tests, not their subtests), and the
- * file's start the first time a file is seen. `seen` is the reporter's memory of files already started.
+ * The line one event gives, if any: a test's result (top-level tests only: a file's tests, not their subtests),
+ * or a file's wall time (the completion of the test node runs the file as, whose name is the file's path).
  */
-export function outcomeLines(event: RunnerEvent, at: number, seen: Set<string>): OutcomeLine[] {
+export function outcomeLines(event: RunnerEvent, at: number): OutcomeLine[] {
   const data = event.data;
-  if (data?.file === undefined) return [];
+  if (data?.file === undefined || data.nesting !== 0) return [];
   const file = sourceFile(data.file);
   const lines: OutcomeLine[] = [];
-  if (!seen.has(file)) {
-    seen.add(file);
-    lines.push({ kind: 'file', file, at });
+  if (event.type === 'test:complete' && data.name === data.file) {
+    lines.push({ kind: 'file', file, durationMs: data.details?.duration_ms ?? 0, at });
   }
-  if ((event.type === 'test:pass' || event.type === 'test:fail') && data.nesting === 0) {
+  if ((event.type === 'test:pass' || event.type === 'test:fail') && data.name !== data.file) {
     const error = event.type === 'test:fail' ? errorText(data.details?.error) : undefined;
     lines.push({
       kind: 'test',
@@ -154,26 +154,19 @@ export function tally(rounds: readonly (readonly OutcomeLine[])[]): TestRow[] {
 
 export interface FileCost {
   file: string;
-  /** Wall time from the file's first event to the next file's (or the round's last result). */
+  /** Wall time per round, hooks (broker starts) included. */
   meanMs: number;
   maxMs: number;
 }
 
-/**
- * What each file cost per round, slowest first. Files run one at a time (concurrency 1), so a file's wall time
- * is the gap to the next file's first event: its before() and after() hooks, broker starts included, count too.
- */
+/** What each file cost per round, slowest first. */
 export function fileCosts(rounds: readonly (readonly OutcomeLine[])[]): FileCost[] {
   const samples = new Map<string, number[]>();
   for (const round of rounds) {
-    const starts = round.filter((line): line is FileStarted => line.kind === 'file');
-    const lastAt = round.reduce((latest, line) => Math.max(latest, line.at), 0);
-    starts.forEach((start, index) => {
-      const end = starts[index + 1]?.at ?? lastAt;
-      const list = samples.get(start.file) ?? [];
-      list.push(Math.max(0, end - start.at));
-      samples.set(start.file, list);
-    });
+    for (const line of round) {
+      if (line.kind !== 'file') continue;
+      samples.set(line.file, [...(samples.get(line.file) ?? []), line.durationMs]);
+    }
   }
   return [...samples]
     .map(([file, list]) => ({

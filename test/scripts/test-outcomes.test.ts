@@ -12,6 +12,7 @@ import {
   sourceFile,
   tally,
   type OutcomeLine,
+  type RunnerEvent,
   type TestOutcome,
 } from '../../scripts/test-outcomes.js';
 
@@ -22,64 +23,49 @@ function result(file: string, name: string, ok: boolean, durationMs: number, at:
   return { kind: 'test', file, name, ok, skipped: false, durationMs, at };
 }
 
-test('runner events become a file start and top-level results; subtests and other events are left out', () => {
-  const seen = new Set<string>();
+test('runner events become top-level results and file wall times; subtests and other events are left out', () => {
   const error = Object.assign(new Error('test failed'), {
     cause: new Error('the stage saw failed transactions\nmore'),
   });
-  const lines = [
-    ...outcomeLines({ type: 'test:start', data: { name: 'F1', nesting: 0, file: A } }, 100, seen),
-    ...outcomeLines({ type: 'test:pass', data: { name: 'inner', nesting: 1, file: A } }, 150, seen),
-    ...outcomeLines(
-      { type: 'test:fail', data: { name: 'F1', nesting: 0, file: A, details: { duration_ms: 42, error } } },
-      200,
-      seen,
-    ),
-    ...outcomeLines({ type: 'test:pass', data: { name: 'F2', nesting: 0, file: A, skip: true } }, 210, seen),
-    ...outcomeLines({ type: 'test:diagnostic', data: { nesting: 0 } }, 220, seen),
-  ];
-  assert.deepEqual(lines, [
-    { kind: 'file', file: A, at: 100 },
+  const compiled = '/repo/dist/integration/faults/a.test.js';
+  const events: RunnerEvent[] = [
+    { type: 'test:enqueue', data: { name: compiled, nesting: 0, file: compiled } },
+    { type: 'test:start', data: { name: 'F1', nesting: 0, file: A } },
+    { type: 'test:pass', data: { name: 'inner', nesting: 1, file: A } },
+    { type: 'test:fail', data: { name: 'F1', nesting: 0, file: A, details: { duration_ms: 42, error } } },
+    { type: 'test:pass', data: { name: 'F2', nesting: 0, file: A, skip: true } },
+    { type: 'test:diagnostic', data: { nesting: 0 } },
     {
-      kind: 'test',
-      file: A,
-      name: 'F1',
-      ok: false,
-      skipped: false,
-      durationMs: 42,
-      at: 200,
-      error: 'the stage saw failed transactions',
+      type: 'test:complete',
+      data: { name: compiled, nesting: 0, file: compiled, details: { duration_ms: 900 } },
     },
-    { kind: 'test', file: A, name: 'F2', ok: true, skipped: true, durationMs: 0, at: 210 },
-  ]);
+  ];
+  assert.deepEqual(
+    events.flatMap((event, i) => outcomeLines(event, 100 * i)),
+    [
+      {
+        kind: 'test',
+        file: A,
+        name: 'F1',
+        ok: false,
+        skipped: false,
+        durationMs: 42,
+        at: 300,
+        error: 'the stage saw failed transactions',
+      },
+      { kind: 'test', file: A, name: 'F2', ok: true, skipped: true, durationMs: 0, at: 400 },
+      { kind: 'file', file: A, durationMs: 900, at: 600 },
+    ],
+  );
 });
 
 test('a compiled test file and its source are one file', () => {
-  const seen = new Set<string>();
-  const lines = [
-    ...outcomeLines(
-      { type: 'test:enqueue', data: { nesting: 0, file: '/r/dist/integration/x.test.js' } },
-      1,
-      seen,
-    ),
-    ...outcomeLines(
-      { type: 'test:pass', data: { name: 'X', nesting: 0, file: '/r/integration/x.test.ts' } },
-      9,
-      seen,
-    ),
-  ];
-  assert.deepEqual(
-    lines.map((l) => [l.kind, l.file, l.at]),
-    [
-      ['file', '/r/integration/x.test.ts', 1],
-      ['test', '/r/integration/x.test.ts', 9],
-    ],
-  );
+  assert.equal(sourceFile('/r/dist/integration/x.test.js'), '/r/integration/x.test.ts');
   assert.equal(sourceFile('/r/integration/support/x.ts'), '/r/integration/support/x.ts');
 });
 
 test('outcome lines survive a round trip, and a line cut off by a killed run is dropped', () => {
-  const lines: OutcomeLine[] = [{ kind: 'file', file: A, at: 1 }, result(A, 'F1', true, 5, 2)];
+  const lines: OutcomeLine[] = [{ kind: 'file', file: A, durationMs: 7, at: 1 }, result(A, 'F1', true, 5, 2)];
   const text = `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"kind":"test","file":"/x`;
   assert.deepEqual(parseOutcomes(text), lines);
   assert.deepEqual(parseOutcomes(''), []);
@@ -102,18 +88,20 @@ test('the tally counts failures and missing rounds per test, failures first', ()
   );
 });
 
-test('a file costs the wall time to the next file’s start; the last one to the round’s last result', () => {
-  const round: OutcomeLine[] = [
-    { kind: 'file', file: A, at: 1000 },
-    result(A, 'F1', true, 500, 4000),
-    { kind: 'file', file: B, at: 5000 },
-    result(B, 'F2', true, 500, 6000),
-  ];
-  const later = round.map((line) => (line.kind === 'test' && line.file === B ? { ...line, at: 8000 } : line));
-  assert.deepEqual(fileCosts([round, later]), [
-    { file: A, meanMs: 4000, maxMs: 4000 },
-    { file: B, meanMs: 2000, maxMs: 3000 },
-  ]);
+test('a file costs its own wall time per round, slowest first', () => {
+  const file = (path: string, durationMs: number): OutcomeLine => ({
+    kind: 'file',
+    file: path,
+    durationMs,
+    at: 0,
+  });
+  assert.deepEqual(
+    fileCosts([[file(A, 4000), file(B, 1000)], [file(A, 4000), file(B, 3000)], [file(A, 4000)]]),
+    [
+      { file: A, meanMs: 4000, maxMs: 4000 },
+      { file: B, meanMs: 2000, maxMs: 3000 },
+    ],
+  );
 });
 
 test('the report names each test with its failures out of the rounds, and each file with its cost', () => {
@@ -158,7 +146,7 @@ test('the outcome reporter, loaded by node’s test runner, writes what the runn
     const lines = parseOutcomes(readFileSync(outcomes, 'utf8'));
     assert.deepEqual(
       lines.map((l) => (l.kind === 'file' ? 'file' : `${l.name} ${l.ok ? 'ok' : `failed: ${l.error}`}`)),
-      ['file', 'passes ok', 'fails failed: on purpose', 'has a subtest ok'],
+      ['passes ok', 'fails failed: on purpose', 'has a subtest ok', 'file'],
     );
     assert.ok(lines.every((l) => l.file === fixture));
   } finally {
