@@ -1,42 +1,16 @@
 #!/usr/bin/env node
 /**
- * Runs node's test runner over the compiled test files of one suite. Node 20 takes paths, not globs, so the
- * list is built here; the spec reporter is pinned because CI reads its closing lines. The integration suite
- * acquires one broker and registry for all its files (integration/support/environment.ts) and passes them down.
+ * Runs node's test runner over the compiled test files of one suite (scripts/test-files.ts). The integration
+ * suite acquires one broker and registry for all its files (integration/support/environment.ts) and passes them
+ * down.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative as relativePath } from 'node:path';
 import { acquireEnvironment } from '../integration/support/environment.js';
 import { repoRoot } from './stack/paths.js';
-
-const SUITES: Record<string, string> = { unit: 'dist/test', integration: 'dist/integration' };
-
-function collect(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) return collect(path);
-      return name.endsWith('.test.js') ? [path] : [];
-    });
-}
-
-function runNodeTest(files: string[], env: NodeJS.ProcessEnv, concurrency: number): Promise<number> {
-  const args = [
-    '--enable-source-maps',
-    '--test',
-    '--test-reporter=spec',
-    `--test-concurrency=${concurrency}`,
-    ...files,
-  ];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: 'inherit', env });
-    child.on('exit', (code, signal) => {
-      resolve(code ?? (signal ? 128 : 1));
-    });
-  });
-}
+import { SUITES, collect, runNodeTest } from './test-files.js';
+import { fileCosts, parseOutcomes } from './test-outcomes.js';
 
 async function main(): Promise<number> {
   const [suite, filter] = process.argv.slice(2);
@@ -57,15 +31,29 @@ async function main(): Promise<number> {
   console.log(
     `integration: ${environment.kind} broker ${environment.brokers}, registry ${environment.registryUrl}`,
   );
+  // What each file cost, printed after the spec output: the budget of CI's run is spent file by file.
+  const scratch = mkdtempSync(join(tmpdir(), 'eos-rollup-tests-'));
+  const outcomesFile = join(scratch, 'outcomes.jsonl');
   try {
     return await runNodeTest(
       files,
       { ...process.env, KAFKA_BROKERS: environment.brokers, SCHEMA_REGISTRY_URL: environment.registryUrl },
       1,
+      outcomesFile,
     );
   } finally {
     await environment.release();
+    printSlowestFiles(outcomesFile, root);
+    rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+function printSlowestFiles(outcomesFile: string, root: string, count = 10): void {
+  if (!existsSync(outcomesFile)) return;
+  const costs = fileCosts([parseOutcomes(readFileSync(outcomesFile, 'utf8'))]).slice(0, count);
+  console.log(`\nslowest ${costs.length} integration files (wall time):`);
+  for (const cost of costs)
+    console.log(`${(cost.meanMs / 1000).toFixed(1).padStart(7)}s  ${relativePath(root, cost.file)}`);
 }
 
 main().then(

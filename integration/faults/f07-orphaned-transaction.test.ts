@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { partitionRanges } from '../../src/kafka/offsets.js';
-import { waitForLog } from '../support/pipeline.js';
+import { waitUntilHeld } from '../support/fault-hold.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {
   FAULT_SETTINGS,
@@ -21,10 +21,11 @@ const suite = useStageSuite();
 
 test('F07: an orphaned open transaction is aborted by the next owner and nothing hangs', async () => {
   const { names } = await prepareScenario(suite, { seed: 107, partitions: 1 });
-  const owner = suite.start(names, { ...FAULT_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@3:hang' });
+  // Held and never released: the owner stays inside its transaction until it is killed.
+  const owner = suite.start(names, { ...FAULT_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@3:hold' });
+  // First the owner must be held at its fault point (a transaction open for good), not merely between commits.
+  await waitUntilHeld(owner);
   const deadline = Date.now() + 30_000;
-  // First the owner must be hung at its fault point (a transaction open for good), not merely between commits.
-  await waitForLog(owner, /"point":"before-commit"/, 30_000);
   let open = false;
   while (!open && Date.now() < deadline) {
     await sleep(200);

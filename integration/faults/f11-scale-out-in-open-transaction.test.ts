@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitForLine } from '../support/fault-hold.js';
 import { waitForDrain } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { FAULT_SETTINGS, assertNoViolations, auditScenario, prepareScenario } from '../support/scenario.js';
@@ -15,10 +15,13 @@ const suite = useStageSuite();
 test('F11: an instance joining and leaving while transactions are open changes nothing in the result', async () => {
   const { names } = await prepareScenario(suite, { seed: 111, partitions: 4, hosts: 60, perHost: 120 });
   const slow = { ...FAULT_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@%100:stall60' };
+  // Each step waits for what the previous one must have done, never for a time that a busy machine overruns.
+  const inTransaction = (l: { msg: string; fault?: { point: string } }) =>
+    l.msg === 'injecting fault' && l.fault?.point === 'before-commit';
   const first = suite.start(names, { ...slow, INSTANCE_ID: 'first' });
-  await sleep(2500);
+  await waitForLine(first, 'the first instance inside a transaction', inTransaction, 90_000);
   const second = suite.start(names, { ...slow, INSTANCE_ID: 'second' });
-  await sleep(4000);
+  await waitForLine(second, 'the second instance inside a transaction', inTransaction, 90_000);
   assert.equal(
     (await second.stop('SIGTERM')).code,
     0,

@@ -1,7 +1,7 @@
 /**
  * F14 — a clean broker restart (SIGTERM, controlled shutdown, wait for the exit, start again on the same ports and
- * data) while the stage is committing: once with a transaction held open (a task stalls between sendOffsets and
- * commit), once with records simply flowing. The stage rides it out, drains the input once the broker answers
+ * data) while the stage is committing: once with a transaction held open between sendOffsets and commit, once
+ * with records flowing (one partition held between its record sends and its offsets, the other committing). The stage rides it out, drains the input once the broker answers
  * again, stops cleanly with exit code 0 when asked to, and the auditor finds no violation. The fault is proven: the
  * broker's JVM exited on its own after SIGTERM (not killed) and the stage logged failed transactions.
  */
@@ -37,7 +37,7 @@ function assertCleanBrokerExit(run: OutageRun): void {
 test('F14a: clean broker restart while a transaction is open', async (t) => {
   const { names } = await prepareScenario(suite, { seed: 114 });
   const run = await runThroughBrokerOutage(suite, names, {
-    env: { ...OUTAGE_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@3:stall1500' },
+    env: { ...OUTAGE_SETTINGS, EOS_ROLLUP_FAULT: 'before-commit@3:hold' },
     signal: 'SIGTERM',
     downForMs: 0,
   });
@@ -48,12 +48,10 @@ test('F14a: clean broker restart while a transaction is open', async (t) => {
 });
 
 test('F14b: clean broker restart while records flow', async (t) => {
-  // 9,000 records in transactions of 50: several seconds of commits for the restart to land in.
+  // 9,000 records in transactions of 50: partition 1 keeps committing while partition 0 is held mid-transaction.
   const { names } = await prepareScenario(suite, { seed: 214, perHost: 300 });
   const run = await runThroughBrokerOutage(suite, names, {
-    env: OUTAGE_SETTINGS,
-    trigger: /"msg":"task initialized"/,
-    strikeDelayMs: 500,
+    env: { ...OUTAGE_SETTINGS, EOS_ROLLUP_FAULT: 'after-changelog-send@5/p0:hold' },
     signal: 'SIGTERM',
     downForMs: 0,
   });

@@ -5,8 +5,12 @@
  * on, exactly once.
  */
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { repoRoot } from '../../scripts/stack/paths.js';
 import { metrics } from '../../src/tools/workload.js';
 import { produceFlush, produceWorkload, waitForDrain } from '../support/pipeline.js';
 import { usePrivateBroker } from '../support/private-broker.js';
@@ -37,7 +41,8 @@ test('F22: a producer whose transactional id expired on an idle partition is rep
   });
   const stage = suite.start(names, { ...FAULT_SETTINGS });
   await waitForDrain(suite.kafka, names, 60_000, [stage]);
-  await sleep(EXPIRATION_MS * 4); // idle: the broker expires the task's transactional id
+  // Idle until the broker has expired the task's transactional id, as Kafka's own tool reports it.
+  await waitUntilExpired(suite.broker.brokers, `${names.appId}-${names.input}-0`, 90_000);
   const later = [
     ...metrics({ hosts: 10, perHost: 30, startMs: START_MS + 7_200_000, stepMs: 2000, seed: 222 }),
   ];
@@ -52,3 +57,23 @@ test('F22: a producer whose transactional id expired on an idle partition is rep
   assert.equal((await stage.stop('SIGTERM')).code, 0);
   assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
 });
+
+/** Polls `kafka-transactions describe` until the coordinator no longer knows the id. */
+async function waitUntilExpired(brokers: string, transactionalId: string, timeoutMs: number): Promise<void> {
+  const tool = join(repoRoot(), 'scripts', 'kafka-tool');
+  const args = ['kafka-transactions', '--bootstrap-server', brokers, 'describe', '--transactional-id'];
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const { stdout } = await promisify(execFile)(tool, [...args, transactionalId]);
+      last = stdout;
+    } catch (error) {
+      const output = String((error as { stderr?: unknown }).stderr ?? error);
+      if (output.includes('could not be found')) return;
+      last = output;
+    }
+    await sleep(EXPIRATION_MS / 3);
+  }
+  assert.fail(`${transactionalId} was not expired after ${timeoutMs} ms:\n${last}`);
+}

@@ -2,12 +2,15 @@
  * Live load with random kills: records keep flowing while stage instances are SIGKILLed (or frozen with SIGSTOP)
  * and restarted at random; at the end the load stops, every instance runs until the input is drained, and the
  * auditor checks the whole run. Shared by scenario F05 (short, in the gate) and the soak (`npm run test:soak`).
+ * Whether a random kill lands inside a transaction is chance, so the first `heldStrikes` faults are placed: each
+ * kills an instance started with a `hold` fault, once it is seen held inside its transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { partitionRanges } from '../../src/kafka/offsets.js';
 import { seededRandom, metrics } from '../../src/tools/workload.js';
 import type { TestEnvironment } from './environment.js';
+import { waitUntilHeld } from './fault-hold.js';
 import { createTopicsWithConfig } from './kafka.js';
 import {
   createPipeline,
@@ -32,13 +35,18 @@ export interface ChaosOptions {
   zombieShare: number;
   /** Input rate of the live load; keep it below what the stage sustains while being killed, or it never drains. */
   recordsPerSecond?: number;
+  /** Faults, first of all, that kill an instance held inside an open transaction: a floor by construction. */
+  heldStrikes?: number;
   log?: (line: string) => void;
 }
 
 export interface ChaosResult {
   names: PipelineNames;
   kills: number;
+  /** Random kills while some partition had an open transaction (LSO below the high watermark): chance. */
   killsInsideOpenTransaction: number;
+  /** Kills of an instance seen held at its fault point, inside its transaction: certain, one per held strike. */
+  heldKills: number;
   zombies: number;
   fencingsObserved: number;
   recordsProduced: number;
@@ -82,10 +90,19 @@ export async function runChaos(
   const settings: Record<string, string> = { ...FAULT_SETTINGS, COMMIT_MAX_RECORDS: '1000' };
   const all: StageProcess[] = [];
   const slots: (StageProcess | undefined)[] = [];
+  let heldToStrike = options.heldStrikes ?? 0;
+  /** The instance that will be struck while held, with its slot; at most one at a time. */
+  let armed: { slot: number; stage: StageProcess } | undefined;
   const launch = (slot: number) => {
-    const stage = startStage(env, names, { ...settings, INSTANCE_ID: `chaos-${slot}-${all.length}` });
+    const hold = heldToStrike > 0 && armed === undefined;
+    const stage = startStage(env, names, {
+      ...settings,
+      INSTANCE_ID: `chaos-${slot}-${all.length}`,
+      ...(hold ? { EOS_ROLLUP_FAULT: 'before-commit@3:hold' } : {}),
+    });
     all.push(stage);
     slots[slot] = stage;
+    if (hold) armed = { slot, stage };
   };
   for (let slot = 0; slot < options.instances; slot++) launch(slot);
 
@@ -117,11 +134,25 @@ export async function runChaos(
 
   let kills = 0;
   let insideOpen = 0;
+  let heldKills = 0;
   let zombies = 0;
   const deadline = Date.now() + options.durationMs;
   while (Date.now() < deadline) {
     const [low, high] = options.faultEveryMs;
     await sleep(low + random() * (high - low));
+    if (armed) {
+      const { slot, stage } = armed;
+      await waitUntilHeld(stage);
+      stage.child.kill('SIGKILL');
+      await stage.exited;
+      kills += 1;
+      heldKills += 1;
+      heldToStrike -= 1;
+      armed = undefined;
+      log(`chaos: killed instance ${slot} (pid ${stage.child.pid}) held inside its transaction; restarting`);
+      launch(slot);
+      continue;
+    }
     const slot = Math.floor(random() * options.instances);
     const victim = slots[slot];
     if (!victim) continue;
@@ -155,6 +186,7 @@ export async function runChaos(
     names,
     kills,
     killsInsideOpenTransaction: insideOpen,
+    heldKills,
     zombies,
     fencingsObserved,
     recordsProduced: produced,

@@ -27,6 +27,7 @@ import {
 } from '../../scripts/stack/local-stack.js';
 import type { BrokerSecurity } from '../../scripts/stack/broker-security.js';
 import { testEnvironment } from './environment.js';
+import { release, waitForHeldTransactionFailure, waitUntilHeld } from './fault-hold.js';
 import { KafkaProxy } from './kafka-proxy.js';
 import { waitForDrain, type PipelineNames, type StageProcess } from './pipeline.js';
 import { FAULT_SETTINGS, assertNoViolations, type AuditOutcome } from './scenario.js';
@@ -113,15 +114,14 @@ function keepBrokerLog(dir: string): void {
 }
 
 export interface OutageOptions {
-  /** Stage settings on top of FAULT_SETTINGS (a fault that holds a transaction open, timeouts…). */
+  /**
+   * Stage settings on top of FAULT_SETTINGS; EOS_ROLLUP_FAULT must hold a task (a `hold` action): the broker is
+   * struck only while the task is held at its point, so the strike always lands where the test says.
+   */
   env: Record<string, string>;
-  /** The stage log line that marks the moment to strike; the injected fault's by default. */
-  trigger?: RegExp;
-  /** Strike this long after the trigger; 0 unless given. */
-  strikeDelayMs?: number;
   /** SIGKILL: a crash (log recovery at restart); SIGTERM: a clean, controlled shutdown. */
   signal: 'SIGKILL' | 'SIGTERM';
-  /** How long the broker stays down after it has exited, before it is started again. */
+  /** How long, at least, the broker stays down after the signal, before it is started again. */
   downForMs: number;
   drainTimeoutMs?: number;
 }
@@ -130,7 +130,9 @@ export interface OutageRun {
   stage: StageProcess;
   /** How the broker's JVM ended. */
   brokerExit: BrokerExit;
-  /** From the trigger (with a stall fault: the transaction opening) to the restarted broker answering. */
+  /** The partition whose task was held, its transaction open, when the broker was struck. */
+  heldPartition: number;
+  /** From the hold (the transaction open) to the restarted broker answering. */
   sinceTriggerMs: number;
   /** From the signal to the broker answering again. */
   outageMs: number;
@@ -140,17 +142,6 @@ export interface OutageRun {
   logSinceStrike: string;
   /** The stage log from the SIGTERM that stopped it on. */
   logSinceStop: string;
-}
-
-async function waitForLine(stage: StageProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(stage.output())) {
-    if (stage.child.exitCode !== null || stage.child.signalCode !== null)
-      throw new Error(`stage exited before ${String(pattern)}:\n${stage.output().slice(-3000)}`);
-    if (Date.now() > deadline)
-      throw new Error(`no ${String(pattern)} after ${timeoutMs} ms:\n${stage.output().slice(-3000)}`);
-    await sleep(10);
-  }
 }
 
 /**
@@ -178,9 +169,12 @@ async function drain(
 }
 
 /**
- * One stage run through a broker outage: start the stage, wait for the trigger, signal the broker and wait for
- * it to exit, keep it down `downForMs` (the stage must not exit meanwhile), start it again on the same ports and
- * data, wait until the stage has drained the input, then stop the stage with SIGTERM.
+ * One stage run through a broker outage, every step waiting for the previous one to be proven: start the stage,
+ * wait until a task is held at its fault point (its transaction open), signal the broker and wait for it to exit,
+ * release the task, wait until the stage has logged that transaction's failure (the broker is still down, so the
+ * failure cannot be won by a quick restart), keep the broker down at least `downForMs` (the stage must not exit
+ * meanwhile), start it again on the same ports and data, wait until the stage has drained the input, then stop
+ * the stage with SIGTERM.
  */
 export async function runThroughBrokerOutage(
   suite: PrivateBrokerSuite,
@@ -188,15 +182,16 @@ export async function runThroughBrokerOutage(
   options: OutageOptions,
 ): Promise<OutageRun> {
   const stage = suite.start(names, { ...FAULT_SETTINGS, ...options.env });
-  await waitForLine(stage, options.trigger ?? /"msg":"injecting fault"/, 60_000);
+  const held = await waitUntilHeld(stage);
   const triggeredAt = Date.now();
-  if (options.strikeDelayMs) await sleep(options.strikeDelayMs);
-  const logMark = stage.output().length;
+  const logMark = held.mark;
   const signalledAt = Date.now();
   const brokerExit = await suite.broker.kill(options.signal);
+  release(stage);
+  await waitForHeldTransactionFailure(stage, held);
   const early = await Promise.race([
     stage.exited.then((exit) => exit),
-    sleep(options.downForMs).then(() => undefined),
+    sleep(Math.max(0, signalledAt + options.downForMs - Date.now())).then(() => undefined),
   ]);
   if (early)
     throw new Error(
@@ -210,6 +205,7 @@ export async function runThroughBrokerOutage(
   return {
     stage,
     brokerExit,
+    heldPartition: held.partition,
     sinceTriggerMs: backAt - triggeredAt,
     outageMs: backAt - signalledAt,
     stageExit,
@@ -228,7 +224,7 @@ export function summarize(run: OutageRun, abortedRecords?: number): string {
   const count = (msg: RegExp) => logLines(run.logSinceStrike, msg).length;
   return [
     `broker exit ${JSON.stringify(run.brokerExit)}`,
-    `outage ${run.outageMs} ms (trigger to broker back ${run.sinceTriggerMs} ms)`,
+    `outage ${run.outageMs} ms (hold on partition ${run.heldPartition} to broker back ${run.sinceTriggerMs} ms)`,
     `failed transactions ${count(/^transaction failed while/)}`,
     `breaker opened ${count(/^circuit breaker open/)}, probes failed ${count(/^probe failed/)}`,
     `consumer restarts ${count(/^consumer crashed/)}`,
@@ -247,7 +243,8 @@ export function logLines(log: string, msg: RegExp): string[] {
 
 /**
  * What every broker-outage scenario must end with: the stage saw failed transactions after the strike (proof the
- * fault reached it), the auditor found nothing, and the stage stopped cleanly after the drain.
+ * fault reached it; runThroughBrokerOutage has already waited for the held one's), the auditor found nothing, and
+ * the stage stopped cleanly after the drain.
  */
 export function assertRodeOutOutage(run: OutageRun, outcome: AuditOutcome): void {
   const failed = logLines(run.logSinceStrike, /^transaction failed while/);

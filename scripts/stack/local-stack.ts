@@ -206,6 +206,17 @@ interface BrokerLayout {
 }
 
 /**
+ * A KRaft cluster id: 16 random bytes in URL-safe base64 without padding. About one in 64 would start with '-',
+ * which command-line parsers take for an option; Kafka's own Uuid.randomUuid() draws again then, and so does this.
+ */
+export function newClusterId(draw: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = draw().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/**
  * Writes a broker's configuration under `dir` (data in `dir`/data) and formats its storage as a new standalone
  * KRaft cluster. `marker` becomes the value of MARKER_PROPERTY on its JVMs. `security` adds SASL and TLS
  * listeners on `securityPorts` (one per listener, in `extraListeners` order) and SCRAM credentials at format.
@@ -240,8 +251,7 @@ function prepareBroker(
 
   const classpath = `${paths.kafkaLibs}/*`;
   const jvmCommon = [`-Dlog4j2.configurationFile=${log4jFile}`, `${MARKER_PROPERTY}${marker}`];
-  // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = newClusterId();
   execFileSync(
     java.bin,
     [
@@ -251,8 +261,8 @@ function prepareBroker(
       'kafka.tools.StorageTool',
       'format',
       '--standalone',
-      '-t',
-      clusterId,
+      // Joined to its option: a value is never read as an option, whatever it starts with.
+      `--cluster-id=${clusterId}`,
       '-c',
       propertiesFile,
       ...scramFormatArguments(security),

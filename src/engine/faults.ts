@@ -1,12 +1,15 @@
 /**
  * Test-only fault injection (EOS_ROLLUP_FAULT). Names a point in a task's transaction lifecycle, when it
  * triggers (the n-th hit, or each hit with a probability), optionally one partition, and the action:
- *   EOS_ROLLUP_FAULT="<point>@<n|%pct|o<offset>>[/p<partition>]:<kill|hang|throw|stall<ms>|block<ms>>"
+ *   EOS_ROLLUP_FAULT="<point>@<n|%pct|o<offset>>[/p<partition>]:<kill|hang|hold|throw|stall<ms>|block<ms>>"
  *   e.g. "after-send-offsets@3/p1:kill", "before-commit@%10:throw", "before-commit@2:stall5000"
  * Several specs may be given, separated by commas. `kill` sends SIGKILL to this process (no cleanup at all),
  * `hang` never returns (a zombie), `throw` raises a retriable InjectedFault the engine must recover from,
  * `stall<ms>` pauses this task that long (longer than the transaction timeout, it is aborted under it),
  * `block<ms>` blocks the whole event loop that long (no heartbeats: past the session timeout, the group moves on).
+ * `hold` pauses this task until the test sends HOLD_RELEASE_SIGNAL to the process: a test that must strike while
+ * the task is at this point waits for the "injecting fault" line (written before the hold begins), strikes, then
+ * releases. A timed stall races the strike; a hold cannot.
  */
 import { RetriableError } from '../errors/errors.js';
 
@@ -26,7 +29,36 @@ export const FAULT_POINTS = [
   'process-record',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
-export type FaultAction = 'kill' | 'hang' | 'throw' | 'stall' | 'block';
+export type FaultAction = 'kill' | 'hang' | 'hold' | 'throw' | 'stall' | 'block';
+
+/**
+ * Releases every task held by a `hold` fault. SIGUSR2 because node leaves it free (SIGUSR1 starts the inspector),
+ * and a signal reaches the process without any channel the stage would otherwise open. The listener exists only
+ * while a `hold` spec is armed, so the signal never reaches a stage that has not been told to expect it.
+ */
+export const HOLD_RELEASE_SIGNAL = 'SIGUSR2';
+
+/** Where held tasks wait: the process signal in the stage, a plain trigger in unit tests. */
+export interface HoldRelease {
+  /** Settles at the next release after the call. */
+  wait(): Promise<void>;
+}
+
+/** Every task waiting when the signal arrives is released; a task held later waits for the next signal. */
+export function signalRelease(signal: NodeJS.Signals = HOLD_RELEASE_SIGNAL): HoldRelease {
+  let waiters: (() => void)[] = [];
+  process.on(signal, () => {
+    const released = waiters;
+    waiters = [];
+    for (const release of released) release();
+  });
+  return {
+    wait: () =>
+      new Promise<void>((resolve) => {
+        waiters.push(resolve);
+      }),
+  };
+}
 
 export interface FaultSpec {
   point: FaultPoint;
@@ -39,7 +71,7 @@ export interface FaultSpec {
   stallMs: number;
 }
 
-const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+)|o(\d+))(?:\/p(\d+))?:(kill|hang|throw|(?:stall|block)(\d+))$/;
+const SPEC = /^([a-z-]+)@(?:(\d+)|%(\d+)|o(\d+))(?:\/p(\d+))?:(kill|hang|hold|throw|(?:stall|block)(\d+))$/;
 
 export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
   if (!raw) return [];
@@ -56,7 +88,7 @@ export function parseFaultSpecs(raw: string | undefined): FaultSpec[] {
       (percent !== undefined && percent > 100)
     ) {
       throw new Error(
-        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct|o<offset>>[/p<partition>]:<kill|hang|throw|stall<ms>|block<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
+        `EOS_ROLLUP_FAULT="${raw}" is not allowed: expected <point>@<n|%pct|o<offset>>[/p<partition>]:<kill|hang|hold|throw|stall<ms>|block<ms>> with point one of ${FAULT_POINTS.join(', ')}`,
       );
     }
     const action: FaultAction = match[6]?.startsWith('stall')
@@ -89,12 +121,16 @@ export class InjectedFault extends RetriableError {
 
 export class FaultInjector {
   private readonly hits = new Map<string, number>();
+  private readonly release: HoldRelease | undefined;
 
   constructor(
     private readonly specs: readonly FaultSpec[],
     private readonly onTrigger: (spec: FaultSpec, partition: number) => void = () => undefined,
     private readonly random: () => number = Math.random,
-  ) {}
+    release?: HoldRelease,
+  ) {
+    this.release = specs.some((spec) => spec.action === 'hold') ? (release ?? signalRelease()) : undefined;
+  }
 
   get isArmed(): boolean {
     return this.specs.length > 0;
@@ -106,17 +142,25 @@ export class FaultInjector {
    */
   hitSync(point: FaultPoint, partition: number, offset: bigint): void {
     if (this.specs.length === 0) return;
-    for (const spec of this.specs) {
-      if (spec.point !== point || (spec.partition !== undefined && spec.partition !== partition)) continue;
-      if (spec.offset !== undefined ? spec.offset !== offset : !this.countHit(spec, point)) continue;
+    for (const spec of this.due(point, partition, offset)) {
       this.onTrigger(spec, partition);
       if (spec.action === 'kill') process.kill(process.pid, 'SIGKILL');
       throw new InjectedFault(point, partition);
     }
   }
 
+  /** Every spec of this point counts this hit, whichever of them fires: each one's n-th hit is the n-th. */
+  private due(point: FaultPoint, partition: number, offset?: bigint): FaultSpec[] {
+    return this.specs.filter((spec) => {
+      if (spec.point !== point || (spec.partition !== undefined && spec.partition !== partition))
+        return false;
+      return spec.offset !== undefined ? spec.offset === offset : this.countHit(spec, point);
+    });
+  }
+
   private countHit(spec: FaultSpec, point: FaultPoint): boolean {
-    const key = `${point}/${spec.partition ?? '*'}`;
+    // Per spec: two specs on one point (a deterministic one beside a random one) must not count each hit twice.
+    const key = `${this.specs.indexOf(spec)}:${point}/${spec.partition ?? '*'}`;
     const count = (this.hits.get(key) ?? 0) + 1;
     this.hits.set(key, count);
     return spec.nth !== undefined ? count === spec.nth : this.random() * 100 < (spec.percent ?? 0);
@@ -124,9 +168,7 @@ export class FaultInjector {
 
   async hit(point: FaultPoint, partition: number): Promise<void> {
     if (this.specs.length === 0) return;
-    for (const spec of this.specs) {
-      if (spec.point !== point || (spec.partition !== undefined && spec.partition !== partition)) continue;
-      if (!this.countHit(spec, point)) continue;
+    for (const spec of this.due(point, partition)) {
       this.onTrigger(spec, partition);
       switch (spec.action) {
         case 'kill':
@@ -135,6 +177,9 @@ export class FaultInjector {
           break;
         case 'hang':
           await new Promise<never>(() => undefined);
+          break;
+        case 'hold':
+          await this.release?.wait();
           break;
         case 'throw':
           throw new InjectedFault(point, partition);

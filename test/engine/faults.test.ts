@@ -1,6 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { test } from 'node:test';
-import { FaultInjector, InjectedFault, parseFaultSpecs } from '../../src/engine/faults.js';
+import { after, test } from 'node:test';
+import {
+  FaultInjector,
+  InjectedFault,
+  parseFaultSpecs,
+  signalRelease,
+  type HoldRelease,
+} from '../../src/engine/faults.js';
 
 test('fault specs parse the point, the trigger, the partition and the action', () => {
   assert.deepEqual(
@@ -44,6 +50,7 @@ test('a malformed fault spec is refused with the allowed form', () => {
     'before-send@0:kill',
     'before-send@1:explode',
     'before-send@%101:throw',
+    'before-send@1:hold500',
   ]) {
     assert.throws(() => parseFaultSpecs(bad), /EOS_ROLLUP_FAULT=.*is not allowed: expected <point>@/);
   }
@@ -84,4 +91,86 @@ test('an offset trigger fires every time that record is processed, and only for 
   assert.throws(() => {
     faults.hitSync('process-record', 2, 7n);
   }, InjectedFault);
+});
+
+test('two specs on one point count their hits separately', async () => {
+  const fired: string[] = [];
+  const faults = new FaultInjector(parseFaultSpecs('after-send@2:throw,after-send@3:throw'), (spec) =>
+    fired.push(`@${spec.nth}`),
+  );
+  await faults.hit('after-send', 0);
+  await assert.rejects(faults.hit('after-send', 0), InjectedFault);
+  // The second spec counted hit 2 too, although the first one fired on it: its third is the next one.
+  await assert.rejects(faults.hit('after-send', 0), InjectedFault);
+  await faults.hit('after-send', 0);
+  assert.deepEqual(fired, ['@2', '@3']);
+});
+
+/** A release the test triggers by hand, counting who waits. */
+function manualRelease(): HoldRelease & { waiting: number; release(): void } {
+  let waiters: (() => void)[] = [];
+  return {
+    get waiting() {
+      return waiters.length;
+    },
+    wait: () =>
+      new Promise<void>((resolve) => {
+        waiters.push(resolve);
+      }),
+    release() {
+      const released = waiters;
+      waiters = [];
+      for (const resolve of released) resolve();
+    },
+  };
+}
+
+test('a hold keeps its task at the point, announced first, until released', async () => {
+  const release = manualRelease();
+  const events: string[] = [];
+  const faults = new FaultInjector(
+    parseFaultSpecs('before-commit@2/p0:hold'),
+    (spec, partition) => events.push(`${spec.action} p${partition}`),
+    Math.random,
+    release,
+  );
+  await faults.hit('before-commit', 0);
+  const held = faults.hit('before-commit', 0).then(() => events.push('released'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(events, ['hold p0'], 'announced, and still held');
+  assert.equal(release.waiting, 1);
+  // Other partitions go on meanwhile.
+  await faults.hit('before-commit', 1);
+  release.release();
+  await held;
+  assert.deepEqual(events, ['hold p0', 'released']);
+});
+
+test('the hold release signal frees every task held when it arrives, and only those', async () => {
+  // A signal listener does not keep the event loop alive by itself.
+  const alive = setInterval(() => undefined, 1000);
+  after(() => {
+    clearInterval(alive);
+  });
+  const release = signalRelease('SIGUSR2');
+  const first = release.wait();
+  const second = release.wait();
+  process.kill(process.pid, 'SIGUSR2');
+  await Promise.all([first, second]);
+  let late = false;
+  const third = release.wait().then(() => {
+    late = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(late, false, 'a task held after the signal waits for the next one');
+  process.kill(process.pid, 'SIGUSR2');
+  await third;
+});
+
+test('no release listener exists without a hold spec', () => {
+  const before = process.listenerCount('SIGUSR2');
+  new FaultInjector(parseFaultSpecs('before-commit@2:kill,after-send@1:stall10'));
+  assert.equal(process.listenerCount('SIGUSR2'), before);
+  new FaultInjector(parseFaultSpecs('before-commit@2:hold'));
+  assert.equal(process.listenerCount('SIGUSR2'), before + 1);
 });
