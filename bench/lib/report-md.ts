@@ -221,7 +221,7 @@ export function renderMarkdown(result: BenchResult): string {
     .join('\n');
   const sections: [string, string][] = [
     ['Ratios', ratiosSection(result)],
-    ['Targets (issue 6)', targetsSection(result)],
+    ['Targets', targetsSection(result)],
     [
       `Throughput and cost, medians over ${s.rounds} round${s.rounds === 1 ? '' : 's'}`,
       mediansSection(result),

@@ -3,7 +3,7 @@
  * protocol-aware proxy that loses chosen requests of the stage and then cuts the connection, as a broken link
  * does: (a) an EndTxn, a TxnOffsetCommit and a Produce never reach the broker; (b) an EndTxn and a Produce do
  * reach it, but their responses are lost. A lost EndTxn leaves the stage with a commit of unknown outcome: it must
- * settle it by re-reading the committed offset (DESIGN §2), which says "aborted" in (a) and "committed" in (b),
+ * settle it by re-reading the committed offset (design §2), which says "aborted" in (a) and "committed" in (b),
  * and go on from there without reprocessing a committed range or skipping an aborted one. A Produce whose
  * response was lost is sent again by kafkajs with the same sequence numbers, and the broker must deduplicate it.
  * The fault is proven by the proxy's counters, the stage's log (failed transactions, the settled outcome) and,

@@ -5,9 +5,9 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { formatReport } from '../../src/audit/auditor.js';
+import { release, waitForLine, waitUntilHeld } from '../support/fault-hold.js';
 import { useStageSuite } from '../support/stage-suite.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForDrain, waitForLog } from '../support/pipeline.js';
+import { waitForDrain } from '../support/pipeline.js';
 import { FAULT_SETTINGS, auditScenario, prepareScenario, runOnce } from '../support/scenario.js';
 
 const suite = useStageSuite();
@@ -61,12 +61,22 @@ test('a transactional id the next owner does not share: a stale owner commits af
     ...FAULT_SETTINGS,
     ...broken,
     INSTANCE_ID: 'stale',
-    EOS_ROLLUP_FAULT: 'before-commit@4:stall10000',
+    // One line per committed transaction is at debug: it proves the stale owner's late commit went through.
+    LOG_LEVEL: 'debug',
+    EOS_ROLLUP_FAULT: 'before-commit@4:hold',
   });
-  await waitForLog(stale, /"point":"before-commit"/, 30_000);
+  const held = await waitUntilHeld(stale);
   const owner = suite.start(names, { ...FAULT_SETTINGS, ...broken, INSTANCE_ID: 'owner' });
   await waitForDrain(suite.kafka, names, 90_000, [owner]);
-  await sleep(9000); // the stale owner wakes up and commits what the new owner already committed
+  // Only now, with the new owner done, does the stale owner commit what the new owner already committed.
+  release(stale);
+  await waitForLine(
+    stale,
+    'the stale owner committing its held transaction after the takeover',
+    (l) => l.msg === 'transaction committed' && l.partition === held.partition,
+    60_000,
+    held.mark,
+  );
   await owner.stop('SIGTERM');
   await stale.stop('SIGTERM');
   await assertCaught(names, 'instance-transactional-id');

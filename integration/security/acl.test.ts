@@ -1,5 +1,5 @@
 /**
- * Contract (issue 5 §4, "minimum ACLs"): on a broker that authorizes every request, the ACLs that
+ * Contract (docs/security.md, "Minimum ACLs"): on a broker that authorizes every request, the ACLs that
  * deploy/kafka/acls.sh grants are enough for the stage to roll up exactly once; and a missing one is not a
  * silent stall. Without the transactional-id ACL, kafkajs used to report "Failed to find group coordinator"
  * and the stage retried forever with its breakers open; the kafkajs patch surfaces the authorization error, and

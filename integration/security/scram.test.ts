@@ -1,5 +1,5 @@
 /**
- * Contract (issue 5 §5): the stage authenticates with SASL (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN) and verifies
+ * Contract (docs/security.md): the stage authenticates with SASL (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN) and verifies
  * brokers over TLS against KAFKA_SSL_CA_FILE, with exactly-once intact; wrong credentials or an unverifiable
  * certificate end it within seconds, non-zero, with one line that says what failed where, never with a retry
  * storm; and no password ever appears in anything it writes.

@@ -1,6 +1,6 @@
 /**
  * A loopback TCP proxy in front of a Kafka broker that understands the protocol's framing, so a test can delay or
- * lose individual requests (issue 4: F16, F17) instead of whole connections.
+ * lose individual requests (F16, F17) instead of whole connections.
  *
  * Client → broker bytes are split into request frames (int32 size, then the request header: int16 api_key, int16
  * api_version, int32 correlation_id, nullable string client_id); broker → client bytes into response frames (int32

@@ -1,5 +1,5 @@
 /**
- * A Kafka broker of the test file's own, for scenarios that kill or restart the BROKER (issue 4: F13, F14), which
+ * A Kafka broker of the test file's own, for scenarios that kill or restart the BROKER (F13, F14), which
  * must never happen to the broker every other test shares, or that put a protocol-aware proxy in front of it to
  * delay or lose single requests (F16, F17: `{ proxy: true }`). `usePrivateBroker()` starts a single-node Kafka under
  * a temporary directory in `before()` (scripts/stack `startBroker`: the shared stack's configuration, marker,

@@ -1,5 +1,5 @@
 /**
- * The crash-injection harness (issue 4): a workload, stage processes run one after another (each until it dies
+ * The crash-injection harness: a workload, stage processes run one after another (each until it dies
  * of its fault or the input is drained), then the auditor over what read_committed consumers see.
  */
 import { strict as assert } from 'node:assert';

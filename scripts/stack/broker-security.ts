@@ -1,5 +1,5 @@
 /**
- * Authenticated and encrypted listeners for a local broker (issue 5 §5), next to the PLAINTEXT listener that
+ * Authenticated and encrypted listeners for a local broker (docs/security.md), next to the PLAINTEXT listener that
  * inter-broker traffic, the controller and test set-up keep using. No authorizer: a listener here proves who a
  * client is and encrypts what it sends, which is what the stage's SASL and TLS settings are tested against.
  *

@@ -1,5 +1,5 @@
 /**
- * The auditor's pure core: an independent proof of exactly-once (DESIGN §7). It is handed what a read_committed
+ * The auditor's pure core: an independent proof of exactly-once (design §7). It is handed what a read_committed
  * reader saw (input, output, DLQ, changelog, offsets and end offsets), recomputes offline what the stage should
  * have written with its own simple code (recompute.ts), and returns every violation it finds. No I/O here.
  *

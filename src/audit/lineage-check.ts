@@ -1,5 +1,5 @@
 /**
- * Transaction-level proofs from the lineage headers (DESIGN §3): no transaction is torn, no input range is
+ * Transaction-level proofs from the lineage headers (design §3): no transaction is torn, no input range is
  * covered by two transactions, every input record is covered by one.
  */
 import { readLineage, type AuditLineage as Lineage } from './contract.js';
@@ -82,7 +82,7 @@ export function checkLineage(
     keysById.set(lineage.attemptId, keys);
   }
 
-  // An attempt id names one transaction (DESIGN §3). Records that share an id but not the rest of the lineage
+  // An attempt id names one transaction (design §3). Records that share an id but not the rest of the lineage
   // are either a reused id or a transaction whose records disagree: either way it cannot be proven whole.
   for (const [id, keys] of keysById) {
     if (keys.size < 2) continue;

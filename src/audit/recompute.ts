@@ -1,5 +1,5 @@
 /**
- * The auditor's own offline recomputation of what the stage should have done with its input (DESIGN §4, §5).
+ * The auditor's own offline recomputation of what the stage should have done with its input (design §4, §5).
  * Deliberately NOT the stage's code: plain maps and loops over the auditor's own rules (contract.ts), so a bug
  * in the stage cannot hide itself here.
  */

@@ -14,7 +14,7 @@ export const PROCESSING_GUARANTEE_ALIASES: Readonly<Record<string, ProcessingGua
   exactly_once_v2: 'exactly_once',
 };
 
-/** Deliberately broken variants for negative controls (issue 4): each breaks one rule exactly-once rests on. */
+/** Deliberately broken variants for negative controls: each breaks one rule exactly-once rests on. */
 export const BROKEN_VARIANTS = [
   'offsets-outside-transaction',
   'no-state-rollback',

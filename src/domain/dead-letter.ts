@@ -1,4 +1,4 @@
-/** The closed list of reasons a record can never succeed (DESIGN §4). Anything else is retriable or fatal. */
+/** The closed list of reasons a record can never succeed (design §4). Anything else is retriable or fatal. */
 export const POISON_REASONS = [
   'null-value',
   'bad-magic-byte',

@@ -1,7 +1,7 @@
 import type { Enrichment } from './aggregate.js';
 import type { HostInfo } from './metric.js';
 
-/** An unknown host is explicit in the output rather than a poison pill (DESIGN §6). */
+/** An unknown host is explicit in the output rather than a poison pill (design §6). */
 export const UNKNOWN_ENRICHMENT: Enrichment = Object.freeze({
   region: 'unknown',
   datacenter: 'unknown',

@@ -1,4 +1,4 @@
-/** Names of the lineage headers on every record the stage writes (DESIGN §3). */
+/** Names of the lineage headers on every record the stage writes (design §3). */
 export const LINEAGE_HEADERS = {
   sourceTopic: 'eos-rollup.source.topic',
   sourcePartition: 'eos-rollup.source.partition',

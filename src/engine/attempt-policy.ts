@@ -1,6 +1,6 @@
 /**
  * The crash-loop guard's policy, pure: given the processing-attempts journal's entry for a partition and the
- * committed offset a task is about to process from, how to process (DESIGN §4: a record that keeps crashing the
+ * committed offset a task is about to process from, how to process (design §4: a record that keeps crashing the
  * whole process must not stop its partition for good, yet a crash of unknown cause must not lose a record).
  *
  * A process that dies before committing past the offset it began at leaves its journal entry standing. The next

@@ -1,7 +1,7 @@
 /**
  * The stage: prepares topics, follows the inventory, then consumes the input with one PartitionTask per
  * assigned partition. kafkajs rebalances eagerly and has no revoke callback, so the assignment event is where
- * tasks of partitions no longer owned are closed and new ones created (DESIGN §2).
+ * tasks of partitions no longer owned are closed and new ones created (design §2).
  */
 import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';

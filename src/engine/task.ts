@@ -1,5 +1,5 @@
 /**
- * One task per assigned input partition (DESIGN §2). A task owns its transactional producer, its window state,
+ * One task per assigned input partition (design §2). A task owns its transactional producer, its window state,
  * its changelog partition (same number) and its stream time, and it is the only owner of its transactions'
  * lifecycle: `commitChunk` reads as the numbered steps of one transaction.
  *
@@ -327,7 +327,7 @@ export class PartitionTask {
   }
 
   /**
-   * The assignment order of DESIGN §2, in full, every time: (1) a fresh producer whose InitProducerId fences
+   * The assignment order of design §2, in full, every time: (1) a fresh producer whose InitProducerId fences
    * the previous owner and settles its open transaction; (2) only then the group's committed offset; (3) state
    * restored from the changelog, read_committed, up to its end taken after (1); (4) the consumer sought there.
    */
@@ -878,7 +878,7 @@ export class PartitionTask {
   }
 
   /**
-   * Idle flush (DESIGN §5): after idleFlushMs without a record, stream time moves forward by the wall-clock time
+   * Idle flush (design §5): after idleFlushMs without a record, stream time moves forward by the wall-clock time
    * elapsed since the last record (never to the wall clock itself: event time may be far from it). It commits,
    * like any state change, only when the advance closes a window.
    */

@@ -1,5 +1,5 @@
 /**
- * The input consumer on kafkajs, configured for exactly-once (DESIGN §2): read_committed, no auto-commit, no
+ * The input consumer on kafkajs, configured for exactly-once (design §2): read_committed, no auto-commit, no
  * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';

@@ -1,5 +1,5 @@
 /**
- * The host inventory as a table (DESIGN §6): the compacted inventory topic is read in full at start (the stage
+ * The host inventory as a table (design §6): the compacted inventory topic is read in full at start (the stage
  * is not ready until it has caught up with the end offsets taken at start) and followed afterwards. Every
  * instance needs every partition, so it reads with a private consumer group that never commits.
  */

@@ -1,5 +1,5 @@
 /**
- * The topics the stage reads but does not create (DESIGN §1): the input (delete policy) and the inventory
+ * The topics the stage reads but does not create (design §1): the input (delete policy) and the inventory
  * (compacted). `eos-rollup topics create` makes them when missing and reports what an existing one looks like;
  * it never alters an existing topic.
  */

@@ -1,5 +1,5 @@
 /**
- * Topic preparation at start (DESIGN §1): the input and inventory topics must exist; output, DLQ and changelog
+ * Topic preparation at start (design §1): the input and inventory topics must exist; output, DLQ and changelog
  * are created when missing, with explicit settings; an existing topic the stage cannot work with stops the
  * start with one clear line. Also checks TRANSACTION_TIMEOUT_MS against the broker's maximum.
  */

@@ -1,7 +1,7 @@
 /**
  * A kafkajs transactional producer behind ProducerPort, with the rules kafkajs needs spelled out:
  * - InitProducerId is forced at creation (an empty transaction begun and abandoned locally), so fencing happens
- *   before the caller reads committed offsets (DESIGN §2 step 1);
+ *   before the caller reads committed offsets (design §2 step 1);
  * - any error from send, sendOffsets, commit or abort marks the producer broken: kafkajs leaves its state
  *   machine stuck and rolls sequence numbers back after a failed send, so it is never used again;
  * - each send stays under ~2,000 records and ~1 MB per partition: kafkajs groups messages in quadratic time and

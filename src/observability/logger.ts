@@ -1,5 +1,5 @@
 /**
- * The stage's pino logger, made so that secrets never reach a log line (issue 5 §5). Two layers:
+ * The stage's pino logger, made so that secrets never reach a log line. Two layers:
  * 1. redaction by path: fields that hold secrets by name (`password`, `authorization`, a SASL options object, a
  *    TLS key) are replaced wherever the usual shapes put them: the config, kafkajs' log extras, HTTP headers;
  * 2. a last check on every finished line: each configured secret, and the user-info part of any URL

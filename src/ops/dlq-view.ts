@@ -1,6 +1,6 @@
 /**
  * Dead-letter records as an operator sees them: the KIP-1034 and eos-rollup headers decoded into named fields
- * (DESIGN §4), the selection `dlq inspect` and `dlq replay` share (reason, time), the counts by reason and by
+ * (design §4), the selection `dlq inspect` and `dlq replay` share (reason, time), the counts by reason and by
  * source partition, and the text and JSON renderings. Pure: records and decoded payloads come in.
  */
 import { DLQ_HEADERS } from '../domain/dead-letter.js';

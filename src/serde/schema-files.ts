@@ -1,4 +1,4 @@
-/** The Avro schemas in schemas/, the contract other programs are written against (DESIGN §8). */
+/** The Avro schemas in schemas/, the contract other programs are written against (design §8). */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Type, type Schema } from 'avsc';

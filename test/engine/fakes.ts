@@ -7,7 +7,7 @@
  * (what only read_uncommitted would see). A transaction's records and offsets reach it on commit only.
  * It also keeps one ordered log of every call the task makes, through any port, so tests can assert order.
  *
- * Producers enforce the DESIGN §2 rule that a producer is never used after an error or after close: such a
+ * Producers enforce the design §2 rule that a producer is never used after an error or after close: such a
  * call is recorded in `broker.violations` and throws, so a test can assert the list stays empty.
  */
 import { Buffer } from 'node:buffer';

@@ -1,6 +1,6 @@
 /**
  * PartitionTask against in-memory fakes (test/engine/fakes.ts): the assignment order and the one-transaction
- * procedure of DESIGN §2-§3, and what survives a failure at each step. The fake broker only shows a
+ * procedure of design §2-§3, and what survives a failure at each step. The fake broker only shows a
  * transaction's records and offsets once it commits, so "the task's state equals the changelog as of the last
  * commit" and "no rollup is committed twice" are checked against what a read_committed reader would see.
  */

@@ -1,5 +1,5 @@
 /**
- * `eos-rollup audit`: the user-facing proof of exactly-once (DESIGN §7). Reads what read_committed consumers
+ * `eos-rollup audit`: the user-facing proof of exactly-once (design §7). Reads what read_committed consumers
  * see through the auditor's own reader, recomputes every rollup with the auditor's own implementation, prints
  * the violations with counts and what read_uncommitted sees beyond (aborted records), and exits 1 when there is
  * any violation.

@@ -1,6 +1,6 @@
 /**
  * `eos-rollup topics create [--partitions N]`: creates the topics the stage reads but never creates itself
- * (DESIGN §1): INPUT_TOPIC with cleanup.policy=delete and INVENTORY_TOPIC with cleanup.policy=compact, with
+ * (design §1): INPUT_TOPIC with cleanup.policy=delete and INVENTORY_TOPIC with cleanup.policy=compact, with
  * TOPIC_REPLICATION_FACTOR replicas. Existing topics are left as they are; an existing inventory topic that is
  * not compacted is an error, since enrichment would then lose hosts as segments expire.
  */

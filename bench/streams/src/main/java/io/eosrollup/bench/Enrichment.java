@@ -11,7 +11,7 @@ import org.apache.kafka.common.serialization.Serializer;
  * the global store holds the topic's bytes as they are (restore copies them), so serializing must give them back.
  */
 record Enrichment(String region, String datacenter, String role, byte[] wire) {
-  /** DESIGN §6: an unknown host is explicit in the output, not a poison pill. */
+  /** design §6: an unknown host is explicit in the output, not a poison pill. */
   static final Enrichment UNKNOWN = new Enrichment("unknown", "unknown", "unknown", null);
 
   static Serde<Enrichment> serde(SchemaRegistry registry, Counters counters) {

@@ -25,7 +25,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.WindowStore;
 
 /**
- * The stage's semantics (DESIGN §5, §6) in the Streams DSL: enrich from the inventory, group by host (the input
+ * The stage's semantics (design §5, §6) in the Streams DSL: enrich from the inventory, group by host (the input
  * key), tumbling event-time windows with grace, aggregate, suppress until the window closes, one MetricRollup per
  * (host, window) to the output topic.
  */

@@ -14,7 +14,7 @@ record ServerMetric(
     long netTxBytes,
     Double loadAvg1m) {
 
-  /** DESIGN §4 bounds (2000-01-01 and 2100-01-01 UTC), fixed rather than clock-relative: replays decide alike. */
+  /** design §4 bounds (2000-01-01 and 2100-01-01 UTC), fixed rather than clock-relative: replays decide alike. */
   static final long MIN_TIMESTAMP_MS = 946_684_800_000L;
 
   static final long MAX_TIMESTAMP_MS = 4_102_444_800_000L;

@@ -17,7 +17,7 @@ import org.apache.avro.io.DecoderFactory;
 final class WireFormatReader {
   static final int HEADER_LENGTH = 5;
 
-  /** Why a value was not decoded; the bench counts these instead of failing (DESIGN §4 poison pills). */
+  /** Why a value was not decoded; the bench counts these instead of failing (design §4 poison pills). */
   enum Problem {
     TOO_SHORT,
     BAD_MAGIC_BYTE,
