@@ -63,12 +63,15 @@ test('a transactional id the next owner does not share: a stale owner commits af
     INSTANCE_ID: 'stale',
     // One line per committed transaction is at debug: it proves the stale owner's late commit went through.
     LOG_LEVEL: 'debug',
-    EOS_ROLLUP_FAULT: 'before-commit@4:hold',
+    // Held before its first send, its transaction has written nothing yet: the new owner restores and processes
+    // the same records without waiting for it.
+    EOS_ROLLUP_FAULT: 'before-send@4:hold',
   });
   const held = await waitUntilHeld(stale);
   const owner = suite.start(names, { ...FAULT_SETTINGS, ...broken, INSTANCE_ID: 'owner' });
   await waitForDrain(suite.kafka, names, 90_000, [owner]);
-  // Only now, with the new owner done, does the stale owner commit what the new owner already committed.
+  // Only now does the stale owner send and commit what the new owner already committed. With a transactional id
+  // the new owner does not share, nothing fences it.
   release(stale);
   await waitForLine(
     stale,

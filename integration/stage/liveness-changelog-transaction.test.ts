@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { eventually } from '../observability/scrape.js';
 import { freePort } from '../../scripts/stack/local-stack.js';
 import { partitionRanges } from '../../src/kafka/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
@@ -85,12 +86,25 @@ test('a hanging transaction on the changelog keeps the task restoring and not re
   );
   assert.match(stage.output(), /has an open transaction: last stable offset \d+ < high watermark \d+/);
   assert.match(stage.output(), /RESTORE_STABLE_WAIT_MS=3000/, 'the bounded wait ended an attempt, clearly');
-  const readiness = await fetch(`http://127.0.0.1:${port}/readyz`);
-  const why = JSON.stringify(await readiness.json());
-  assert.equal(readiness.status, 503, why);
-  assert.match(why, /partition 0 (restoring state|initializing)/, why);
-  const scraped = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  assert.match(scraped, /eos_rollup_restore_unstable_changelog_offsets\{partition="0"\} [1-9]/);
+  // Between two bounded waits the task is briefly re-initializing: poll until the next wait is reported.
+  const shown = await eventually(
+    'the metric and /readyz reporting the wait on the open transaction',
+    30_000,
+    async () => {
+      const scraped = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      if (!/eos_rollup_restore_unstable_changelog_offsets\{partition="0"\} [1-9]/.test(scraped))
+        return undefined;
+      const readiness = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: readiness.status, why: JSON.stringify(await readiness.json()) };
+    },
+  );
+  assert.equal(shown.status, 503, shown.why);
+  assert.match(shown.why, /partition 0 (restoring state|initializing)/, shown.why);
+  assert.equal(
+    (await committedOffsets(suite.kafka, names.appId, names.input)).get(0),
+    committedBefore,
+    'still nothing processed',
+  );
 
   // The transaction ends (a successor with its id aborts it): the task restores everything and goes on.
   const successor = suite.kafka.producer({ transactionalId, maxInFlightRequests: 1, idempotent: true });
