@@ -73,3 +73,23 @@ test('an unreachable broker is one line naming KAFKA_BROKERS, without kafkajs re
   assert.equal(lines.length, 1, stderr);
   assert.match(lines[0] ?? '', /ECONNREFUSED 127\.0\.0\.1:1 .*KAFKA_BROKERS/);
 });
+
+test('every setting is checked before the first network call: a missing CA file and a bad fault spec fail the start', () => {
+  const result = spawnSync(process.execPath, [MAIN, 'run'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS: '127.0.0.1:1',
+      SCHEMA_REGISTRY_URL: 'https://127.0.0.1:1',
+      SCHEMA_REGISTRY_CA_FILE: '/nonexistent/ca.pem',
+      EOS_ROLLUP_FAULT: 'nowhere@1:kill',
+      APP_ID: 'preflight',
+      METRICS_PORT: '0',
+    },
+  });
+  assert.equal(result.status, 3, result.stderr);
+  assert.match(result.stderr, /SCHEMA_REGISTRY_CA_FILE="\/nonexistent\/ca\.pem" cannot be read/);
+  assert.match(result.stderr, /EOS_ROLLUP_FAULT="nowhere@1:kill" is not allowed/);
+  assert.doesNotMatch(result.stdout + result.stderr, /ECONNREFUSED|starting eos-rollup/);
+});

@@ -16,8 +16,11 @@ import {
   redactConfig,
   type Config,
 } from '../../config/config.js';
+import { readPemFile } from '../../config/pem-file.js';
+import { parseFaultSpecs } from '../../engine/faults.js';
 import { Stage } from '../../engine/stage.js';
-import { createKafka } from '../../kafka/client.js';
+import { ConfigError } from '../../errors/errors.js';
+import { createKafka, tlsOptions } from '../../kafka/client.js';
 import { KafkaLagReader } from '../../kafka/lag-reader.js';
 import { OperationsServer } from '../../observability/http-server.js';
 import { LagMonitor } from '../../observability/lag-monitor.js';
@@ -41,8 +44,37 @@ const LAG_CACHE_MS = 1000;
 const LAG_TIMEOUT_MS = 3000;
 const WATCHDOG_CHECK_MS = 1000;
 
+/**
+ * What loadConfig leaves for later because it only records it: the PEM files named by the TLS variables and the
+ * test-only fault spec. Checked here, before the first network call, so every bad setting fails the start at once
+ * with its variable named, never after a broker round trip.
+ */
+function preflight(config: Config): void {
+  const problems: string[] = [];
+  const check = (step: () => unknown) => {
+    try {
+      step();
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else problems.push(errorMessage(error));
+    }
+  };
+  check(() => tlsOptions(config.kafka));
+  if (config.registry.caFile !== undefined) {
+    const caFile = config.registry.caFile;
+    check(() => readPemFile('SCHEMA_REGISTRY_CA_FILE', caFile));
+  }
+  check(() => parseFaultSpecs(config.faultSpec));
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export async function runCommand(): Promise<number> {
   const config = loadConfig(process.env, { requireAppId: true });
+  preflight(config);
   const logger = createLogger({
     level: config.logLevel,
     pretty: prettyOn(config.logFormat, process.stdout),
