@@ -8,6 +8,7 @@ import createRegistryApi, {
   type SchemaRegistryAPIClient,
 } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
 import type { Schema, Type } from 'avsc';
+import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import { readPemFile } from '../config/pem-file.js';
 import { FatalError, RegistryUnavailableError, StageError } from '../errors/errors.js';
 import { isTlsVerificationMessage } from '../errors/tls.js';
@@ -19,7 +20,16 @@ export interface RegistrySettings {
   auth?: { username: string; password: string } | undefined;
   /** PEM file of the CA that signed an https registry's certificate; the system CAs when undefined. */
   caFile?: string | undefined;
+  /** How long one HTTP request may go unanswered; REGISTRY_REQUEST_TIMEOUT_MS when undefined. */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * The library sets no timeout, so a registry (or an ingress in front of it) that accepts a connection and never
+ * answers would hang a lookup, and with it a task's start, forever. Long enough for a registry under load; a
+ * timeout is an outage like any other: retried with back-off, never a dead letter.
+ */
+export const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 
 export type WriterSchemaLookup = { kind: 'found'; type: Type } | { kind: 'not-found' };
 
@@ -89,6 +99,7 @@ export class RegistryClient {
       ...(agent ? { agent } : {}),
       // Retries stay short: the engine owns back-off and the circuit breaker, outside any open transaction.
       retry: { retries: 1, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 },
+      middlewares: [TimeoutMiddleware(settings.requestTimeoutMs ?? REGISTRY_REQUEST_TIMEOUT_MS)],
     };
     this.registry = new SchemaRegistry(client);
     // The library's own register() reads, writes and sets the subject's compatibility in an order that races

@@ -18,6 +18,8 @@ function handler(request: import('node:http').IncomingMessage, response: import(
     response.end(JSON.stringify(body));
   };
   const url = request.url ?? '';
+  // A registry, or an ingress in front of it, that accepts the request and never answers.
+  if (url.includes('silent-value')) return;
   if (url.includes('none-value') && request.method === 'GET') {
     reply(200, { compatibilityLevel: 'NONE' });
     return;
@@ -54,11 +56,12 @@ before(async () => {
 });
 after(
   () =>
-    new Promise<void>((resolve) =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
       server.close(() => {
         resolve();
-      }),
-    ),
+      });
+    }),
 );
 
 const rollup = schemaJson('metricRollup');
@@ -87,3 +90,21 @@ test('an incompatible schema (409, not found on re-read) is a fatal rejection wi
 test('a 5xx answer is RegistryUnavailableError', async () => {
   await assert.rejects(client.register('down', rollup), RegistryUnavailableError);
 });
+
+// Without a request timeout the lookup hangs and the runner's timeout fails the test.
+test(
+  'a registry that never answers is an outage after the request timeout, not a hang',
+  { timeout: 30_000 },
+  async () => {
+    const impatient = new RegistryClient({
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      requestTimeoutMs: 200,
+    });
+    const error = await impatient.register('silent', rollup).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof RegistryUnavailableError, `got ${String(error)}`);
+    assert.match(error.message, /timeout/i);
+  },
+);
