@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { attemptEntry, planAttempt, type AttemptPlan, type OnProcessCrash } from './attempt-policy.js';
 import type { AttemptJournalPort, AttemptStamp, JournaledAttempt } from './ports.js';
+import { errorMessage } from '../errors/message.js';
 
 interface Armed {
   at: bigint;
@@ -109,7 +110,7 @@ export class AttemptGuard {
       this.last = restore;
     } catch (error) {
       this.log.warn(
-        { err: error instanceof Error ? error.message : String(error), when },
+        { err: errorMessage(error), when },
         'could not take back an attempt in the processing-attempts journal; it counts as a crash',
       );
     }

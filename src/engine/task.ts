@@ -37,6 +37,7 @@ import type {
   TransactionPort,
 } from './ports.js';
 import { decide } from './retry-policy.js';
+import { errorMessage } from '../errors/message.js';
 
 export interface TaskTopics {
   input: string;
@@ -115,7 +116,7 @@ export class RecordProcessingError extends RetriableError {
   ) {
     super(
       'RECORD_PROCESSING_FAILED',
-      `processing the record at offset ${offset} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `processing the record at offset ${offset} failed: ${errorMessage(cause)}`,
       { cause },
     );
   }
@@ -124,7 +125,7 @@ export class RecordProcessingError extends RetriableError {
 /** Thrown out of a task when its failure has no recovery: the stage stops and exits non-zero. */
 export class TaskFailedError extends StageError {
   constructor(partition: number, cause: unknown) {
-    const message = cause instanceof Error ? cause.message : String(cause);
+    const message = errorMessage(cause);
     super('INVARIANT_VIOLATED', `task for partition ${partition} failed: ${message}`, { cause });
   }
 }
@@ -807,7 +808,7 @@ export class PartitionTask {
     this.consecutiveFailures += 1;
     const decision = decide(kind, this.consecutiveFailures, this.deps.retry, this.deps.random);
     const code = error instanceof StageError ? error.code : 'UNKNOWN';
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     this.deps.events.emit('task.aborted', {
       partition: this.partition,
       kind,
@@ -845,10 +846,7 @@ export class PartitionTask {
     try {
       this.deps.consumer.seek(this.partition, this.nextOffset);
     } catch (error) {
-      this.log.debug(
-        { err: error instanceof Error ? error.message : String(error) },
-        'rewind deferred to re-initialization',
-      );
+      this.log.debug({ err: errorMessage(error) }, 'rewind deferred to re-initialization');
     }
     return true;
   }
@@ -911,7 +909,7 @@ export class PartitionTask {
       ({ end } = await this.deps.kafka.partitionRange(this.deps.topics.input, this.partition));
     } catch (error) {
       this.log.warn(
-        { err: error instanceof Error ? error.message : String(error) },
+        { err: errorMessage(error) },
         'idle flush skipped: the input end offset could not be read',
       );
       return false;
@@ -954,10 +952,7 @@ export class PartitionTask {
             this.deps.onFatal(new TaskFailedError(this.partition, error));
             return;
           }
-          this.log.warn(
-            { err: error instanceof Error ? error.message : String(error) },
-            'probe failed; partition stays paused',
-          );
+          this.log.warn({ err: errorMessage(error) }, 'probe failed; partition stays paused');
           this.breaker.recordFailure(this.deps.now());
           this.deps.events.emit('breaker.changed', { partition: this.partition, state: 'open' });
           this.scheduleProbe();

@@ -3,6 +3,8 @@
  * the live checks go through {@link LiveProbes}, so the order, the stopping rule and the wording are tested
  * without a broker and the probes themselves against a real one.
  */
+import { errorMessage } from '../errors/message.js';
+
 export interface CheckLine {
   check: string;
   ok: boolean;
@@ -40,7 +42,7 @@ const CHECK_NAMES: Readonly<Record<keyof LiveProbes, string>> = {
 
 /** A failed probe may report several problems, one per line of its message: each becomes a line of its own. */
 function problemsOf(error: unknown): string[] {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const lines = message.split('\n').filter((line) => line.trim() !== '');
   return lines.length === 0 ? [message] : lines;
 }

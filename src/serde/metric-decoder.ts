@@ -9,6 +9,7 @@ import type { ServerMetric } from '../domain/metric.js';
 import type { RegistryClient } from './registry-client.js';
 import { READER_SCHEMA, avroType } from './schema-files.js';
 import { HEADER_LENGTH, readWireHeader } from './wire-format.js';
+import { errorMessage } from '../errors/message.js';
 
 type WriterEntry =
   | { kind: 'resolvable'; resolver: Resolver | undefined }
@@ -63,7 +64,7 @@ export class MetricDecoder {
     try {
       return { kind: 'resolvable', resolver: this.reader.createResolver(writer) };
     } catch (error) {
-      return { kind: 'incompatible', detail: error instanceof Error ? error.message : String(error) };
+      return { kind: 'incompatible', detail: errorMessage(error) };
     }
   }
 
@@ -91,10 +92,7 @@ export class MetricDecoder {
       ) as ServerMetric;
       return { kind: 'metric', metric };
     } catch (error) {
-      return poison(
-        'avro-decode',
-        `schema id ${header.schemaId}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      return poison('avro-decode', `schema id ${header.schemaId}: ${errorMessage(error)}`);
     }
   }
 }

@@ -13,6 +13,7 @@ import { readPemFile } from '../config/pem-file.js';
 import { FatalError, RegistryUnavailableError, StageError } from '../errors/errors.js';
 import { isTlsVerificationMessage } from '../errors/tls.js';
 import { httpStatus, registerSubjectSchema, type SubjectApi } from './subject-registration.js';
+import { errorMessage } from '../errors/message.js';
 
 export interface RegistrySettings {
   url: string;
@@ -154,7 +155,7 @@ export class RegistryClient {
   private translate(error: unknown, doing: string): Error {
     if (error instanceof StageError) return error;
     const status = httpStatus(error);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     if (status === 401 || status === 403) {
       return new FatalError(
         'AUTHENTICATION_FAILED',

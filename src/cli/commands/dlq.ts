@@ -56,6 +56,7 @@ import {
 } from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
+import { errorMessage } from '../../errors/message.js';
 
 const KNOWN_REASONS: readonly string[] = [...POISON_REASONS, 'unknown'];
 const DEFAULT_INSPECT_LIMIT = 50;
@@ -127,7 +128,7 @@ function sinceOption(text: string | undefined): number | null {
   try {
     return parseSince(text, Date.now());
   } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
+    throw usageError(errorMessage(error));
   }
 }
 
@@ -266,9 +267,7 @@ async function decodePayloads(
   try {
     await decoder.prepare(buffers);
   } catch (error) {
-    console.error(
-      `eos-rollup dlq: payloads not decoded (${error instanceof Error ? error.message : String(error)}); showing raw bytes`,
-    );
+    console.error(`eos-rollup dlq: payloads not decoded (${errorMessage(error)}); showing raw bytes`);
     return buffers.map(() => null);
   }
   return buffers.map((b) => decoder.decode(b));
@@ -347,7 +346,7 @@ async function replay(args: string[]): Promise<number> {
         throw error;
       }
       console.error(
-        `eos-rollup dlq replay: ${error instanceof Error ? error.message : String(error)}; attempt ${attempt + 1} of ${MAX_REPLAY_ATTEMPTS} resumes after what is committed`,
+        `eos-rollup dlq replay: ${errorMessage(error)}; attempt ${attempt + 1} of ${MAX_REPLAY_ATTEMPTS} resumes after what is committed`,
       );
       await sleep(500 * attempt);
     }

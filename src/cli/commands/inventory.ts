@@ -21,6 +21,7 @@ import { RegistryClient } from '../../serde/registry-client.js';
 import { closest } from '../../config/suggest.js';
 import { helpText, parseCommandArgs, usageError, type CommandSpec } from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
+import { errorMessage } from '../../errors/message.js';
 
 const USAGE =
   'usage: eos-rollup inventory load <file> [--delete <host>]... | eos-rollup inventory --delete <host>...';
@@ -172,7 +173,7 @@ function parseJsonInventory(text: string, fileName: string): LocatedHost[] {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     const position = /at position (\d+)/.exec(message)?.[1];
     fail(
       fileName,
@@ -232,8 +233,7 @@ function readInventoryFile(file: string): HostInfo[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    const reason = (error as NodeJS.ErrnoException).code ?? errorMessage(error);
     throw new CommandError(`${file}: cannot read the file (${reason})`);
   }
   return parseInventory(text, file);

@@ -27,6 +27,7 @@ import {
 } from '../arguments.js';
 import { CommandError, EXIT } from '../exit.js';
 import { Progress } from '../progress.js';
+import { errorMessage } from '../../errors/message.js';
 
 export const DEFAULT_SAMPLES = 5;
 export const DEFAULT_INTERVAL_MS = 1500;
@@ -233,7 +234,7 @@ async function watch(
       }
     } catch (error) {
       // A watch outlives a broker hiccup: say so and sample again.
-      console.error(`eos-rollup lag: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`eos-rollup lag: ${errorMessage(error)}`);
     }
     const waitMs = options.intervalMs - (Date.now() - startedMs);
     if (waitMs > 0) await sleep(waitMs, undefined, { signal }).catch(() => undefined);

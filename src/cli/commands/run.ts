@@ -37,6 +37,7 @@ import {
 import { prettyOn } from '../command-logger.js';
 import { CommandError, EXIT } from '../exit.js';
 import { packageVersion } from '../version.js';
+import { errorMessage } from '../../errors/message.js';
 
 /** A scrape within this long of the previous one reuses its lag lookup. */
 const LAG_CACHE_MS = 1000;
@@ -66,10 +67,6 @@ function preflight(config: Config): void {
   }
   check(() => parseFaultSpecs(config.faultSpec));
   if (problems.length > 0) throw new ConfigError(problems);
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export async function runCommand(): Promise<number> {
@@ -248,7 +245,7 @@ async function startOperations(config: Config, stage: Stage, logger: Logger): Pr
       clearInterval(timer);
       await lagMonitor?.close();
       throw new CommandError(
-        `METRICS_PORT=${config.metricsPort}: cannot serve /metrics: ${error instanceof Error ? error.message : String(error)}`,
+        `METRICS_PORT=${config.metricsPort}: cannot serve /metrics: ${errorMessage(error)}`,
       );
     }
     logger.info(
