@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { findJava } from '../../scripts/stack/java.js';
-import { freePort } from '../../scripts/stack/local-stack.js';
+import { freePort, newClusterId } from '../../scripts/stack/local-stack.js';
 import { repoRoot, stackPaths } from '../../scripts/stack/paths.js';
 import { checkBrokerVersion, readApiVersions } from '../../src/kafka/broker-version.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
@@ -106,15 +106,20 @@ async function startOldBroker(): Promise<{ brokers: string; child: ChildProcess 
   );
   const java = findJava(17);
   const classpath = `${OLD_KAFKA_LIBS}/*`;
-  const clusterId = Buffer.from(Array.from({ length: 16 }, (_, i) => (i * 37 + port) % 256)).toString(
-    'base64url',
-  );
+  // Never an id that starts with '-' (the argument parser would take it for an option), and passed with '='.
   execFileSync(
     java.bin,
-    ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties],
-    {
-      stdio: 'ignore',
-    },
+    [
+      '-cp',
+      classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      `--cluster-id=${newClusterId()}`,
+      '-c',
+      properties,
+    ],
+    // Piped, so a failure's message carries the tool's own words.
+    { stdio: 'pipe' },
   );
   const child = spawn(java.bin, ['-Xmx512m', '-cp', classpath, 'kafka.Kafka', properties], {
     stdio: 'ignore',
