@@ -2,7 +2,7 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Dependencies point one way (STYLE.md): these blocks keep them so. */
+/** Dependencies point one way, inwards to the domain: these blocks keep them so. */
 const layer = (files, patterns) => ({
   files,
   rules: { 'no-restricted-imports': ['error', { patterns }] },

@@ -86,6 +86,8 @@ test('a record that kills the process every time quarantines its partition; the 
   await eventually('partition 1 drains', 60_000, async () => {
     const committed = await committedOffsets(suite.kafka, names.appId, names.input);
     return committed.get(1) === ends.get(1)?.end ? true : undefined;
+  }).catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${stage.output().slice(-4000)}`);
   });
   assert.equal((await committedOffsets(suite.kafka, names.appId, names.input)).get(0), culprit);
 

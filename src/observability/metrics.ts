@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics: counters and histograms fed by the engine's events, and point-in-time values (readiness,
  * lag, circuit breakers, open transactions, watchdog findings) computed in collect callbacks at scrape time. The
- * engine never sees any of this; it only emits events (STYLE.md).
+ * engine never sees any of this; it only emits events.
  *
  * Lag uses kafka-lag-exporter's names and labels, so its dashboards and alerts work unchanged; every other metric
  * is `eos_rollup_*` in base units (`_seconds`, `_total`). The README ("Operations") lists them all.

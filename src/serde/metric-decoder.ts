@@ -1,5 +1,5 @@
 /**
- * ServerMetric decoding, split in two as STYLE.md asks: `prepare` looks up writer schemas (async, may fail
+ * ServerMetric decoding, split in two: `prepare` looks up writer schemas (async, may fail
  * retriably, done before any transaction opens), `decode` is synchronous and total: every value becomes either
  * a metric or a poison pill with its reason.
  */
