@@ -27,11 +27,14 @@ import {
   prepareScenario,
   runOnce,
 } from '../support/scenario.js';
+import { release, waitForLine, waitUntilHeld, type LogLine } from '../support/fault-hold.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { describeRun, pipelineEnv, runCli } from './cli.js';
 
 const suite = useStageSuite();
 const QUARANTINED_LOG = /partition 0 quarantined at offset (\d+)/;
+const OTHER_QUARANTINED_LOG = /partition 1 quarantined at offset (\d+)/;
+const CULPRIT = 7n;
 
 async function deadOrQuarantined(stage: StageProcess, timeoutMs: number): Promise<'died' | 'quarantined'> {
   const deadline = Date.now() + timeoutMs;
@@ -44,28 +47,73 @@ async function deadOrQuarantined(stage: StageProcess, timeoutMs: number): Promis
   }
 }
 
-test('a record that kills the process every time quarantines its partition; the other drains; the operator command dead-letters it and the partition drains', async (t) => {
-  const culprit = 7n;
-  const { names, workload } = await prepareScenario(suite, {
-    partitions: 2,
-    hosts: 10,
-    perHost: 20,
-    seed: 325,
-  });
-  const fault = `process-record@o${culprit}/p0:kill`;
+/**
+ * In each run partition 0's task is held right after its first journal write, and partition 1's pauses 5 s after
+ * its own: the culprit kills the process once partition 1's attempt stands in the journal, or (with the gate) once
+ * partition 1 cannot get there. Without the isolation gate those deaths count against partition 1's isolated
+ * record too, and it is quarantined as well.
+ */
+const FAULTS = [`process-record@o${CULPRIT}/p0:kill`, 'after-arm@1/p0:hold', 'after-arm@1/p1:stall5000'].join(
+  ',',
+);
 
+interface KillLoop {
+  names: Awaited<ReturnType<typeof prepareScenario>>['names'];
+  workload: Awaited<ReturnType<typeof prepareScenario>>['workload'];
+  stage: StageProcess;
+  port: number;
+  kills: number;
+}
+
+const isArmed = (partition: number) => (line: LogLine) =>
+  line.msg === 'injecting fault' && line.fault?.point === 'after-arm' && line.partition === partition;
+
+/**
+ * Starts the stage with the faults until a run quarantines partition 0 instead of dying. Partition 0's task is
+ * released once partition 1's attempt stands; with the gate, partition 1 may be kept from journaling while
+ * partition 0 holds it, so the release then comes after 5 s without partition 1.
+ */
+async function killUntilQuarantined(
+  seed: number,
+  options: { gated: boolean; env?: Record<string, string> },
+): Promise<KillLoop> {
+  const { names, workload } = await prepareScenario(suite, { partitions: 2, hosts: 10, perHost: 20, seed });
   let kills = 0;
-  let stage: StageProcess | undefined;
-  let port = 0;
   for (;;) {
-    port = await freePort();
-    stage = suite.start(names, { ...FAULT_SETTINGS, EOS_ROLLUP_FAULT: fault, METRICS_PORT: String(port) });
-    if ((await deadOrQuarantined(stage, 120_000)) === 'quarantined') break;
+    const port = await freePort();
+    const stage = suite.start(names, {
+      ...FAULT_SETTINGS,
+      ...options.env,
+      EOS_ROLLUP_FAULT: FAULTS,
+      METRICS_PORT: String(port),
+    });
+    const holding = waitUntilHeld(stage, 120_000).then(() => true);
+    const ending = deadOrQuarantined(stage, 120_000).then(() => false);
+    // The loser of the race keeps polling and rejects once the stage is gone: it has nothing more to say.
+    holding.catch(() => undefined);
+    ending.catch(() => undefined);
+    const held = await Promise.race([holding, ending]);
+    if (held) {
+      await waitForLine(stage, 'partition 1 journaled', isArmed(1), options.gated ? 5_000 : 60_000).catch(
+        (error: unknown) => {
+          if (!options.gated) throw error;
+        },
+      );
+      release(stage);
+    }
+    if ((await deadOrQuarantined(stage, 120_000)) === 'quarantined')
+      return { names, workload, stage, port, kills };
     assertKilled({ exit: await stage.exited, stage }, `run ${kills + 1}`);
     kills += 1;
     assert.ok(kills <= 2 + MAX_PROCESSING_ATTEMPTS, 'no crash loop');
   }
+}
+
+test('a record that kills the process every time quarantines its partition; the other drains though its isolated records stood at each death; the operator command dead-letters it and the partition drains', async (t) => {
+  const culprit = CULPRIT;
+  const { names, workload, stage, port, kills } = await killUntilQuarantined(325, { gated: true });
   assert.ok(kills >= MAX_PROCESSING_ATTEMPTS, `${kills} SIGKILLs before the quarantine`);
+  assert.doesNotMatch(stage.output(), OTHER_QUARANTINED_LOG);
   assert.equal(QUARANTINED_LOG.exec(stage.output())?.[1], culprit.toString(), 'the log names the offset');
 
   const readyz = await eventually('readyz names the quarantine', 30_000, async () => {
@@ -137,4 +185,23 @@ test('a record that kills the process every time quarantines its partition; the 
   assertNoViolations(outcome);
   assert.equal(outcome.report.counts.dlqRecords, 1);
   t.diagnostic(`${kills} SIGKILLs; partition 1 drained while 0 was quarantined at ${culprit}`);
+});
+
+test('negative control: without the isolation gate, the same deaths quarantine the other partition too, which never drains', async () => {
+  const { names, stage } = await killUntilQuarantined(326, {
+    gated: false,
+    env: { EOS_ROLLUP_BROKEN: 'no-isolation-gate' },
+  });
+  const offset = await eventually('partition 1 is quarantined as well', 30_000, () =>
+    Promise.resolve(OTHER_QUARANTINED_LOG.exec(stage.output())?.[1]),
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${stage.output().slice(-4000)}`);
+  });
+  const ends = await partitionRanges(suite.kafka, names.input, 'read_committed');
+  const committed = await committedOffsets(suite.kafka, names.appId, names.input);
+  // A partition that never committed has no committed offset: it starts at 0.
+  const at = committed.get(1) ?? 0n;
+  assert.equal(at.toString(), offset, 'partition 1 stays at its quarantined record');
+  assert.ok(at < (ends.get(1)?.end ?? 0n), 'partition 1 does not drain');
+  assert.equal((await stage.stop('SIGTERM')).code, 0);
 });

@@ -23,6 +23,7 @@ export const BROKEN_VARIANTS = [
   'shared-transactional-id',
   'instance-transactional-id',
   'no-attempt-release',
+  'no-isolation-gate',
 ] as const;
 export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
 

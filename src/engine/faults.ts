@@ -27,6 +27,7 @@ export const FAULT_POINTS = [
   'at-window-close',
   'after-offset-fetch',
   'process-record',
+  'after-arm',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 export type FaultAction = 'kill' | 'hang' | 'hold' | 'throw' | 'stall' | 'block';

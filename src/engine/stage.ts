@@ -33,6 +33,7 @@ import {
   type StageLifecycle,
 } from '../observability/readiness.js';
 import { FaultInjector, parseFaultSpecs } from './faults.js';
+import { OPEN_GATE, ProcessIsolationGate } from './isolation-gate.js';
 import type { ProducerPort, TaskKafkaPort, TransactionPort } from './ports.js';
 import { PartitionTask, TaskFailedError, type TaskDependencies } from './task.js';
 
@@ -228,6 +229,7 @@ export class Stage {
       restoreStableWaitMs: config.restoreStableWaitMs,
       broken: config.brokenVariant,
       unsettledCommits: new Map(),
+      isolationGate: config.brokenVariant === 'no-isolation-gate' ? OPEN_GATE : new ProcessIsolationGate(),
       onFatal: (error) => {
         this.fail(error);
       },

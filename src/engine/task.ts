@@ -38,6 +38,7 @@ import type {
 } from './ports.js';
 import { decide } from './retry-policy.js';
 import { errorMessage } from '../errors/message.js';
+import type { IsolationGate } from './isolation-gate.js';
 
 export interface TaskTopics {
   input: string;
@@ -90,6 +91,8 @@ export interface TaskDependencies {
   onFatal: (error: unknown) => void;
   /** Test only (EOS_ROLLUP_BROKEN): a deliberately broken variant, for the auditor's negative controls. */
   broken?: BrokenVariant | undefined;
+  /** Shared by the tasks of one process: no record is processed while another task's isolated record stands. */
+  isolationGate: IsolationGate;
   /**
    * Commits whose outcome is unknown, by partition, shared by the tasks of one instance: a task whose commit
    * failed is often replaced (its session timed out meanwhile) before it re-initializes; its successor settles.
@@ -129,6 +132,11 @@ export class TaskFailedError extends StageError {
     super('INVARIANT_VIOLATED', `task for partition ${partition} failed: ${message}`, { cause });
   }
 }
+
+type ProcessedChunk =
+  | { readonly outcome: 'prepared'; readonly prepared: PreparedTransaction }
+  | { readonly outcome: 'failed'; readonly error: unknown; readonly step: string }
+  | { readonly outcome: 'quarantined' };
 
 interface PreparedTransaction {
   storeTx: StoreTransaction;
@@ -510,36 +518,14 @@ export class PartitionTask {
       return false;
     }
     // 2. The attempt is journaled before any record of it is processed: a record that kills the process is found.
-    let plan: AttemptPlan = { mode: 'normal' };
-    const first = chunk[0];
-    if (first) {
-      try {
-        plan = await this.guard.arm(first.offset, endOffset);
-      } catch (error) {
-        await this.recover(error, 'journaling the attempt');
-        return false;
-      }
-      if (plan.mode === 'quarantine') {
-        this.quarantine(first.offset, plan.crashes);
-        return false;
-      }
-    }
     // 3. Everything the transaction will send is computed before its first send.
-    let prepared: PreparedTransaction;
-    try {
-      prepared = this.prepare(chunk, endOffset, plan, advanceStreamTimeTo);
-    } catch (error) {
-      if (!(error instanceof RecordProcessingError)) throw error;
-      const seen = this.processingFailures.get(error.offset);
-      this.processingFailures.set(error.offset, {
-        attempts: (seen?.attempts ?? 0) + 1,
-        message: error.message,
-      });
-      await this.recover(error, 'processing');
+    const processed = await this.processChunk(chunk, endOffset, advanceStreamTimeTo);
+    if (processed.outcome === 'quarantined') return false;
+    if (processed.outcome === 'failed') {
+      await this.recover(processed.error, processed.step);
       return false;
     }
-    // Processed alone without dying: whatever kills the process from here on is not this record's doing.
-    if (first) await this.guard.processed(first.offset);
+    const prepared = processed.prepared;
     let transaction: TransactionPort | undefined;
     let commitSent = false;
     try {
@@ -629,6 +615,57 @@ export class PartitionTask {
       'transaction committed',
     );
     return true;
+  }
+
+  /**
+   * Steps 2 and 3 of a transaction, under the isolation gate when the record is processed alone: from before its
+   * attempt is journaled until it is taken back, no other task of this process processes a record (design §15).
+   * Failures are returned, not recovered here: a recovery backs off, and the gate must not be held meanwhile.
+   */
+  private async processChunk(
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+    advanceStreamTimeTo: number | undefined,
+  ): Promise<ProcessedChunk> {
+    const first = chunk[0];
+    const gate = this.deps.isolationGate;
+    const leave =
+      first && this.guard.planAt(first.offset).mode === 'isolated'
+        ? await gate.hold(this.partition)
+        : undefined;
+    try {
+      let plan: AttemptPlan = { mode: 'normal' };
+      if (first) {
+        try {
+          plan = await this.guard.arm(first.offset, endOffset);
+        } catch (error) {
+          return { outcome: 'failed', error, step: 'journaling the attempt' };
+        }
+        if (plan.mode === 'quarantine') {
+          this.quarantine(first.offset, plan.crashes);
+          return { outcome: 'quarantined' };
+        }
+        await this.deps.faults.hit('after-arm', this.partition);
+      }
+      await gate.waitOpen(this.partition);
+      let prepared: PreparedTransaction;
+      try {
+        prepared = this.prepare(chunk, endOffset, plan, advanceStreamTimeTo);
+      } catch (error) {
+        if (!(error instanceof RecordProcessingError)) throw error;
+        const seen = this.processingFailures.get(error.offset);
+        this.processingFailures.set(error.offset, {
+          attempts: (seen?.attempts ?? 0) + 1,
+          message: error.message,
+        });
+        return { outcome: 'failed', error, step: 'processing' };
+      }
+      // Processed alone without dying: whatever kills the process from here on is not this record's doing.
+      if (first) await this.guard.processed(first.offset);
+      return { outcome: 'prepared', prepared };
+    } finally {
+      leave?.();
+    }
   }
 
   private prepare(

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 
 import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
 import { FaultInjector } from '../../src/engine/faults.js';
+import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
 import { PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
 import { RetriableError } from '../../src/errors/errors.js';
@@ -110,6 +111,7 @@ function setup(broker = new LivenessBroker(), options: { threshold?: number } = 
     random: () => 0.5,
     idleFlushMs: 5000,
     unsettledCommits: new Map(),
+    isolationGate: new ProcessIsolationGate(),
     onFatal: (error) => {
       throw error;
     },

@@ -13,6 +13,7 @@ import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import { LINEAGE_HEADERS } from '../../src/domain/lineage.js';
 import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
 import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
+import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
 import { MAX_PROCESSING_ATTEMPTS, PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
 import {
@@ -141,6 +142,7 @@ function setup(options: SetupOptions = {}): Harness {
     random: () => 0.5,
     idleFlushMs: options.idleFlushMs ?? 0,
     unsettledCommits: new Map(),
+    isolationGate: new ProcessIsolationGate(),
     onFatal: (error) => {
       throw error;
     },
