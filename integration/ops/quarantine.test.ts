@@ -106,6 +106,22 @@ async function killUntilQuarantined(
     assertKilled({ exit: await stage.exited, stage }, `run ${kills + 1}`);
     kills += 1;
     assert.ok(kills <= 2 + MAX_PROCESSING_ATTEMPTS, 'no crash loop');
+    // The next process joins an empty group: no rebalance closes its tasks (taking their attempts back) mid-run.
+    await groupEmpty(names.appId);
+  }
+}
+
+/** Until the killed member's session expired and the group has no member left. */
+async function groupEmpty(groupId: string): Promise<void> {
+  const admin = suite.kafka.admin();
+  await admin.connect();
+  try {
+    await eventually(`group ${groupId} empty`, 60_000, async () => {
+      const [group] = (await admin.describeGroups([groupId])).groups;
+      return group?.state === 'Empty' ? true : undefined;
+    });
+  } finally {
+    await admin.disconnect();
   }
 }
 
