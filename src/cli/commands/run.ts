@@ -35,7 +35,7 @@ import {
   type WatchdogFinding,
 } from '../../observability/watchdog.js';
 import { prettyOn } from '../command-logger.js';
-import { CommandError, EXIT } from '../exit.js';
+import { CommandError, EXIT, exitProcess } from '../exit.js';
 import { packageVersion } from '../version.js';
 import { errorMessage } from '../../errors/message.js';
 
@@ -90,13 +90,13 @@ export async function runCommand(): Promise<number> {
     signals += 1;
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
-      void stage.releaseAttempts().finally(() => process.exit(EXIT.interrupted));
+      void stage.releaseAttempts().finally(() => exitProcess(EXIT.interrupted));
       return;
     }
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'clean stop took too long: exiting');
-      void stage.releaseAttempts().finally(() => process.exit(EXIT.failure));
+      void stage.releaseAttempts().finally(() => exitProcess(EXIT.failure));
     }, config.shutdownTimeoutMs);
     timer.unref();
     void stage.stop();

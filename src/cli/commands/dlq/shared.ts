@@ -1,9 +1,9 @@
 /** What the dlq subcommands share: usage, the common options, the clients and progress lines. */
 import { commandLogger } from '../../command-logger.js';
-import { type Config } from '../../../config/config.js';
+import type { Config } from '../../../config/config.js';
 import { POISON_REASONS } from '../../../domain/dead-letter.js';
 import { createKafka } from '../../../kafka/client.js';
-import { type ReadProgress } from '../../../kafka/dlq-reader.js';
+import type { ReadProgress } from '../../../kafka/dlq-reader.js';
 import { SINCE_FORMS, parseSince } from '../../../ops/time-spec.js';
 import {
   booleanOption,
