@@ -17,8 +17,9 @@ import {
   type Config,
 } from '../../config/config.js';
 import { readPemFile } from '../../config/pem-file.js';
+import { wireStage } from '../../app/wire-stage.js';
 import { parseFaultSpecs } from '../../engine/faults.js';
-import { Stage } from '../../engine/stage.js';
+import type { Stage } from '../../engine/stage.js';
 import { ConfigError } from '../../errors/errors.js';
 import { createKafka, tlsOptions } from '../../kafka/client.js';
 import { KafkaLagReader } from '../../kafka/lag-reader.js';
@@ -79,7 +80,7 @@ export async function runCommand(): Promise<number> {
     secrets: configSecrets(config),
   });
   const version = packageVersion();
-  const stage = new Stage({ config, logger, version });
+  const stage = wireStage({ config, logger, version });
   attachLogSubscriber(stage.events, logger);
   logger.info({ version, config: redactConfig(config) }, 'starting eos-rollup');
   for (const warning of misspelledVariables(process.env)) logger.warn(warning);
