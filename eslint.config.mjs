@@ -97,11 +97,26 @@ export default tseslint.config(
     ['src/engine/**/*.ts'],
     [
       {
-        group: ['kafkajs', '**/cli/**'],
-        message: 'only src/kafka imports kafkajs; cli is the composition root above engine.',
+        group: ['kafkajs', 'avsc', '@kafkajs/*', '**/kafka/**', '**/serde/**', '**/cli/**', '**/app/**'],
+        message:
+          'the engine owns its ports (types included): src/app wires the kafka/ and serde/ adapters into them.',
       },
     ],
   ),
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/exit.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'exit',
+          message: 'return an exit code (or throw CommandError); only exitProcess in src/cli/exit.ts exits.',
+        },
+      ],
+    },
+  },
   layer(
     ['src/ops/**/*.ts'],
     [

@@ -16,3 +16,11 @@ export class CommandError extends Error {
     super(message);
   }
 }
+
+/**
+ * The one place the process exits: main when a command returns or throws, and a command's signal handler that
+ * cannot wait for its command to return (a second signal, a clean stop that took too long).
+ */
+export function exitProcess(code: number): never {
+  process.exit(code);
+}

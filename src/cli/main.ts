@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The eos-rollup command: the composition root and the only caller of process.exit. Every failure ends with
- * exit code non-zero and a one-line reason on stderr.
+ * The eos-rollup command: decides every exit code, through exitProcess (./exit.ts), the one process.exit call
+ * site. Every failure ends with exit code non-zero and a one-line reason on stderr.
  */
 import { CONFIG_VARIABLES } from '../config/config.js';
 import { closest } from '../config/suggest.js';
@@ -17,7 +17,7 @@ import { topicsCommand } from './commands/topics.js';
 import { UsageError } from './arguments.js';
 import { configCommand } from './commands/config.js';
 import { resetCommand } from './commands/reset.js';
-import { CommandError, EXIT } from './exit.js';
+import { CommandError, EXIT, exitProcess } from './exit.js';
 import { packageVersion } from './version.js';
 
 interface Command {
@@ -141,12 +141,12 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exit(code);
+    exitProcess(code);
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
       console.error(error.describe());
-      process.exit(error.exitCode);
+      exitProcess(error.exitCode);
     }
     const exitCode =
       error instanceof CommandError
@@ -155,6 +155,6 @@ main(process.argv.slice(2)).then(
           ? EXIT.config
           : EXIT.failure;
     console.error(`eos-rollup: ${reasonOf(error)}`);
-    process.exit(exitCode);
+    exitProcess(exitCode);
   },
 );

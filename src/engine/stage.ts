@@ -1,46 +1,42 @@
 /**
  * The stage: prepares topics, follows the inventory, then consumes the input with one PartitionTask per
  * assigned partition. kafkajs rebalances eagerly and has no revoke callback, so the assignment event is where
- * tasks of partitions no longer owned are closed and new ones created (design §2).
+ * tasks of partitions no longer owned are closed and new ones created (design §2). Everything outside the
+ * process comes in through `adapters` (src/app builds them), time through `clock`.
  */
 import { randomBytes } from 'node:crypto';
-import { writeSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { MetricRollup } from '../domain/metric.js';
-import { createKafka } from '../kafka/client.js';
-import { InputConsumer, type BatchHandler } from '../kafka/input-consumer.js';
-import { translateKafkaError } from '../kafka/translate-error.js';
 import { classify } from '../errors/classify.js';
 import { RetriableError } from '../errors/errors.js';
-import { InventoryFollower } from '../kafka/inventory-follower.js';
-import { KafkajsAttemptJournal } from '../kafka/attempt-journal.js';
-import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
-import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
-import { checkBrokerVersion } from '../kafka/broker-version.js';
-import { AvroEncoder } from '../serde/avro-encoder.js';
-import { MetricDecoder } from '../serde/metric-decoder.js';
-import { RegistryClient } from '../serde/registry-client.js';
-import { StageEvents, type TransactionOutcome } from '../observability/events.js';
+import { StageEvents } from '../observability/events.js';
 import {
   evaluateReadiness,
-  type PartitionFacts,
   type Readiness,
   type ReadinessFacts,
-  type RestoreProgress,
   type StageLifecycle,
 } from '../observability/readiness.js';
-import { FaultInjector, parseFaultSpecs } from './faults.js';
 import { OPEN_GATE, ProcessIsolationGate } from './isolation-gate.js';
-import type { ProducerPort, TaskKafkaPort, TransactionPort } from './ports.js';
+import { instrumentTaskPort } from './instrumented-port.js';
+import { ReadinessBook } from './readiness-book.js';
+import type {
+  BatchHandler,
+  Clock,
+  InputConsumerPort,
+  InventoryPort,
+  StageAdapters,
+  StageJournalPort,
+} from './stage-ports.js';
 import { PartitionTask, TaskFailedError, type TaskDependencies } from './task.js';
 
 export interface StageOptions {
   config: Config;
   logger: Logger;
   version: string;
+  /** Who this instance is in the group: INSTANCE_ID, or one the composition root made up. */
+  instanceId: string;
+  adapters: StageAdapters;
+  clock: Clock;
   events?: StageEvents;
 }
 
@@ -58,9 +54,9 @@ export class Stage {
   private readonly tasks = new Map<number, PartitionTask>();
   private taskSerial = 0;
   private restarting = false;
-  private consumer: InputConsumer | undefined;
-  private inventory: InventoryFollower | undefined;
-  private journal: KafkajsAttemptJournal | undefined;
+  private consumer: InputConsumerPort | undefined;
+  private inventory: InventoryPort | undefined;
+  private journal: StageJournalPort | undefined;
   private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   /** The consumer group's latest assignment to this instance; undefined before the first. */
@@ -69,46 +65,18 @@ export class Stage {
   /** When a batch was first interrupted by a rebalance not yet followed by an assignment. */
   private rebalanceSeenAtMs: number | undefined;
   /** Readiness facts the tasks report through events. */
-  private readonly quarantined = new Set<number>();
-  private readonly restoring = new Map<number, RestoreProgress>();
-  /** Partitions paused at a record that crashed the process each time it was processed alone: its offset. */
-  private readonly crashQuarantined = new Map<number, bigint>();
+  private readonly book: ReadinessBook;
   /** Settles when the stage has stopped: resolved after stop(), rejected after a fatal failure. */
   readonly done: Promise<void>;
 
   constructor(private readonly options: StageOptions) {
     this.events = options.events ?? new StageEvents();
-    this.instanceId = options.config.instanceId ?? `${hostname()}-${process.pid}`;
+    this.instanceId = options.instanceId;
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
     });
     this.done.catch(() => undefined);
-    this.events.on('breaker.changed', ({ partition, state }) => {
-      if (state === 'closed') this.quarantined.delete(partition);
-      else this.quarantined.add(partition);
-    });
-    this.events.on('task.restore_progressed', ({ partition, records, position, endOffset }) => {
-      this.restoring.set(partition, { records, position, endOffset });
-    });
-    this.events.on('task.restore_waiting', ({ partition, stableOffset, highWatermark, waitedMs }) => {
-      this.restoring.set(partition, {
-        records: 0,
-        position: null,
-        endOffset: highWatermark,
-        waitingForStable: { stableOffset, waitedMs },
-      });
-    });
-    this.events.on('task.restored', ({ partition }) => this.restoring.delete(partition));
-    // A restore that failed is over too; the retry reports its own progress.
-    this.events.on('task.aborted', ({ partition }) => this.restoring.delete(partition));
-    this.events.on('partition.quarantined', ({ partition, offset }) => {
-      this.crashQuarantined.set(partition, offset);
-    });
-    this.events.on('task.closed', ({ partition }) => {
-      this.crashQuarantined.delete(partition);
-      this.quarantined.delete(partition);
-      this.restoring.delete(partition);
-    });
+    this.book = new ReadinessBook(this.events);
   }
 
   get isReady(): boolean {
@@ -130,15 +98,9 @@ export class Stage {
   }
 
   readinessFacts(): ReadinessFacts {
-    const partitions = (this.assignment ?? []).map((partition): PartitionFacts => {
-      const restore = this.restoring.get(partition);
-      const at = this.crashQuarantined.get(partition);
-      if (at !== undefined) return { partition, phase: 'quarantined', quarantinedAt: at };
-      if (this.quarantined.has(partition)) return { partition, phase: 'quarantined' };
-      if (restore) return { partition, phase: 'restoring', restore };
-      if (this.tasks.get(partition)?.isRunning) return { partition, phase: 'running' };
-      return { partition, phase: 'initializing' };
-    });
+    const partitions = (this.assignment ?? []).map((partition) =>
+      this.book.partitionFacts(partition, this.tasks.get(partition)?.isRunning ?? false),
+    );
     return {
       stage: this.state,
       inventoryCaughtUp: this.inventory?.isCaughtUp ?? false,
@@ -148,37 +110,20 @@ export class Stage {
   }
 
   async start(): Promise<void> {
-    const { config, logger } = this.options;
+    const { config, logger, adapters, clock } = this.options;
     this.state = 'starting';
-    const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
-    await checkBrokerVersion(kafka);
-    await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
-    const layout = await prepareTopics(kafka, config);
+    const layout = await adapters.prepareTopics();
     if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');
-    const registry = new RegistryClient(config.registry);
-    const encoder = await AvroEncoder.register<MetricRollup>(
-      registry,
-      config.topics.output,
-      'metricRollup',
-      config.registry.autoRegister,
-    );
-    const journal = new KafkajsAttemptJournal(
-      kafka,
-      layout.attemptsTopic,
-      config.topics.input,
-      `${config.appId}/${this.instanceId}`,
-    );
+    const { decoder, encodeRollup } = await adapters.codecs();
+    const journal = adapters.journal(layout.attemptsTopic);
     this.journal = journal;
-    const inventoryStarted = Date.now();
-    const inventory = new InventoryFollower(kafka, config.topics.inventory, registry, config.appId, logger, {
-      sessionTimeoutMs: config.sessionTimeoutMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-    });
+    const inventoryStarted = clock.now();
+    const inventory = adapters.inventory();
     this.inventory = inventory;
     await inventory.start();
     this.events.emit('inventory.caught_up', {
       hosts: inventory.size,
-      durationMs: Date.now() - inventoryStarted,
+      durationMs: clock.now() - inventoryStarted,
     });
     logger.info({ hosts: inventory.size }, 'inventory caught up');
 
@@ -191,40 +136,27 @@ export class Stage {
       maxRecordsPerTransaction: config.commit.maxRecords,
       retry: config.retry,
       breaker: config.circuitBreaker,
-      kafka: new KafkajsTaskPort(
-        kafka,
-        { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
-        `${config.appId}-restore`,
+      kafka: adapters.taskKafka(
         config.processingGuarantee === 'at_least_once'
-          ? {
-              commitOffset: async ({ partition, offset }) => {
-                if (!this.consumer)
-                  throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
-                await this.consumer.commitOffsetOutsideTransaction(partition, offset);
-              },
+          ? async ({ partition, offset }) => {
+              if (!this.consumer)
+                throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
+              await this.consumer.commitOffsetOutsideTransaction(partition, offset);
             }
           : undefined,
       ),
       journal,
       onProcessCrash: config.onProcessCrash,
-      decoder: new MetricDecoder(registry),
-      encodeRollup: (rollup) => encoder.encode(rollup),
-      outputPartition: keyPartitioner(layout.outputPartitions),
+      decoder,
+      encodeRollup,
+      outputPartition: adapters.outputPartitioner(layout.outputPartitions),
       lookupHost: inventory.lookup,
       events: this.events,
-      faults: new FaultInjector(parseFaultSpecs(config.faultSpec), (spec, partition) => {
-        // Written synchronously: a `kill` fault follows at once, and pino's buffered line would die with it.
-        // An `o<offset>` trigger carries a bigint, which JSON.stringify refuses: written as its decimal string.
-        const fault = { ...spec, offset: spec.offset?.toString() };
-        writeSync(
-          2,
-          `${JSON.stringify({ level: 'warn', time: Date.now(), fault, partition, msg: 'injecting fault' })}\n`,
-        );
-      }),
+      faults: adapters.faults,
       logger,
-      now: () => Date.now(),
-      sleep: (ms) => sleep(ms).then(() => undefined),
-      random: Math.random,
+      now: () => clock.now(),
+      sleep: (ms) => clock.sleep(ms),
+      random: () => clock.random(),
       idleFlushMs: config.idleFlushMs,
       restoreStableWaitMs: config.restoreStableWaitMs,
       broken: config.brokenVariant,
@@ -234,35 +166,23 @@ export class Stage {
         this.fail(error);
       },
     };
-    const consumer = new InputConsumer(
-      kafka,
-      {
-        groupId: config.appId,
-        topic: config.topics.input,
-        sessionTimeoutMs: config.sessionTimeoutMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
-        maxWaitTimeMs: config.commit.intervalMs,
-        concurrency: layout.inputPartitions,
+    const consumer = adapters.consumer(layout.inputPartitions, {
+      onAssignment: (partitions) => {
+        this.onAssignment(partitions);
       },
-      {
-        onAssignment: (partitions) => {
-          this.onAssignment(partitions);
-        },
-        onSkippedBatch: (partition, nextOffset) => {
-          this.tasks
-            .get(partition)
-            ?.advanceOverSkipped(nextOffset)
-            .catch((error: unknown) => {
-              this.fail(error);
-            });
-        },
-        onCrash: (error, willRestart) => {
-          if (willRestart) logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
-          else this.onConsumerGaveUp(error);
-        },
+      onSkippedBatch: (partition, nextOffset) => {
+        this.tasks
+          .get(partition)
+          ?.advanceOverSkipped(nextOffset)
+          .catch((error: unknown) => {
+            this.fail(error);
+          });
       },
-    );
+      onCrash: (error, willRestart) => {
+        if (willRestart) logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
+        else this.onConsumerGaveUp(error);
+      },
+    });
     this.consumer = consumer;
     await consumer.start(this.handleBatch);
     this.state = 'running';
@@ -281,8 +201,8 @@ export class Stage {
     try {
       await task.handleBatch(batch, control);
     } catch (error) {
-      if (translateKafkaError(error, 'batch').code === 'REBALANCE_IN_PROGRESS')
-        this.rebalanceSeenAtMs ??= Date.now();
+      if (this.options.adapters.translateError(error, 'batch').code === 'REBALANCE_IN_PROGRESS')
+        this.rebalanceSeenAtMs ??= this.options.clock.now();
       // A task failure without recovery stops the stage; anything else (a heartbeat that learned of a
       // rebalance) goes back to kafkajs, which rejoins the group.
       if (error instanceof TaskFailedError) this.fail(error);
@@ -296,7 +216,7 @@ export class Stage {
    * §4): close the tasks (their producers are replaced anyway), back off, and start the consumer again.
    */
   private onConsumerGaveUp(error: unknown): void {
-    const kind = classify(translateKafkaError(error, 'input consumer'));
+    const kind = classify(this.options.adapters.translateError(error, 'input consumer'));
     if (kind !== 'retriable' || this.state !== 'running') {
       this.fail(error);
       return;
@@ -311,7 +231,7 @@ export class Stage {
         this.tasks.clear();
         await Promise.all(closing);
         for (let attempt = 1; this.state === 'running'; attempt++) {
-          await sleep(
+          await this.options.clock.sleep(
             Math.min(
               this.options.config.retry.maxBackoffMs,
               this.options.config.retry.initialBackoffMs * 2 ** attempt,
@@ -361,7 +281,7 @@ export class Stage {
     this.taskSerial += 1;
     const task = new PartitionTask(partition, {
       ...deps,
-      kafka: instrumentTaskPort(deps.kafka, partition, this.events),
+      kafka: instrumentTaskPort(deps.kafka, partition, this.events, () => this.options.clock.now()),
       consumer,
       instanceId: `${deps.instanceId}.${this.runToken}.t${this.taskSerial}`,
     });
@@ -371,7 +291,7 @@ export class Stage {
 
   private onAssignment(partitions: number[]): void {
     const serial = ++this.assignmentSerial;
-    const pauseStartedAtMs = this.rebalanceSeenAtMs ?? Date.now();
+    const pauseStartedAtMs = this.rebalanceSeenAtMs ?? this.options.clock.now();
     this.rebalanceSeenAtMs = undefined;
     this.assignment = [...partitions];
     const starting: Promise<void>[] = [];
@@ -391,7 +311,7 @@ export class Stage {
     void Promise.allSettled(starting).then(() => {
       // A later assignment has its own pause; a stopping or failed stage has none to report.
       if (serial !== this.assignmentSerial || (this.state !== 'starting' && this.state !== 'running')) return;
-      const pauseMs = Date.now() - pauseStartedAtMs;
+      const pauseMs = this.options.clock.now() - pauseStartedAtMs;
       this.events.emit('stage.rebalanced', { partitions, pauseMs });
       this.options.logger.info({ partitions, pauseMs }, 'assignment settled');
     });
@@ -425,7 +345,7 @@ export class Stage {
    */
   async releaseAttempts(timeoutMs: number = RELEASE_TIMEOUT_MS): Promise<void> {
     const releasing = Promise.allSettled([...this.tasks.values()].map((task) => task.releaseAttempt()));
-    await Promise.race([releasing, sleep(timeoutMs)]);
+    await Promise.race([releasing, this.options.clock.sleep(timeoutMs)]);
   }
 
   private fail(error: unknown): void {
@@ -441,81 +361,4 @@ export class Stage {
     // Closing tasks may still take back their attempts in the journal.
     void Promise.allSettled([releasing, ...closing]).then(() => this.journal?.close());
   }
-}
-
-/**
- * The task's Kafka port with its transactions and restore progress reported as events (for the metrics and the
- * watchdog), so the task itself needs no instrumentation code. Behaviour is unchanged: every call is passed on.
- */
-function instrumentTaskPort(port: TaskKafkaPort, partition: number, events: StageEvents): TaskKafkaPort {
-  return {
-    createProducer: async (transactionalId) =>
-      instrumentProducer(await port.createProducer(transactionalId), partition, events),
-    committedOffset: (groupId, topic, p) => port.committedOffset(groupId, topic, p),
-    partitionRange: (topic, p) => port.partitionRange(topic, p),
-    readChangelog: (topic, p, endOffset, onRecords, onProgress, readUncommitted) => {
-      let records = 0;
-      events.emit('task.restore_progressed', { partition, records, position: null, endOffset });
-      return port.readChangelog(
-        topic,
-        p,
-        endOffset,
-        (batch) => {
-          records += batch.length;
-          onRecords(batch);
-        },
-        (position) => {
-          events.emit('task.restore_progressed', { partition, records, position, endOffset });
-          return onProgress(position);
-        },
-        readUncommitted,
-      );
-    },
-  };
-}
-
-function instrumentProducer(producer: ProducerPort, partition: number, events: StageEvents): ProducerPort {
-  let openedAtMs: number | undefined;
-  const ended = (outcome: TransactionOutcome) => {
-    if (openedAtMs === undefined) return;
-    const durationMs = Date.now() - openedAtMs;
-    openedAtMs = undefined;
-    events.emit('transaction.ended', { partition, outcome, durationMs });
-  };
-  return {
-    transactionalId: producer.transactionalId,
-    begin: async (): Promise<TransactionPort> => {
-      const transaction = await producer.begin();
-      openedAtMs = Date.now();
-      events.emit('transaction.began', {
-        partition,
-        transactionalId: producer.transactionalId,
-        atMs: openedAtMs,
-      });
-      return {
-        send: (records) => transaction.send(records),
-        sendOffsets: (groupId, offset) => transaction.sendOffsets(groupId, offset),
-        commit: async () => {
-          try {
-            await transaction.commit();
-            ended('committed');
-          } catch (error) {
-            ended('aborted');
-            throw error;
-          }
-        },
-        abort: async () => {
-          try {
-            await transaction.abort();
-          } finally {
-            ended('aborted');
-          }
-        },
-      };
-    },
-    close: async () => {
-      ended('abandoned');
-      await producer.close();
-    },
-  };
 }

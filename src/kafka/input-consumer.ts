@@ -3,7 +3,8 @@
  * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { BatchControl, InputBatch, PartitionControl } from '../engine/ports.js';
+import type { BatchControl, InputBatch } from '../engine/ports.js';
+import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../engine/stage-ports.js';
 import { RetriableError } from '../errors/errors.js';
 
 export interface InputConsumerSettings {
@@ -18,22 +19,13 @@ export interface InputConsumerSettings {
   concurrency: number;
 }
 
-export type BatchHandler = (batch: InputBatch, control: BatchControl) => Promise<void>;
-
-export interface InputConsumerListeners {
-  onAssignment: (partitions: number[]) => void;
-  /** A batch that held only markers or aborted records, skipped (and resolved) by kafkajs itself. */
-  onSkippedBatch: (partition: number, nextOffset: bigint) => void;
-  onCrash: (error: unknown, willRestart: boolean) => void;
-}
-
-export class InputConsumer implements PartitionControl {
+export class InputConsumer implements InputConsumerPort {
   private readonly consumer: Consumer;
 
   constructor(
     kafka: Kafka,
     private readonly settings: InputConsumerSettings,
-    listeners: InputConsumerListeners,
+    listeners: ConsumerListeners,
   ) {
     this.consumer = kafka.consumer({
       groupId: settings.groupId,

@@ -25,7 +25,7 @@ import {
   stringOption,
   type CommandSpec,
 } from '../arguments.js';
-import { CommandError, EXIT } from '../exit.js';
+import { CommandError, EXIT, exitProcess } from '../exit.js';
 import { Progress } from '../progress.js';
 import { errorMessage } from '../../errors/message.js';
 
@@ -180,7 +180,7 @@ export async function lagCommand(args: string[]): Promise<number> {
   });
   const stopping = new AbortController();
   const onSignal = () => {
-    if (stopping.signal.aborted) process.exit(EXIT.interrupted);
+    if (stopping.signal.aborted) exitProcess(EXIT.interrupted);
     stopping.abort();
   };
   if (options.watch) {

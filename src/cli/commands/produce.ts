@@ -18,7 +18,7 @@ import { RegistryClient } from '../../serde/registry-client.js';
 import { HEADER_LENGTH, withWireHeader } from '../../serde/wire-format.js';
 import { POISON_KINDS, metrics, seededRandom, type PoisonKind } from '../../tools/workload.js';
 import { parseCommandArgs, numberValue, stringOption, type CommandSpec } from '../arguments.js';
-import { CommandError, EXIT } from '../exit.js';
+import { CommandError, EXIT, exitProcess } from '../exit.js';
 import { Progress } from '../progress.js';
 
 const USAGE =
@@ -201,7 +201,7 @@ interface Totals {
 class StopSignal {
   private readonly controller = new AbortController();
   private readonly onSignal = (): void => {
-    if (this.controller.signal.aborted) process.exit(EXIT.interrupted);
+    if (this.controller.signal.aborted) exitProcess(EXIT.interrupted);
     this.controller.abort();
   };
 

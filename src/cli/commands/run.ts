@@ -17,8 +17,9 @@ import {
   type Config,
 } from '../../config/config.js';
 import { readPemFile } from '../../config/pem-file.js';
+import { wireStage } from '../../app/wire-stage.js';
 import { parseFaultSpecs } from '../../engine/faults.js';
-import { Stage } from '../../engine/stage.js';
+import type { Stage } from '../../engine/stage.js';
 import { ConfigError } from '../../errors/errors.js';
 import { createKafka, tlsOptions } from '../../kafka/client.js';
 import { KafkaLagReader } from '../../kafka/lag-reader.js';
@@ -35,7 +36,7 @@ import {
   type WatchdogFinding,
 } from '../../observability/watchdog.js';
 import { prettyOn } from '../command-logger.js';
-import { CommandError, EXIT } from '../exit.js';
+import { CommandError, EXIT, exitProcess } from '../exit.js';
 import { packageVersion } from '../version.js';
 import { errorMessage } from '../../errors/message.js';
 
@@ -79,7 +80,7 @@ export async function runCommand(): Promise<number> {
     secrets: configSecrets(config),
   });
   const version = packageVersion();
-  const stage = new Stage({ config, logger, version });
+  const stage = wireStage({ config, logger, version });
   attachLogSubscriber(stage.events, logger);
   logger.info({ version, config: redactConfig(config) }, 'starting eos-rollup');
   for (const warning of misspelledVariables(process.env)) logger.warn(warning);
@@ -90,13 +91,13 @@ export async function runCommand(): Promise<number> {
     signals += 1;
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
-      void stage.releaseAttempts().finally(() => process.exit(EXIT.interrupted));
+      void stage.releaseAttempts().finally(() => exitProcess(EXIT.interrupted));
       return;
     }
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'clean stop took too long: exiting');
-      void stage.releaseAttempts().finally(() => process.exit(EXIT.failure));
+      void stage.releaseAttempts().finally(() => exitProcess(EXIT.failure));
     }, config.shutdownTimeoutMs);
     timer.unref();
     void stage.stop();

@@ -1,0 +1,91 @@
+/**
+ * What the stage needs from outside the process, without kafkajs, avsc or the registry: src/app builds these from
+ * the configuration on the kafka/ and serde/ adapters, the stage's tests on fakes. The stage calls them in the
+ * order of its start, so the order of start-up steps stays the stage's to read.
+ */
+import type { HostInfo, MetricRollup } from '../domain/metric.js';
+import type { StageError } from '../errors/errors.js';
+import type { FaultInjector } from './faults.js';
+import type {
+  AttemptJournalPort,
+  BatchControl,
+  InputBatch,
+  InputOffset,
+  PartitionControl,
+  TaskKafkaPort,
+} from './ports.js';
+import type { RecordDecoder } from './task.js';
+
+export type BatchHandler = (batch: InputBatch, control: BatchControl) => Promise<void>;
+
+export interface ConsumerListeners {
+  onAssignment: (partitions: number[]) => void;
+  /** A batch that held only markers or aborted records, skipped (and resolved) by the consumer itself. */
+  onSkippedBatch: (partition: number, nextOffset: bigint) => void;
+  onCrash: (error: unknown, willRestart: boolean) => void;
+}
+
+/** The input consumer group member: read_committed, no auto-commit, offsets resolved only after a commit. */
+export interface InputConsumerPort extends PartitionControl {
+  /** Joins the group and runs `handler` on every batch; may be called again after the consumer gave up. */
+  start(handler: BatchHandler): Promise<void>;
+  commitOffsetOutsideTransaction(partition: number, offset: bigint): Promise<void>;
+  /** Stops fetching; waits for the batches handed out. */
+  stop(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** The host inventory table, read in full at start and followed afterwards. */
+export interface InventoryPort {
+  readonly isCaughtUp: boolean;
+  readonly size: number;
+  lookup: (host: string) => HostInfo | undefined;
+  /** Resolves once the table holds everything the topic held at start. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StageJournalPort extends AttemptJournalPort {
+  close(): Promise<void>;
+}
+
+/** The topics as prepared at start. */
+export interface StageTopicLayout {
+  inputPartitions: number;
+  outputPartitions: number;
+  dlqPartitions: number;
+  /** `<APP_ID>-processing-attempts`: the crash-loop guard's journal. */
+  attemptsTopic: string;
+  created: string[];
+}
+
+export interface StageCodecs {
+  decoder: RecordDecoder;
+  encodeRollup: (rollup: MetricRollup) => Buffer;
+}
+
+/** PROCESSING_GUARANTEE=at_least_once: what commits the group's offsets instead of a transaction. */
+export type OffsetCommitter = (offset: InputOffset) => Promise<void>;
+
+export interface StageAdapters {
+  /** Checks the broker (version, transaction timeout), then creates the missing topics. */
+  prepareTopics(): Promise<StageTopicLayout>;
+  /** The output schema registered (or looked up) and the input decoder. */
+  codecs(): Promise<StageCodecs>;
+  journal(attemptsTopic: string): StageJournalPort;
+  inventory(): InventoryPort;
+  taskKafka(atLeastOnce: OffsetCommitter | undefined): TaskKafkaPort;
+  /** The output topic's partition for a rollup key, as the Java client's default partitioner would pick it. */
+  outputPartitioner(partitionCount: number): (key: Buffer) => number;
+  consumer(concurrency: number, listeners: ConsumerListeners): InputConsumerPort;
+  faults: FaultInjector;
+  /** A failure of the Kafka client in the stage's terms (its code and kind decide retry or stop). */
+  translateError(error: unknown, context: string): StageError;
+}
+
+/** Time and chance, injected: the stage's tests run on a fake clock. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+}
