@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { committedRecords, type AbortedTransaction } from '../../src/kafka/abort-filter.js';
+import { committedRecords, type AbortedTransaction } from '../../src/kafka/operator/abort-filter.js';
 import { originalFilterAbortedMessages } from './kafkajs-original-abort-filter.js';
 
 interface Context {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { firstReadableRecord, type FetchedRecord } from '../../src/kafka/lag-reader.js';
+import { firstReadableRecord, type FetchedRecord } from '../../src/kafka/operator/lag-reader.js';
 
 const data = (offset: number, timestamp: number, producerId?: string): FetchedRecord => ({
   offset: String(offset),

@@ -9,7 +9,7 @@ import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
 import { readForAudit } from '../../audit/audit-reader.js';
-import { createKafka } from '../../kafka/client.js';
+import { createKafka } from '../../kafka/client/client.js';
 import {
   booleanOption,
   helpText,

@@ -20,10 +20,10 @@ import { POISON_REASONS } from '../../domain/dead-letter.js';
 import type { DecodedInput } from '../../domain/process-record.js';
 import { FaultInjector, parseFaultSpecs } from '../../engine/faults.js';
 import { isStageError } from '../../errors/errors.js';
-import { createKafka } from '../../kafka/client.js';
-import { ensureMarkerTopic, readTopicRecords, type ReadProgress } from '../../kafka/dlq-reader.js';
-import { DlqReplayer, type ReplayWrite } from '../../kafka/dlq-replayer.js';
-import { missingTopics } from '../../kafka/source-topics.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { ensureMarkerTopic, readTopicRecords, type ReadProgress } from '../../kafka/operator/dlq-reader.js';
+import { DlqReplayer, type ReplayWrite } from '../../kafka/operator/dlq-replayer.js';
+import { missingTopics } from '../../kafka/operator/source-topics.js';
 import {
   DlqSummary,
   describeDlqRecord,

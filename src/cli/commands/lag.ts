@@ -12,10 +12,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commandLogger } from '../command-logger.js';
 import { loadConfig } from '../../config/config.js';
-import { createKafka } from '../../kafka/client.js';
-import { GroupReader } from '../../kafka/group-reader.js';
-import { KafkaLagReader } from '../../kafka/lag-reader.js';
-import { missingTopics } from '../../kafka/source-topics.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { GroupReader } from '../../kafka/operator/group-reader.js';
+import { KafkaLagReader } from '../../kafka/operator/lag-reader.js';
+import { missingTopics } from '../../kafka/operator/source-topics.js';
 import { lagOf, lagSecondsAt } from '../../observability/lag-monitor.js';
 import { LagWindow, formatLagReport, type GroupObservation, type LagReport } from '../../ops/lag-report.js';
 import {

@@ -19,10 +19,10 @@ import { deadLetterHeaders, type Poison } from '../../domain/dead-letter.js';
 import { attemptId, lineageHeaders } from '../../domain/lineage.js';
 import { MAX_PROCESSING_ATTEMPTS, planAttempt } from '../../engine/attempt-policy.js';
 import type { JournaledAttempt, OutgoingRecord } from '../../engine/ports.js';
-import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../kafka/attempt-journal.js';
-import { createKafka } from '../../kafka/client.js';
-import { committedOffsets, privateCluster } from '../../kafka/offsets.js';
-import { createTransactionalProducer } from '../../kafka/transactional-producer.js';
+import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../kafka/stage/attempt-journal.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { committedOffsets, privateCluster } from '../../kafka/client/offsets.js';
+import { createTransactionalProducer } from '../../kafka/client/transactional-producer.js';
 import { commandLogger } from '../command-logger.js';
 import { closest } from '../../config/suggest.js';
 import {

@@ -3,8 +3,8 @@
  * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { BatchControl, InputBatch, PartitionControl } from '../engine/ports.js';
-import { RetriableError } from '../errors/errors.js';
+import type { BatchControl, InputBatch, PartitionControl } from '../../engine/ports.js';
+import { RetriableError } from '../../errors/errors.js';
 
 export interface InputConsumerSettings {
   groupId: string;

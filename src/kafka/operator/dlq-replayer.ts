@@ -5,8 +5,8 @@
  * is forced at open, before the caller reads the markers, so no older replay can commit after that read.
  */
 import type { Kafka } from 'kafkajs';
-import type { OutgoingRecord, ProducerPort } from '../engine/ports.js';
-import { createTransactionalProducer } from './transactional-producer.js';
+import type { OutgoingRecord, ProducerPort } from '../../engine/ports.js';
+import { createTransactionalProducer } from '../client/transactional-producer.js';
 
 type Bytes = Uint8Array | null;
 type HeaderValues = Record<string, Uint8Array | string | (Uint8Array | string)[]>;

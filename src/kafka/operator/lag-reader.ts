@@ -10,8 +10,8 @@
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { committedRecords, type AbortFilterMessage, type AbortedTransaction } from './abort-filter.js';
-import { privateCluster } from './offsets.js';
-import { translateKafkaError } from './translate-error.js';
+import { privateCluster } from '../client/offsets.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 const READ_COMMITTED = 1;
 /** Per request: the broker still returns the whole first record batch, however large (KIP-74). */

@@ -7,10 +7,10 @@
  * entry it names (attempt-ownership.ts). The partition holds one key only, so its tail is that key's history.
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { currentAttempt, type JournalRecord } from '../engine/attempt-ownership.js';
-import type { AttemptEntry, AttemptJournalPort, AttemptStamp, JournaledAttempt } from '../engine/ports.js';
-import { privateCluster } from './offsets.js';
-import { translateKafkaError } from './translate-error.js';
+import { currentAttempt, type JournalRecord } from '../../engine/attempt-ownership.js';
+import type { AttemptEntry, AttemptJournalPort, AttemptStamp, JournaledAttempt } from '../../engine/ports.js';
+import { privateCluster } from '../client/offsets.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 export function processingAttemptsTopic(appId: string): string {
   return `${appId}-processing-attempts`;

@@ -14,7 +14,7 @@ import {
   type Authenticator,
   type Mechanism,
 } from 'kafkajs';
-import type { SaslConfig, SaslMechanism } from '../config/config.js';
+import type { SaslConfig, SaslMechanism } from '../../config/config.js';
 
 type AuthenticatorProvider = (sasl: {
   username: string;

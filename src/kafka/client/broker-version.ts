@@ -11,7 +11,7 @@
  * older clients could still negotiate.
  */
 import type { ApiVersions, Kafka } from 'kafkajs';
-import { FatalError, StageError } from '../errors/errors.js';
+import { FatalError, StageError } from '../../errors/errors.js';
 import { translateKafkaError } from './translate-error.js';
 
 const FETCH = 1;
