@@ -20,6 +20,7 @@ import { KafkajsAttemptJournal } from '../kafka/stage/attempt-journal.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/stage/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/stage/topics.js';
 import { checkBrokerVersion } from '../kafka/client/broker-version.js';
+import { assertKafkajsInternals } from '../kafkajs-internals/index.js';
 import { AvroEncoder } from '../serde/avro-encoder.js';
 import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
@@ -150,6 +151,7 @@ export class Stage {
     const { config, logger } = this.options;
     this.state = 'starting';
     const kafka = createKafka(config.kafka, `${config.appId}-${this.instanceId}`, logger);
+    assertKafkajsInternals(kafka);
     await checkBrokerVersion(kafka);
     await checkTransactionTimeout(kafka, config.transactionTimeoutMs);
     const layout = await prepareTopics(kafka, config);

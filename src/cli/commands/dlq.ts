@@ -21,6 +21,7 @@ import type { DecodedInput } from '../../domain/process-record.js';
 import { FaultInjector, parseFaultSpecs } from '../../engine/faults.js';
 import { isStageError } from '../../errors/errors.js';
 import { createKafka } from '../../kafka/client/client.js';
+import { assertKafkajsInternals } from '../../kafkajs-internals/index.js';
 import { ensureMarkerTopic, readTopicRecords, type ReadProgress } from '../../kafka/operator/dlq-reader.js';
 import { DlqReplayer, type ReplayWrite } from '../../kafka/operator/dlq-replayer.js';
 import { missingTopics } from '../../kafka/operator/source-topics.js';
@@ -153,7 +154,9 @@ const COMMON_FLAGS = {
 
 function commandKafka(config: Config, suffix: string) {
   const logger = commandLogger(config, { quietInfo: true });
-  return createKafka(config.kafka, `${config.appId}-${suffix}`, logger, { quietRetries: true });
+  const kafka = createKafka(config.kafka, `${config.appId}-${suffix}`, logger, { quietRetries: true });
+  assertKafkajsInternals(kafka);
+  return kafka;
 }
 
 function readingLine(what: string, topic: string, p: ReadProgress): string {
