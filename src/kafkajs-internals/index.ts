@@ -197,7 +197,7 @@ export const installedKafkajs: KafkajsInstallation = {
   source: (file) => readFileSync(requireFromHere.resolve(`kafkajs/src/${file}`), 'utf8'),
 };
 
-export function kafkajsInternalsError(missing: string, cause?: unknown): FatalError {
+function kafkajsInternalsError(missing: string, cause?: unknown): FatalError {
   return new FatalError(
     'INVARIANT_VIOLATED',
     `kafkajs internals: ${missing}; eos-rollup needs kafkajs ${KAFKAJS_VERSION} exactly, with ` +
