@@ -160,6 +160,47 @@ export default tseslint.config(
       },
     ],
   ),
+  // Transport access only, so the auditor may share it (src/audit imports it; nothing above forbids that).
+  layer(
+    ['src/kafkajs-internals/**/*.ts'],
+    [
+      {
+        group: [
+          '**/domain/**',
+          '**/config/**',
+          '**/serde/**',
+          '**/state/**',
+          '**/engine/**',
+          '**/kafka/**',
+          '**/cli/**',
+          '**/ops/**',
+          '**/audit/**',
+          '**/observability/**',
+        ],
+        message: 'kafkajs-internals sits below every user of kafkajs: kafkajs, node and errors/ only.',
+      },
+    ],
+  ),
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/kafkajs-internals/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          'Literal[value=/^kafkajs\\/src(\\/|$)/]',
+          'TemplateElement[value.raw=/^kafkajs\\/src(\\/|$)/]',
+        ].map((selector) => ({
+          selector,
+          message: 'only src/kafkajs-internals reaches kafkajs/src: use its typed accessors.',
+        })),
+        {
+          selector: 'Literal[value=/^private:Kafka:/]',
+          message: 'only src/kafkajs-internals reaches kafkajs private symbols: use createInternalCluster.',
+        },
+      ],
+    },
+  },
   {
     files: ['test/**/*.ts', 'integration/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {

@@ -23,9 +23,9 @@ import { planRecords, type ProduceOptions } from '../src/cli/commands/produce.js
 import { loadConfig, type Config } from '../src/config/config.js';
 import { DLQ_HEADERS } from '../src/domain/dead-letter.js';
 import type { MetricRollup } from '../src/domain/metric.js';
-import { createKafka } from '../src/kafka/client.js';
-import { partitionRanges } from '../src/kafka/offsets.js';
-import { readToEnd } from '../src/kafka/topic-reader.js';
+import { createKafka } from '../src/kafka/client/client.js';
+import { partitionRanges } from '../src/kafka/client/offsets.js';
+import { readToEnd } from '../src/kafka/client/topic-reader.js';
 import { avroType } from '../src/serde/schema-files.js';
 import { HEADER_LENGTH } from '../src/serde/wire-format.js';
 import { down, freePort, up, type StackAddresses } from './stack/local-stack.js';

@@ -22,9 +22,13 @@ import { test } from 'node:test';
 import type { Kafka, Producer, Transaction } from 'kafkajs';
 import { audit, formatReport } from '../../src/audit/auditor.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import type { AbortedTransaction } from '../../src/kafka/abort-filter.js';
 import { readForAudit } from '../../src/audit/audit-reader.js';
-import { partitionRanges, privateCluster } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
+import {
+  createInternalCluster,
+  type FetchedPartition,
+  type FetchedRecord,
+} from '../../src/kafkajs-internals/index.js';
 import type { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { originalFilterAbortedMessages } from '../../test/kafka/kafkajs-original-abort-filter.js';
@@ -250,39 +254,11 @@ async function javaReadCommitted(topic: string): Promise<Map<bigint, string>> {
   return records;
 }
 
-interface FetchedMessage {
-  offset: string;
-  key: Buffer | null;
-  isControlRecord: boolean;
-  batchContext: { producerId: string; inTransaction: boolean };
-}
-interface PartitionData {
-  partition: number;
-  errorCode: number;
-  highWatermark: string;
-  abortedTransactions: AbortedTransaction[];
-  messages: FetchedMessage[];
-}
-interface PrivateCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(options: { nodeId: string }): Promise<{
-    fetch(request: {
-      isolationLevel: number;
-      maxWaitTime: number;
-      minBytes: number;
-      maxBytes: number;
-      topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-    }): Promise<{ responses: { topicName: string; partitions: PartitionData[] }[] }>;
-  }>;
-}
 type BatchClass = new (
   topic: string,
   fetchedOffset: string,
-  data: PartitionData,
-) => { messages: FetchedMessage[] };
+  data: FetchedPartition,
+) => { messages: FetchedRecord[] };
 /** The class a kafkajs consumer builds from each partition's fetched data; it applies the abort filter. */
 const Batch = createRequire(__filename)('kafkajs/src/consumer/batch') as BatchClass;
 
@@ -302,7 +278,7 @@ interface Walk {
  */
 async function walkFetches(topic: string, maxBytes: number): Promise<Walk> {
   const end = (await partitionRanges(suite.kafka, topic, 'read_committed')).get(0)?.end ?? 0n;
-  const cluster = privateCluster(suite.kafka, 'read_committed') as PrivateCluster;
+  const cluster = createInternalCluster(suite.kafka, { isolation: 'read_committed' });
   await cluster.connect();
   const walk: Walk = {
     fetches: 0,

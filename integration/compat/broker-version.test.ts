@@ -18,7 +18,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { findJava } from '../../scripts/stack/java.js';
 import { freePort, newClusterId } from '../../scripts/stack/local-stack.js';
 import { repoRoot, stackPaths } from '../../scripts/stack/paths.js';
-import { checkBrokerVersion, readApiVersions } from '../../src/kafka/broker-version.js';
+import { checkBrokerVersion, readApiVersions } from '../../src/kafka/client/broker-version.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { createPipeline, startStage } from '../support/pipeline.js';
 import { testKafka } from '../support/kafka.js';

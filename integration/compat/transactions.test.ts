@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { committedOffsets, createTopics, readAll, testKafka, uniqueName } from '../support/kafka.js';
 

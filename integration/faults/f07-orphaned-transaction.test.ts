@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { waitUntilHeld } from '../support/fault-hold.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {

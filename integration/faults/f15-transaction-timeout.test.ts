@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { release, waitForHeldTransactionFailure, waitUntilHeld } from '../support/fault-hold.js';
 import { waitForDrain } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';

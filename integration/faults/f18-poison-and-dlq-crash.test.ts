@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { keyPartitioner } from '../../src/kafka/task-kafka.js';
+import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metricEncoder, produceRaw } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {

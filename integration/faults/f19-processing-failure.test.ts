@@ -15,7 +15,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/task.js';
-import { decodeAttemptEntry, processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
+import { decodeAttemptEntry, processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';
 import { readAll } from '../support/kafka.js';
 import { logLines } from '../support/private-broker.js';
 import { useStageSuite } from '../support/stage-suite.js';

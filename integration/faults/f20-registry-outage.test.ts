@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, test } from 'node:test';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import { readAll } from '../support/kafka.js';
 import {

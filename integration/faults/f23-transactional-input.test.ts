@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { keyPartitioner } from '../../src/kafka/task-kafka.js';
+import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metrics } from '../../src/tools/workload.js';
 import { createPipeline, loadInventory, metricEncoder } from '../support/pipeline.js';
 import { uniqueName } from '../support/kafka.js';

@@ -16,8 +16,8 @@ import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
-import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
-import { committedOffsets } from '../../src/kafka/offsets.js';
+import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';
+import { committedOffsets } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import { readAll, uniqueName } from '../support/kafka.js';
 import {

@@ -13,7 +13,7 @@
 import { strict as assert } from 'node:assert';
 import { after, test } from 'node:test';
 import { freePort } from '../../scripts/stack/local-stack.js';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import { committedOffsets, uniqueName } from '../support/kafka.js';
 import { createPipeline, loadInventory, metricEncoder, waitForDrain } from '../support/pipeline.js';

@@ -22,7 +22,7 @@ import {
 } from '../support/pipeline.js';
 import { START_MS } from '../support/scenario.js';
 import { useStageSuite } from '../support/stage-suite.js';
-import { keyPartitioner } from '../../src/kafka/task-kafka.js';
+import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { eventually, probe, scrape } from './scrape.js';
 
 const suite = useStageSuite();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
+import { processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { createTopics } from '../support/kafka.js';
 import { createPipeline, loadInventory, type PipelineNames } from '../support/pipeline.js';

@@ -22,7 +22,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { REPLAY_HEADERS } from '../../src/ops/dlq-view.js';
 import type { DlqRecordJson } from '../../src/ops/dlq-view.js';
 import { withWireHeader, HEADER_LENGTH } from '../../src/serde/wire-format.js';

@@ -11,7 +11,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import type { LagReport } from '../../src/ops/lag-report.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { createTopics, testKafka, uniqueName, withAdmin } from '../support/kafka.js';

@@ -13,8 +13,8 @@ import { test } from 'node:test';
 import { freePort } from '../../scripts/stack/local-stack.js';
 import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
-import { committedOffsets, partitionRanges } from '../../src/kafka/offsets.js';
-import { keyPartitioner } from '../../src/kafka/task-kafka.js';
+import { committedOffsets, partitionRanges } from '../../src/kafka/client/offsets.js';
+import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { eventually, probe } from '../observability/scrape.js';
 import { readAll } from '../support/kafka.js';
 import { compareRollups, expectedWindows, readRollups, type StageProcess } from '../support/pipeline.js';
@@ -49,9 +49,11 @@ async function deadOrQuarantined(stage: StageProcess, timeoutMs: number): Promis
 
 /**
  * In each run partition 0's task is held right after its first journal write, and partition 1's pauses 5 s after
- * its own: the culprit kills the process once partition 1's attempt stands in the journal, or (with the gate) once
- * partition 1 cannot get there. Without the isolation gate those deaths count against partition 1's isolated
- * record too, and it is quarantined as well.
+ * its own: the culprit kills the process once partition 1's attempt stands in the journal, or once partition 1
+ * cannot get there because partition 0 holds the isolation gate. Without the gate those deaths can count against
+ * partition 1's isolated record too (its negative control is test/engine/isolation-across-partitions.test.ts: on
+ * the real broker, whether partition 1's batch comes in the fetch that partition 0's hold blocks is not ours to
+ * decide, so the control would be a race).
  */
 const FAULTS = [`process-record@o${CULPRIT}/p0:kill`, 'after-arm@1/p0:hold', 'after-arm@1/p1:stall5000'].join(
   ',',
@@ -73,17 +75,13 @@ const isArmed = (partition: number) => (line: LogLine) =>
  * released once partition 1's attempt stands; with the gate, partition 1 may be kept from journaling while
  * partition 0 holds it, so the release then comes after 5 s without partition 1.
  */
-async function killUntilQuarantined(
-  seed: number,
-  options: { gated: boolean; env?: Record<string, string> },
-): Promise<KillLoop> {
+async function killUntilQuarantined(seed: number): Promise<KillLoop> {
   const { names, workload } = await prepareScenario(suite, { partitions: 2, hosts: 10, perHost: 20, seed });
   let kills = 0;
   for (;;) {
     const port = await freePort();
     const stage = suite.start(names, {
       ...FAULT_SETTINGS,
-      ...options.env,
       EOS_ROLLUP_FAULT: FAULTS,
       METRICS_PORT: String(port),
     });
@@ -94,11 +92,7 @@ async function killUntilQuarantined(
     ending.catch(() => undefined);
     const held = await Promise.race([holding, ending]);
     if (held) {
-      await waitForLine(stage, 'partition 1 journaled', isArmed(1), options.gated ? 5_000 : 60_000).catch(
-        (error: unknown) => {
-          if (!options.gated) throw error;
-        },
-      );
+      await waitForLine(stage, 'partition 1 journaled', isArmed(1), 5_000).catch(() => undefined);
       release(stage);
     }
     if ((await deadOrQuarantined(stage, 120_000)) === 'quarantined')
@@ -127,7 +121,7 @@ async function groupEmpty(groupId: string): Promise<void> {
 
 test('a record that kills the process every time quarantines its partition; the other drains though its isolated records stood at each death; the operator command dead-letters it and the partition drains', async (t) => {
   const culprit = CULPRIT;
-  const { names, workload, stage, port, kills } = await killUntilQuarantined(325, { gated: true });
+  const { names, workload, stage, port, kills } = await killUntilQuarantined(325);
   assert.ok(kills >= MAX_PROCESSING_ATTEMPTS, `${kills} SIGKILLs before the quarantine`);
   assert.doesNotMatch(stage.output(), OTHER_QUARANTINED_LOG);
   assert.equal(QUARANTINED_LOG.exec(stage.output())?.[1], culprit.toString(), 'the log names the offset');
@@ -201,23 +195,4 @@ test('a record that kills the process every time quarantines its partition; the 
   assertNoViolations(outcome);
   assert.equal(outcome.report.counts.dlqRecords, 1);
   t.diagnostic(`${kills} SIGKILLs; partition 1 drained while 0 was quarantined at ${culprit}`);
-});
-
-test('negative control: without the isolation gate, the same deaths quarantine the other partition too, which never drains', async () => {
-  const { names, stage } = await killUntilQuarantined(326, {
-    gated: false,
-    env: { EOS_ROLLUP_BROKEN: 'no-isolation-gate' },
-  });
-  const offset = await eventually('partition 1 is quarantined as well', 30_000, () =>
-    Promise.resolve(OTHER_QUARANTINED_LOG.exec(stage.output())?.[1]),
-  ).catch((error: unknown) => {
-    throw new Error(`${String(error)}\n${stage.output().slice(-4000)}`);
-  });
-  const ends = await partitionRanges(suite.kafka, names.input, 'read_committed');
-  const committed = await committedOffsets(suite.kafka, names.appId, names.input);
-  // A partition that never committed has no committed offset: it starts at 0.
-  const at = committed.get(1) ?? 0n;
-  assert.equal(at.toString(), offset, 'partition 1 stays at its quarantined record');
-  assert.ok(at < (ends.get(1)?.end ?? 0n), 'partition 1 does not drain');
-  assert.equal((await stage.stop('SIGTERM')).code, 0);
 });

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { processingAttemptsTopic } from '../../src/kafka/attempt-journal.js';
+import { processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { committedOffsets, readAll } from '../support/kafka.js';
 import { compareRollups, decodeRollup, expectedWindows } from '../support/pipeline.js';

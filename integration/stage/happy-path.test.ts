@@ -5,8 +5,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { partitionRanges } from '../../src/kafka/offsets.js';
-import { keyPartitioner } from '../../src/kafka/task-kafka.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
+import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { hostName, metrics } from '../../src/tools/workload.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { committedOffsets } from '../support/kafka.js';

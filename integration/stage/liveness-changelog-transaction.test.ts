@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventually } from '../observability/scrape.js';
 import { freePort } from '../../scripts/stack/local-stack.js';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import {
   compareRollups,

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { repoRoot } from '../../scripts/stack/paths.js';
-import { readToEnd } from '../../src/kafka/topic-reader.js';
+import { readToEnd } from '../../src/kafka/client/topic-reader.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { createTopicsWithConfig, testKafka, uniqueName } from '../support/kafka.js';
 

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import { keyPartitioner } from '../../src/kafka/task-kafka.js';
+import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metrics } from '../../src/tools/workload.js';
 import {
   compareRollups,

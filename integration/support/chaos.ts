@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { seededRandom, metrics } from '../../src/tools/workload.js';
 import type { TestEnvironment } from './environment.js';
 import { waitUntilHeld } from './fault-hold.js';

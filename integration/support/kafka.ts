@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
-import { readToEnd } from '../../src/kafka/topic-reader.js';
+import { readToEnd } from '../../src/kafka/client/topic-reader.js';
 import type { TestEnvironment } from './environment.js';
 
 /** Unique per test: topics, groups and transactional ids never collide across tests or reruns. */

@@ -13,14 +13,15 @@ import type { MetricRollup } from '../domain/metric.js';
 import { FaultInjector, parseFaultSpecs } from '../engine/faults.js';
 import { Stage } from '../engine/stage.js';
 import type { StageAdapters } from '../engine/stage-ports.js';
-import { KafkajsAttemptJournal } from '../kafka/attempt-journal.js';
-import { checkBrokerVersion } from '../kafka/broker-version.js';
-import { createKafka } from '../kafka/client.js';
-import { InputConsumer } from '../kafka/input-consumer.js';
-import { InventoryFollower } from '../kafka/inventory-follower.js';
-import { KafkajsTaskPort, keyPartitioner } from '../kafka/task-kafka.js';
-import { checkTransactionTimeout, prepareTopics } from '../kafka/topics.js';
-import { translateKafkaError } from '../kafka/translate-error.js';
+import { KafkajsAttemptJournal } from '../kafka/stage/attempt-journal.js';
+import { checkBrokerVersion } from '../kafka/client/broker-version.js';
+import { createKafka } from '../kafka/client/client.js';
+import { assertKafkajsInternals } from '../kafkajs-internals/index.js';
+import { InputConsumer } from '../kafka/stage/input-consumer.js';
+import { InventoryFollower } from '../kafka/stage/inventory-follower.js';
+import { KafkajsTaskPort, keyPartitioner } from '../kafka/stage/task-kafka.js';
+import { checkTransactionTimeout, prepareTopics } from '../kafka/stage/topics.js';
+import { translateKafkaError } from '../kafka/client/translate-error.js';
 import { AvroEncoder } from '../serde/avro-encoder.js';
 import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
@@ -46,7 +47,13 @@ export function wireStage({ config, logger, version }: StageWiring): Stage {
 
 function stageAdapters(config: Config, instanceId: string, logger: Logger): StageAdapters {
   let kafka: Kafka | undefined;
-  const client = (): Kafka => (kafka ??= createKafka(config.kafka, `${config.appId}-${instanceId}`, logger));
+  const client = (): Kafka => {
+    if (kafka) return kafka;
+    kafka = createKafka(config.kafka, `${config.appId}-${instanceId}`, logger);
+    // Before any broker is contacted: the adapters rely on kafkajs internals of one patched version.
+    assertKafkajsInternals(kafka);
+    return kafka;
+  };
   let registry: RegistryClient | undefined;
   const registryClient = (): RegistryClient => (registry ??= new RegistryClient(config.registry));
 

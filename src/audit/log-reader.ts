@@ -4,12 +4,19 @@
  * decide visibility from the producers' own COMMIT/ABORT markers. No consumer group, no kafkajs consumer and
  * no abort filter is involved.
  *
- * kafkajs has no public API for a raw fetch, so this is the one place the auditor reaches into it: the Kafka
- * object's private cluster factory (same brokers, TLS and SASL as the caller configured), then the cluster's
- * metadata and each leader's `fetch` and `listOffsets` requests. If a kafkajs upgrade renames that factory,
- * `openLogReader` fails at once with a message saying so, rather than reading something else.
+ * kafkajs has no public API for a raw fetch, so this is the one place the auditor reaches into it, through
+ * kafkajs-internals (transport only, shared with the stage): a kafkajs cluster with the same brokers, TLS and SASL
+ * as the caller configured, then its metadata and each leader's `fetch` and `listOffsets` requests. If a kafkajs
+ * upgrade removes that cluster factory, `LogReader.open` fails at once with a message saying so, rather than
+ * reading something else.
  */
 import type { Kafka } from 'kafkajs';
+import {
+  createInternalCluster,
+  type FetchedRecord,
+  type InternalBroker,
+  type InternalCluster,
+} from '../kafkajs-internals/index.js';
 import { committedView, controlType, type LogEntry, type PartitionView } from './transaction-markers.js';
 
 const READ_UNCOMMITTED = 0;
@@ -19,72 +26,8 @@ const EARLIEST = -2;
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 const ATTEMPTS = 10;
 
-/** The fields of a kafkajs decoded record this reader relies on. */
-export interface RawRecord {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-  isControlRecord: boolean;
-  batchContext: { producerId: string; inTransaction: boolean };
-}
-
-interface FetchResponse {
-  responses: {
-    topicName: string;
-    partitions: { partition: number; errorCode: number; highWatermark: string; messages: RawRecord[] }[];
-  }[];
-}
-
-interface ListOffsetsResponse {
-  responses: { topic: string; partitions: { partition: number; offset: string }[] }[];
-}
-
-interface InternalBroker {
-  fetch(request: {
-    replicaId: number;
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<FetchResponse>;
-  listOffsets(request: {
-    replicaId: number;
-    isolationLevel: number;
-    topics: { topic: string; partitions: { partition: number; timestamp: number }[] }[];
-  }): Promise<ListOffsetsResponse>;
-}
-
-interface InternalCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
-  findBroker(query: { nodeId: number }): Promise<InternalBroker>;
-}
-
-type ClusterFactory = (options: {
-  metadataMaxAge: number;
-  allowAutoTopicCreation: boolean;
-  isolationLevel: number;
-}) => InternalCluster;
-
-function clusterFactory(kafka: Kafka): ClusterFactory {
-  const holder = kafka as unknown as Record<symbol, unknown>;
-  const symbol = Object.getOwnPropertySymbols(kafka).find(
-    (s) => s.description === 'private:Kafka:createCluster',
-  );
-  const factory = symbol === undefined ? undefined : holder[symbol];
-  if (typeof factory !== 'function') {
-    throw new Error(
-      'the auditor cannot open its own fetch path: this kafkajs has no private cluster factory',
-    );
-  }
-  return factory as ClusterFactory;
-}
+/** A record as the auditor's fetch returns it, control records included. */
+export type RawRecord = FetchedRecord;
 
 /** One partition's log as read_uncommitted fetched it, and what read_committed sees of it. */
 export interface PartitionLog {
@@ -109,11 +52,7 @@ export class LogReader {
   private constructor(private readonly cluster: InternalCluster) {}
 
   static async open(kafka: Kafka): Promise<LogReader> {
-    const cluster = clusterFactory(kafka)({
-      metadataMaxAge: 60_000,
-      allowAutoTopicCreation: false,
-      isolationLevel: READ_UNCOMMITTED,
-    });
+    const cluster = createInternalCluster(kafka, { isolation: 'read_uncommitted', metadataMaxAgeMs: 60_000 });
     await cluster.connect();
     return new LogReader(cluster);
   }

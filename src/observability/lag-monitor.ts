@@ -29,7 +29,7 @@ export interface LagSample {
   partitions: PartitionOffsetsSample[];
 }
 
-/** Implemented on kafkajs in src/kafka/lag-reader.ts. */
+/** Implemented on kafkajs in src/kafka/operator/lag-reader.ts. */
 export interface LagSource {
   read(partitions: readonly number[]): Promise<LagSample>;
   close(): Promise<void>;

@@ -7,7 +7,7 @@ import {
   decodeAttemptEntry,
   encodeAttemptEntry,
   processingAttemptsTopic,
-} from '../../src/kafka/attempt-journal.js';
+} from '../../src/kafka/stage/attempt-journal.js';
 
 test('names: one topic per APP_ID, one key per input partition', () => {
   assert.equal(processingAttemptsTopic('eos-rollup'), 'eos-rollup-processing-attempts');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ApiVersions } from 'kafkajs';
 import { repoRoot } from '../../scripts/stack/paths.js';
-import { judgeBrokerVersions, unsupportedBrokerError } from '../../src/kafka/broker-version.js';
+import { judgeBrokerVersions, unsupportedBrokerError } from '../../src/kafka/client/broker-version.js';
 
 /** The refusal's evidence, or a failed assertion when the versions are accepted. */
 function refused(versions: ApiVersions) {

@@ -7,7 +7,7 @@
  * Copied from kafkajs 2.2.4 under its MIT License, Copyright (c) 2018 Túlio Ornelas (ornelas.tulio@gmail.com);
  * only types were added (a missing batch context reads as an empty one; optional chaining, for the linter).
  */
-import type { AbortFilterMessage, AbortedTransaction } from '../../src/kafka/abort-filter.js';
+import type { AbortFilterMessage, AbortedTransaction } from '../../src/kafkajs-internals/index.js';
 
 const ABORTED_MESSAGE_KEY = Buffer.from([0, 0, 0, 0]);
 

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { firstReadableRecord, type FetchedRecord } from '../../src/kafka/lag-reader.js';
+import { firstReadableRecord, type TimestampedRecord } from '../../src/kafka/operator/lag-reader.js';
 
-const data = (offset: number, timestamp: number, producerId?: string): FetchedRecord => ({
+const data = (offset: number, timestamp: number, producerId?: string): TimestampedRecord => ({
   offset: String(offset),
   timestamp: String(timestamp),
   isControlRecord: false,
   batchContext: producerId === undefined ? {} : { producerId, inTransaction: true },
 });
 /** An ABORT marker: its control key is version 0, type 0. */
-const marker = (offset: number, producerId: string): FetchedRecord => ({
+const marker = (offset: number, producerId: string): TimestampedRecord => ({
   offset: String(offset),
   timestamp: '0',
   key: Buffer.from([0, 0, 0, 0]),

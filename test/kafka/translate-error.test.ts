@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
 import { FencedError, RetriableError, StageError } from '../../src/errors/errors.js';
-import { translateKafkaError } from '../../src/kafka/translate-error.js';
+import { translateKafkaError } from '../../src/kafka/client/translate-error.js';
 
 // The real kafkajs 2.2.4 classes, from its sources: its .d.ts omits several constructors' arguments and does not
 // export createErrorFromCode, which builds protocol errors exactly as the broker client does.

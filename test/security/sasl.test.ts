@@ -9,8 +9,8 @@ import type { AuthenticationProviderArgs, Logger } from 'kafkajs';
 
 import type { SaslConfig } from '../../src/config/config.js';
 import { classify } from '../../src/errors/classify.js';
-import { saslMechanism } from '../../src/kafka/sasl.js';
-import { translateKafkaError } from '../../src/kafka/translate-error.js';
+import { saslMechanism } from '../../src/kafka/client/sasl.js';
+import { translateKafkaError } from '../../src/kafka/client/translate-error.js';
 
 const PASSWORD = 'pw-Zq81-never-shown';
 

@@ -15,8 +15,8 @@ import { repoRoot } from '../../scripts/stack/paths.js';
 import { loadConfig } from '../../src/config/config.js';
 import { classify } from '../../src/errors/classify.js';
 import { ConfigError } from '../../src/errors/errors.js';
-import { tlsOptions } from '../../src/kafka/client.js';
-import { translateKafkaError } from '../../src/kafka/translate-error.js';
+import { tlsOptions } from '../../src/kafka/client/client.js';
+import { translateKafkaError } from '../../src/kafka/client/translate-error.js';
 
 const fixtures = join(repoRoot(), 'test', 'security', 'fixtures');
 const caFile = join(fixtures, 'ca.pem');

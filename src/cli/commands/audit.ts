@@ -9,7 +9,8 @@ import { commandLogger } from '../command-logger.js';
 import { audit, formatReport } from '../../audit/auditor.js';
 import { loadConfig } from '../../config/config.js';
 import { readForAudit } from '../../audit/audit-reader.js';
-import { createKafka } from '../../kafka/client.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { assertKafkajsInternals } from '../../kafkajs-internals/index.js';
 import {
   booleanOption,
   helpText,
@@ -75,6 +76,7 @@ export async function auditCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-audit`, logger, { quietRetries: true });
+  assertKafkajsInternals(kafka);
   const progress = Progress.forCommand({
     logLevel: config.logLevel,
     jsonOutput: values.json,

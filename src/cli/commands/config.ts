@@ -17,10 +17,10 @@ import {
 import { VARIABLE_SPECS } from '../../config/variables.js';
 import { ConfigError } from '../../errors/errors.js';
 import { readPemFile } from '../../config/pem-file.js';
-import { processingAttemptsTopic } from '../../kafka/attempt-journal.js';
-import { createKafka } from '../../kafka/client.js';
-import { checkTransactionTimeout, inspectTopics } from '../../kafka/topics.js';
-import { translateKafkaError } from '../../kafka/translate-error.js';
+import { processingAttemptsTopic } from '../../kafka/stage/attempt-journal.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { checkTransactionTimeout, inspectTopics } from '../../kafka/stage/topics.js';
+import { translateKafkaError } from '../../kafka/client/translate-error.js';
 import {
   effectiveSettings,
   formatCheckLine,

@@ -1,8 +1,8 @@
 /**
  * `eos-rollup lag`: the group's lag per partition of the input (committed offset, last stable offset, lag in
  * records and in seconds, owner) and a status in Burrow's vocabulary judged over a window of samples. The
- * numbers come from the lag reader the metrics use (src/kafka/lag-reader.ts), the owners from DescribeGroups,
- * the verdict from src/ops/lag-status.ts.
+ * numbers come from the lag reader the metrics use (src/kafka/operator/lag-reader.ts), the owners from
+ * DescribeGroups, the verdict from src/ops/lag-status.ts.
  *
  * Default window: 5 samples 1.5 s apart (6 s). Burrow's rules judge trends, so the window needs several samples
  * (with only 2 steps, a consumer that keeps up would show "lag never decreased" by chance about one time in four;
@@ -12,10 +12,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commandLogger } from '../command-logger.js';
 import { loadConfig } from '../../config/config.js';
-import { createKafka } from '../../kafka/client.js';
-import { GroupReader } from '../../kafka/group-reader.js';
-import { KafkaLagReader } from '../../kafka/lag-reader.js';
-import { missingTopics } from '../../kafka/source-topics.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { assertKafkajsInternals } from '../../kafkajs-internals/index.js';
+import { GroupReader } from '../../kafka/operator/group-reader.js';
+import { KafkaLagReader } from '../../kafka/operator/lag-reader.js';
+import { missingTopics } from '../../kafka/operator/source-topics.js';
 import { lagOf, lagSecondsAt } from '../../observability/lag-monitor.js';
 import { LagWindow, formatLagReport, type GroupObservation, type LagReport } from '../../ops/lag-report.js';
 import {
@@ -164,6 +165,7 @@ export async function lagCommand(args: string[]): Promise<number> {
   const topic = options.topic ?? config.topics.input;
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-lag`, logger, { quietRetries: true });
+  assertKafkajsInternals(kafka);
   if ((await missingTopics(kafka, [topic])).length > 0)
     throw new CommandError(
       `topic ${topic} does not exist${options.topic === undefined ? ' (INPUT_TOPIC)' : ''}`,

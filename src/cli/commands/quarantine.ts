@@ -19,10 +19,15 @@ import { deadLetterHeaders, type Poison } from '../../domain/dead-letter.js';
 import { attemptId, lineageHeaders } from '../../domain/lineage.js';
 import { MAX_PROCESSING_ATTEMPTS, planAttempt } from '../../engine/attempt-policy.js';
 import type { JournaledAttempt, OutgoingRecord } from '../../engine/ports.js';
-import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../kafka/attempt-journal.js';
-import { createKafka } from '../../kafka/client.js';
-import { committedOffsets, privateCluster } from '../../kafka/offsets.js';
-import { createTransactionalProducer } from '../../kafka/transactional-producer.js';
+import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../kafka/stage/attempt-journal.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { committedOffsets } from '../../kafka/client/offsets.js';
+import { createTransactionalProducer } from '../../kafka/client/transactional-producer.js';
+import {
+  assertKafkajsInternals,
+  createInternalCluster,
+  type FetchedRecord,
+} from '../../kafkajs-internals/index.js';
 import { commandLogger } from '../command-logger.js';
 import { closest } from '../../config/suggest.js';
 import {
@@ -97,6 +102,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   const config = loadConfig(process.env, { requireAppId: true });
   const logger = commandLogger(config, { quietInfo: true });
   const kafka = createKafka(config.kafka, `${config.appId}-quarantine`, logger, { quietRetries: true });
+  assertKafkajsInternals(kafka);
   const journal = new KafkajsAttemptJournal(
     kafka,
     processingAttemptsTopic(config.appId),
@@ -214,26 +220,6 @@ async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
   }
 }
 
-interface FetchedRecord {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, Buffer | Buffer[] | undefined>;
-}
-
-interface FetchCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(options: { nodeId: string }): Promise<{
-    fetch(request: unknown): Promise<{
-      responses: { partitions: { partition: number; messages: FetchedRecord[] }[] }[];
-    }>;
-  }>;
-}
-
 const READ_COMMITTED = 1;
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -244,7 +230,7 @@ async function fetchRecord(
   partition: number,
   offset: bigint,
 ): Promise<FetchedRecord> {
-  const cluster = privateCluster(kafka, 'read_committed') as FetchCluster;
+  const cluster = createInternalCluster(kafka, { isolation: 'read_committed' });
   await cluster.connect();
   try {
     await cluster.addTargetTopic(topic);
@@ -289,7 +275,7 @@ async function deadLetterRecord(
     poison,
     Date.now(),
     stage,
-    record.headers ?? {},
+    record.headers,
   );
   const lineage = lineageHeaders({
     sourceTopic: input,

@@ -10,9 +10,9 @@
 import { createInterface } from 'node:readline/promises';
 import type { Admin } from 'kafkajs';
 import { loadConfig, type Config } from '../../config/config.js';
-import { processingAttemptsTopic } from '../../kafka/attempt-journal.js';
-import { createKafka } from '../../kafka/client.js';
-import { translateKafkaError } from '../../kafka/translate-error.js';
+import { processingAttemptsTopic } from '../../kafka/stage/attempt-journal.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { translateKafkaError } from '../../kafka/client/translate-error.js';
 import {
   formatResetPlan,
   refusalForMembers,

@@ -6,8 +6,8 @@
  */
 import { commandLogger } from '../command-logger.js';
 import { loadConfig } from '../../config/config.js';
-import { createKafka } from '../../kafka/client.js';
-import { ensureSourceTopics, type SourceTopicState } from '../../kafka/source-topics.js';
+import { createKafka } from '../../kafka/client/client.js';
+import { ensureSourceTopics, type SourceTopicState } from '../../kafka/operator/source-topics.js';
 import { closest } from '../../config/suggest.js';
 import {
   helpText,

@@ -1,8 +1,8 @@
 /** `eos-rollup dlq inspect`. */
 import { loadConfig, type Config } from '../../../config/config.js';
 import type { DecodedInput } from '../../../domain/process-record.js';
-import { readTopicRecords } from '../../../kafka/dlq-reader.js';
-import { missingTopics } from '../../../kafka/source-topics.js';
+import { readTopicRecords } from '../../../kafka/operator/dlq-reader.js';
+import { missingTopics } from '../../../kafka/operator/source-topics.js';
 import {
   DlqSummary,
   describeDlqRecord,

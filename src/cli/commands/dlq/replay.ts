@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../../config/config.js';
 import { FaultInjector, parseFaultSpecs } from '../../../engine/faults.js';
 import { isStageError } from '../../../errors/errors.js';
-import { createKafka } from '../../../kafka/client.js';
-import { ensureMarkerTopic, readTopicRecords } from '../../../kafka/dlq-reader.js';
-import { DlqReplayer, type ReplayWrite } from '../../../kafka/dlq-replayer.js';
-import { missingTopics } from '../../../kafka/source-topics.js';
+import { createKafka } from '../../../kafka/client/client.js';
+import { ensureMarkerTopic, readTopicRecords } from '../../../kafka/operator/dlq-reader.js';
+import { DlqReplayer, type ReplayWrite } from '../../../kafka/operator/dlq-replayer.js';
+import { missingTopics } from '../../../kafka/operator/source-topics.js';
 import { describeDlqRecord } from '../../../ops/dlq-view.js';
 import {
   ReplayPlanner,

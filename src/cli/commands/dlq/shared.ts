@@ -2,8 +2,9 @@
 import { commandLogger } from '../../command-logger.js';
 import type { Config } from '../../../config/config.js';
 import { POISON_REASONS } from '../../../domain/dead-letter.js';
-import { createKafka } from '../../../kafka/client.js';
-import type { ReadProgress } from '../../../kafka/dlq-reader.js';
+import { createKafka } from '../../../kafka/client/client.js';
+import { assertKafkajsInternals } from '../../../kafkajs-internals/index.js';
+import type { ReadProgress } from '../../../kafka/operator/dlq-reader.js';
 import { SINCE_FORMS, parseSince } from '../../../ops/time-spec.js';
 import {
   booleanOption,
@@ -110,7 +111,9 @@ export const COMMON_FLAGS = {
 
 export function commandKafka(config: Config, suffix: string) {
   const logger = commandLogger(config, { quietInfo: true });
-  return createKafka(config.kafka, `${config.appId}-${suffix}`, logger, { quietRetries: true });
+  const kafka = createKafka(config.kafka, `${config.appId}-${suffix}`, logger, { quietRetries: true });
+  assertKafkajsInternals(kafka);
+  return kafka;
 }
 
 export function readingLine(what: string, topic: string, p: ReadProgress): string {

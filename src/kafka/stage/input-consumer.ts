@@ -3,9 +3,9 @@
  * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { BatchControl, InputBatch } from '../engine/ports.js';
-import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../engine/stage-ports.js';
-import { RetriableError } from '../errors/errors.js';
+import type { BatchControl, InputBatch } from '../../engine/ports.js';
+import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../../engine/stage-ports.js';
+import { RetriableError } from '../../errors/errors.js';
 
 export interface InputConsumerSettings {
   groupId: string;

@@ -1,12 +1,13 @@
 /**
  * The writing half of `dlq replay`: one transactional producer (its own transactional id, so a second replay
  * fences the first), and one Kafka transaction per batch holding the replayed records and their markers, so a
- * record is back in the input exactly when its marker exists. Built on transactional-producer.ts: InitProducerId
- * is forced at open, before the caller reads the markers, so no older replay can commit after that read.
+ * record is back in the input exactly when its marker exists. Built on client/transactional-producer.ts:
+ * InitProducerId is forced at open, before the caller reads the markers, so no older replay can commit after that
+ * read.
  */
 import type { Kafka } from 'kafkajs';
-import type { OutgoingRecord, ProducerPort } from '../engine/ports.js';
-import { createTransactionalProducer } from './transactional-producer.js';
+import type { OutgoingRecord, ProducerPort } from '../../engine/ports.js';
+import { createTransactionalProducer } from '../client/transactional-producer.js';
 
 type Bytes = Uint8Array | null;
 type HeaderValues = Record<string, Uint8Array | string | (Uint8Array | string)[]>;

@@ -5,8 +5,8 @@ import {
   isStageError,
   type ErrorCodeOfKind,
   type StageError,
-} from '../errors/errors.js';
-import { isTlsVerificationCode } from '../errors/tls.js';
+} from '../../errors/errors.js';
+import { isTlsVerificationCode } from '../../errors/tls.js';
 
 /**
  * kafkajs errors become StageErrors here, at the boundary, so nothing above src/kafka has to know kafkajs'

@@ -4,7 +4,7 @@
  * Lag numbers themselves come from lag-reader.ts, shared with the metrics.
  */
 import { AssignerProtocol, type Admin, type Kafka, type MemberDescription } from 'kafkajs';
-import { translateKafkaError } from './translate-error.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 export interface PartitionOwner {
   memberId: string;

@@ -1,47 +1,12 @@
 /**
  * Partition start and end offsets as a given isolation level sees them. kafkajs's admin.fetchTopicOffsets
  * reports one fixed isolation (read_committed: the last stable offset), and its public API has no way to ask
- * for the high watermark, which a read_uncommitted reader and the auditor need. The Kafka object's private
- * cluster factory takes the isolation level; kafkajs is pinned to 2.2.4 exactly, and an integration test
+ * for the high watermark, which a read_uncommitted reader and the auditor need. A kafkajs cluster built through
+ * kafkajs-internals takes the isolation level; kafkajs is pinned to 2.2.4 exactly, and an integration test
  * (integration/compat/offsets.test.ts) fails if this ever stops matching the broker.
  */
 import type { Kafka } from 'kafkajs';
-
-export type Isolation = 'read_committed' | 'read_uncommitted';
-
-interface PartitionOffset {
-  partition: number;
-  offset: string;
-}
-interface PrivateCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
-  fetchTopicsOffset(
-    topics: { topic: string; partitions: { partition: number }[]; fromBeginning: boolean }[],
-  ): Promise<{ topic: string; partitions: PartitionOffset[] }[]>;
-}
-type ClusterFactory = (options: { isolationLevel: number; allowAutoTopicCreation: boolean }) => unknown;
-
-const ISOLATION_LEVEL: Record<Isolation, number> = { read_uncommitted: 0, read_committed: 1 };
-
-/**
- * A kafkajs Cluster with the given isolation level, through the Kafka object's private factory. Untyped: each
- * caller (all in src/kafka, all covered by integration tests against the real broker) names the part of the
- * Cluster API it uses.
- */
-export function privateCluster(kafka: Kafka, isolation: Isolation): unknown {
-  const symbol = Object.getOwnPropertySymbols(kafka).find(
-    (s) => s.description === 'private:Kafka:createCluster',
-  );
-  if (!symbol)
-    throw new Error('kafkajs internals changed: no private:Kafka:createCluster (is kafkajs still 2.2.4?)');
-  const factory = (kafka as unknown as Record<symbol, ClusterFactory>)[symbol];
-  if (typeof factory !== 'function')
-    throw new Error('kafkajs internals changed: createCluster is not a function');
-  return factory({ isolationLevel: ISOLATION_LEVEL[isolation], allowAutoTopicCreation: false });
-}
+import { createInternalCluster, type Isolation } from '../../kafkajs-internals/index.js';
 
 export interface PartitionRange {
   /** Log start offset. */
@@ -55,7 +20,7 @@ export async function partitionRanges(
   topic: string,
   isolation: Isolation,
 ): Promise<Map<number, PartitionRange>> {
-  const cluster = privateCluster(kafka, isolation) as PrivateCluster;
+  const cluster = createInternalCluster(kafka, { isolation });
   await cluster.connect();
   try {
     await cluster.addTargetTopic(topic);

@@ -1,12 +1,12 @@
 /** TaskKafkaPort on kafkajs: what a task needs for its assignment steps. */
 import { Partitioners, type Kafka } from 'kafkajs';
-import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../engine/ports.js';
-import { RetriableError, StageError } from '../errors/errors.js';
-import { committedOffsets, partitionRanges } from './offsets.js';
-import { readToEnd } from './topic-reader.js';
-import { translateKafkaError } from './translate-error.js';
+import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../../engine/ports.js';
+import { RetriableError, StageError } from '../../errors/errors.js';
+import { committedOffsets, partitionRanges } from '../client/offsets.js';
+import { readToEnd } from '../client/topic-reader.js';
+import { translateKafkaError } from '../client/translate-error.js';
 import { createAtLeastOnceProducer, type OffsetCommitter } from './at-least-once-producer.js';
-import { createTransactionalProducer, type ProducerSettings } from './transactional-producer.js';
+import { createTransactionalProducer, type ProducerSettings } from '../client/transactional-producer.js';
 
 export class KafkajsTaskPort implements TaskKafkaPort {
   /** `atLeastOnce`: PROCESSING_GUARANTEE=at_least_once, with what commits the group's offsets instead. */

@@ -4,30 +4,12 @@
  * and the broker, so each attempt runs kafkajs' built-in authenticator and a failure is rethrown naming all three.
  * The password is in none of them: kafkajs never puts it in a message, and neither does this.
  *
- * kafkajs 2.2.4 (pinned) does not export its built-in authenticators, so they are loaded from its sources, as the
- * unit tests load its error classes; a custom `Mechanism` is its documented way to supply an authenticator.
+ * kafkajs 2.2.4 (pinned) does not export its built-in authenticators, so they come from kafkajs-internals; a
+ * custom `Mechanism` is its documented way to supply an authenticator.
  */
-import { createRequire } from 'node:module';
-import {
-  KafkaJSSASLAuthenticationError,
-  type AuthenticationProviderArgs,
-  type Authenticator,
-  type Mechanism,
-} from 'kafkajs';
-import type { SaslConfig, SaslMechanism } from '../config/config.js';
-
-type AuthenticatorProvider = (sasl: {
-  username: string;
-  password: string;
-}) => (args: AuthenticationProviderArgs) => Authenticator;
-
-const BUILT_IN_MODULE: Record<SaslMechanism, string> = {
-  plain: 'kafkajs/src/broker/saslAuthenticator/plain',
-  'scram-sha-256': 'kafkajs/src/broker/saslAuthenticator/scram256',
-  'scram-sha-512': 'kafkajs/src/broker/saslAuthenticator/scram512',
-};
-
-const requireFromHere = createRequire(__filename);
+import { KafkaJSSASLAuthenticationError, type Mechanism } from 'kafkajs';
+import type { SaslConfig } from '../../config/config.js';
+import { saslAuthenticatorProvider } from '../../kafkajs-internals/index.js';
 
 /** Its .d.ts declares no constructor arguments; at run time it takes a message and `{ cause }` like every other. */
 const SaslAuthenticationError = KafkaJSSASLAuthenticationError as unknown as new (
@@ -39,7 +21,7 @@ const SaslAuthenticationError = KafkaJSSASLAuthenticationError as unknown as new
 const KAFKAJS_PREFIX = /^SASL [A-Za-z0-9 -]+ authentication failed: /;
 
 export function saslMechanism(sasl: SaslConfig): Mechanism {
-  const builtIn = requireFromHere(BUILT_IN_MODULE[sasl.mechanism]) as AuthenticatorProvider;
+  const builtIn = saslAuthenticatorProvider(sasl.mechanism);
   const provider = builtIn({ username: sasl.username, password: sasl.password });
   const name = sasl.mechanism.toUpperCase();
   return {

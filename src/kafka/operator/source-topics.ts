@@ -4,7 +4,7 @@
  * it never alters an existing topic.
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
-import { translateKafkaError } from './translate-error.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 export type CleanupPolicy = 'delete' | 'compact';
 

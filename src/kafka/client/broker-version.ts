@@ -11,7 +11,8 @@
  * older clients could still negotiate.
  */
 import type { ApiVersions, Kafka } from 'kafkajs';
-import { FatalError, StageError } from '../errors/errors.js';
+import { FatalError, StageError } from '../../errors/errors.js';
+import { createInternalCluster } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from './translate-error.js';
 
 const FETCH = 1;
@@ -50,33 +51,13 @@ export function unsupportedBrokerError(verdict: Extract<BrokerVerdict, { support
   );
 }
 
-interface ClusterInternals {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  brokerPool: { versions: ApiVersions | null };
-}
-
 /**
  * kafkajs negotiates versions with the seed broker and keeps the answer inside its cluster object, which no public
- * API returns. The Kafka instance's own cluster factory (a symbol-keyed private) builds one with the same
- * brokers, TLS and SASL settings; nothing else of kafkajs internals is used.
+ * API returns; a cluster from kafkajs-internals, with the same brokers, TLS and SASL settings, is connected only to
+ * read it.
  */
-function createCluster(kafka: Kafka): ClusterInternals {
-  const key = Object.getOwnPropertySymbols(kafka).find(
-    (s) => s.description === 'private:Kafka:createCluster',
-  );
-  const factory = key ? (kafka as unknown as Record<symbol, unknown>)[key] : undefined;
-  if (typeof factory !== 'function') {
-    throw new FatalError(
-      'INVARIANT_VIOLATED',
-      'this kafkajs build has no cluster factory to read ApiVersions',
-    );
-  }
-  return (factory as (options: object) => ClusterInternals)({ allowAutoTopicCreation: false });
-}
-
 export async function readApiVersions(kafka: Kafka): Promise<ApiVersions> {
-  const cluster = createCluster(kafka);
+  const cluster = createInternalCluster(kafka, { isolation: 'read_committed' });
   try {
     await cluster.connect();
     const versions = cluster.brokerPool.versions;

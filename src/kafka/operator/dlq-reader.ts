@@ -4,10 +4,10 @@
  * marker topic of `dlq replay` when it is missing.
  */
 import { ConfigResourceTypes, type Kafka } from 'kafkajs';
-import { FatalError } from '../errors/errors.js';
-import { partitionRanges } from './offsets.js';
-import { readToEnd } from './topic-reader.js';
-import { translateKafkaError } from './translate-error.js';
+import { FatalError } from '../../errors/errors.js';
+import { partitionRanges } from '../client/offsets.js';
+import { readToEnd } from '../client/topic-reader.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 type RawHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
 

@@ -7,10 +7,14 @@
  * entry it names (attempt-ownership.ts). The partition holds one key only, so its tail is that key's history.
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { currentAttempt, type JournalRecord } from '../engine/attempt-ownership.js';
-import type { AttemptEntry, AttemptJournalPort, AttemptStamp, JournaledAttempt } from '../engine/ports.js';
-import { privateCluster } from './offsets.js';
-import { translateKafkaError } from './translate-error.js';
+import { currentAttempt, type JournalRecord } from '../../engine/attempt-ownership.js';
+import type { AttemptEntry, AttemptJournalPort, AttemptStamp, JournaledAttempt } from '../../engine/ports.js';
+import {
+  createInternalCluster,
+  type FetchedRecord,
+  type InternalCluster,
+} from '../../kafkajs-internals/index.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 export function processingAttemptsTopic(appId: string): string {
   return `${appId}-processing-attempts`;
@@ -120,34 +124,6 @@ function parseEntry(fields: Record<string, unknown>): AttemptEntry | undefined {
   return { offset: BigInt(offset), attempts, isolated, isolateUntil: BigInt(isolateUntil) };
 }
 
-interface FetchedMessage {
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-}
-interface PrivateBroker {
-  fetch(request: {
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{
-    responses: { partitions: { partition: number; errorCode: number; messages: FetchedMessage[] }[] }[];
-  }>;
-}
-interface PrivateCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(options: { nodeId: string }): Promise<PrivateBroker>;
-  fetchTopicsOffset(
-    topics: { topic: string; partitions: { partition: number }[]; fromBeginning: boolean }[],
-  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
-}
-
 /**
  * read_uncommitted on purpose, and no abort filter needed: only the idempotent producer above writes this topic,
  * never inside a transaction, so it holds no transactional record, aborted or not, and no marker. Its last
@@ -165,7 +141,7 @@ const TAIL_RECORDS = 64n;
 
 export class KafkajsAttemptJournal implements AttemptJournalPort {
   private readonly producer: Producer;
-  private readonly cluster: PrivateCluster;
+  private readonly cluster: InternalCluster;
   private connected: Promise<void> | undefined;
 
   constructor(
@@ -180,7 +156,7 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });
-    this.cluster = privateCluster(kafka, 'read_uncommitted') as PrivateCluster;
+    this.cluster = createInternalCluster(kafka, { isolation: 'read_uncommitted' });
   }
 
   async read(partition: number): Promise<JournaledAttempt | undefined> {
@@ -226,7 +202,7 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
     return this.send(partition, encodeAttemptRelease(own, restore, this.writer, Date.now()));
   }
 
-  private async fetchFrom(partition: number, offset: bigint): Promise<FetchedMessage[]> {
+  private async fetchFrom(partition: number, offset: bigint): Promise<FetchedRecord[]> {
     const [nodeId] = Object.entries(this.cluster.findLeaderForPartitions(this.topic, [partition])).map(
       ([id]) => id,
     );

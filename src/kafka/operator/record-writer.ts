@@ -4,7 +4,7 @@
  * time, and a batch is at most MAX_BATCH_RECORDS records (kafkajs groups messages in quadratic time).
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { translateKafkaError } from './translate-error.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 export const MAX_BATCH_RECORDS = 1000;
 

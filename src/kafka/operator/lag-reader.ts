@@ -5,13 +5,20 @@
  * - for each partition with lag, the timestamp of the first record at the committed offset, by one small Fetch
  *   (read_committed, no wait) per partition, so lag in seconds is the age of the oldest unread record;
  * - the input's retention.ms (DescribeConfigs, cached), which lag in seconds must stay well below.
- * kafkajs has no public call for a fetch at a given offset without joining a group, so, like offsets.ts, this
- * uses the Kafka object's private cluster (kafkajs is pinned to 2.2.4); connections are kept between lookups.
+ * kafkajs has no public call for a fetch at a given offset without joining a group, so, like client/offsets.ts,
+ * this uses a cluster from kafkajs-internals (kafkajs is pinned to 2.2.4); connections are kept between lookups.
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
-import { committedRecords, type AbortFilterMessage, type AbortedTransaction } from './abort-filter.js';
-import { privateCluster } from './offsets.js';
-import { translateKafkaError } from './translate-error.js';
+import {
+  createInternalCluster,
+  type AbortFilterMessage,
+  type AbortedTransaction,
+  type FetchedPartition,
+  type FetchedRecord,
+  type InternalCluster,
+} from '../../kafkajs-internals/index.js';
+import { translateKafkaError } from '../client/translate-error.js';
+import { committedRecords } from './abort-filter.js';
 
 const READ_COMMITTED = 1;
 /** Per request: the broker still returns the whole first record batch, however large (KIP-74). */
@@ -29,47 +36,11 @@ export interface PartitionOffsetsSample {
   oldestUnreadTimestampMs: number | null;
 }
 
-export interface FetchedRecord extends AbortFilterMessage {
-  timestamp: string;
-}
-interface FetchResponse {
-  responses: {
-    topicName: string;
-    partitions: {
-      partition: number;
-      errorCode: number;
-      abortedTransactions?: AbortedTransaction[];
-      messages: FetchedRecord[];
-    }[];
-  }[];
-}
-interface PrivateBroker {
-  fetch(request: {
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<FetchResponse>;
-}
-interface PrivateCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  refreshMetadataIfNecessary(): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(options: { nodeId: string }): Promise<PrivateBroker>;
-  fetchTopicsOffset(
-    topics: { topic: string; partitions: { partition: number }[]; fromBeginning: boolean }[],
-  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
-}
-function readCommittedCluster(kafka: Kafka): PrivateCluster {
-  return privateCluster(kafka, 'read_committed') as PrivateCluster;
-}
+/** What the oldest-unread lookup reads of a fetched record; tests build such records by hand. */
+export type TimestampedRecord = AbortFilterMessage & Pick<FetchedRecord, 'timestamp'>;
 
 export class KafkaLagReader {
-  private readonly cluster: PrivateCluster;
+  private readonly cluster: InternalCluster;
   private readonly admin: Admin;
   private connected: Promise<void> | undefined;
   private clusterId: string | undefined;
@@ -80,7 +51,7 @@ export class KafkaLagReader {
     private readonly groupId: string,
     private readonly topic: string,
   ) {
-    this.cluster = readCommittedCluster(kafka);
+    this.cluster = createInternalCluster(kafka, { isolation: 'read_committed' });
     this.admin = kafka.admin();
   }
 
@@ -191,10 +162,7 @@ export class KafkaLagReader {
     );
   }
 
-  private async fetchAt(
-    partition: number,
-    position: bigint,
-  ): Promise<FetchResponse['responses'][number]['partitions'][number] | undefined> {
+  private async fetchAt(partition: number, position: bigint): Promise<FetchedPartition | undefined> {
     const [nodeId] = Object.keys(this.cluster.findLeaderForPartitions(this.topic, [partition]));
     if (nodeId === undefined) return undefined;
     const broker = await this.cluster.findBroker({ nodeId });
@@ -222,7 +190,7 @@ export class KafkaLagReader {
  * look next: after the last record this fetch returned.
  */
 export function firstReadableRecord(
-  records: readonly FetchedRecord[],
+  records: readonly TimestampedRecord[],
   position: bigint,
   abortedTransactions: readonly AbortedTransaction[] = [],
 ): { timestampMs?: number; nextPosition?: bigint } {

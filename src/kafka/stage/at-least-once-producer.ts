@@ -6,10 +6,10 @@
  * Same task code, same state handling, so a benchmark run with it measures exactly what transactions cost.
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../engine/ports.js';
-import { StageError } from '../errors/errors.js';
-import { sendInChunks } from './transactional-producer.js';
-import { translateKafkaError } from './translate-error.js';
+import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../../engine/ports.js';
+import { StageError } from '../../errors/errors.js';
+import { sendInChunks } from '../client/transactional-producer.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 /** Commits the consumer group's offset of one input partition, outside any transaction. */
 export type OffsetCommitter = (offset: InputOffset) => Promise<void>;

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { Resolver, Type } from 'avsc';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { HostInfo } from '../domain/metric.js';
-import type { RegistryClient } from '../serde/registry-client.js';
-import { avroType } from '../serde/schema-files.js';
-import { HEADER_LENGTH, readWireHeader } from '../serde/wire-format.js';
-import { partitionRanges } from './offsets.js';
+import type { HostInfo } from '../../domain/metric.js';
+import type { RegistryClient } from '../../serde/registry-client.js';
+import { avroType } from '../../serde/schema-files.js';
+import { HEADER_LENGTH, readWireHeader } from '../../serde/wire-format.js';
+import { partitionRanges } from '../client/offsets.js';
 
 export class InventoryFollower {
   private readonly hosts = new Map<string, HostInfo>();

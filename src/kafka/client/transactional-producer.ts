@@ -8,8 +8,8 @@
  *   never splits a request.
  */
 import { Partitioners, type Kafka, type Producer, type Transaction } from 'kafkajs';
-import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../engine/ports.js';
-import { StageError } from '../errors/errors.js';
+import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../../engine/ports.js';
+import { StageError } from '../../errors/errors.js';
 import { translateKafkaError } from './translate-error.js';
 
 export const MAX_RECORDS_PER_SEND = 2000;

@@ -4,10 +4,10 @@
  * start with one clear line. Also checks TRANSACTION_TIMEOUT_MS against the broker's maximum.
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
-import type { Config } from '../config/config.js';
-import { FatalError, StageError } from '../errors/errors.js';
+import type { Config } from '../../config/config.js';
+import { FatalError, StageError } from '../../errors/errors.js';
 import { processingAttemptsTopic } from './attempt-journal.js';
-import { translateKafkaError } from './translate-error.js';
+import { translateKafkaError } from '../client/translate-error.js';
 
 export interface TopicLayout {
   inputPartitions: number;

@@ -2,8 +2,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { KafkaConfig } from '../config/config.js';
-import { readPemFile } from '../config/pem-file.js';
+import type { KafkaConfig } from '../../config/config.js';
+import { readPemFile } from '../../config/pem-file.js';
 import { saslMechanism } from './sasl.js';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
