@@ -33,8 +33,10 @@ import {
   type StageLifecycle,
 } from '../observability/readiness.js';
 import { FaultInjector, parseFaultSpecs } from './faults.js';
-import { OPEN_GATE, ProcessIsolationGate } from './isolation-gate.js';
-import type { ProducerPort, TaskKafkaPort, TransactionPort } from './ports.js';
+import { ProcessIsolationGate } from './isolation-gate.js';
+import { CommitLedger } from './commit-ledger.js';
+import { decorateForNegativeControl, type DecoratedPorts } from '../negative-controls/decorators.js';
+import type { BatchControl, InputBatch, ProducerPort, TaskKafkaPort, TransactionPort } from './ports.js';
 import { PartitionTask, TaskFailedError, type TaskDependencies } from './task.js';
 
 export interface StageOptions {
@@ -61,7 +63,11 @@ export class Stage {
   private consumer: InputConsumer | undefined;
   private inventory: InventoryFollower | undefined;
   private journal: KafkajsAttemptJournal | undefined;
-  private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
+  private taskDeps: Omit<TaskDependencies, 'consumer' | 'incarnation'> | undefined;
+  /** Commits in doubt, by partition: owned here, because a task is often replaced before it settles its own. */
+  private readonly commitLedger = new CommitLedger();
+  /** Negative controls (EOS_ROLLUP_BROKEN) around the consumer and batch controls; pass-through otherwise. */
+  private controls: Pick<DecoratedPorts, 'partitionControl' | 'batchControl'> | undefined;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   /** The consumer group's latest assignment to this instance; undefined before the first. */
   private assignment: readonly number[] | undefined;
@@ -182,30 +188,45 @@ export class Stage {
     });
     logger.info({ hosts: inventory.size }, 'inventory caught up');
 
+    const taskPort = new KafkajsTaskPort(
+      kafka,
+      { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
+      `${config.appId}-restore`,
+      config.processingGuarantee === 'at_least_once'
+        ? {
+            commitOffset: async ({ partition, offset }) => {
+              if (!this.consumer)
+                throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
+              await this.consumer.commitOffsetOutsideTransaction(partition, offset);
+            },
+          }
+        : undefined,
+    );
+    // Negative controls: the only place they are wired. Production passes every port through unchanged.
+    const ports = decorateForNegativeControl(
+      config.brokenVariant,
+      { kafka: taskPort, journal, isolationGate: new ProcessIsolationGate() },
+      {
+        groupId: config.appId,
+        inputTopic: config.topics.input,
+        instanceId: this.instanceId,
+        readPartition: (isolation, ...args) => taskPort.readPartition(isolation, ...args),
+        commitOffsetOutsideTransaction: async (partition, offset) => {
+          await this.consumer?.commitOffsetOutsideTransaction(partition, offset);
+        },
+      },
+    );
+    this.controls = ports;
     this.taskDeps = {
       groupId: config.appId,
-      instanceId: this.instanceId,
       stage: { id: `${config.appId}/${this.instanceId}`, version: this.options.version },
       topics: { ...config.topics, dlqPartitions: layout.dlqPartitions },
       windows: config.windows,
       maxRecordsPerTransaction: config.commit.maxRecords,
       retry: config.retry,
       breaker: config.circuitBreaker,
-      kafka: new KafkajsTaskPort(
-        kafka,
-        { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
-        `${config.appId}-restore`,
-        config.processingGuarantee === 'at_least_once'
-          ? {
-              commitOffset: async ({ partition, offset }) => {
-                if (!this.consumer)
-                  throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
-                await this.consumer.commitOffsetOutsideTransaction(partition, offset);
-              },
-            }
-          : undefined,
-      ),
-      journal,
+      kafka: ports.kafka,
+      journal: ports.journal,
       onProcessCrash: config.onProcessCrash,
       decoder: new MetricDecoder(registry),
       encodeRollup: (rollup) => encoder.encode(rollup),
@@ -227,9 +248,10 @@ export class Stage {
       random: Math.random,
       idleFlushMs: config.idleFlushMs,
       restoreStableWaitMs: config.restoreStableWaitMs,
-      broken: config.brokenVariant,
-      unsettledCommits: new Map(),
-      isolationGate: config.brokenVariant === 'no-isolation-gate' ? OPEN_GATE : new ProcessIsolationGate(),
+      commitLedger: this.commitLedger,
+      isolationGate: ports.isolationGate,
+      transactionalIdFor: ports.transactionalIdFor,
+      stateRollback: ports.stateRollback,
       onFatal: (error) => {
         this.fail(error);
       },
@@ -279,7 +301,7 @@ export class Stage {
       return;
     }
     try {
-      await task.handleBatch(batch, control);
+      await task.handleBatch(batch, this.batchControl(batch, control));
     } catch (error) {
       if (translateKafkaError(error, 'batch').code === 'REBALANCE_IN_PROGRESS')
         this.rebalanceSeenAtMs ??= Date.now();
@@ -289,6 +311,10 @@ export class Stage {
       throw error;
     }
   };
+
+  private batchControl(batch: InputBatch, control: BatchControl): BatchControl {
+    return this.controls ? this.controls.batchControl(batch, control) : control;
+  }
 
   /**
    * kafkajs does not restart its consumer after an error it considers non-retriable, such as "failed to find
@@ -353,7 +379,8 @@ export class Stage {
   private createTask(partition: number): PartitionTask {
     const deps = this.taskDeps;
     const consumer = this.consumer;
-    if (!deps || !consumer) throw new Error('stage not started');
+    const controls = this.controls;
+    if (!deps || !consumer || !controls) throw new Error('stage not started');
     // A new task object per assignment: its attempt ids must not repeat those of an earlier task of this
     // instance for the same partition (the counter starts again), so the instance part names the task too.
     // The run token keeps them apart across restarts, where the instance id repeats: a pod's name, or
@@ -362,8 +389,8 @@ export class Stage {
     const task = new PartitionTask(partition, {
       ...deps,
       kafka: instrumentTaskPort(deps.kafka, partition, this.events),
-      consumer,
-      instanceId: `${deps.instanceId}.${this.runToken}.t${this.taskSerial}`,
+      consumer: controls.partitionControl(consumer),
+      incarnation: `${this.instanceId}.${this.runToken}.t${this.taskSerial}`,
     });
     this.tasks.set(partition, task);
     return task;
@@ -453,7 +480,7 @@ function instrumentTaskPort(port: TaskKafkaPort, partition: number, events: Stag
       instrumentProducer(await port.createProducer(transactionalId), partition, events),
     committedOffset: (groupId, topic, p) => port.committedOffset(groupId, topic, p),
     partitionRange: (topic, p) => port.partitionRange(topic, p),
-    readChangelog: (topic, p, endOffset, onRecords, onProgress, readUncommitted) => {
+    readChangelog: (topic, p, endOffset, onRecords, onProgress) => {
       let records = 0;
       events.emit('task.restore_progressed', { partition, records, position: null, endOffset });
       return port.readChangelog(
@@ -468,7 +495,6 @@ function instrumentTaskPort(port: TaskKafkaPort, partition: number, events: Stag
           events.emit('task.restore_progressed', { partition, records, position, endOffset });
           return onProgress(position);
         },
-        readUncommitted,
       );
     },
   };
