@@ -381,8 +381,8 @@ export class Stage {
     const consumer = this.consumer;
     const controls = this.controls;
     if (!deps || !consumer || !controls) throw new Error('stage not started');
-    // A new task object per assignment: its attempt ids must not repeat those of an earlier task of this
-    // instance for the same partition (the counter starts again), so the instance part names the task too.
+    // A new task incarnation per assignment: its transactional attempt ids must not repeat those of an earlier
+    // task of this instance for the same partition (the counter starts again), so the incarnation names the task.
     // The run token keeps them apart across restarts, where the instance id repeats: a pod's name, or
     // hostname-pid in a container, where pid is always the same.
     this.taskSerial += 1;

@@ -68,12 +68,14 @@ export function decorateForNegativeControl(
       return { ...unchanged, stateRollback: NO_STATE_ROLLBACK };
     case 'restore-read-uncommitted':
       return { ...unchanged, kafka: restoreReadUncommitted(ports.kafka, adapters) };
-    case 'resolve-before-commit':
+    case 'resolve-before-commit': {
+      const resolved = new Map<number, bigint>();
       return {
         ...unchanged,
-        partitionControl: withoutRewind,
-        batchControl: resolvedOnArrival,
+        partitionControl: (control) => withoutRewind(control, resolved),
+        batchControl: (batch, control) => resolvedOnArrival(batch, control, resolved),
       };
+    }
     case 'shared-transactional-id':
       return {
         ...unchanged,
@@ -158,17 +160,38 @@ const NO_STATE_ROLLBACK: StateRollbackPort = {
   },
 };
 
-/** The consumer moves past a batch as it arrives, before any of its commits is known to have succeeded. */
-function resolvedOnArrival(batch: InputBatch, control: BatchControl): BatchControl {
+/**
+ * The consumer moves past a batch as it arrives, before any of its commits is known to have succeeded. The task's
+ * own resolves after each commit are dropped: kafkajs takes the latest resolve, and an earlier chunk's would move
+ * the consumer back onto the chunk that failed.
+ */
+function resolvedOnArrival(
+  batch: InputBatch,
+  control: BatchControl,
+  resolved: Map<number, bigint>,
+): BatchControl {
   const last = batch.messages[batch.messages.length - 1];
-  if (last) control.resolveOffset(last.offset);
-  return control;
+  if (last) {
+    control.resolveOffset(last.offset);
+    resolved.set(batch.partition, last.offset + 1n);
+  }
+  return {
+    heartbeat: () => control.heartbeat(),
+    resolveOffset: () => undefined,
+    isActive: () => control.isActive(),
+  };
 }
 
-/** No rewind after a failure: what the consumer fetched past the last commit stays skipped. */
-function withoutRewind(control: PartitionControl): PartitionControl {
+/**
+ * No rewind after a failure: a seek (the task's rewind, or its re-initialization's seek to the committed offset)
+ * never goes back behind what was resolved on arrival, so what the consumer skipped stays skipped.
+ */
+function withoutRewind(control: PartitionControl, resolved: ReadonlyMap<number, bigint>): PartitionControl {
   return {
-    seek: () => undefined,
+    seek: (partition, offset) => {
+      const past = resolved.get(partition);
+      control.seek(partition, past !== undefined && past > offset ? past : offset);
+    },
     pause: (partition) => {
       control.pause(partition);
     },

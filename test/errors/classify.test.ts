@@ -61,7 +61,9 @@ test('RetriableError, FencedError and FatalError carry the kind of their name', 
 });
 
 test('a corrupt changelog record is fatal under its own code: a restore would read the same bytes again', () => {
-  const error = new ChangelogCorruptError('changelog key is not a known state key', { cause: new Error('x') });
+  const error = new ChangelogCorruptError('changelog key is not a known state key', {
+    cause: new Error('x'),
+  });
   assert.equal(classify(error), 'fatal');
   assert.equal(error.code, 'CHANGELOG_CORRUPT');
   assert.equal(error.name, 'ChangelogCorruptError');
