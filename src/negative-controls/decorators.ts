@@ -68,14 +68,8 @@ export function decorateForNegativeControl(
       return { ...unchanged, stateRollback: NO_STATE_ROLLBACK };
     case 'restore-read-uncommitted':
       return { ...unchanged, kafka: restoreReadUncommitted(ports.kafka, adapters) };
-    case 'resolve-before-commit': {
-      const resolved = new Map<number, bigint>();
-      return {
-        ...unchanged,
-        partitionControl: (control) => withoutRewind(control, resolved),
-        batchControl: (batch, control) => resolvedOnArrival(batch, control, resolved),
-      };
-    }
+    case 'resolve-before-commit':
+      return { ...unchanged, ...resolveBeforeCommit(ports.kafka) };
     case 'shared-transactional-id':
       return {
         ...unchanged,
@@ -161,43 +155,60 @@ const NO_STATE_ROLLBACK: StateRollbackPort = {
 };
 
 /**
- * The consumer moves past a batch as it arrives, before any of its commits is known to have succeeded. The task's
- * own resolves after each commit are dropped: kafkajs takes the latest resolve, and an earlier chunk's would move
- * the consumer back onto the chunk that failed.
+ * The consumer is told a transaction's records are done as soon as the transaction sends anything, before its
+ * commit is known to have succeeded; and no seek (the task's rewind, or its re-initialization's seek to the
+ * committed offset) goes back behind that, so a failed transaction's records stay skipped.
  */
-function resolvedOnArrival(
-  batch: InputBatch,
-  control: BatchControl,
-  resolved: Map<number, bigint>,
-): BatchControl {
-  const last = batch.messages[batch.messages.length - 1];
-  if (last) {
-    control.resolveOffset(last.offset);
-    resolved.set(batch.partition, last.offset + 1n);
-  }
-  return {
-    heartbeat: () => control.heartbeat(),
-    resolveOffset: () => undefined,
-    isActive: () => control.isActive(),
+function resolveBeforeCommit(
+  kafka: TaskKafkaPort,
+): Pick<DecoratedPorts, 'kafka' | 'partitionControl' | 'batchControl'> {
+  const batches = new Map<number, BatchControl>();
+  const resolvedTo = new Map<number, bigint>();
+  const resolve = (partition: number, next: bigint): void => {
+    batches.get(partition)?.resolveOffset(next - 1n);
+    resolvedTo.set(partition, next);
   };
-}
-
-/**
- * No rewind after a failure: a seek (the task's rewind, or its re-initialization's seek to the committed offset)
- * never goes back behind what was resolved on arrival, so what the consumer skipped stays skipped.
- */
-function withoutRewind(control: PartitionControl, resolved: ReadonlyMap<number, bigint>): PartitionControl {
+  const decorateTransaction = (transaction: TransactionPort): TransactionPort => ({
+    send: async (records) => {
+      const covered = coveredOffset(records);
+      if (covered) resolve(covered.partition, covered.offset);
+      await transaction.send(records);
+    },
+    sendOffsets: async (groupId, offset) => {
+      resolve(offset.partition, offset.offset);
+      await transaction.sendOffsets(groupId, offset);
+    },
+    commit: () => transaction.commit(),
+    abort: () => transaction.abort(),
+  });
   return {
-    seek: (partition, offset) => {
-      const past = resolved.get(partition);
-      control.seek(partition, past !== undefined && past > offset ? past : offset);
+    kafka: {
+      ...bind(kafka),
+      createProducer: async (transactionalId) => {
+        const producer = await kafka.createProducer(transactionalId);
+        return {
+          transactionalId: producer.transactionalId,
+          begin: async () => decorateTransaction(await producer.begin()),
+          close: () => producer.close(),
+        };
+      },
     },
-    pause: (partition) => {
-      control.pause(partition);
+    batchControl: (batch, control) => {
+      batches.set(batch.partition, control);
+      return control;
     },
-    resume: (partition) => {
-      control.resume(partition);
-    },
+    partitionControl: (control) => ({
+      seek: (partition, offset) => {
+        const past = resolvedTo.get(partition);
+        control.seek(partition, past !== undefined && past > offset ? past : offset);
+      },
+      pause: (partition) => {
+        control.pause(partition);
+      },
+      resume: (partition) => {
+        control.resume(partition);
+      },
+    }),
   };
 }
 

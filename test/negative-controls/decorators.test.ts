@@ -131,25 +131,26 @@ void test('restore-read-uncommitted: the changelog is read read_uncommitted thro
   assert.ok(!s.broker.log.some((e) => e.step === 'readChangelog'));
 });
 
-void test('resolve-before-commit: a batch is resolved as it arrives, the task’s resolves are dropped, its seeks never rewind', () => {
+void test('resolve-before-commit: the batch is resolved when its transaction first sends, before the commit, and seeks never rewind behind it', async () => {
   const s = setup();
   const decorated = decorateForNegativeControl('resolve-before-commit', s.ports, s.adapters);
   const control = new FakeBatchControl(s.broker);
-  const batch = batchOf('in', 0, [message(3, 'x'), message(4, 'y'), message(5, 'z')]);
-  const seen = decorated.batchControl(batch, control);
-  assert.deepEqual(control.resolved, [5n]);
-  seen.resolveOffset(3n);
-  assert.deepEqual(control.resolved, [5n], 'never moved back onto a failed chunk');
+  const batch = batchOf('in', 2, [message(40, 'x'), message(41, 'y')]);
+  assert.equal(decorated.batchControl(batch, control), control, 'the task’s own resolves pass');
+  const transaction = await (await decorated.kafka.createProducer('g-in-2')).begin();
+  await transaction.send([record('41')]);
+  assert.deepEqual(control.resolved, [41n], 'resolved before the commit');
+  await transaction.abort();
   const consumer = new FakeConsumer(s.broker);
   const partition = decorated.partitionControl(consumer);
-  partition.seek(0, 3n);
-  assert.equal(consumer.positions.get(0), 6n, 'no rewind behind what was resolved on arrival');
-  partition.seek(0, 9n);
-  assert.equal(consumer.positions.get(0), 9n, 'forward seeks pass');
-  partition.seek(1, 2n);
-  assert.equal(consumer.positions.get(1), 2n, 'another partition is not held');
-  partition.pause(0);
-  assert.ok(consumer.paused.has(0), 'pause still reaches the consumer');
+  partition.seek(2, 40n);
+  assert.equal(consumer.positions.get(2), 42n, 'no rewind onto the failed transaction’s records');
+  partition.seek(2, 50n);
+  assert.equal(consumer.positions.get(2), 50n, 'forward seeks pass');
+  partition.seek(1, 3n);
+  assert.equal(consumer.positions.get(1), 3n, 'another partition is not held');
+  partition.pause(2);
+  assert.ok(consumer.paused.has(2), 'pause still reaches the consumer');
 });
 
 void test('transactional ids: shared by every partition, or per instance so the next owner cannot fence', () => {
