@@ -97,9 +97,18 @@ export default tseslint.config(
     ['src/engine/**/*.ts'],
     [
       {
-        group: ['kafkajs', 'avsc', '@kafkajs/*', '**/kafka/**', '**/serde/**', '**/cli/**', '**/app/**'],
+        group: [
+          'kafkajs',
+          'avsc',
+          '@kafkajs/*',
+          '**/kafka/**',
+          '**/serde/**',
+          '**/cli/**',
+          '**/app/**',
+          '**/negative-controls/**',
+        ],
         message:
-          'the engine owns its ports (types included): src/app wires the kafka/ and serde/ adapters into them.',
+          'the engine owns its ports (types included): src/app wires the kafka/ and serde/ adapters, and the test-only negative controls, into them.',
       },
     ],
   ),

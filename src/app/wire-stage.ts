@@ -17,6 +17,7 @@ import { KafkajsAttemptJournal } from '../kafka/stage/attempt-journal.js';
 import { checkBrokerVersion } from '../kafka/client/broker-version.js';
 import { createKafka } from '../kafka/client/client.js';
 import { assertKafkajsInternals } from '../kafkajs-internals/index.js';
+import { decorateForNegativeControl } from '../negative-controls/decorators.js';
 import { InputConsumer } from '../kafka/stage/input-consumer.js';
 import { InventoryFollower } from '../kafka/stage/inventory-follower.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/stage/task-kafka.js';
@@ -57,7 +58,20 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
   let registry: RegistryClient | undefined;
   const registryClient = (): RegistryClient => (registry ??= new RegistryClient(config.registry));
 
+  let taskPort: KafkajsTaskPort | undefined;
   return {
+    decorateTaskPorts: (ports, commitOffsetOutsideTransaction) =>
+      // Test only when EOS_ROLLUP_BROKEN is set; otherwise every port passes through unchanged.
+      decorateForNegativeControl(config.brokenVariant, ports, {
+        groupId: config.appId,
+        inputTopic: config.topics.input,
+        instanceId,
+        readPartition: (isolation, ...args) => {
+          if (!taskPort) throw new Error('the task port is not built yet');
+          return taskPort.readPartition(isolation, ...args);
+        },
+        commitOffsetOutsideTransaction,
+      }),
     prepareTopics: async () => {
       await checkBrokerVersion(client());
       await checkTransactionTimeout(client(), config.transactionTimeoutMs);
@@ -88,12 +102,12 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
         heartbeatIntervalMs: config.heartbeatIntervalMs,
       }),
     taskKafka: (atLeastOnce) =>
-      new KafkajsTaskPort(
+      (taskPort = new KafkajsTaskPort(
         client(),
         { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
         `${config.appId}-restore`,
         atLeastOnce ? { commitOffset: atLeastOnce } : undefined,
-      ),
+      )),
     outputPartitioner: keyPartitioner,
     consumer: (concurrency, listeners) =>
       new InputConsumer(

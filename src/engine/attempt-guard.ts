@@ -23,8 +23,6 @@ export interface AttemptGuardOptions {
   /** This task incarnation, unique across processes: entries are stamped with it. */
   owner: string;
   onCrash: OnProcessCrash;
-  /** Test only (negative control): never take an attempt back, as a process that dies without its release. */
-  skipRelease?: boolean;
 }
 
 export class AttemptGuard {
@@ -103,7 +101,7 @@ export class AttemptGuard {
 
   private async takeBack(armed: Armed, restore: JournaledAttempt | undefined, when: string): Promise<void> {
     const stamp = armed.stamp;
-    if (!stamp || this.options.skipRelease) return;
+    if (!stamp) return;
     armed.stamp = undefined;
     try {
       await this.journal.release(this.partition, stamp, restore);

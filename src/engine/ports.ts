@@ -61,8 +61,6 @@ export interface TaskKafkaPort {
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
-    /** Only the negative control `restore-read-uncommitted` sets this: restoring aborted state is the bug. */
-    readUncommitted?: boolean,
   ): Promise<void>;
 }
 
@@ -98,8 +96,6 @@ export interface PartitionControl {
   seek(partition: number, offset: bigint): void;
   pause(partition: number): void;
   resume(partition: number): void;
-  /** Only the negative control `offsets-outside-transaction` uses this: committing offsets like this is the bug. */
-  commitOffsetOutsideTransaction?(partition: number, offset: bigint): Promise<void>;
 }
 
 /**

@@ -6,6 +6,8 @@
 import type { HostInfo, MetricRollup } from '../domain/metric.js';
 import type { StageError } from '../errors/errors.js';
 import type { FaultInjector } from './faults.js';
+import type { IsolationGate } from './isolation-gate.js';
+import type { StateRollbackPort } from './state-rollback.js';
 import type {
   AttemptJournalPort,
   BatchControl,
@@ -67,7 +69,31 @@ export interface StageCodecs {
 /** PROCESSING_GUARANTEE=at_least_once: what commits the group's offsets instead of a transaction. */
 export type OffsetCommitter = (offset: InputOffset) => Promise<void>;
 
+/** The task ports a negative control (EOS_ROLLUP_BROKEN, test only) may replace. */
+export interface DecoratableTaskPorts {
+  kafka: TaskKafkaPort;
+  journal: AttemptJournalPort;
+  isolationGate: IsolationGate;
+  transactionalIdFor?: ((partition: number) => string) | undefined;
+  stateRollback?: StateRollbackPort | undefined;
+}
+
+export interface DecoratedTaskPorts extends DecoratableTaskPorts {
+  /** Around the consumer a task is handed. */
+  partitionControl: (control: PartitionControl) => PartitionControl;
+  /** Around each batch's control, as the task manager hands it to a task. */
+  batchControl: (batch: InputBatch, control: BatchControl) => BatchControl;
+}
+
 export interface StageAdapters {
+  /**
+   * The negative controls' one seam: production returns the ports unchanged (with pass-through controls). Given
+   * the input consumer's plain offset commit, which only the offsets-outside-transaction variant uses.
+   */
+  decorateTaskPorts(
+    ports: DecoratableTaskPorts,
+    commitOffsetOutsideTransaction: (partition: number, offset: bigint) => Promise<void>,
+  ): DecoratedTaskPorts;
   /** Checks the broker (version, transaction timeout), then creates the missing topics. */
   prepareTopics(): Promise<StageTopicLayout>;
   /** The output schema registered (or looked up) and the input decoder. */

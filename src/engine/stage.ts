@@ -16,12 +16,15 @@ import {
   type ReadinessFacts,
   type StageLifecycle,
 } from '../observability/readiness.js';
-import { OPEN_GATE, ProcessIsolationGate } from './isolation-gate.js';
+import { ProcessIsolationGate } from './isolation-gate.js';
+import { CommitLedger } from './commit-ledger.js';
 import { instrumentTaskPort } from './instrumented-port.js';
 import { ReadinessBook } from './readiness-book.js';
+import type { BatchControl, InputBatch } from './ports.js';
 import type {
   BatchHandler,
   Clock,
+  DecoratedTaskPorts,
   InputConsumerPort,
   InventoryPort,
   StageAdapters,
@@ -57,7 +60,11 @@ export class Stage {
   private consumer: InputConsumerPort | undefined;
   private inventory: InventoryPort | undefined;
   private journal: StageJournalPort | undefined;
-  private taskDeps: Omit<TaskDependencies, 'consumer'> | undefined;
+  private taskDeps: Omit<TaskDependencies, 'consumer' | 'incarnation'> | undefined;
+  /** Commits in doubt, by partition: owned here, because a task is often replaced before it settles its own. */
+  private readonly commitLedger = new CommitLedger();
+  /** Negative controls (EOS_ROLLUP_BROKEN) around the consumer and batch controls; pass-through otherwise. */
+  private controls: Pick<DecoratedTaskPorts, 'partitionControl' | 'batchControl'> | undefined;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   /** The consumer group's latest assignment to this instance; undefined before the first. */
   private assignment: readonly number[] | undefined;
@@ -127,25 +134,32 @@ export class Stage {
     });
     logger.info({ hosts: inventory.size }, 'inventory caught up');
 
+    const atLeastOnce =
+      config.processingGuarantee === 'at_least_once'
+        ? async ({ partition, offset }: { partition: number; offset: bigint }) => {
+            if (!this.consumer)
+              throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
+            await this.consumer.commitOffsetOutsideTransaction(partition, offset);
+          }
+        : undefined;
+    // Negative controls are wired by the composition root; in production every port passes through unchanged.
+    const ports = adapters.decorateTaskPorts(
+      { kafka: adapters.taskKafka(atLeastOnce), journal, isolationGate: new ProcessIsolationGate() },
+      async (partition, offset) => {
+        await this.consumer?.commitOffsetOutsideTransaction(partition, offset);
+      },
+    );
+    this.controls = ports;
     this.taskDeps = {
       groupId: config.appId,
-      instanceId: this.instanceId,
       stage: { id: `${config.appId}/${this.instanceId}`, version: this.options.version },
       topics: { ...config.topics, dlqPartitions: layout.dlqPartitions },
       windows: config.windows,
       maxRecordsPerTransaction: config.commit.maxRecords,
       retry: config.retry,
       breaker: config.circuitBreaker,
-      kafka: adapters.taskKafka(
-        config.processingGuarantee === 'at_least_once'
-          ? async ({ partition, offset }) => {
-              if (!this.consumer)
-                throw new RetriableError('REBALANCE_IN_PROGRESS', 'the input consumer is not running');
-              await this.consumer.commitOffsetOutsideTransaction(partition, offset);
-            }
-          : undefined,
-      ),
-      journal,
+      kafka: ports.kafka,
+      journal: ports.journal,
       onProcessCrash: config.onProcessCrash,
       decoder,
       encodeRollup,
@@ -159,9 +173,10 @@ export class Stage {
       random: () => clock.random(),
       idleFlushMs: config.idleFlushMs,
       restoreStableWaitMs: config.restoreStableWaitMs,
-      broken: config.brokenVariant,
-      unsettledCommits: new Map(),
-      isolationGate: config.brokenVariant === 'no-isolation-gate' ? OPEN_GATE : new ProcessIsolationGate(),
+      commitLedger: this.commitLedger,
+      isolationGate: ports.isolationGate,
+      transactionalIdFor: ports.transactionalIdFor,
+      stateRollback: ports.stateRollback,
       onFatal: (error) => {
         this.fail(error);
       },
@@ -199,7 +214,7 @@ export class Stage {
       return;
     }
     try {
-      await task.handleBatch(batch, control);
+      await task.handleBatch(batch, this.batchControl(batch, control));
     } catch (error) {
       if (this.options.adapters.translateError(error, 'batch').code === 'REBALANCE_IN_PROGRESS')
         this.rebalanceSeenAtMs ??= this.options.clock.now();
@@ -209,6 +224,10 @@ export class Stage {
       throw error;
     }
   };
+
+  private batchControl(batch: InputBatch, control: BatchControl): BatchControl {
+    return this.controls ? this.controls.batchControl(batch, control) : control;
+  }
 
   /**
    * kafkajs does not restart its consumer after an error it considers non-retriable, such as "failed to find
@@ -273,17 +292,18 @@ export class Stage {
   private createTask(partition: number): PartitionTask {
     const deps = this.taskDeps;
     const consumer = this.consumer;
-    if (!deps || !consumer) throw new Error('stage not started');
-    // A new task object per assignment: its attempt ids must not repeat those of an earlier task of this
-    // instance for the same partition (the counter starts again), so the instance part names the task too.
+    const controls = this.controls;
+    if (!deps || !consumer || !controls) throw new Error('stage not started');
+    // A new task incarnation per assignment: its transactional attempt ids must not repeat those of an earlier
+    // task of this instance for the same partition (the counter starts again), so the incarnation names the task.
     // The run token keeps them apart across restarts, where the instance id repeats: a pod's name, or
     // hostname-pid in a container, where pid is always the same.
     this.taskSerial += 1;
     const task = new PartitionTask(partition, {
       ...deps,
       kafka: instrumentTaskPort(deps.kafka, partition, this.events, () => this.options.clock.now()),
-      consumer,
-      instanceId: `${deps.instanceId}.${this.runToken}.t${this.taskSerial}`,
+      consumer: controls.partitionControl(consumer),
+      incarnation: `${this.instanceId}.${this.runToken}.t${this.taskSerial}`,
     });
     this.tasks.set(partition, task);
     return task;

@@ -6,9 +6,9 @@
  * same transaction), not an exception.
  */
 
-export type ErrorKind = 'retriable' | 'fenced' | 'corrupted' | 'fatal' | 'config';
+export type ErrorKind = 'retriable' | 'fenced' | 'fatal' | 'config';
 
-export const ERROR_KINDS: readonly ErrorKind[] = ['retriable', 'fenced', 'corrupted', 'fatal', 'config'];
+export const ERROR_KINDS: readonly ErrorKind[] = ['retriable', 'fenced', 'fatal', 'config'];
 
 /** The closed list of codes. Codes are stable: logs, metrics labels and exit reasons carry them. */
 export const ERROR_CODES = {
@@ -53,9 +53,6 @@ export const ERROR_CODES = {
   /** The task's partition is no longer owned by this instance. */
   TASK_MIGRATED: 'fenced',
 
-  /** The task's state cannot be trusted (for example, an unreadable changelog record); restore from the changelog. */
-  TASK_CORRUPTED: 'corrupted',
-
   /** The broker or registry rejected the credentials. */
   AUTHENTICATION_FAILED: 'fatal',
   /** A broker's or the registry's TLS certificate did not verify (unknown CA, wrong host, expired): retries cannot help. */
@@ -70,6 +67,11 @@ export const ERROR_CODES = {
   TOPIC_INCOMPATIBLE: 'fatal',
   /** A Kafka error that has no recovery defined here; unknown errors are fatal, never skipped. */
   KAFKA_FATAL: 'fatal',
+  /**
+   * A changelog record cannot be decoded. Fatal, not retried: the changelog is the state's only source, and a
+   * restore reads the same bytes again; guessing around them would count records wrongly.
+   */
+  CHANGELOG_CORRUPT: 'fatal',
   /** A state the code rules out was reached: a bug. */
   INVARIANT_VIOLATED: 'fatal',
 } as const satisfies Record<string, ErrorKind>;
@@ -114,13 +116,6 @@ export class RetriableError extends StageError<'retriable'> {}
 /** Close the task dirty (no commit with this producer); re-initialise it if the partition is still owned. */
 export class FencedError extends StageError<'fenced'> {}
 
-/** Drop the task's state and restore it from the changelog. */
-export class TaskCorruptedError extends StageError<'corrupted'> {
-  constructor(message: string, options?: StageErrorOptions) {
-    super('TASK_CORRUPTED', message, options);
-  }
-}
-
 /** Log and exit non-zero. */
 export class FatalError extends StageError<'fatal'> {}
 
@@ -140,6 +135,7 @@ export class ConfigError extends StageError<'config'> {
 /**
  * A commit whose result did not arrive (timeout, connection lost). It is not fenced: the transaction may well
  * have committed, so the engine settles it by re-reading the committed offsets rather than assuming either way.
+ * The task raises it (the transport's error as cause) when it records such a commit in its commit ledger.
  */
 export class CommitOutcomeUnknownError extends RetriableError {
   constructor(message: string, options?: StageErrorOptions) {

@@ -120,7 +120,7 @@ export function attachMetrics(
   });
   const aborted = new Counter({
     name: `${PREFIX}transactions_aborted_total`,
-    help: 'Transactions begun but not committed, by reason: the error kind (retriable, fenced, corrupted, fatal), or abandoned (producer closed with the transaction open).',
+    help: 'Transactions begun but not committed, by reason: the error kind (retriable, fenced, fatal), or abandoned (producer closed with the transaction open).',
     labelNames: ['partition', 'reason'],
     registers,
   });

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 
 import type { Enrichment, MinMaxSum, WindowAggregate } from '../domain/aggregate.js';
+import { FatalError, type StageErrorOptions } from '../errors/errors.js';
 
 /**
  * Every changelog encode and decode lives here, so the format (JSON today) can change in one place.
@@ -14,8 +15,10 @@ export type ChangelogChange =
   | { kind: 'stream-time'; streamTimeMs: number | null };
 
 /** The changelog cannot be trusted: the task's state must be dropped and the problem surfaced, never guessed around. */
-export class ChangelogCorruptError extends Error {
-  override readonly name = 'ChangelogCorruptError';
+export class ChangelogCorruptError extends FatalError {
+  constructor(message: string, options?: StageErrorOptions) {
+    super('CHANGELOG_CORRUPT', message, options);
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

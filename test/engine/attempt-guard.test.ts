@@ -9,13 +9,23 @@ import { test } from 'node:test';
 import { AttemptGuard } from '../../src/engine/attempt-guard.js';
 import { currentAttempt, type JournalRecord } from '../../src/engine/attempt-ownership.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
-import type { JournaledAttempt } from '../../src/engine/ports.js';
+import type { AttemptJournalPort, JournaledAttempt } from '../../src/engine/ports.js';
 import { FakeBroker, silentLogger } from './fakes.js';
 
 const P = 0;
 
+/** skipRelease: the journal drops every release, as the negative control `no-attempt-release` makes it. */
 function guard(broker: FakeBroker, owner: string, skipRelease = false): AttemptGuard {
-  return new AttemptGuard(broker.journal, P, silentLogger, { owner, onCrash: 'quarantine', skipRelease });
+  const journal = skipRelease ? { ...bound(broker), release: () => Promise.resolve() } : broker.journal;
+  return new AttemptGuard(journal, P, silentLogger, { owner, onCrash: 'quarantine' });
+}
+
+function bound(broker: FakeBroker): AttemptJournalPort {
+  return {
+    read: (partition) => broker.journal.read(partition),
+    write: (partition, attempt) => broker.journal.write(partition, attempt),
+    release: (partition, own, restore) => broker.journal.release(partition, own, restore),
+  };
 }
 
 const entry = (offset: bigint, attempts: number, owner: string, seq = 1): JournaledAttempt => ({

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 
 import type { HostInfo } from '../../src/domain/metric.js';
 import type { DecodedInput } from '../../src/domain/process-record.js';
+import { CommitLedger } from '../../src/engine/commit-ledger.js';
 import { FaultInjector, parseFaultSpecs, type HoldRelease } from '../../src/engine/faults.js';
 import { OPEN_GATE, ProcessIsolationGate, type IsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
@@ -59,7 +60,7 @@ function task(
   const fakeDecoder = new FakeDecoder(broker);
   const deps: TaskDependencies = {
     groupId: GROUP,
-    instanceId: 'instance-1',
+    incarnation: 'instance-1.t1',
     stage: { id: 'eos-rollup-test-stage', version: '9.9.9-test' },
     topics: { input: IN, output: 'out', dlq: 'dlq', changelog: `${GROUP}-changelog`, dlqPartitions: 2 },
     windows: { sizeMs: 60_000, graceMs: 10_000 },
@@ -86,7 +87,7 @@ function task(
     sleep: () => Promise.resolve(),
     random: () => 0.5,
     idleFlushMs: 0,
-    unsettledCommits: new Map(),
+    commitLedger: new CommitLedger(),
     isolationGate: gate,
     onFatal: (error) => {
       throw error;

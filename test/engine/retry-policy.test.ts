@@ -12,12 +12,10 @@ test('a retriable error is retried after a back-off', () => {
   assert.deepEqual(decide('retriable', 1, policy, highest), { action: 'retry', backoffMs: 100 });
 });
 
-test('a fenced task is re-initialised after a back-off, never retried with the same producer', () => {
-  assert.deepEqual(decide('fenced', 1, policy, highest), { action: 'reinitialize', backoffMs: 100 });
-});
-
-test('a corrupted task is re-initialised after a back-off', () => {
-  assert.deepEqual(decide('corrupted', 2, policy, highest), { action: 'reinitialize', backoffMs: 200 });
+test('a fenced task is retried like a retriable failure, after a back-off that grows with the retry count', () => {
+  // Every retry starts from the assignment steps with a new producer: never the fenced one again.
+  assert.deepEqual(decide('fenced', 1, policy, highest), { action: 'retry', backoffMs: 100 });
+  assert.deepEqual(decide('fenced', 2, policy, highest), { action: 'retry', backoffMs: 200 });
 });
 
 test('fatal and config errors fail', () => {

@@ -148,6 +148,11 @@ function setup(): Harness {
     },
   };
   const adapters: StageAdapters = {
+    decorateTaskPorts: (ports) => ({
+      ...ports,
+      partitionControl: (control) => control,
+      batchControl: (_, control) => control,
+    }),
     prepareTopics: () => {
       calls.push('prepareTopics');
       return Promise.resolve({

@@ -11,6 +11,7 @@ import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
 import { FaultInjector } from '../../src/engine/faults.js';
 import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
+import { CommitLedger } from '../../src/engine/commit-ledger.js';
 import { PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
 import { RetriableError } from '../../src/errors/errors.js';
 import { StageEvents, type StageEventMap } from '../../src/observability/events.js';
@@ -85,7 +86,7 @@ function setup(broker = new LivenessBroker(), options: { threshold?: number } = 
   const clock = { value: 0 };
   const deps: TaskDependencies = {
     groupId: GROUP,
-    instanceId: 'instance-1',
+    incarnation: 'instance-1',
     stage: { id: 'liveness-test', version: '0.0.0-test' },
     topics: { input: IN, output: OUT, dlq: 'dlq', changelog: CHANGELOG, dlqPartitions: 1 },
     windows: { sizeMs: 60_000, graceMs: 10_000 },
@@ -110,7 +111,7 @@ function setup(broker = new LivenessBroker(), options: { threshold?: number } = 
     },
     random: () => 0.5,
     idleFlushMs: 5000,
-    unsettledCommits: new Map(),
+    commitLedger: new CommitLedger(),
     isolationGate: new ProcessIsolationGate(),
     onFatal: (error) => {
       throw error;

@@ -15,6 +15,7 @@ import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
 import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
 import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
+import { CommitLedger } from '../../src/engine/commit-ledger.js';
 import { MAX_PROCESSING_ATTEMPTS, PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
 import {
   CommitOutcomeUnknownError,
@@ -116,7 +117,7 @@ function setup(options: SetupOptions = {}): Harness {
   const clock = { value: 0 };
   const deps: TaskDependencies = {
     groupId: GROUP,
-    instanceId: options.instanceId ?? 'instance-1',
+    incarnation: options.instanceId ?? 'instance-1',
     stage: STAGE,
     topics: { input: IN, output: OUT, dlq: DLQ, changelog: CHANGELOG, dlqPartitions: DLQ_PARTITIONS },
     windows: { sizeMs: 60_000, graceMs: 10_000 },
@@ -141,7 +142,7 @@ function setup(options: SetupOptions = {}): Harness {
     },
     random: () => 0.5,
     idleFlushMs: options.idleFlushMs ?? 0,
-    unsettledCommits: new Map(),
+    commitLedger: new CommitLedger(),
     isolationGate: new ProcessIsolationGate(),
     onFatal: (error) => {
       throw error;

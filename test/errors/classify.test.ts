@@ -12,9 +12,9 @@ import {
   RegistryUnavailableError,
   RetriableError,
   StageError,
-  TaskCorruptedError,
   type ErrorCode,
 } from '../../src/errors/errors.js';
+import { ChangelogCorruptError } from '../../src/state/changelog-codec.js';
 
 const ALL_CODES = Object.keys(ERROR_CODES) as ErrorCode[];
 
@@ -54,11 +54,20 @@ test('classify never throws, even for a value whose every inspection throws', ()
   assert.equal(classify(hostile), 'fatal');
 });
 
-test('RetriableError, FencedError, TaskCorruptedError and FatalError carry the kind of their name', () => {
+test('RetriableError, FencedError and FatalError carry the kind of their name', () => {
   assert.equal(classify(new RetriableError('CONCURRENT_TRANSACTIONS', 'x')), 'retriable');
   assert.equal(classify(new FencedError('PRODUCER_FENCED', 'x')), 'fenced');
-  assert.equal(classify(new TaskCorruptedError('x')), 'corrupted');
   assert.equal(classify(new FatalError('KAFKA_FATAL', 'x')), 'fatal');
+});
+
+test('a corrupt changelog record is fatal under its own code: a restore would read the same bytes again', () => {
+  const error = new ChangelogCorruptError('changelog key is not a known state key', {
+    cause: new Error('x'),
+  });
+  assert.equal(classify(error), 'fatal');
+  assert.equal(error.code, 'CHANGELOG_CORRUPT');
+  assert.equal(error.name, 'ChangelogCorruptError');
+  assert.ok(error instanceof StageError);
 });
 
 test('a commit with an unknown outcome is retriable under its own code, not fenced', () => {

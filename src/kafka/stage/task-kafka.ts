@@ -51,17 +51,28 @@ export class KafkajsTaskPort implements TaskKafkaPort {
     }
   }
 
-  async readChangelog(
+  readChangelog(
     topic: string,
     partition: number,
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
-    readUncommitted = false,
+  ): Promise<void> {
+    return this.readPartition('read_committed', topic, partition, endOffset, onRecords, onProgress);
+  }
+
+  /** readChangelog at a chosen isolation: only a negative control reads a changelog read_uncommitted. */
+  async readPartition(
+    isolation: 'read_committed' | 'read_uncommitted',
+    topic: string,
+    partition: number,
+    endOffset: bigint,
+    onRecords: (records: ChangelogRecord[]) => void,
+    onProgress: (position: bigint) => Promise<void>,
   ): Promise<void> {
     const result = await readToEnd(this.kafka, {
       topic,
-      readUncommitted,
+      readUncommitted: isolation === 'read_uncommitted',
       partitions: [partition],
       endOffsets: new Map([[partition, endOffset]]),
       groupIdPrefix: this.readerGroupPrefix,

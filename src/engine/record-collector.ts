@@ -1,0 +1,255 @@
+/**
+ * Turns one chunk of input into everything its transaction will send: the rollups it closes, its dead letters
+ * (raw bytes untouched) and its changelog deltas, each partitioned, encoded and stamped with the transactional
+ * attempt's lineage. Pure computation on a store transaction: nothing here talks to Kafka or decides recovery.
+ */
+import { deadLetterHeaders, type Poison, type StageIdentity } from '../domain/dead-letter.js';
+import { attemptId, lineageHeaders } from '../domain/lineage.js';
+import type { HostInfo, MetricRollup } from '../domain/metric.js';
+import {
+  closeWindows,
+  processRecord,
+  type DecodedInput,
+  type RecordOutcome,
+} from '../domain/process-record.js';
+import type { WindowSpec } from '../domain/window.js';
+import { RetriableError } from '../errors/errors.js';
+import { errorMessage } from '../errors/message.js';
+import type { StoreTransaction, WindowStore } from '../state/window-store.js';
+import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
+import type { FaultInjector } from './faults.js';
+import type { InputMessage, OutgoingRecord } from './ports.js';
+
+export interface TaskTopics {
+  input: string;
+  output: string;
+  dlq: string;
+  changelog: string;
+  /** Partition count of the DLQ topic; DLQ records go to `source partition mod dlqPartitions`. */
+  dlqPartitions: number;
+}
+
+export interface RecordDecoder {
+  prepare(values: readonly (Buffer | null)[]): Promise<void>;
+  decode(value: Buffer | null): DecodedInput;
+}
+
+export interface CollectorDependencies {
+  /** The task incarnation: with the collector's own counter, it makes transactional attempt ids unique. */
+  incarnation: string;
+  stage: StageIdentity;
+  topics: TaskTopics;
+  windows: WindowSpec;
+  decoder: RecordDecoder;
+  encodeRollup: (rollup: MetricRollup) => Buffer;
+  /** The output topic's partition for a rollup key, as the Java client's default partitioner would pick it. */
+  outputPartition: (key: Buffer) => number;
+  lookupHost: (host: string) => HostInfo | undefined;
+  faults: FaultInjector;
+  now: () => number;
+}
+
+/** Processing one record threw: the chunk is abandoned and retried; the record is remembered. */
+export class RecordProcessingError extends RetriableError {
+  constructor(
+    readonly offset: bigint,
+    cause: unknown,
+  ) {
+    super(
+      'RECORD_PROCESSING_FAILED',
+      `processing the record at offset ${offset} failed: ${errorMessage(cause)}`,
+      { cause },
+    );
+  }
+}
+
+export interface PreparedTransaction {
+  storeTx: StoreTransaction;
+  /** Sent in this order, each as its own send, so a fault can strike between them. */
+  outputs: OutgoingRecord[];
+  deadLetters: OutgoingRecord[];
+  changelog: OutgoingRecord[];
+  endOffset: bigint;
+  inputRecords: number;
+  rollups: number;
+  deadLettered: { reason: Poison['reason']; offset: bigint }[];
+  /** The transactional attempt: one try of one transaction, named in every record's lineage headers. */
+  attemptId: string;
+}
+
+/** Steps 2 and 3 of a transaction, as the task sees them: ready to send, failed (to recover), or quarantined. */
+export type ProcessedChunk =
+  | { readonly outcome: 'prepared'; readonly prepared: PreparedTransaction }
+  | { readonly outcome: 'failed'; readonly error: unknown; readonly step: string }
+  | { readonly outcome: 'quarantined' };
+
+export class RecordCollector {
+  /** Transactional attempts prepared by this task incarnation. */
+  private transactionalAttempts = 0;
+  /**
+   * Records whose processing threw, by offset, and how often: after MAX_PROCESSING_ATTEMPTS they are
+   * dead-lettered. In memory only: a record that kills the whole process is the crash count's business.
+   */
+  private readonly processingFailures = new Map<bigint, { failures: number; message: string }>();
+
+  constructor(
+    private readonly partition: number,
+    private readonly deps: CollectorDependencies,
+  ) {}
+
+  /**
+   * Processes the chunk in a new store transaction and builds its records. A processing failure discards the
+   * store transaction, is remembered against its record, and is thrown as RecordProcessingError.
+   */
+  collect(
+    store: WindowStore,
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+    plan: AttemptPlan,
+    advanceStreamTimeTo?: number,
+  ): PreparedTransaction {
+    const storeTx = store.begin();
+    try {
+      return this.collectWithin(storeTx, chunk, endOffset, plan, advanceStreamTimeTo);
+    } catch (error) {
+      // A record that breaks processing must not leave the store with an open transaction.
+      storeTx.discard();
+      if (error instanceof RecordProcessingError) {
+        const seen = this.processingFailures.get(error.offset);
+        this.processingFailures.set(error.offset, {
+          failures: (seen?.failures ?? 0) + 1,
+          message: error.message,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** Everything below `endOffset` is committed: its processing failures are history. */
+  committedUpTo(endOffset: bigint): void {
+    for (const offset of this.processingFailures.keys())
+      if (offset < endOffset) this.processingFailures.delete(offset);
+  }
+
+  private collectWithin(
+    storeTx: StoreTransaction,
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+    plan: AttemptPlan,
+    advanceStreamTimeTo: number | undefined,
+  ): PreparedTransaction {
+    const { topics, windows } = this.deps;
+    const rollups: MetricRollup[] = [];
+    const deadLetters: { message: InputMessage; poison: Poison }[] = [];
+    for (const message of chunk) {
+      const outcome = this.processOne(storeTx, message, message === chunk[0] ? plan : undefined);
+      if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
+      else rollups.push(...outcome.closed);
+    }
+    if (advanceStreamTimeTo !== undefined) {
+      storeTx.advanceStreamTime(advanceStreamTimeTo);
+      rollups.push(...closeWindows(storeTx, windows));
+    }
+    const changelog = storeTx.prepare();
+    this.transactionalAttempts += 1;
+    // Unique across the tasks of one instance too: the task incarnation, partition, then this counter.
+    const attempt = attemptId(`${this.deps.incarnation}/p${this.partition}`, this.transactionalAttempts);
+    const first = chunk[0]?.offset ?? endOffset;
+    const last = chunk[chunk.length - 1]?.offset ?? endOffset - 1n;
+    const lineage = lineageHeaders({
+      sourceTopic: topics.input,
+      sourcePartition: this.partition,
+      firstOffset: first.toString(),
+      lastOffset: last.toString(),
+      attemptId: attempt,
+      recordCount: rollups.length + deadLetters.length + changelog.length,
+    });
+    const outputs = rollups.map((rollup): OutgoingRecord => {
+      const key = Buffer.from(rollup.host, 'utf8');
+      return {
+        topic: topics.output,
+        partition: this.deps.outputPartition(key),
+        key,
+        value: this.deps.encodeRollup(rollup),
+        headers: lineage,
+      };
+    });
+    const failedAt = this.deps.now();
+    const deadLetterRecords = deadLetters.map(({ message, poison }): OutgoingRecord => {
+      const source = {
+        topic: topics.input,
+        partition: this.partition,
+        offset: message.offset.toString(),
+        timestampMs: message.timestampMs,
+      };
+      const headers = deadLetterHeaders(source, poison, failedAt, this.deps.stage, message.headers);
+      return {
+        topic: topics.dlq,
+        partition: this.partition % topics.dlqPartitions,
+        key: message.key,
+        value: message.value,
+        headers: { ...headers, ...lineage },
+      };
+    });
+    const changelogRecords = changelog.map((entry): OutgoingRecord => ({
+      topic: topics.changelog,
+      partition: this.partition,
+      key: entry.key,
+      value: entry.value,
+      headers: lineage,
+    }));
+    return {
+      storeTx,
+      outputs,
+      deadLetters: deadLetterRecords,
+      changelog: changelogRecords,
+      endOffset,
+      inputRecords: chunk.length,
+      rollups: rollups.length,
+      deadLettered: deadLetters.map(({ message, poison }) => ({
+        reason: poison.reason,
+        offset: message.offset,
+      })),
+      attemptId: attempt,
+    };
+  }
+
+  /**
+   * One record through the domain step. A record that already made processing throw, or crashed the process
+   * when processed alone, MAX_PROCESSING_ATTEMPTS times is dead-lettered without another try: a deterministic
+   * failure must not stop the partition for good.
+   */
+  private processOne(
+    storeTx: StoreTransaction,
+    message: InputMessage,
+    plan: AttemptPlan | undefined,
+  ): RecordOutcome {
+    if (plan?.mode === 'dead-letter') {
+      return {
+        kind: 'dead-letter',
+        poison: {
+          reason: 'processing-failed',
+          message: `processing this record crashed the process ${plan.crashes} times (each time processed alone, one record per transaction)`,
+        },
+      };
+    }
+    const failed = this.processingFailures.get(message.offset);
+    if (failed && failed.failures >= MAX_PROCESSING_ATTEMPTS) {
+      return {
+        kind: 'dead-letter',
+        poison: { reason: 'processing-failed', message: `${failed.failures} attempts: ${failed.message}` },
+      };
+    }
+    try {
+      this.deps.faults.hitSync('process-record', this.partition, message.offset);
+      return processRecord(
+        storeTx,
+        this.deps.decoder.decode(message.value),
+        this.deps.lookupHost,
+        this.deps.windows,
+      );
+    } catch (error) {
+      throw new RecordProcessingError(message.offset, error);
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The assignment steps that rebuild a task (design §2): a fresh producer whose InitProducerId fences the previous
+ * owner and settles its open transaction; only then the group's committed offset, which also settles a commit
+ * whose outcome was unknown; the store restored from the changelog, read_committed, up to a stable end. The task
+ * decides when to initialize and what to do with a failure; this only does the steps.
+ */
+import type { Logger } from 'pino';
+import { RetriableError } from '../errors/errors.js';
+import type { StageEvents } from '../observability/events.js';
+import type { WindowStore } from '../state/window-store.js';
+import type { UnsettledCommits } from './commit-ledger.js';
+import type { FaultInjector } from './faults.js';
+import type { ProducerPort, TaskKafkaPort } from './ports.js';
+import { STATE_ROLLBACK, type StateRollbackPort } from './state-rollback.js';
+
+/** RESTORE_STABLE_WAIT_MS's default; tasks built without the setting (engine tests) use it too. */
+export const DEFAULT_RESTORE_STABLE_WAIT_MS = 60_000;
+
+export interface RestorerDependencies {
+  groupId: string;
+  topics: { input: string; changelog: string };
+  kafka: TaskKafkaPort;
+  /** The transactional id of the partition's producer: stable per partition, so a new owner fences the old. */
+  transactionalId: string;
+  commitLedger: UnsettledCommits;
+  stateRollback?: StateRollbackPort | undefined;
+  events: StageEvents;
+  faults: FaultInjector;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** How long a restore waits for the changelog's open transactions to end before this try fails. */
+  restoreStableWaitMs?: number | undefined;
+}
+
+export interface Initialized {
+  committedOffset: bigint | null;
+  /** Where processing resumes: the committed offset, or the partition's start when the group has none. */
+  position: bigint;
+  producerMs: number;
+}
+
+export class StateRestorer {
+  constructor(
+    private readonly partition: number,
+    private readonly deps: RestorerDependencies,
+    private readonly store: WindowStore,
+    private readonly log: Logger,
+    /** True once the task is closing: a wait for a stable changelog stops. */
+    private readonly isClosing: () => boolean,
+  ) {}
+
+  /**
+   * Steps 1 to 3 of the assignment; `adopt` receives the new producer as soon as it exists, and `alongside` (the
+   * journal's read) runs during the restore. Neither may still run when a failed initialization is retried.
+   */
+  async initialize(
+    adopt: (producer: ProducerPort) => void,
+    alongside: () => Promise<void>,
+  ): Promise<Initialized> {
+    const started = this.deps.now();
+    adopt(await this.deps.kafka.createProducer(this.deps.transactionalId));
+    const producerMs = this.deps.now() - started;
+    const { groupId, topics } = this.deps;
+    const committedOffset = await this.deps.kafka.committedOffset(groupId, topics.input, this.partition);
+    this.settle(committedOffset);
+    await this.deps.faults.hit('after-offset-fetch', this.partition);
+    const [restored, loaded] = await Promise.allSettled([this.restore(), alongside()]);
+    if (restored.status === 'rejected') throw restored.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
+    const position =
+      committedOffset ?? (await this.deps.kafka.partitionRange(topics.input, this.partition)).start;
+    return { committedOffset, position, producerMs };
+  }
+
+  /**
+   * Settles an unknown commit outcome by the re-read committed offset, and says which: `committed` when the
+   * group's offset is at or past the transaction's end (this commit landed, or a successor owner's covered the
+   * range), `aborted` when it is not.
+   */
+  private settle(committedOffset: bigint | null): void {
+    const unsettled = this.deps.commitLedger.take(this.partition);
+    if (!unsettled) return;
+    const { attemptId, fromOffset, endOffset } = unsettled;
+    // A transaction that moved no offset (an idle flush) cannot be told apart by offsets: the restore decides.
+    const outcome =
+      endOffset <= fromOffset
+        ? 'offsets unchanged: state restored from the changelog'
+        : committedOffset !== null && committedOffset >= endOffset
+          ? 'committed'
+          : 'aborted';
+    this.log.warn(
+      {
+        attemptId,
+        endOffset: endOffset.toString(),
+        committedOffset: committedOffset?.toString() ?? null,
+        outcome,
+      },
+      'commit outcome settled by re-reading the committed offset',
+    );
+  }
+
+  private async restore(): Promise<void> {
+    const started = this.deps.now();
+    const rollback = this.deps.stateRollback ?? STATE_ROLLBACK;
+    if (!rollback.clearForRestore(this.store)) return;
+    const { changelog } = this.deps.topics;
+    const end = await this.stableChangelogEnd();
+    let records = 0;
+    let lastLogged = started;
+    await this.deps.kafka.readChangelog(
+      changelog,
+      this.partition,
+      end,
+      (batch) => {
+        for (const record of batch) this.store.restore(record.key, record.value);
+        records += batch.length;
+      },
+      async (position) => {
+        await this.deps.faults.hit('during-restore', this.partition);
+        if (this.deps.now() - lastLogged >= 1000) {
+          lastLogged = this.deps.now();
+          this.log.info({ position: position.toString(), end: end.toString(), records }, 'restoring state');
+        }
+      },
+    );
+    const durationMs = this.deps.now() - started;
+    this.deps.events.emit('task.restored', {
+      partition: this.partition,
+      records,
+      windows: this.store.windowCount,
+      durationMs,
+    });
+    this.log.info(
+      { records, windows: this.store.windowCount, durationMs, streamTimeMs: this.store.streamTimeMs },
+      'state restored',
+    );
+  }
+
+  /**
+   * The changelog's read_committed end, once it is the whole changelog. This task's predecessors are fenced by
+   * now, so an open transaction there is foreign or hanging; it holds the last stable offset below the high
+   * watermark, and a restore up to it would load a prefix of the state and process on it. Waits, bounded, saying
+   * so; after the bound this try fails (retriable: the task stays not ready, backs off and waits again).
+   */
+  private async stableChangelogEnd(): Promise<bigint> {
+    const { changelog } = this.deps.topics;
+    const boundMs = this.deps.restoreStableWaitMs ?? DEFAULT_RESTORE_STABLE_WAIT_MS;
+    const started = this.deps.now();
+    let range = await this.deps.kafka.partitionRange(changelog, this.partition);
+    // The high watermark of the first look: whatever is written after it is not this restore's to wait for.
+    const target = range.highWatermark ?? range.end;
+    while (range.end < target) {
+      const waitedMs = this.deps.now() - started;
+      const facts = {
+        partition: this.partition,
+        stableOffset: range.end,
+        highWatermark: target,
+        waitedMs,
+      };
+      this.deps.events.emit('task.restore_waiting', facts);
+      const detail = `${changelog}-${this.partition} has an open transaction: last stable offset ${range.end} < high watermark ${target}`;
+      if (waitedMs >= boundMs) {
+        throw new RetriableError(
+          'CHANGELOG_UNSTABLE',
+          `${detail} after waiting ${waitedMs} ms (RESTORE_STABLE_WAIT_MS=${boundMs}); a prefix of the state is never restored`,
+        );
+      }
+      this.log.warn({ waitedMs, boundMs }, `${detail}; restore waits for it to end`);
+      await this.deps.sleep(Math.min(1000, boundMs));
+      if (this.isClosing()) throw new RetriableError('CHANGELOG_UNSTABLE', `${detail}; task closing`);
+      range = await this.deps.kafka.partitionRange(changelog, this.partition);
+    }
+    return range.end;
+  }
+}
