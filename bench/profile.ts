@@ -133,7 +133,10 @@ async function profileOnce(
  * Each name's median share over the repeats (a name missing from a repeat counts 0 there), of the whole profile
  * and of its busy (not idle) time: idle grows and shrinks with the broker's latency on a shared machine.
  */
-function medianShares(lists: readonly SelfTime[][]): { name: string; share: number; busyShare: number }[] {
+function medianShares(
+  lists: readonly SelfTime[][],
+  records: number,
+): { name: string; share: number; busyShare: number; usPerRecord: number }[] {
   const names = new Set(lists.flatMap((list) => list.map((entry) => entry.name)));
   const busyMs = lists.map((list) => list.reduce((sum, e) => sum + (e.name === '(idle)' ? 0 : e.ms), 0));
   return [...names]
@@ -144,6 +147,7 @@ function medianShares(lists: readonly SelfTime[][]): { name: string; share: numb
         share: median(found.map((entry) => entry?.share ?? 0)) ?? 0,
         busyShare:
           name === '(idle)' ? 0 : (median(found.map((entry, i) => (entry?.ms ?? 0) / (busyMs[i] ?? 1))) ?? 0),
+        usPerRecord: (median(found.map((entry) => entry?.ms ?? 0)) ?? 0) * (1000 / records),
       };
     })
     .sort((a, b) => b.share - a.share);
@@ -159,22 +163,40 @@ function render(label: string, records: number, repeats: RepeatFigures[]): strin
   const each = repeats
     .map((r) => `${r.recordsPerSecond?.toFixed(0) ?? '-'} rec/s, ${r.cpuUsPerRecord?.toFixed(1) ?? '-'} µs`)
     .join('; ');
-  const table = (title: string, rows: { name: string; share: number; busyShare: number }[]): string =>
+  const table = (
+    title: string,
+    rows: { name: string; share: number; busyShare: number; usPerRecord: number }[],
+  ): string =>
     [
-      `| ${title} | share of all samples | share of busy samples |`,
-      '|---|---|---|',
+      `| ${title} | share of all samples | share of busy samples | self µs per input record |`,
+      '|---|---|---|---|',
       ...rows
         .slice(0, TOP)
-        .map((row) => `| \`${row.name}\` | ${percent(row.share)} | ${percent(row.busyShare)} |`),
+        .map(
+          (row) =>
+            `| \`${row.name}\` | ${percent(row.share)} | ${percent(row.busyShare)} | ${row.usPerRecord.toFixed(2)} |`,
+        ),
     ].join('\n');
   return [
     `# Profile ${label}: ${records} records, ${repeats.length} repeats`,
     '',
     `median records/s ${rps?.toFixed(0) ?? '-'}, median CPU µs/record ${cpu?.toFixed(1) ?? '-'} (each: ${each})`,
     '',
-    table('group', medianShares(repeats.map((r) => r.groups))),
+    table(
+      'group',
+      medianShares(
+        repeats.map((r) => r.groups),
+        records,
+      ),
+    ),
     '',
-    table('function', medianShares(repeats.map((r) => r.functions))),
+    table(
+      'function',
+      medianShares(
+        repeats.map((r) => r.functions),
+        records,
+      ),
+    ),
     '',
   ].join('\n');
 }
@@ -201,7 +223,9 @@ async function main(): Promise<void> {
       records: number;
       repeats: RepeatFigures[];
     };
-    console.log(render(values.label, saved.records, saved.repeats));
+    const report = render(values.label, saved.records, saved.repeats);
+    console.log(report);
+    writeFileSync(join(outDir, `profile-${values.label}.md`), report);
     return;
   }
   const logDir = join(outDir, 'logs');
