@@ -16,7 +16,7 @@ import type { StageAdapters } from '../engine/stage-ports.js';
 import { KafkajsAttemptJournal } from '../kafka/stage/attempt-journal.js';
 import { checkBrokerVersion } from '../kafka/client/broker-version.js';
 import { createKafka } from '../kafka/client/client.js';
-import { assertKafkajsInternals } from '../kafkajs-internals/index.js';
+import { assertKafkajsInternals, crc32cImplementation } from '../kafkajs-internals/index.js';
 import { decorateForNegativeControl } from '../negative-controls/decorators.js';
 import { InputConsumer } from '../kafka/stage/input-consumer.js';
 import { InventoryFollower } from '../kafka/stage/inventory-follower.js';
@@ -53,6 +53,7 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
     kafka = createKafka(config.kafka, `${config.appId}-${instanceId}`, logger);
     // Before any broker is contacted: the adapters rely on kafkajs internals of one patched version.
     assertKafkajsInternals(kafka);
+    logger.info({ crc32c: crc32cImplementation() }, 'record batch checksums');
     return kafka;
   };
   let registry: RegistryClient | undefined;

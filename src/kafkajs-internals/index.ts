@@ -150,6 +150,7 @@ const MODULES = {
   cluster: 'kafkajs/src/cluster',
   broker: 'kafkajs/src/broker',
   filterAbortedMessages: 'kafkajs/src/consumer/filterAbortedMessages',
+  crc32C: 'kafkajs/src/protocol/recordBatch/crc32C',
   plain: 'kafkajs/src/broker/saslAuthenticator/plain',
   'scram-sha-256': 'kafkajs/src/broker/saslAuthenticator/scram256',
   'scram-sha-512': 'kafkajs/src/broker/saslAuthenticator/scram512',
@@ -172,8 +173,11 @@ export const PATCHED_FILES: readonly string[] = [
   'producer/eosManager/index.js',
   'producer/groupMessagesPerPartition.js',
   'protocol/encoder.js',
+  'protocol/recordBatch/crc32C/index.js',
   'protocol/recordBatch/record/v0/index.js',
+  'protocol/recordBatch/v0/index.js',
   'protocol/requests/fetch/v4/decodeMessages.js',
+  'protocol/requests/produce/v3/request.js',
 ];
 const PATCH_MARKER = 'eos-rollup patch';
 
@@ -273,6 +277,7 @@ export function assertKafkajsInternals(
   checkMethods(MODULES.cluster, CLUSTER_METHODS, installation);
   checkMethods(MODULES.broker, BROKER_METHODS, installation);
   loadFunction(MODULES.filterAbortedMessages, installation);
+  loadFunction(MODULES.crc32C, installation);
   for (const id of Object.values(SASL_MODULE)) loadFunction(id, installation);
   clusterFactory(kafka);
 }
@@ -304,4 +309,17 @@ export function filterAbortedMessages(): FilterAbortedMessages {
 /** kafkajs 2.2.4 does not export its built-in authenticators either. */
 export function saslAuthenticatorProvider(mechanism: SaslMechanismName): AuthenticatorProvider {
   return loadFunction(SASL_MODULE[mechanism], installedKafkajs) as AuthenticatorProvider;
+}
+
+export type Crc32cImplementation = 'native' | 'javascript';
+
+/**
+ * Which CRC32C the (patched) record batch encoder uses: @node-rs/crc32's native one, or kafkajs's JavaScript
+ * loop when that module did not load on this platform. Both give the same checksums; only the CPU differs.
+ */
+export function crc32cImplementation(
+  installation: KafkajsInstallation = installedKafkajs,
+): Crc32cImplementation {
+  const crc32C = loadFunction(MODULES.crc32C, installation) as { native?: unknown };
+  return crc32C.native === true ? 'native' : 'javascript';
 }

@@ -7,8 +7,16 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { repoRoot } from '../../scripts/stack/paths.js';
+import { crc32cImplementation } from '../../src/kafkajs-internals/index.js';
+import {
+  originalProduceRequest,
+  type KafkajsEncoder,
+  type ProduceMessage,
+  type ProduceRequestArgs,
+} from './kafkajs-original-produce.js';
 
 /** kafkajs has no `exports` map, so its internal modules resolve by path. */
 const requireFromKafkajs = createRequire(__filename);
@@ -57,6 +65,15 @@ const groupMessagesPerPartition = requireFromKafkajs(
   'kafkajs/src/producer/groupMessagesPerPartition',
 ) as GroupMessages;
 const RequestQueue = requireFromKafkajs('kafkajs/src/network/requestQueue') as RequestQueueClass;
+/** What the record batch encoder calls: the patched module, native when @node-rs/crc32 loads. */
+const crc32C = requireFromKafkajs('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Buffer) => number;
+/** kafkajs's table-driven JavaScript CRC32C, which the patch leaves alone (signed; made unsigned below). */
+const jsCrc32C = requireFromKafkajs('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (
+  buffer: Buffer,
+) => number;
+const produceRequest = requireFromKafkajs('kafkajs/src/protocol/requests/produce/v3/request') as (
+  args: ProduceRequestArgs & { compression?: number },
+) => { encode(): Promise<KafkajsEncoder> };
 
 /** Zigzag varint, as Kafka's record format encodes lengths and deltas. */
 function varint(value: number): Buffer {
@@ -121,7 +138,10 @@ test('kafkajs is the version the patch was reviewed against, and every patched f
     'producer/eosManager/index.js',
     'producer/groupMessagesPerPartition.js',
     'protocol/encoder.js',
+    'protocol/recordBatch/crc32C/index.js',
     'protocol/recordBatch/record/v0/index.js',
+    'protocol/recordBatch/v0/index.js',
+    'protocol/requests/produce/v3/request.js',
   ]) {
     const source = readFileSync(requireFromKafkajs.resolve(`kafkajs/src/${file}`), 'utf8');
     assert.match(source, /eos-rollup patch/, `${file} is patched`);
@@ -192,5 +212,83 @@ test('an idle request queue schedules no timer; a throttled one with pending req
   } finally {
     queue.pending.length = 0;
     queue.destroy();
+  }
+});
+
+test("CRC32C gives the check values of its definition, natively on this platform, and equals kafkajs's own", () => {
+  assert.equal(crc32cImplementation(), 'native', '@node-rs/crc32 loads on linux-x64');
+  // RFC 3720 (iSCSI) B.4 and the "123456789" check value of the CRC-32C definition.
+  assert.equal(crc32C(Buffer.from('123456789')), 0xe3069283);
+  assert.equal(crc32C(Buffer.alloc(32, 0)), 0x8a9136aa);
+  assert.equal(crc32C(Buffer.alloc(32, 0xff)), 0x62a8ab43);
+  assert.equal(crc32C(Buffer.from(Array.from({ length: 32 }, (_, i) => i))), 0x46dd794e);
+  assert.equal(crc32C(Buffer.alloc(0)), 0);
+  const random = generator(11);
+  for (const size of [1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 1000, 4096, 65_537, 1_048_583]) {
+    for (let round = 0; round < 3; round++) {
+      const bytes = Buffer.from(Array.from({ length: size }, () => random(256)));
+      // A view into a larger buffer too: the encoder checksums a subarray of its own buffer.
+      const view = Buffer.concat([Buffer.from([1, 2, 3]), bytes, Buffer.from([4])]).subarray(3, 3 + size);
+      const expected = jsCrc32C(bytes) >>> 0;
+      assert.equal(crc32C(bytes), expected, `${size} bytes`);
+      assert.equal(crc32C(view), expected, `${size} bytes, a view`);
+    }
+  }
+});
+
+test('without @node-rs/crc32, kafkajs falls back to its JavaScript CRC32C, silently and with the same values', () => {
+  // A fresh process whose module resolution refuses @node-rs/crc32, as on a platform without a prebuilt binary.
+  const script = `
+    const Module = require('node:module');
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) {
+      if (request.startsWith('@node-rs/crc32')) throw new Error('no binary for this platform');
+      return resolve.call(this, request, ...rest);
+    };
+    const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C');
+    process.stdout.write(JSON.stringify({ native: crc32C.native, check: crc32C(Buffer.from('123456789')) }));
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], { cwd: repoRoot(), encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stderr, '', 'nothing logged');
+  assert.deepEqual(JSON.parse(run.stdout), { native: false, check: 0xe3069283 });
+});
+
+test('the patched produce path sends the bytes kafkajs 2.2.4 sent, byte for byte', async (t) => {
+  const dateNow = 1_764_806_400_123;
+  t.mock.method(Date, 'now', () => dateNow);
+  const random = generator(23);
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => random(256)));
+  const message = (): ProduceMessage => {
+    const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};
+    for (let h = random(4); h > 0; h--)
+      headers[`h${random(5)}`] = random(2) ? bytes(random(60)) : `s${random(99)}`;
+    return {
+      key: random(6) === 0 ? null : random(2) ? `host-${random(10_000)}` : bytes(random(60)),
+      value: random(9) === 0 ? null : bytes(random(2000)),
+      ...(random(3) === 0 ? {} : { headers }),
+      ...(random(5) === 0 ? {} : { timestamp: String(dateNow - 10_000_000 + random(9_000_000)) }),
+      partition: 0,
+    };
+  };
+  for (let i = 0; i < 60; i++) {
+    const transactional = random(4) !== 0;
+    const args: ProduceRequestArgs = {
+      acks: -1,
+      timeout: 30_000,
+      transactionalId: transactional ? `app-${i}` : null,
+      producerId: String(1000 + random(100_000)),
+      producerEpoch: random(50),
+      topicData: Array.from({ length: 1 + random(3) }, (_, topic) => ({
+        topic: `topic-${topic}`,
+        partitions: Array.from({ length: 1 + random(4) }, (_, partition) => ({
+          partition,
+          firstSequence: random(1_000_000),
+          messages: Array.from({ length: random(10) === 0 ? 0 : 1 + random(300) }, message),
+        })),
+      })),
+    };
+    const patched = (await produceRequest(args).encode()).buffer;
+    assert.ok(patched.equals(originalProduceRequest(args, dateNow)), `request ${i}`);
   }
 });
