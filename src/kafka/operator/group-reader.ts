@@ -5,6 +5,7 @@
  */
 import { AssignerProtocol, type Admin, type Kafka, type MemberDescription } from 'kafkajs';
 import { translateKafkaError } from '../client/translate-error.js';
+import { LazyConnection } from '../client/lazy-connection.js';
 
 export interface PartitionOwner {
   memberId: string;
@@ -43,7 +44,10 @@ export function ownersOf(members: readonly MemberDescription[], topic: string): 
 
 export class GroupReader {
   private readonly admin: Admin;
-  private connected: Promise<void> | undefined;
+  private readonly connection = new LazyConnection(
+    () => this.admin.connect(),
+    () => this.admin.disconnect(),
+  );
 
   constructor(kafka: Kafka) {
     this.admin = kafka.admin();
@@ -72,17 +76,11 @@ export class GroupReader {
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.connected) return;
-    this.connected = undefined;
-    await this.admin.disconnect().catch(() => undefined);
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   private connect(): Promise<void> {
-    this.connected ??= this.admin.connect().catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    return this.connected;
+    return this.connection.ensure();
   }
 }

@@ -19,6 +19,7 @@ import {
 } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
 import { committedRecords } from './abort-filter.js';
+import { LazyConnection } from '../client/lazy-connection.js';
 
 const READ_COMMITTED = 1;
 /** Per request: the broker still returns the whole first record batch, however large (KIP-74). */
@@ -42,7 +43,18 @@ export type TimestampedRecord = AbortFilterMessage & Pick<FetchedRecord, 'timest
 export class KafkaLagReader {
   private readonly cluster: InternalCluster;
   private readonly admin: Admin;
-  private connected: Promise<void> | undefined;
+  private readonly connection = new LazyConnection(
+    async () => {
+      await Promise.all([this.cluster.connect(), this.admin.connect()]);
+      await this.cluster.addTargetTopic(this.topic);
+    },
+    async () => {
+      await Promise.all([
+        this.cluster.disconnect().catch(() => undefined),
+        this.admin.disconnect().catch(() => undefined),
+      ]);
+    },
+  );
   private clusterId: string | undefined;
   private retention: { readAtMs: number; retentionMs: number | null } | undefined;
 
@@ -91,14 +103,8 @@ export class KafkaLagReader {
     }
   }
 
-  async close(): Promise<void> {
-    const wasConnected = this.connected;
-    this.connected = undefined;
-    if (!wasConnected) return;
-    await Promise.all([
-      this.cluster.disconnect().catch(() => undefined),
-      this.admin.disconnect().catch(() => undefined),
-    ]);
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /** The input's retention.ms; null when infinite or not readable (no DescribeConfigs ACL): not worth failing for. */
@@ -124,14 +130,7 @@ export class KafkaLagReader {
   }
 
   private connect(): Promise<void> {
-    this.connected ??= (async () => {
-      await Promise.all([this.cluster.connect(), this.admin.connect()]);
-      await this.cluster.addTargetTopic(this.topic);
-    })().catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    return this.connected;
+    return this.connection.ensure();
   }
 
   /**

@@ -15,6 +15,7 @@ import {
   type InternalCluster,
 } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
+import { LazyConnection } from '../client/lazy-connection.js';
 
 export function processingAttemptsTopic(appId: string): string {
   return `${appId}-processing-attempts`;
@@ -142,7 +143,18 @@ const TAIL_RECORDS = 64n;
 export class KafkajsAttemptJournal implements AttemptJournalPort {
   private readonly producer: Producer;
   private readonly cluster: InternalCluster;
-  private connected: Promise<void> | undefined;
+  private readonly connection = new LazyConnection(
+    async () => {
+      await Promise.all([this.producer.connect(), this.cluster.connect()]);
+      await this.cluster.addTargetTopic(this.topic);
+    },
+    async () => {
+      await Promise.all([
+        this.producer.disconnect().catch(() => undefined),
+        this.cluster.disconnect().catch(() => undefined),
+      ]);
+    },
+  );
 
   constructor(
     kafka: Kafka,
@@ -238,24 +250,11 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
     }
   }
 
-  async close(): Promise<void> {
-    const wasConnected = this.connected;
-    this.connected = undefined;
-    if (!wasConnected) return;
-    await Promise.all([
-      this.producer.disconnect().catch(() => undefined),
-      this.cluster.disconnect().catch(() => undefined),
-    ]);
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   private connect(): Promise<void> {
-    this.connected ??= (async () => {
-      await Promise.all([this.producer.connect(), this.cluster.connect()]);
-      await this.cluster.addTargetTopic(this.topic);
-    })().catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    return this.connected;
+    return this.connection.ensure();
   }
 }
