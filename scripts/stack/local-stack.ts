@@ -31,6 +31,7 @@ import {
   type BrokerSecurity,
   type ListenerName,
 } from './broker-security.js';
+import { CLUSTER_REPLICATION, clusterVoters, quorumVoters, type ClusterVoter } from './cluster.js';
 import { findJava, type JavaRuntime } from './java.js';
 import { stackPaths, stackVersions, type StackPaths } from './paths.js';
 
@@ -47,6 +48,8 @@ interface ProcessRecord {
 interface StackState {
   root: string;
   kafka: ProcessRecord;
+  /** Every node of a three-node stack (`kafka` is the first); absent for the one-broker stack. */
+  kafkaNodes?: ProcessRecord[];
   registry: ProcessRecord;
   addresses: StackAddresses;
   startedAtMs: number;
@@ -127,19 +130,28 @@ export function ensureAssembled(paths: StackPaths, log: Log): void {
 /** The client listeners of a broker, PLAINTEXT first, each with its port. */
 type ClientListeners = ReadonlyMap<ListenerName, number>;
 
-function brokerProperties(
+/** A node of a three-node cluster: its id and the controller quorum it votes in (cluster.ts). */
+export interface ClusterMember {
+  nodeId: number;
+  voters: readonly ClusterVoter[];
+}
+
+export function brokerProperties(
   dataDir: string,
   listeners: ClientListeners,
   controllerPort: number,
   extraProperties: Record<string, string> = {},
+  member?: ClusterMember,
 ): string {
   const clients = [...listeners].map(([name, port]) => `${name}://127.0.0.1:${port}`);
   // Every listener name here is also its security protocol.
   const protocols = [...listeners.keys()].map((name) => `${name}:${name}`);
   const lines = [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
+    `node.id=${member?.nodeId ?? 1}`,
+    member
+      ? `controller.quorum.voters=${quorumVoters(member.voters)}`
+      : `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
     `listeners=${[...clients, `CONTROLLER://127.0.0.1:${controllerPort}`].join(',')}`,
     `advertised.listeners=${clients.join(',')}`,
     'controller.listener.names=CONTROLLER',
@@ -230,6 +242,7 @@ function prepareBroker(
   extraProperties: Record<string, string> = {},
   security: BrokerSecurity = {},
   securityPorts: readonly number[] = [],
+  cluster?: ClusterMember & { clusterId: string },
 ): BrokerLayout {
   const java = findJava(17);
   const propertiesFile = join(dir, 'server.properties');
@@ -246,12 +259,15 @@ function prepareBroker(
   const tls = security.tls === true ? createTlsMaterial(join(dir, 'tls'), java.bin) : undefined;
   // The caller's entries win, as everywhere else: a test may override a security default on purpose.
   const properties = { ...securityProperties(security, tls), ...extraProperties };
-  writeFileSync(propertiesFile, brokerProperties(join(dir, 'data'), listeners, controllerPort, properties));
+  writeFileSync(
+    propertiesFile,
+    brokerProperties(join(dir, 'data'), listeners, controllerPort, properties, cluster),
+  );
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
 
   const classpath = `${paths.kafkaLibs}/*`;
   const jvmCommon = [`-Dlog4j2.configurationFile=${log4jFile}`, `${MARKER_PROPERTY}${marker}`];
-  const clusterId = newClusterId();
+  const clusterId = cluster?.clusterId ?? newClusterId();
   execFileSync(
     java.bin,
     [
@@ -260,7 +276,8 @@ function prepareBroker(
       classpath,
       'kafka.tools.StorageTool',
       'format',
-      '--standalone',
+      // A static quorum (controller.quorum.voters) is formatted without naming its controllers.
+      ...(cluster ? [] : ['--standalone']),
       // Joined to its option: a value is never read as an option, whatever it starts with.
       `--cluster-id=${clusterId}`,
       '-c',
@@ -329,9 +346,9 @@ async function waitFor(
 }
 
 /** Ready means the protocol answers: a metadata round trip, not a TCP connect. */
-async function kafkaAnswers(brokers: string): Promise<boolean> {
+async function kafkaAnswers(brokers: string, expectedBrokers = 1): Promise<boolean> {
   const admin = new Kafka({
-    brokers: [brokers],
+    brokers: brokers.split(','),
     clientId: 'eos-rollup-stack-probe',
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
@@ -340,7 +357,7 @@ async function kafkaAnswers(brokers: string): Promise<boolean> {
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
+    return cluster.brokers.length >= expectedBrokers;
   } catch {
     return false;
   } finally {
@@ -362,9 +379,9 @@ async function registryAnswers(url: string): Promise<boolean> {
  * offsets, so the first test does not race their creation (kafkajs does not retry NOT_COORDINATOR inside
  * sendOffsets).
  */
-async function warmUpTransactions(brokers: string): Promise<void> {
+export async function warmUpTransactions(brokers: string, replicationFactor = 1): Promise<void> {
   const kafka = new Kafka({
-    brokers: [brokers],
+    brokers: brokers.split(','),
     clientId: 'eos-rollup-stack-warmup',
     logLevel: logLevel.NOTHING,
     retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 2000 },
@@ -376,7 +393,7 @@ async function warmUpTransactions(brokers: string): Promise<void> {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
       await admin.createTopics({
-        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+        topics: [{ topic, numPartitions: 1, replicationFactor }],
         waitForLeaders: true,
       });
     }
@@ -416,10 +433,15 @@ export function readAddresses(paths: StackPaths = stackPaths()): StackAddresses 
 export async function isHealthy(paths: StackPaths = stackPaths()): Promise<boolean> {
   const state = readState(paths);
   if (!state) return false;
-  if (!isOurProcess(state.kafka.pid, paths.root) || !isOurProcess(state.registry.pid, paths.root))
+  const nodes = kafkaNodes(state);
+  if (
+    !nodes.every((node) => isOurProcess(node.pid, paths.root)) ||
+    !isOurProcess(state.registry.pid, paths.root)
+  )
     return false;
   return (
-    (await kafkaAnswers(state.addresses.brokers)) && (await registryAnswers(state.addresses.registryUrl))
+    (await kafkaAnswers(state.addresses.brokers, nodes.length)) &&
+    (await registryAnswers(state.addresses.registryUrl))
   );
 }
 
@@ -429,7 +451,49 @@ export interface UpResult {
   elapsedMs: number;
 }
 
-export async function up(log: Log = console.log): Promise<UpResult> {
+function kafkaNodes(state: StackState): ProcessRecord[] {
+  return state.kafkaNodes ?? [state.kafka];
+}
+
+/**
+ * Three combined broker+controller nodes of one cluster (a static three-voter quorum), each in `runDir`/kafka-N,
+ * detached like the one broker. Combined rather than one controller and three brokers: any one JVM may then be
+ * killed, restarted or paused and the quorum (two of three) and every partition (two in-sync replicas) survive,
+ * so a scenario never has to avoid a node that would be a single point of failure.
+ */
+async function spawnStackCluster(paths: StackPaths): Promise<{ nodes: ProcessRecord[]; brokers: string }> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const controllerPorts = [await freePort(), await freePort(), await freePort()];
+  const voters = clusterVoters(controllerPorts);
+  const clusterId = newClusterId();
+  const nodes = voters.map((voter, index) => {
+    const dir = join(paths.runDir, `kafka-${voter.nodeId}`);
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const port = ports[index] ?? 0;
+    const layout = prepareBroker(
+      paths,
+      dir,
+      port,
+      voter.controllerPort,
+      paths.root,
+      CLUSTER_REPLICATION,
+      {},
+      [],
+      {
+        nodeId: voter.nodeId,
+        voters,
+        clusterId,
+      },
+    );
+    return {
+      pid: spawnDetached(layout.java.bin, layout.args, dir, layout.logFile),
+      ports: [port, voter.controllerPort],
+    };
+  });
+  return { nodes, brokers: ports.map((port) => `127.0.0.1:${port}`).join(',') };
+}
+
+export async function up(log: Log = console.log, brokerCount: 1 | 3 = 1): Promise<UpResult> {
   const paths = stackPaths();
   const started = Date.now();
   const current = readState(paths);
@@ -456,8 +520,16 @@ export async function up(log: Log = console.log): Promise<UpResult> {
     await freePort(),
     await freePort(),
   ];
-  const kafka = prepareBroker(paths, kafkaDir, port, controllerPort, paths.root);
-  const kafkaPid = spawnDetached(kafka.java.bin, kafka.args, kafkaDir, kafka.logFile);
+  let kafkaPid: number;
+  let cluster: { nodes: ProcessRecord[]; brokers: string } | undefined;
+  if (brokerCount === 1) {
+    const kafka = prepareBroker(paths, kafkaDir, port, controllerPort, paths.root);
+    kafkaPid = spawnDetached(kafka.java.bin, kafka.args, kafkaDir, kafka.logFile);
+  } else {
+    rmSync(kafkaDir, { recursive: true, force: true });
+    cluster = await spawnStackCluster(paths);
+    kafkaPid = cluster.nodes[0]?.pid ?? 0;
+  }
   const registryPid = spawnDetached(
     registryJava.bin,
     [
@@ -477,12 +549,13 @@ export async function up(log: Log = console.log): Promise<UpResult> {
     join(registryDir, 'registry.log'),
   );
   const addresses: StackAddresses = {
-    brokers: `127.0.0.1:${port}`,
+    brokers: cluster?.brokers ?? `127.0.0.1:${port}`,
     registryUrl: `http://127.0.0.1:${registryPort}/apis/ccompat/v7`,
   };
   const state: StackState = {
     root: paths.root,
-    kafka: { pid: kafkaPid, ports: [port, controllerPort] },
+    kafka: cluster?.nodes[0] ?? { pid: kafkaPid, ports: [port, controllerPort] },
+    ...(cluster ? { kafkaNodes: cluster.nodes } : {}),
     registry: { pid: registryPid, ports: [registryPort, managementPort] },
     addresses,
     startedAtMs: started,
@@ -490,10 +563,17 @@ export async function up(log: Log = console.log): Promise<UpResult> {
   writeFileSync(paths.stateFile, JSON.stringify(state, null, 2));
   try {
     await Promise.all([
-      waitFor('Kafka', 90_000, () => kafkaAnswers(addresses.brokers), kafkaPid),
+      ...(cluster?.nodes ?? [{ pid: kafkaPid, ports: [port] }]).map((node, index) =>
+        waitFor(
+          cluster ? `Kafka node ${index + 1}` : 'Kafka',
+          cluster ? 180_000 : 90_000,
+          () => kafkaAnswers(`127.0.0.1:${node.ports[0] ?? 0}`, cluster ? 3 : 1),
+          node.pid,
+        ),
+      ),
       waitFor('Apicurio Registry', 120_000, () => registryAnswers(addresses.registryUrl), registryPid),
     ]);
-    await warmUpTransactions(addresses.brokers);
+    await warmUpTransactions(addresses.brokers, brokerCount);
   } catch (error) {
     await down(() => undefined);
     throw error;
@@ -542,8 +622,11 @@ export async function down(log: Log = console.log, timeoutMs = 20_000): Promise<
     return;
   }
   const started = Date.now();
+  const nodes = kafkaNodes(state);
   await Promise.all([
-    stopProcess('Kafka', state.kafka, paths.root, timeoutMs, log),
+    ...nodes.map((node, index) =>
+      stopProcess(nodes.length > 1 ? `Kafka node ${index + 1}` : 'Kafka', node, paths.root, timeoutMs, log),
+    ),
     stopProcess('Apicurio Registry', state.registry, paths.root, timeoutMs, log),
   ]);
   keepLogs(paths);
@@ -556,7 +639,8 @@ export async function down(log: Log = console.log, timeoutMs = 20_000): Promise<
 function keepLogs(paths: StackPaths): void {
   rmSync(paths.logsDir, { recursive: true, force: true });
   mkdirSync(paths.logsDir, { recursive: true });
-  for (const service of ['kafka', 'registry']) {
+  const services = existsSync(paths.runDir) ? readdirSync(paths.runDir) : [];
+  for (const service of services.filter((name) => name === 'registry' || name.startsWith('kafka'))) {
     const dir = join(paths.runDir, service);
     if (!existsSync(dir)) continue;
     for (const file of readdirSync(dir).filter((name) => name.endsWith('.log'))) {
@@ -577,6 +661,16 @@ export async function status(log: Log = console.log): Promise<boolean> {
     `${healthy ? 'healthy' : 'UNHEALTHY'}: Kafka pid ${state.kafka.pid} at ${state.addresses.brokers}, ` +
       `Apicurio pid ${state.registry.pid} at ${state.addresses.registryUrl}`,
   );
+  if (state.kafkaNodes) {
+    for (const [index, node] of state.kafkaNodes.entries()) {
+      const address = `127.0.0.1:${node.ports[0] ?? 0}`;
+      const alive = isOurProcess(node.pid, paths.root);
+      const answers = alive && (await kafkaAnswers(address));
+      log(
+        `  node ${index + 1}: pid ${node.pid} at ${address}: ${answers ? 'answers' : alive ? 'not answering' : 'not running'}`,
+      );
+    }
+  }
   return healthy;
 }
 
