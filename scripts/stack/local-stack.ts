@@ -722,6 +722,10 @@ export interface BrokerHandle {
   restart(): Promise<void>;
   /** SIGTERM, SIGKILL after `timeoutMs`; then the ports are free. Idempotent. Leaves `dir` in place. */
   stop(timeoutMs?: number): Promise<void>;
+  /** SIGSTOP: the JVM freezes with its sockets open, as in a long GC pause or a hung host. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
 }
 
 async function waitUntilClosed(name: string, ports: readonly number[], timeoutMs = 10_000): Promise<void> {
@@ -761,15 +765,41 @@ export async function startBroker(options: BrokerOptions): Promise<BrokerHandle>
     security,
     securityPorts,
   );
+  const handle = superviseBroker(layout, dir, `private Kafka at 127.0.0.1:${layout.port}`, {
+    readyTimeoutMs,
+    log,
+    extraPorts: securityPorts,
+  });
+  await handle.restart();
+  try {
+    await warmUpTransactions(handle.brokers);
+  } catch (error) {
+    await handle.stop().catch(() => undefined);
+    throw error;
+  }
+  return handle;
+}
+
+/**
+ * The handle of one broker JVM built from `layout`, not started yet: `restart()` starts it the first time too.
+ * It is a child of the calling process and killed when the caller exits, or is ended by SIGINT, SIGTERM or
+ * SIGHUP, without having stopped it.
+ */
+function superviseBroker(
+  layout: BrokerLayout,
+  dir: string,
+  name: string,
+  options: { readyTimeoutMs: number; log: Log; extraPorts: readonly number[] },
+): BrokerHandle {
+  const { readyTimeoutMs, log } = options;
   const brokers = `127.0.0.1:${layout.port}`;
-  const ports = [layout.port, layout.controllerPort, ...securityPorts] as const;
+  const ports = [layout.port, layout.controllerPort, ...options.extraPorts] as const;
   const listeners = Object.fromEntries(
     [...layout.listeners].map(([listener, port]) => [listener, `127.0.0.1:${port}`]),
   );
-  const name = `private Kafka at ${brokers}`;
 
   let child: ChildProcess & { pid: number };
-  let exited: Promise<BrokerExit>;
+  let exited: Promise<BrokerExit> = Promise.resolve({ code: null, signal: null });
   let running = false;
   // The broker must not outlive its caller: killed when the caller exits, or is ended by a signal (a cancelled
   // test run), without having stopped it.
@@ -867,15 +897,79 @@ export async function startBroker(options: BrokerOptions): Promise<BrokerHandle>
       }
       await waitUntilClosed(name, ports);
     },
+    pause() {
+      if (running) child.kill('SIGSTOP');
+    },
+    resume() {
+      if (running) child.kill('SIGCONT');
+    },
   };
+  return handle;
+}
 
-  launch();
-  await waitReady();
+export interface ClusterOptions {
+  /** The cluster's own directory, new or empty: node-N/ for each node (configuration, data, server.log). */
+  dir: string;
+  /** server.properties entries on top of the stack's and the cluster's replication settings, on every node. */
+  extraProperties?: Record<string, string>;
+  /** How long a start or restart of one node may take to answer the protocol; 180 s unless given. */
+  readyTimeoutMs?: number;
+  log?: Log;
+}
+
+/** Three nodes started by `startCluster`: the caller's own. */
+export interface ClusterHandle {
+  /** The bootstrap list, every node's PLAINTEXT address, node 1 first. */
+  readonly brokers: string;
+  /** Node N is `nodes[N - 1]`; Kafka's node ids are 1, 2, 3. */
+  readonly nodes: readonly BrokerHandle[];
+  /** How long the three JVMs took from spawn until every one answered, and the warm-up transaction committed. */
+  readonly startupMs: number;
+  /** Stops every node (SIGTERM, then SIGKILL). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a three-node cluster of the caller's own (combined broker+controller nodes, a static three-voter quorum,
+ * replication factor 3 with two in sync: `CLUSTER_REPLICATION`) under `options.dir`, on free ports, each node a
+ * child of the caller as with `startBroker`. The three JVMs start together: none can answer before a quorum has
+ * formed.
+ */
+export async function startCluster(options: ClusterOptions): Promise<ClusterHandle> {
+  const log = options.log ?? (() => undefined);
+  const paths = stackPaths();
+  ensureAssembled(paths, log);
+  const dir = resolve(options.dir);
+  const started = Date.now();
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const voters = clusterVoters([await freePort(), await freePort(), await freePort()]);
+  const clusterId = newClusterId();
+  const properties = { ...CLUSTER_REPLICATION, ...options.extraProperties };
+  const nodes = voters.map((voter, index) => {
+    const nodeDir = join(dir, `node-${voter.nodeId}`);
+    mkdirSync(join(nodeDir, 'data'), { recursive: true });
+    const port = ports[index] ?? 0;
+    const layout = prepareBroker(paths, nodeDir, port, voter.controllerPort, nodeDir, properties, {}, [], {
+      nodeId: voter.nodeId,
+      voters,
+      clusterId,
+    });
+    return superviseBroker(layout, nodeDir, `node ${voter.nodeId} at 127.0.0.1:${port}`, {
+      readyTimeoutMs: options.readyTimeoutMs ?? 180_000,
+      log,
+      extraPorts: [],
+    });
+  });
+  const brokers = nodes.map((node) => node.brokers).join(',');
+  const stop = async (timeoutMs?: number) => {
+    await Promise.all(nodes.map((node) => node.stop(timeoutMs)));
+  };
   try {
-    await warmUpTransactions(brokers);
+    await Promise.all(nodes.map((node) => node.restart()));
+    await warmUpTransactions(brokers, voters.length);
   } catch (error) {
-    await handle.stop().catch(() => undefined);
+    await stop().catch(() => undefined);
     throw error;
   }
-  return handle;
+  return { brokers, nodes, startupMs: Date.now() - started, stop };
 }
