@@ -4,10 +4,12 @@
  * coordinator frozen past the broker session timeout, each under load with a task held inside its transaction
  * when the strike lands, each judged by the auditor with the stall reported.
  */
+import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { assertExactlyOnce, describeRun, runClusterFault } from '../../support/cluster-scenario.js';
 import {
   killGroupCoordinator,
+  killTransactionCoordinator,
   pauseTransactionCoordinator,
   rollAllNodes,
 } from '../../support/cluster-strikes.js';
@@ -31,4 +33,13 @@ test('cluster soak: a transaction coordinator is SIGSTOPped past the session tim
   const run = await runClusterFault(suite, pauseTransactionCoordinator);
   t.diagnostic(describeRun(run));
   assertExactlyOnce(run);
+});
+
+test('cluster soak negative control: without state rollback on abort, a coordinator kill leaves violations the auditor finds', async (t) => {
+  const run = await runClusterFault(suite, killTransactionCoordinator, {
+    env: { EOS_ROLLUP_BROKEN: 'no-state-rollback' },
+  });
+  t.diagnostic(describeRun(run));
+  assert.ok(run.outcome.abortedRecords > 0, 'a transaction was aborted: read_uncommitted saw its records');
+  assert.ok(run.outcome.report.violations.length > 0, 'the auditor caught the broken variant');
 });
