@@ -5,6 +5,7 @@
  * `startBroker` runs one more such broker, private to a caller (a test that kills or restarts it), in its own
  * directory and on its own ports, built from the same configuration, marker, readiness check and warm-up, and
  * optionally with SASL (SCRAM, PLAIN) and TLS listeners beside the PLAINTEXT one (broker-security.ts).
+ * `up(log, 3)` and `startCluster` run three nodes of one replicated cluster instead (cluster.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -379,7 +380,7 @@ async function registryAnswers(url: string): Promise<boolean> {
  * offsets, so the first test does not race their creation (kafkajs does not retry NOT_COORDINATOR inside
  * sendOffsets).
  */
-export async function warmUpTransactions(brokers: string, replicationFactor = 1): Promise<void> {
+async function warmUpTransactions(brokers: string, replicationFactor = 1): Promise<void> {
   const kafka = new Kafka({
     brokers: brokers.split(','),
     clientId: 'eos-rollup-stack-warmup',
