@@ -147,7 +147,9 @@ async function coordinatorFromTool(
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const { stdout } = await promisify(execFile)(tool, args, { timeout: 45_000 });
+      // A tool whose AdminClient keeps retrying a coordinator just killed would wait out its 60 s API timeout:
+      // cut it short and ask again, the controller has fenced the dead node by then.
+      const { stdout } = await promisify(execFile)(tool, args, { timeout: 15_000 });
       const id = parse(stdout);
       if (id !== undefined) return id;
       last = stdout;
