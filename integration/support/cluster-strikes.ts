@@ -39,11 +39,17 @@ async function killAndRestart(
   const exit = await node.kill('SIGKILL');
   assert.deepEqual(exit, { code: null, signal: 'SIGKILL' }, `node ${victim} died by SIGKILL`);
   const killedAt = Date.now();
-  context.release();
-  const successor = await movedFrom(victim, readRole);
-  await sleep(Math.max(0, killedAt + DOWN_MS - Date.now()));
-  const restartAt = Date.now();
-  await node.restart();
+  let successor: number;
+  let restartAt = killedAt;
+  try {
+    context.release();
+    successor = await movedFrom(victim, readRole);
+    await sleep(Math.max(0, killedAt + DOWN_MS - Date.now()));
+  } finally {
+    // Back whatever happens: later tests of the file need all three nodes.
+    restartAt = Date.now();
+    if (!node.isRunning) await node.restart();
+  }
   return `${role} node ${victim} SIGKILLed (held partition ${context.held.partition}), moved to node ${successor}; down ${restartAt - killedAt} ms, restart took ${Date.now() - restartAt} ms`;
 }
 
@@ -112,10 +118,24 @@ export async function pauseTransactionCoordinator(context: StrikeContext): Promi
   const victim = await suite.transactionCoordinatorOf(transactionalId);
   const node = suite.node(victim);
   node.pause();
-  const state = readFileSync(`/proc/${node.pid}/stat`, 'utf8').split(' ')[2];
-  assert.equal(state, 'T', `node ${victim} (pid ${node.pid}) is stopped`);
-  context.release();
-  await sleep(PAUSE_MS);
-  node.resume();
-  return `transaction coordinator of ${transactionalId}: node ${victim} SIGSTOPped ${PAUSE_MS} ms (state ${state}), then SIGCONT`;
+  // Resumed whatever happens: a node left frozen would break every later test of the file.
+  try {
+    const state = await processState(node.pid, 'T');
+    assert.equal(state, 'T', `node ${victim} (pid ${node.pid}) is stopped`);
+    context.release();
+    await sleep(PAUSE_MS);
+  } finally {
+    node.resume();
+  }
+  return `transaction coordinator of ${transactionalId}: node ${victim} SIGSTOPped ${PAUSE_MS} ms (seen in state T), then SIGCONT`;
+}
+
+/** The state letter of `pid` in /proc once it is `expected`, or the last one read after 5 s (signals are async). */
+async function processState(pid: number, expected: string): Promise<string | undefined> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2];
+    if (state === expected || Date.now() > deadline) return state;
+    await sleep(20);
+  }
 }
