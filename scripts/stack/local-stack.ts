@@ -321,8 +321,11 @@ function spawnLogged(
   const out = openSync(logFile, 'a');
   const child = spawn(bin, args, { cwd, detached, stdio: ['ignore', out, out] });
   closeSync(out);
+  // A failed spawn also emits 'error' a tick later; the throw below reports it, an unheard event would crash us.
+  child.once('error', () => undefined);
   child.unref();
-  if (child.pid === undefined) throw new Error(`failed to start ${bin}`);
+  if (child.pid === undefined)
+    throw new Error(`failed to start ${bin} in ${cwd}${existsSync(cwd) ? '' : ' (that directory is gone)'}`);
   return child as ChildProcess & { pid: number };
 }
 
@@ -942,6 +945,38 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
   ensureAssembled(paths, log);
   const dir = resolve(options.dir);
   const started = Date.now();
+  // Six ports stay free only until the JVMs bind them, seconds later; on a busy machine another process may take
+  // one first (seen: a node exiting during start-up about once in ten). A failed start is retried on new ports.
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const cluster = await startClusterOnce(paths, dir, options, log);
+      return { ...cluster, startupMs: Date.now() - started };
+    } catch (error) {
+      const tails = [1, 2, 3].map((id) => `node-${id}: ${logTail(join(dir, `node-${id}`, 'server.log'))}`);
+      if (attempt >= attempts)
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)} (attempt ${attempt} of ${attempts})\n${tails.join('\n')}`,
+        );
+      log(
+        `cluster start-up attempt ${attempt} failed, retrying on new ports: ${String(error)}\n${tails.join('\n')}`,
+      );
+      for (const id of [1, 2, 3]) rmSync(join(dir, `node-${id}`), { recursive: true, force: true });
+    }
+  }
+}
+
+function logTail(file: string, lines = 5): string {
+  if (!existsSync(file)) return '(no server.log)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n  ');
+}
+
+async function startClusterOnce(
+  paths: StackPaths,
+  dir: string,
+  options: ClusterOptions,
+  log: Log,
+): Promise<Omit<ClusterHandle, 'startupMs'>> {
   const ports = [await freePort(), await freePort(), await freePort()];
   const voters = clusterVoters([await freePort(), await freePort(), await freePort()]);
   const clusterId = newClusterId();
@@ -972,5 +1007,5 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
     await stop().catch(() => undefined);
     throw error;
   }
-  return { brokers, nodes, startupMs: Date.now() - started, stop };
+  return { brokers, nodes, stop };
 }
