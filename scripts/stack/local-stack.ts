@@ -945,8 +945,9 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
   ensureAssembled(paths, log);
   const dir = resolve(options.dir);
   const started = Date.now();
-  // Six ports stay free only until the JVMs bind them, seconds later; on a busy machine another process may take
-  // one first (seen: a node exiting during start-up about once in ten). A failed start is retried on new ports.
+  // Seen twice in nine rounds on a busy machine: a node exiting during start-up, and a spawn that failed. Six ports
+  // stay free only until three slow JVMs bind them, so another process may take one first. A failed start is
+  // retried from scratch on new ports.
   const attempts = 3;
   for (let attempt = 1; ; attempt++) {
     try {
