@@ -5,12 +5,38 @@
  * the auditor. Prints kills, kills that landed inside an open transaction (the first three are placed there:
  * held, then killed), fencings observed, records and violations; exits 1 on any violation, or when a placed kill
  * did not land. Not part of `npm test`.
+ * `npm run test:soak -- --cluster` runs the longer three-broker scenarios instead (integration/cluster/soak).
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatReport } from '../src/audit/auditor.js';
 import { runChaos } from '../integration/support/chaos.js';
 import { acquireEnvironment } from '../integration/support/environment.js';
 import { testKafka } from '../integration/support/kafka.js';
+import { repoRoot } from './stack/paths.js';
+import { runNodeTest } from './test-files.js';
+
+/**
+ * The cluster scenarios too long for CI: *.soak.js files, which the integration suite does not collect. Each
+ * starts its own three brokers; the environment gives them the registry.
+ */
+async function clusterSoak(): Promise<number> {
+  const dir = join(repoRoot(), 'dist', 'integration', 'cluster', 'soak');
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.soak.js'))
+    .map((name) => join(dir, name));
+  const env = await acquireEnvironment();
+  try {
+    return await runNodeTest(
+      files,
+      { ...process.env, KAFKA_BROKERS: env.brokers, SCHEMA_REGISTRY_URL: env.registryUrl },
+      1,
+    );
+  } finally {
+    await env.release();
+  }
+}
 
 const HELD_STRIKES = 3;
 
@@ -29,8 +55,10 @@ async function main(): Promise<number> {
       seed: { type: 'string' },
       instances: { type: 'string' },
       partitions: { type: 'string' },
+      cluster: { type: 'boolean' },
     },
   });
+  if (values.cluster === true) return clusterSoak();
   const minutes = positiveInteger('minutes', values.minutes, 5);
   const seed = positiveInteger('seed', values.seed, 1);
   const instances = positiveInteger('instances', values.instances, 3);

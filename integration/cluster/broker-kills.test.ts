@@ -1,0 +1,32 @@
+/**
+ * Three brokers, one of them SIGKILLed under load while a task is held inside its open transaction: the leader of
+ * the held task's input partition, then the transaction coordinator of its transactional id. The stage rides it
+ * out on the two others, the node comes back, the stage drains, and the auditor finds no loss, no duplicate and no
+ * hanging transaction. The longest stall of the input's committed offsets is reported, never asserted.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { assertExactlyOnce, describeRun, runClusterFault } from '../support/cluster-scenario.js';
+import { killInputLeader, killTransactionCoordinator } from '../support/cluster-strikes.js';
+import { withAdmin } from '../support/kafka.js';
+import { usePrivateCluster } from '../support/private-cluster.js';
+
+const suite = usePrivateCluster();
+
+test('cluster: three nodes form one cluster', async (t) => {
+  const cluster = await withAdmin(suite.kafka, (admin) => admin.describeCluster());
+  assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), [1, 2, 3]);
+  t.diagnostic(`three nodes answering and a transaction committed after ${suite.cluster.startupMs} ms`);
+});
+
+test('cluster: the leader of an input partition is SIGKILLed mid-transaction under load', async (t) => {
+  const run = await runClusterFault(suite, killInputLeader);
+  t.diagnostic(describeRun(run));
+  assertExactlyOnce(run);
+});
+
+test('cluster: the transaction coordinator of a task is SIGKILLed mid-transaction under load', async (t) => {
+  const run = await runClusterFault(suite, killTransactionCoordinator);
+  t.diagnostic(describeRun(run));
+  assertExactlyOnce(run);
+});

@@ -1,0 +1,141 @@
+/**
+ * The strikes of the cluster scenarios (cluster-scenario.ts `runClusterFault`): each picks its node by asking
+ * Kafka, strikes it while a task is held inside its transaction, proves the strike landed (the JVM died by
+ * SIGKILL, or is stopped; the role moved to another node), lets the task go on, and brings the node back.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withAdmin } from './kafka.js';
+import { taskTransactionalId, waitFullyReplicated, type StrikeContext } from './cluster-scenario.js';
+
+/** How long a killed node stays down while the load goes on: the stage must work on two nodes meanwhile. */
+const DOWN_MS = 8000;
+
+/** Asks `read` until it answers something other than `victim`: the role has moved. */
+async function movedFrom(victim: number, read: () => Promise<number>, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const now = await read();
+      if (now !== victim) return now;
+      last = `still node ${now}`;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(500);
+  }
+  throw new Error(`the role did not move from node ${victim} within ${timeoutMs} ms: ${String(last)}`);
+}
+
+async function killAndRestart(
+  context: StrikeContext,
+  victim: number,
+  role: string,
+  readRole: () => Promise<number>,
+): Promise<string> {
+  const node = context.suite.node(victim);
+  const exit = await node.kill('SIGKILL');
+  assert.deepEqual(exit, { code: null, signal: 'SIGKILL' }, `node ${victim} died by SIGKILL`);
+  const killedAt = Date.now();
+  let successor: number;
+  let restartAt = killedAt;
+  try {
+    context.release();
+    successor = await movedFrom(victim, readRole);
+    await sleep(Math.max(0, killedAt + DOWN_MS - Date.now()));
+  } finally {
+    // Back whatever happens: later tests of the file need all three nodes.
+    restartAt = Date.now();
+    if (!node.isRunning) await node.restart();
+  }
+  return `${role} node ${victim} SIGKILLed (held partition ${context.held.partition}), moved to node ${successor}; down ${restartAt - killedAt} ms, restart took ${Date.now() - restartAt} ms`;
+}
+
+export async function killInputLeader(context: StrikeContext): Promise<string> {
+  const { suite, names, held } = context;
+  const read = () => suite.leaderOf(names.input, held.partition);
+  return killAndRestart(context, await read(), `leader of ${names.input}-${held.partition}:`, read);
+}
+
+export async function killTransactionCoordinator(context: StrikeContext): Promise<string> {
+  const { suite, names, held } = context;
+  const transactionalId = taskTransactionalId(names, held.partition);
+  const read = () => suite.transactionCoordinatorOf(transactionalId);
+  return killAndRestart(context, await read(), `transaction coordinator of ${transactionalId}:`, read);
+}
+
+export async function killGroupCoordinator(context: StrikeContext): Promise<string> {
+  const { suite, names } = context;
+  const read = () => suite.groupCoordinatorOf(names.appId);
+  return killAndRestart(context, await read(), `group coordinator of ${names.appId}:`, read);
+}
+
+/**
+ * Every node in turn, 1 to 3: a controlled shutdown (SIGTERM), a restart, and a wait until every replica of the
+ * stage's topics and of the internal logs is in sync again before the next node goes.
+ */
+export async function rollAllNodes(context: StrikeContext): Promise<string> {
+  const { suite, names } = context;
+  const steps: string[] = [];
+  for (const id of [1, 2, 3]) {
+    const topics = await withAdmin(suite.kafka, (admin) => admin.listTopics());
+    const watched = [
+      names.input,
+      names.output,
+      names.changelog,
+      names.dlq,
+      '__transaction_state',
+      '__consumer_offsets',
+    ];
+    await waitFullyReplicated(
+      suite.kafka,
+      watched.filter((topic) => topics.includes(topic)),
+    );
+    const node = suite.node(id);
+    const stoppedAt = Date.now();
+    await node.stop();
+    assert.equal(node.isRunning, false, `node ${id} stopped`);
+    context.release();
+    await node.restart();
+    steps.push(`node ${id} ${Date.now() - stoppedAt} ms`);
+  }
+  return `rolled every node under load (stop to answering again: ${steps.join(', ')})`;
+}
+
+/** The broker's own session with the controller (broker.session.timeout.ms, 9 s by default), and a margin. */
+const PAUSE_MS = 14_000;
+
+/**
+ * The transaction coordinator of the held task's id is frozen (SIGSTOP) past the broker session timeout, so the
+ * controller fences it and its partitions move, while its sockets stay open and its clients hear nothing; the held
+ * task is released during the pause; then SIGCONT.
+ */
+export async function pauseTransactionCoordinator(context: StrikeContext): Promise<string> {
+  const { suite, names, held } = context;
+  const transactionalId = taskTransactionalId(names, held.partition);
+  const victim = await suite.transactionCoordinatorOf(transactionalId);
+  const node = suite.node(victim);
+  node.pause();
+  // Resumed whatever happens: a node left frozen would break every later test of the file.
+  try {
+    const state = await processState(node.pid, 'T');
+    assert.equal(state, 'T', `node ${victim} (pid ${node.pid}) is stopped`);
+    context.release();
+    await sleep(PAUSE_MS);
+  } finally {
+    node.resume();
+  }
+  return `transaction coordinator of ${transactionalId}: node ${victim} SIGSTOPped ${PAUSE_MS} ms (seen in state T), then SIGCONT`;
+}
+
+/** The state letter of `pid` in /proc once it is `expected`, or the last one read after 5 s (signals are async). */
+async function processState(pid: number, expected: string): Promise<string | undefined> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2];
+    if (state === expected || Date.now() > deadline) return state;
+    await sleep(20);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * What makes three local KRaft nodes one cluster: a static quorum of three voters (every node is a combined
+ * broker and controller) and replication settings under which one node may be lost, killed or paused without
+ * losing an acknowledged write or a committed transaction. Pure: local-stack.ts writes and starts it.
+ */
+
+export interface ClusterVoter {
+  nodeId: number;
+  controllerPort: number;
+}
+
+/** `controller.quorum.voters`: id@host:port for every voter. */
+export function quorumVoters(voters: readonly ClusterVoter[]): string {
+  return voters.map((voter) => `${voter.nodeId}@127.0.0.1:${voter.controllerPort}`).join(',');
+}
+
+/**
+ * Replicas everywhere, and acknowledgements from two of them: with one node down, writes (acks=all), transaction
+ * markers and offset commits still reach two replicas, so a second failure loses nothing acknowledged. The
+ * transaction-state and offsets logs need the same, or the coordinator of a transactional id or group on the lost
+ * node would have no in-sync replica to move to.
+ */
+export const CLUSTER_REPLICATION: Readonly<Record<string, string>> = {
+  'default.replication.factor': '3',
+  'min.insync.replicas': '2',
+  'offsets.topic.replication.factor': '3',
+  'transaction.state.log.replication.factor': '3',
+  'transaction.state.log.min.isr': '2',
+  'share.coordinator.state.topic.replication.factor': '3',
+  'share.coordinator.state.topic.min.isr': '2',
+};
+
+/** The node count `stack:up --brokers N` accepts: one (the default, CI's stack) or a three-voter cluster. */
+export function parseBrokerCount(value: string | undefined): 1 | 3 {
+  if (value === undefined || value === '1') return 1;
+  if (value === '3') return 3;
+  throw new Error(`--brokers "${value}" is not allowed: expected 1 or 3`);
+}
+
+/** Voters 1..count, each on its own controller port (in order). */
+export function clusterVoters(controllerPorts: readonly number[]): ClusterVoter[] {
+  return controllerPorts.map((controllerPort, index) => ({ nodeId: index + 1, controllerPort }));
+}
