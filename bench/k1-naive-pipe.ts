@@ -12,6 +12,9 @@
  * K1_MODE=alo runs the same pipe at-least-once (idempotent send, then the consumer commits the batch's offsets):
  * the pair gives the price of exactly-once in kafkajs with everything else equal.
  *
+ * K1_MODE=decode is R1, the decode ceiling: the same read_committed consumer decoding every record through the
+ * registry and committing each batch's offsets, with no inventory, no enrichment and no output at all.
+ *
  * Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, APP_ID (group id and transactional id), INPUT_TOPIC,
  * INVENTORY_TOPIC, OUTPUT_TOPIC, SESSION_TIMEOUT_MS, K1_MODE (eos | alo). SIGTERM stops it and prints one JSON
  * line of totals on stdout.
@@ -50,7 +53,10 @@ const inputTopic = env('INPUT_TOPIC');
 const inventoryTopic = env('INVENTORY_TOPIC');
 const outputTopic = env('OUTPUT_TOPIC');
 const sessionTimeout = Number(env('SESSION_TIMEOUT_MS', '30000'));
-const exactlyOnce = env('K1_MODE', 'eos') === 'eos';
+const mode = env('K1_MODE', 'eos');
+if (!['eos', 'alo', 'decode'].includes(mode)) throw new Error(`K1_MODE=${mode}: expected eos, alo or decode`);
+const exactlyOnce = mode === 'eos';
+const decodeOnly = mode === 'decode';
 
 const SEND_CHUNK = 1000;
 
@@ -88,12 +94,12 @@ async function loadInventory(): Promise<Map<string, HostInfo>> {
 }
 
 async function main(): Promise<void> {
-  const inventory = await loadInventory();
+  const inventory = decodeOnly ? new Map<string, HostInfo>() : await loadInventory();
   const consumer = kafka.consumer({ groupId: appId, sessionTimeout, readUncommitted: false });
   const producer = exactlyOnce
     ? kafka.producer({ transactionalId: `${appId}-tx`, idempotent: true, maxInFlightRequests: 1 })
     : kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  if (!decodeOnly) await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topic: inputTopic, fromBeginning: true });
 
@@ -103,8 +109,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await consumer.disconnect();
-    await producer.disconnect();
-    console.log(JSON.stringify({ k1: exactlyOnce ? 'eos' : 'alo', ...totals }));
+    if (!decodeOnly) await producer.disconnect();
+    console.log(JSON.stringify({ k1: mode, ...totals }));
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());
@@ -126,6 +132,7 @@ async function main(): Promise<void> {
       for (const message of batch.messages) {
         if (!message.value) continue;
         const metric = (await registry.decode(message.value)) as ServerMetric;
+        if (decodeOnly) continue;
         const info = inventory.get(metric.host);
         messages.push({
           key: message.key,
@@ -138,7 +145,9 @@ async function main(): Promise<void> {
         });
       }
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      if (exactlyOnce) {
+      if (decodeOnly) {
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      } else if (exactlyOnce) {
         const transaction = await producer.transaction();
         try {
           for (let i = 0; i < messages.length; i += SEND_CHUNK) {

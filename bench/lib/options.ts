@@ -66,8 +66,8 @@ export const USAGE = `usage: npm run bench -- [options]
 export class UsageError extends Error {}
 
 /** K1-ALO only on request: the stage's own at-least-once mode (SUT-ALO-1s) is the EOS tax's baseline. */
-const FULL_PEERS: PeerId[] = ['R0', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s', 'S1-100ms'];
-const QUICK_PEERS: PeerId[] = ['R0', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s'];
+const FULL_PEERS: PeerId[] = ['R0', 'R1', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s', 'S1-100ms'];
+const QUICK_PEERS: PeerId[] = ['R0', 'R1', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s'];
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;

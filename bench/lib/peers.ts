@@ -213,14 +213,23 @@ const r0: PeerDefinition = {
   },
 };
 
-function k1(id: 'K1' | 'K1-ALO'): PeerDefinition {
+function k1(id: 'R1' | 'K1' | 'K1-ALO'): PeerDefinition {
   const exactlyOnce = id === 'K1';
+  const mode = id === 'R1' ? 'decode' : exactlyOnce ? 'eos' : 'alo';
   return {
     id,
-    label: exactlyOnce ? 'K1 naive kafkajs EOS pipe' : 'K1-ALO same pipe, at-least-once',
-    description: exactlyOnce
-      ? 'bench/k1-naive-pipe.ts: kafkajs eachBatch, decode with @kafkajs/confluent-schema-registry, enrich from an in-memory Map, one JSON record per input, one transaction per batch (send + sendOffsets + commit).'
-      : 'bench/k1-naive-pipe.ts with K1_MODE=alo: the same pipe with an idempotent send and consumer.commitOffsets per batch instead of a transaction.',
+    label:
+      id === 'R1'
+        ? 'R1 kafkajs read + Avro decode'
+        : exactlyOnce
+          ? 'K1 naive kafkajs EOS pipe'
+          : 'K1-ALO same pipe, at-least-once',
+    description:
+      id === 'R1'
+        ? 'bench/k1-naive-pipe.ts with K1_MODE=decode: kafkajs eachBatch read_committed, decode every record with @kafkajs/confluent-schema-registry, commitOffsets per batch; no enrichment, no output: the decode ceiling of a Node stage.'
+        : exactlyOnce
+          ? 'bench/k1-naive-pipe.ts: kafkajs eachBatch, decode with @kafkajs/confluent-schema-registry, enrich from an in-memory Map, one JSON record per input, one transaction per batch (send + sendOffsets + commit).'
+          : 'bench/k1-naive-pipe.ts with K1_MODE=alo: the same pipe with an idempotent send and consumer.commitOffsets per batch instead of a transaction.',
     commitLatencyMeaning: null,
     throughputFrom: 'broker',
     exitsByItself: false,
@@ -244,7 +253,7 @@ function k1(id: 'K1' | 'K1-ALO'): PeerDefinition {
             INVENTORY_TOPIC: context.inventoryTopic,
             OUTPUT_TOPIC: `${names.appId}-out`,
             SESSION_TIMEOUT_MS: String(context.sessionTimeoutMs),
-            K1_MODE: exactlyOnce ? 'eos' : 'alo',
+            K1_MODE: mode,
             KAFKAJS_NO_PARTITIONER_WARNING: '1',
           },
         },
@@ -372,6 +381,7 @@ function s1(id: 'S1-1s' | 'S1-100ms', commitIntervalMs: number): PeerDefinition 
 
 export const PEERS: Record<PeerId, PeerDefinition> = {
   R0: r0,
+  R1: k1('R1'),
   K1: k1('K1'),
   'K1-ALO': k1('K1-ALO'),
   'SUT-100ms': sut('SUT-100ms', 100, 'exactly_once'),

@@ -24,6 +24,7 @@ function table(header: string[], align: ('l' | 'r')[], rows: string[][]): string
 const TARGET_FOR_RATIO: Record<string, string> = {
   sut_over_s1: 'SUT/S1 throughput',
   sut_over_r0: 'SUT/R0 throughput',
+  sut_over_r1: 'SUT/R1 throughput',
   eos_tax_1s: 'EOS tax at 1 s commits',
 };
 
@@ -31,6 +32,7 @@ function ratiosSection(result: BenchResult): string {
   const rows: [string, keyof BenchResult['ratios'], (v: number | null) => string][] = [
     ['SUT/S1 (eos-rollup vs Kafka Streams EOS v2, 1 s commits)', 'sut_over_s1', (v) => formatNumber(v, 2)],
     ['SUT/R0 (vs the raw read_committed read)', 'sut_over_r0', (v) => formatNumber(v, 2)],
+    ['SUT/R1 (vs a kafkajs read plus Avro decoding)', 'sut_over_r1', (v) => formatNumber(v, 2)],
     ['SUT/K1 (vs a naive kafkajs EOS pipe)', 'sut_over_k1', (v) => formatNumber(v, 2)],
     ['EOS tax at 1 s commits', 'eos_tax_1s', (v) => (v === null ? '—' : `${formatNumber(v * 100, 1)}%`)],
   ];

@@ -2,6 +2,7 @@
 
 export const PEER_IDS = [
   'R0',
+  'R1',
   'K1',
   'K1-ALO',
   'SUT-100ms',
@@ -111,6 +112,7 @@ export interface RecoveryResult {
 export interface Ratios {
   sut_over_s1: number | null;
   sut_over_r0: number | null;
+  sut_over_r1: number | null;
   sut_over_k1: number | null;
   eos_tax_1s: number | null;
 }

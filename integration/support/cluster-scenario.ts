@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { formatReport } from '../../src/audit/auditor.js';
-import { partitionRanges } from '../../src/kafka/offsets.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import { release, waitUntilHeld, type Held } from './fault-hold.js';
 import { committedOffsets, uniqueName, withAdmin } from './kafka.js';

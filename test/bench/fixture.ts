@@ -39,6 +39,7 @@ function peer(id: PeerId, rates: (number | null)[], extra: Partial<RoundFigures>
 export function sampleResult(): BenchResult {
   const peers = [
     peer('R0', [100_000, 110_000, 90_000]),
+    peer('R1', [80_000, 88_000, 72_000]),
     peer('K1', [18_000, 20_000, 22_000]),
     peer('SUT-100ms', [40_000, 41_000, 39_000], { commitP50Ms: 40, commitP99Ms: 120 }),
     peer('SUT-1s', [50_000, 60_000, 55_000], { commitP50Ms: 400, commitP99Ms: 900 }),

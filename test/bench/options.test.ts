@@ -14,7 +14,16 @@ void test('the defaults are the issue workload: 6 partitions, 10,000 hosts, 60 s
   assert.equal(options.records, 3_000_000);
   assert.equal(options.sharedBroker, false);
   assert.equal(options.warmUp, true);
-  assert.deepEqual(options.peers, ['R0', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s', 'S1-100ms']);
+  assert.deepEqual(options.peers, [
+    'R0',
+    'R1',
+    'K1',
+    'SUT-100ms',
+    'SUT-1s',
+    'SUT-ALO-1s',
+    'S1-1s',
+    'S1-100ms',
+  ]);
 });
 
 void test('quick mode is one round of a small input on the shared broker, without warm-up, live load capped', () => {
@@ -26,7 +35,7 @@ void test('quick mode is one round of a small input on the shared broker, withou
   assert.equal(options.warmUp, false);
   assert.equal(options.liveRateCap, 5000);
   assert.deepEqual(options.latencyPeers, ['SUT-1s', 'S1-1s']);
-  assert.deepEqual(options.peers, ['R0', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s']);
+  assert.deepEqual(options.peers, ['R0', 'R1', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s']);
 });
 
 void test('explicit options win over the quick defaults', () => {

@@ -9,10 +9,11 @@ void test('medians are taken over the rounds that succeeded only', () => {
   assert.equal(medians.throughputRps, 20);
 });
 
-void test('the ratios divide median throughputs: SUT at 1 s commits over S1, R0 and K1', () => {
+void test('the ratios divide median throughputs: SUT at 1 s commits over S1, R0, R1 and K1', () => {
   const { ratios } = sampleResult();
   assert.equal(ratios.sut_over_s1, 1.1); // 55,000 / 50,000
   assert.equal(ratios.sut_over_r0, 0.55); // 55,000 / 100,000
+  assert.equal(ratios.sut_over_r1, 0.6875); // 55,000 / 80,000, the median of 80,000, 88,000 and 72,000
   assert.equal(ratios.sut_over_k1, 2.75); // 55,000 / 20,000
 });
 
