@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricRollup } from '../domain/metric.js';
 import { FaultInjector, parseFaultSpecs } from '../engine/faults.js';
+import { bindProcessor } from '../engine/processor.js';
 import { Stage } from '../engine/stage.js';
 import type { StageAdapters } from '../engine/stage-ports.js';
 import { KafkajsAttemptJournal } from '../kafka/stage/attempt-journal.js';
@@ -23,6 +24,7 @@ import { InventoryFollower } from '../kafka/stage/inventory-follower.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/stage/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/stage/topics.js';
 import { translateKafkaError } from '../kafka/client/translate-error.js';
+import { rollupSupplier } from '../rollup/rollup-processor.js';
 import { AvroEncoder } from '../serde/avro-encoder.js';
 import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
@@ -58,6 +60,18 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
   let registry: RegistryClient | undefined;
   const registryClient = (): RegistryClient => (registry ??= new RegistryClient(config.registry));
 
+  // One follower: the stage starts and stops it, the rollup processor reads it.
+  let follower: InventoryFollower | undefined;
+  const inventory = (): InventoryFollower =>
+    (follower ??= new InventoryFollower(
+      client(),
+      config.topics.inventory,
+      registryClient(),
+      config.appId,
+      logger,
+      { sessionTimeoutMs: config.sessionTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs },
+    ));
+
   let taskPort: KafkajsTaskPort | undefined;
   return {
     decorateTaskPorts: (ports, commitOffsetOutsideTransaction) =>
@@ -77,17 +91,21 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
       await checkTransactionTimeout(client(), config.transactionTimeoutMs);
       return prepareTopics(client(), config);
     },
-    codecs: async () => {
+    processor: async () => {
       const encoder = await AvroEncoder.register<MetricRollup>(
         registryClient(),
         config.topics.output,
         'metricRollup',
         config.registry.autoRegister,
       );
-      return {
-        decoder: new MetricDecoder(registryClient()),
-        encodeRollup: (rollup) => encoder.encode(rollup),
-      };
+      return bindProcessor(
+        rollupSupplier({
+          windows: config.windows,
+          decoder: new MetricDecoder(registryClient()),
+          encodeRollup: (rollup) => encoder.encode(rollup),
+          lookupHost: (host) => inventory().lookup(host),
+        }),
+      );
     },
     journal: (attemptsTopic) =>
       new KafkajsAttemptJournal(
@@ -96,11 +114,7 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
         config.topics.input,
         `${config.appId}/${instanceId}`,
       ),
-    inventory: () =>
-      new InventoryFollower(client(), config.topics.inventory, registryClient(), config.appId, logger, {
-        sessionTimeoutMs: config.sessionTimeoutMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-      }),
+    inventory,
     taskKafka: (atLeastOnce) =>
       (taskPort = new KafkajsTaskPort(
         client(),

@@ -16,14 +16,14 @@ import {
   type LogEntry,
 } from '../../src/audit/transaction-markers.js';
 import type { AuditMetric, AuditRollup, AuditWrittenRecord, ViolationKind } from '../../src/audit/types.js';
-import { deadLetterHeaders } from '../../src/domain/dead-letter.js';
-import { lineageHeaders } from '../../src/domain/lineage.js';
+import { deadLetterHeaders } from '../../src/engine/dead-letter.js';
+import { lineageHeaders } from '../../src/engine/lineage.js';
 import {
   encodeAggregate,
   encodeStreamTime,
   encodeStreamTimeKey,
   encodeWindowKey,
-} from '../../src/state/changelog-codec.js';
+} from '../../src/rollup/changelog-codec.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Transaction markers: what read_committed sees, decided from the log alone.
