@@ -3,7 +3,6 @@
  * (raw bytes untouched) and its changelog deltas, each partitioned and stamped with the transactional attempt's
  * lineage. Pure computation on a store transaction: nothing here talks to Kafka or decides recovery.
  */
-import { type Poison } from '../domain/dead-letter.js';
 import { RetriableError } from '../errors/errors.js';
 import { errorMessage } from '../errors/message.js';
 import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
