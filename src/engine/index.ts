@@ -2,12 +2,7 @@
  * The engine's public API (package export `eos-rollup/engine`): what a processor is written against. Everything
  * else in src/engine is the engine's own and may change.
  */
-export type {
-  Processor,
-  ProcessorContext,
-  ProcessorSupplier,
-  RecordMetadata,
-} from './processor.js';
+export type { Processor, ProcessorContext, ProcessorSupplier, RecordMetadata } from './processor.js';
 export type { Deserialized, Deserializer, Serde, Serializer } from './serde.js';
 export { STRING_SERDE } from './serde.js';
 export type { ChangelogEntry, StateStore, StoreWrites } from './state-store.js';

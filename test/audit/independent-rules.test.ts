@@ -312,7 +312,7 @@ function run(knobs: Knobs, extra: Partial<AuditData> = {}): AuditReport {
       headers: {
         ...deadLetterHeaders<string>(
           { topic: INPUT, partition: 0, offset: String(d.offset), timestampMs: T0 },
-          { reason: d.reason as 'late', message: d.reason },
+          { reason: d.reason, message: d.reason },
           T0,
           { id: 'eos-rollup', version: '0' },
           {},

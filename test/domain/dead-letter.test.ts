@@ -8,7 +8,12 @@ import {
   POISON_REASONS,
   type Poison,
 } from '../../src/domain/dead-letter.js';
-import { deadLetterHeaders, DLQ_HEADERS, type SourceRecordRef, type StageIdentity } from '../../src/engine/dead-letter.js';
+import {
+  deadLetterHeaders,
+  DLQ_HEADERS,
+  type SourceRecordRef,
+  type StageIdentity,
+} from '../../src/engine/dead-letter.js';
 
 const source: SourceRecordRef = {
   topic: 'server-metrics',
