@@ -59,6 +59,7 @@ export default tseslint.config(
           '**/engine/**',
           '**/serde/**',
           '**/state/**',
+          '**/rollup/**',
           '**/cli/**',
           '**/observability/**',
         ],
@@ -110,6 +111,29 @@ export default tseslint.config(
         message:
           'the engine owns its ports (types included): src/app wires the kafka/ and serde/ adapters, and the test-only negative controls, into them.',
       },
+      {
+        group: ['**/domain/**', '**/rollup/**', '**/state/**'],
+        message:
+          'the engine is generic: processors (src/rollup, examples/) plug into its contracts, it never imports them.',
+      },
+    ],
+  ),
+  layer(
+    ['src/rollup/**/*.ts'],
+    [
+      {
+        group: [
+          'kafkajs',
+          'avsc',
+          '@kafkajs/*',
+          '**/kafka/**',
+          '**/cli/**',
+          '**/app/**',
+          '**/observability/**',
+        ],
+        message:
+          'a processor computes: it gets its serdes and lookups at construction (src/app wires them), never a client.',
+      },
     ],
   ),
   {
@@ -139,6 +163,9 @@ export default tseslint.config(
           'node:*',
           '**/kafka/**',
           '**/engine/**',
+          // The header names of dead letters and lineage are data, owned by the engine.
+          '!**/engine/dead-letter.js',
+          '!**/engine/lineage.js',
           '**/serde/**',
           '**/state/**',
           '**/cli/**',

@@ -21,7 +21,7 @@ import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import pino from 'pino';
 import { planRecords, type ProduceOptions } from '../src/cli/commands/produce.js';
 import { loadConfig, type Config } from '../src/config/config.js';
-import { DLQ_HEADERS } from '../src/domain/dead-letter.js';
+import { DLQ_HEADERS } from '../src/engine/dead-letter.js';
 import type { MetricRollup } from '../src/domain/metric.js';
 import { createKafka } from '../src/kafka/client/client.js';
 import { partitionRanges } from '../src/kafka/client/offsets.js';

@@ -13,7 +13,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/task.js';
 import { decodeAttemptEntry, processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';
 import { readAll } from '../support/kafka.js';

@@ -13,7 +13,7 @@
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';

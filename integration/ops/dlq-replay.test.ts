@@ -20,7 +20,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { REPLAY_HEADERS } from '../../src/ops/dlq-view.js';

@@ -11,7 +11,7 @@ import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { freePort } from '../../scripts/stack/local-stack.js';
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import { committedOffsets, partitionRanges } from '../../src/kafka/client/offsets.js';
 import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';

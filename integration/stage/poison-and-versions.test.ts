@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { hostName, metrics } from '../../src/tools/workload.js';
 import { readAll } from '../support/kafka.js';

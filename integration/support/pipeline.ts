@@ -106,12 +106,14 @@ export interface StageProcess {
 
 const MAIN = join(__dirname, '../../src/cli/main.js');
 
+/** `command`: the script and its arguments, `eos-rollup run` unless a test runs another job (examples/). */
 export function startStage(
   env: TestEnvironment,
   names: PipelineNames,
   extraEnv: Record<string, string> = {},
+  command: readonly string[] = [MAIN, 'run'],
 ): StageProcess {
-  const child = spawn(process.execPath, ['--enable-source-maps', MAIN, 'run'], {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...command], {
     env: {
       PATH: process.env.PATH,
       KAFKA_BROKERS: env.brokers,

@@ -1,6 +1,7 @@
 /**
- * The composition root of `eos-rollup run`: builds, from the configuration, the kafka/ and serde/ adapters behind
- * the engine's ports, and hands them to a Stage with the system clock. Nothing is built before the stage asks for
+ * The composition root of a job (`eos-rollup run` is the rollup job): builds, from the configuration, the kafka/
+ * and serde/ adapters behind the engine's ports, the job's processor, and hands them to a Stage with the system
+ * clock. Nothing is built before the stage asks for
  * it, so the start-up steps keep the stage's order: the Kafka client at the first broker check, the registry with
  * the codecs, the consumer last.
  */
@@ -9,8 +10,8 @@ import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { MetricRollup } from '../domain/metric.js';
 import { FaultInjector, parseFaultSpecs } from '../engine/faults.js';
+import type { TaskProcessorFactory } from '../engine/processor.js';
 import { Stage } from '../engine/stage.js';
 import type { StageAdapters } from '../engine/stage-ports.js';
 import { KafkajsAttemptJournal } from '../kafka/stage/attempt-journal.js';
@@ -23,30 +24,44 @@ import { InventoryFollower } from '../kafka/stage/inventory-follower.js';
 import { KafkajsTaskPort, keyPartitioner } from '../kafka/stage/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/stage/topics.js';
 import { translateKafkaError } from '../kafka/client/translate-error.js';
-import { AvroEncoder } from '../serde/avro-encoder.js';
-import { MetricDecoder } from '../serde/metric-decoder.js';
 import { RegistryClient } from '../serde/registry-client.js';
 import { systemClock } from './system-clock.js';
+
+/** What a job's processor may be built from: the registry, and the inventory table when the job reads it. */
+export interface JobServices {
+  config: Config;
+  logger: Logger;
+  registry: () => RegistryClient;
+  /** The inventory follower (the stage starts it and waits for it); only for a job that reads the inventory. */
+  inventory: () => InventoryFollower;
+}
+
+/** A job as the composition root sees it: its processor, and whether it reads the inventory table. */
+export interface StageJob {
+  processor(services: JobServices): Promise<TaskProcessorFactory>;
+  readsInventory: boolean;
+}
 
 export interface StageWiring {
   config: Config;
   logger: Logger;
   version: string;
+  job: StageJob;
 }
 
-export function wireStage({ config, logger, version }: StageWiring): Stage {
+export function wireStage({ config, logger, version, job }: StageWiring): Stage {
   const instanceId = config.instanceId ?? `${hostname()}-${process.pid}`;
   return new Stage({
     config,
     logger,
     version,
     instanceId,
-    adapters: stageAdapters(config, instanceId, logger),
+    adapters: stageAdapters(config, instanceId, logger, job),
     clock: systemClock,
   });
 }
 
-function stageAdapters(config: Config, instanceId: string, logger: Logger): StageAdapters {
+function stageAdapters(config: Config, instanceId: string, logger: Logger, job: StageJob): StageAdapters {
   let kafka: Kafka | undefined;
   const client = (): Kafka => {
     if (kafka) return kafka;
@@ -58,6 +73,18 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
   };
   let registry: RegistryClient | undefined;
   const registryClient = (): RegistryClient => (registry ??= new RegistryClient(config.registry));
+
+  // One follower: the stage starts and stops it, the rollup processor reads it.
+  let follower: InventoryFollower | undefined;
+  const inventory = (): InventoryFollower =>
+    (follower ??= new InventoryFollower(
+      client(),
+      config.topics.inventory,
+      registryClient(),
+      config.appId,
+      logger,
+      { sessionTimeoutMs: config.sessionTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs },
+    ));
 
   let taskPort: KafkajsTaskPort | undefined;
   return {
@@ -76,20 +103,9 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
     prepareTopics: async () => {
       await checkBrokerVersion(client());
       await checkTransactionTimeout(client(), config.transactionTimeoutMs);
-      return prepareTopics(client(), config);
+      return prepareTopics(client(), config, { readsInventory: job.readsInventory });
     },
-    codecs: async () => {
-      const encoder = await AvroEncoder.register<MetricRollup>(
-        registryClient(),
-        config.topics.output,
-        'metricRollup',
-        config.registry.autoRegister,
-      );
-      return {
-        decoder: new MetricDecoder(registryClient()),
-        encodeRollup: (rollup) => encoder.encode(rollup),
-      };
-    },
+    processor: () => job.processor({ config, logger, registry: registryClient, inventory }),
     journal: (attemptsTopic) =>
       new KafkajsAttemptJournal(
         client(),
@@ -97,11 +113,7 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
         config.topics.input,
         `${config.appId}/${instanceId}`,
       ),
-    inventory: () =>
-      new InventoryFollower(client(), config.topics.inventory, registryClient(), config.appId, logger, {
-        sessionTimeoutMs: config.sessionTimeoutMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-      }),
+    inventory: job.readsInventory ? inventory : undefined,
     taskKafka: (atLeastOnce) =>
       (taskPort = new KafkajsTaskPort(
         client(),

@@ -6,13 +6,12 @@
  * runs the work in its own queue.
  */
 import type { Logger } from 'pino';
-import type { WindowSpec } from '../domain/window.js';
 import { classify } from '../errors/classify.js';
 import { errorMessage } from '../errors/message.js';
 import type { StageEvents } from '../observability/events.js';
-import type { WindowStore } from '../state/window-store.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 import type { PartitionControl, TaskKafkaPort } from './ports.js';
+import type { TaskProcessor } from './processor.js';
 
 export interface BreakerDependencies {
   breaker: { threshold: number; probeIntervalMs: number };
@@ -115,7 +114,6 @@ export class PartitionBreaker {
 export interface IdleFlushDependencies {
   /** 0: off. */
   idleFlushMs: number;
-  windows: WindowSpec;
   topics: { input: string };
   kafka: TaskKafkaPort;
   now: () => number;
@@ -160,19 +158,19 @@ export class IdleFlush {
 
   /**
    * The stream time an idle flush advances to now, or undefined when none is due: it commits, like any state
-   * change, only when the advance closes a window, and only once everything up to the last stable offset is
+   * change, only when the processor would punctuate something at it (the rollup: a window closes), and only once everything up to the last stable offset is
    * consumed.
    */
   async due(
-    store: WindowStore,
+    processor: Pick<TaskProcessor, 'store' | 'wouldPunctuate'>,
     position: bigint,
   ): Promise<{ target: number; idleForMs: number } | undefined> {
-    if (store.windowCount === 0) return undefined;
+    if (processor.store.size === 0) return undefined;
     const idleForMs = this.deps.now() - this.lastRecordAtMs;
     const anchor = this.streamTimeAtLastRecord;
     if (idleForMs < this.deps.idleFlushMs || anchor === null) return undefined;
     const target = anchor + idleForMs;
-    if (!store.hasWindowClosedBy(target, this.deps.windows)) return undefined;
+    if (!processor.wouldPunctuate(target)) return undefined;
     if (!(await this.consumedToStableOffset(position))) return undefined;
     return { target, idleForMs };
   }

@@ -1,24 +1,17 @@
 /**
- * Turns one chunk of input into everything its transaction will send: the rollups it closes, its dead letters
- * (raw bytes untouched) and its changelog deltas, each partitioned, encoded and stamped with the transactional
- * attempt's lineage. Pure computation on a store transaction: nothing here talks to Kafka or decides recovery.
+ * Turns one chunk of input into everything its transaction will send: the processor's outputs, its dead letters
+ * (raw bytes untouched) and its changelog deltas, each partitioned and stamped with the transactional attempt's
+ * lineage. Pure computation on a store transaction: nothing here talks to Kafka or decides recovery.
  */
-import { deadLetterHeaders, type Poison, type StageIdentity } from '../domain/dead-letter.js';
-import { attemptId, lineageHeaders } from '../domain/lineage.js';
-import type { HostInfo, MetricRollup } from '../domain/metric.js';
-import {
-  closeWindows,
-  processRecord,
-  type DecodedInput,
-  type RecordOutcome,
-} from '../domain/process-record.js';
-import type { WindowSpec } from '../domain/window.js';
 import { RetriableError } from '../errors/errors.js';
 import { errorMessage } from '../errors/message.js';
-import type { StoreTransaction, WindowStore } from '../state/window-store.js';
 import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
+import { deadLetterHeaders, PROCESSING_FAILED, type DeadLetter, type StageIdentity } from './dead-letter.js';
 import type { FaultInjector } from './faults.js';
+import { attemptId, lineageHeaders } from './lineage.js';
 import type { InputMessage, OutgoingRecord } from './ports.js';
+import type { Emitted, StepOutcome, TaskProcessor } from './processor.js';
+import type { StoreWrites } from './state-store.js';
 
 export interface TaskTopics {
   input: string;
@@ -29,22 +22,13 @@ export interface TaskTopics {
   dlqPartitions: number;
 }
 
-export interface RecordDecoder {
-  prepare(values: readonly (Buffer | null)[]): Promise<void>;
-  decode(value: Buffer | null): DecodedInput;
-}
-
 export interface CollectorDependencies {
   /** The task incarnation: with the collector's own counter, it makes transactional attempt ids unique. */
   incarnation: string;
   stage: StageIdentity;
   topics: TaskTopics;
-  windows: WindowSpec;
-  decoder: RecordDecoder;
-  encodeRollup: (rollup: MetricRollup) => Buffer;
-  /** The output topic's partition for a rollup key, as the Java client's default partitioner would pick it. */
+  /** The output topic's partition for a record key, as the Java client's default partitioner would pick it. */
   outputPartition: (key: Buffer) => number;
-  lookupHost: (host: string) => HostInfo | undefined;
   faults: FaultInjector;
   now: () => number;
 }
@@ -64,15 +48,16 @@ export class RecordProcessingError extends RetriableError {
 }
 
 export interface PreparedTransaction {
-  storeTx: StoreTransaction;
+  storeTx: StoreWrites;
   /** Sent in this order, each as its own send, so a fault can strike between them. */
   outputs: OutgoingRecord[];
   deadLetters: OutgoingRecord[];
   changelog: OutgoingRecord[];
   endOffset: bigint;
   inputRecords: number;
+  /** Output records (rollups, for the metrics rollup): the name the metrics and the log have always used. */
   rollups: number;
-  deadLettered: { reason: Poison['reason']; offset: bigint }[];
+  deadLettered: { reason: string; offset: bigint }[];
   /** The transactional attempt: one try of one transaction, named in every record's lineage headers. */
   attemptId: string;
 }
@@ -102,15 +87,15 @@ export class RecordCollector {
    * store transaction, is remembered against its record, and is thrown as RecordProcessingError.
    */
   collect(
-    store: WindowStore,
+    processor: TaskProcessor,
     chunk: readonly InputMessage[],
     endOffset: bigint,
     plan: AttemptPlan,
     advanceStreamTimeTo?: number,
   ): PreparedTransaction {
-    const storeTx = store.begin();
+    const storeTx = processor.begin();
     try {
-      return this.collectWithin(storeTx, chunk, endOffset, plan, advanceStreamTimeTo);
+      return this.collectWithin(processor, storeTx, chunk, endOffset, plan, advanceStreamTimeTo);
     } catch (error) {
       // A record that breaks processing must not leave the store with an open transaction.
       storeTx.discard();
@@ -132,23 +117,24 @@ export class RecordCollector {
   }
 
   private collectWithin(
-    storeTx: StoreTransaction,
+    processor: TaskProcessor,
+    storeTx: StoreWrites,
     chunk: readonly InputMessage[],
     endOffset: bigint,
     plan: AttemptPlan,
     advanceStreamTimeTo: number | undefined,
   ): PreparedTransaction {
-    const { topics, windows } = this.deps;
-    const rollups: MetricRollup[] = [];
-    const deadLetters: { message: InputMessage; poison: Poison }[] = [];
+    const { topics } = this.deps;
+    const rollups: Emitted[] = [];
+    const deadLetters: { message: InputMessage; poison: DeadLetter }[] = [];
     for (const message of chunk) {
-      const outcome = this.processOne(storeTx, message, message === chunk[0] ? plan : undefined);
+      const outcome = this.processOne(processor, message, message === chunk[0] ? plan : undefined);
       if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
-      else rollups.push(...outcome.closed);
+      else rollups.push(...outcome.emitted);
     }
     if (advanceStreamTimeTo !== undefined) {
       storeTx.advanceStreamTime(advanceStreamTimeTo);
-      rollups.push(...closeWindows(storeTx, windows));
+      rollups.push(...processor.punctuate());
     }
     const changelog = storeTx.prepare();
     this.transactionalAttempts += 1;
@@ -164,16 +150,14 @@ export class RecordCollector {
       attemptId: attempt,
       recordCount: rollups.length + deadLetters.length + changelog.length,
     });
-    const outputs = rollups.map((rollup): OutgoingRecord => {
-      const key = Buffer.from(rollup.host, 'utf8');
-      return {
-        topic: topics.output,
-        partition: this.deps.outputPartition(key),
-        key,
-        value: this.deps.encodeRollup(rollup),
-        headers: lineage,
-      };
-    });
+    const outputs = rollups.map((emitted): OutgoingRecord => ({
+      topic: topics.output,
+      partition: this.deps.outputPartition(emitted.key),
+      key: emitted.key,
+      value: emitted.value,
+      // The lineage wins a name clash: an auditor must be able to trust it.
+      headers: emitted.headers === undefined ? lineage : { ...emitted.headers, ...lineage },
+    }));
     const failedAt = this.deps.now();
     const deadLetterRecords = deadLetters.map(({ message, poison }): OutgoingRecord => {
       const source = {
@@ -215,20 +199,20 @@ export class RecordCollector {
   }
 
   /**
-   * One record through the domain step. A record that already made processing throw, or crashed the process
+   * One record through the processor. A record that already made processing throw, or crashed the process
    * when processed alone, MAX_PROCESSING_ATTEMPTS times is dead-lettered without another try: a deterministic
    * failure must not stop the partition for good.
    */
   private processOne(
-    storeTx: StoreTransaction,
+    processor: TaskProcessor,
     message: InputMessage,
     plan: AttemptPlan | undefined,
-  ): RecordOutcome {
+  ): StepOutcome {
     if (plan?.mode === 'dead-letter') {
       return {
         kind: 'dead-letter',
         poison: {
-          reason: 'processing-failed',
+          reason: PROCESSING_FAILED,
           message: `processing this record crashed the process ${plan.crashes} times (each time processed alone, one record per transaction)`,
         },
       };
@@ -237,17 +221,12 @@ export class RecordCollector {
     if (failed && failed.failures >= MAX_PROCESSING_ATTEMPTS) {
       return {
         kind: 'dead-letter',
-        poison: { reason: 'processing-failed', message: `${failed.failures} attempts: ${failed.message}` },
+        poison: { reason: PROCESSING_FAILED, message: `${failed.failures} attempts: ${failed.message}` },
       };
     }
     try {
       this.deps.faults.hitSync('process-record', this.partition, message.offset);
-      return processRecord(
-        storeTx,
-        this.deps.decoder.decode(message.value),
-        this.deps.lookupHost,
-        this.deps.windows,
-      );
+      return processor.process({ ...message, partition: this.partition });
     } catch (error) {
       throw new RecordProcessingError(message.offset, error);
     }

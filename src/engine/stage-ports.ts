@@ -3,10 +3,10 @@
  * the configuration on the kafka/ and serde/ adapters, the stage's tests on fakes. The stage calls them in the
  * order of its start, so the order of start-up steps stays the stage's to read.
  */
-import type { HostInfo, MetricRollup } from '../domain/metric.js';
 import type { StageError } from '../errors/errors.js';
 import type { FaultInjector } from './faults.js';
 import type { IsolationGate } from './isolation-gate.js';
+import type { TaskProcessorFactory } from './processor.js';
 import type { StateRollbackPort } from './state-rollback.js';
 import type {
   AttemptJournalPort,
@@ -16,7 +16,6 @@ import type {
   PartitionControl,
   TaskKafkaPort,
 } from './ports.js';
-import type { RecordDecoder } from './task.js';
 
 export type BatchHandler = (batch: InputBatch, control: BatchControl) => Promise<void>;
 
@@ -37,11 +36,13 @@ export interface InputConsumerPort extends PartitionControl {
   disconnect(): Promise<void>;
 }
 
-/** The host inventory table, read in full at start and followed afterwards. */
+/**
+ * A lookup table the processor reads (the rollup: the host inventory), read in full at start and followed
+ * afterwards; the stage is ready only once it caught up. The processor got its lookup at construction.
+ */
 export interface InventoryPort {
   readonly isCaughtUp: boolean;
   readonly size: number;
-  lookup: (host: string) => HostInfo | undefined;
   /** Resolves once the table holds everything the topic held at start. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -59,11 +60,6 @@ export interface StageTopicLayout {
   /** `<APP_ID>-processing-attempts`: the crash-loop guard's journal. */
   attemptsTopic: string;
   created: string[];
-}
-
-export interface StageCodecs {
-  decoder: RecordDecoder;
-  encodeRollup: (rollup: MetricRollup) => Buffer;
 }
 
 /** PROCESSING_GUARANTEE=at_least_once: what commits the group's offsets instead of a transaction. */
@@ -96,12 +92,13 @@ export interface StageAdapters {
   ): DecoratedTaskPorts;
   /** Checks the broker (version, transaction timeout), then creates the missing topics. */
   prepareTopics(): Promise<StageTopicLayout>;
-  /** The output schema registered (or looked up) and the input decoder. */
-  codecs(): Promise<StageCodecs>;
+  /** The job's processor, with its serdes ready (the rollup: the output schema registered or looked up). */
+  processor(): Promise<TaskProcessorFactory>;
   journal(attemptsTopic: string): StageJournalPort;
-  inventory(): InventoryPort;
+  /** Absent: the job reads no table, and readiness does not wait for one. */
+  inventory?: (() => InventoryPort) | undefined;
   taskKafka(atLeastOnce: OffsetCommitter | undefined): TaskKafkaPort;
-  /** The output topic's partition for a rollup key, as the Java client's default partitioner would pick it. */
+  /** The output topic's partition for a record key, as the Java client's default partitioner would pick it. */
   outputPartitioner(partitionCount: number): (key: Buffer) => number;
   consumer(concurrency: number, listeners: ConsumerListeners): InputConsumerPort;
   faults: FaultInjector;

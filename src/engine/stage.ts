@@ -110,7 +110,9 @@ export class Stage {
     );
     return {
       stage: this.state,
-      inventoryCaughtUp: this.inventory?.isCaughtUp ?? false,
+      // A job without a table has nothing to catch up with.
+      inventoryCaughtUp:
+        this.options.adapters.inventory === undefined || (this.inventory?.isCaughtUp ?? false),
       hasAssignment: this.assignment !== undefined,
       partitions,
     };
@@ -121,18 +123,20 @@ export class Stage {
     this.state = 'starting';
     const layout = await adapters.prepareTopics();
     if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');
-    const { decoder, encodeRollup } = await adapters.codecs();
+    const processor = await adapters.processor();
     const journal = adapters.journal(layout.attemptsTopic);
     this.journal = journal;
-    const inventoryStarted = clock.now();
-    const inventory = adapters.inventory();
-    this.inventory = inventory;
-    await inventory.start();
-    this.events.emit('inventory.caught_up', {
-      hosts: inventory.size,
-      durationMs: clock.now() - inventoryStarted,
-    });
-    logger.info({ hosts: inventory.size }, 'inventory caught up');
+    if (adapters.inventory) {
+      const inventoryStarted = clock.now();
+      const inventory = adapters.inventory();
+      this.inventory = inventory;
+      await inventory.start();
+      this.events.emit('inventory.caught_up', {
+        hosts: inventory.size,
+        durationMs: clock.now() - inventoryStarted,
+      });
+      logger.info({ hosts: inventory.size }, 'inventory caught up');
+    }
 
     const atLeastOnce =
       config.processingGuarantee === 'at_least_once'
@@ -154,17 +158,14 @@ export class Stage {
       groupId: config.appId,
       stage: { id: `${config.appId}/${this.instanceId}`, version: this.options.version },
       topics: { ...config.topics, dlqPartitions: layout.dlqPartitions },
-      windows: config.windows,
       maxRecordsPerTransaction: config.commit.maxRecords,
       retry: config.retry,
       breaker: config.circuitBreaker,
       kafka: ports.kafka,
       journal: ports.journal,
       onProcessCrash: config.onProcessCrash,
-      decoder,
-      encodeRollup,
+      processor,
       outputPartition: adapters.outputPartitioner(layout.outputPartitions),
-      lookupHost: inventory.lookup,
       events: this.events,
       faults: adapters.faults,
       logger,

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { RetriableError } from '../errors/errors.js';
 import type { StageEvents } from '../observability/events.js';
-import type { WindowStore } from '../state/window-store.js';
+import type { StateStore } from './state-store.js';
 import type { UnsettledCommits } from './commit-ledger.js';
 import type { FaultInjector } from './faults.js';
 import type { ProducerPort, TaskKafkaPort } from './ports.js';
@@ -43,7 +43,7 @@ export class StateRestorer {
   constructor(
     private readonly partition: number,
     private readonly deps: RestorerDependencies,
-    private readonly store: WindowStore,
+    private readonly store: StateStore,
     private readonly log: Logger,
     /** True once the task is closing: a wait for a stable changelog stops. */
     private readonly isClosing: () => boolean,
@@ -127,11 +127,11 @@ export class StateRestorer {
     this.deps.events.emit('task.restored', {
       partition: this.partition,
       records,
-      windows: this.store.windowCount,
+      windows: this.store.size,
       durationMs,
     });
     this.log.info(
-      { records, windows: this.store.windowCount, durationMs, streamTimeMs: this.store.streamTimeMs },
+      { records, windows: this.store.size, durationMs, streamTimeMs: this.store.streamTimeMs },
       'state restored',
     );
   }

@@ -3,13 +3,13 @@
  * initialization rebuilds the state from the changelog. A seam of its own so that a negative control can break
  * exactly this rule (see src/negative-controls/) without a branch in the task.
  */
-import type { StoreTransaction, WindowStore } from '../state/window-store.js';
+import type { StateStore, StoreWrites } from './state-store.js';
 
 export interface StateRollbackPort {
   /** A transaction failed: its state changes are dropped, so state is the changelog as of the last commit. */
-  dropFailed(transaction: StoreTransaction): void;
+  dropFailed(transaction: StoreWrites): void;
   /** Before a restore: empties the store and says true; false keeps memory as it is and skips the restore. */
-  clearForRestore(store: WindowStore): boolean;
+  clearForRestore(store: StateStore): boolean;
 }
 
 export const STATE_ROLLBACK: StateRollbackPort = {

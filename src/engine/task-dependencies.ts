@@ -4,18 +4,17 @@
  * (src/negative-controls/); the task itself never knows.
  */
 import type { Logger } from 'pino';
-import type { StageIdentity } from '../domain/dead-letter.js';
-import type { HostInfo, MetricRollup } from '../domain/metric.js';
-import type { WindowSpec } from '../domain/window.js';
 import { StageError } from '../errors/errors.js';
 import { errorMessage } from '../errors/message.js';
 import type { StageEvents } from '../observability/events.js';
 import type { OnProcessCrash } from './attempt-policy.js';
 import type { UnsettledCommits } from './commit-ledger.js';
+import type { StageIdentity } from './dead-letter.js';
 import type { FaultInjector } from './faults.js';
 import type { IsolationGate } from './isolation-gate.js';
 import type { AttemptJournalPort, PartitionControl, TaskKafkaPort } from './ports.js';
-import type { PreparedTransaction, RecordDecoder, TaskTopics } from './record-collector.js';
+import type { TaskProcessorFactory } from './processor.js';
+import type { PreparedTransaction, TaskTopics } from './record-collector.js';
 import type { StateRollbackPort } from './state-rollback.js';
 
 export interface TaskDependencies {
@@ -24,7 +23,6 @@ export interface TaskDependencies {
   incarnation: string;
   stage: StageIdentity;
   topics: TaskTopics;
-  windows: WindowSpec;
   maxRecordsPerTransaction: number;
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   breaker: { threshold: number; probeIntervalMs: number };
@@ -34,18 +32,17 @@ export interface TaskDependencies {
   /** What becomes of a record that crashed the process each time it was processed alone; default quarantine. */
   onProcessCrash?: OnProcessCrash | undefined;
   consumer: PartitionControl;
-  decoder: RecordDecoder;
-  encodeRollup: (rollup: MetricRollup) => Buffer;
-  /** The output topic's partition for a rollup key, as the Java client's default partitioner would pick it. */
+  /** The job's records: one processor, with its store and serdes, per task. */
+  processor: TaskProcessorFactory;
+  /** The output topic's partition for a record key, as the Java client's default partitioner would pick it. */
   outputPartition: (key: Buffer) => number;
-  lookupHost: (host: string) => HostInfo | undefined;
   events: StageEvents;
   faults: FaultInjector;
   logger: Logger;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
-  /** 0: off. Otherwise a task idle this long (wall clock) advances its stream time to close its last windows. */
+  /** 0: off. Otherwise a task idle this long (wall clock) advances its stream time so the processor can punctuate (the rollup closes its last windows). */
   idleFlushMs: number;
   /**
    * How long a restore waits for the changelog partition's open transactions (last stable offset below the high

@@ -11,7 +11,6 @@ import type { Logger } from 'pino';
 import { classify } from '../errors/classify.js';
 import { StageError } from '../errors/errors.js';
 import { errorMessage } from '../errors/message.js';
-import { WindowStore } from '../state/window-store.js';
 import { AttemptGuard } from './attempt-guard.js';
 import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
 import { recordIfInDoubt } from './commit-ledger.js';
@@ -30,9 +29,9 @@ import {
   RecordProcessingError,
   type PreparedTransaction,
   type ProcessedChunk,
-  type RecordDecoder,
   type TaskTopics,
 } from './record-collector.js';
+import type { TaskProcessor } from './processor.js';
 import { decide } from './retry-policy.js';
 import { STATE_ROLLBACK } from './state-rollback.js';
 import { StateRestorer } from './state-restorer.js';
@@ -44,7 +43,7 @@ import {
 } from './task-dependencies.js';
 
 export { MAX_PROCESSING_ATTEMPTS, RecordProcessingError, TaskFailedError };
-export type { RecordDecoder, TaskDependencies, TaskTopics };
+export type { TaskDependencies, TaskTopics };
 
 type TaskState = 'new' | 'running' | 'closed';
 
@@ -54,7 +53,8 @@ export class PartitionTask {
   /** Set the moment close() is called, before its turn in the queue, so retry loops stop at once. */
   private closing = false;
   private producer: ProducerPort | undefined;
-  private readonly store = new WindowStore();
+  /** The job's processor with its state store: restored from the changelog, changed only by commits. */
+  private readonly processor: TaskProcessor;
   /** Next input offset to process: equals the committed offset plus nothing, after every commit. */
   private nextOffset = 0n;
   /** The retry count: consecutive retriable (or fenced) failures, reset by a commit. */
@@ -85,11 +85,12 @@ export class PartitionTask {
       owner: deps.incarnation,
       onCrash: deps.onProcessCrash ?? 'quarantine',
     });
+    this.processor = deps.processor(partition);
     this.collector = new RecordCollector(partition, deps);
     this.restorer = new StateRestorer(
       partition,
       { ...deps, transactionalId: this.transactionalId },
-      this.store,
+      this.processor.store,
       this.log,
       () => this.closing,
     );
@@ -107,7 +108,7 @@ export class PartitionTask {
   }
 
   get windowCount(): number {
-    return this.store.windowCount;
+    return this.processor.store.size;
   }
 
   /**
@@ -183,7 +184,7 @@ export class PartitionTask {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state !== 'closed') return;
       if (this.quarantinedAt !== undefined) return;
-      const due = await this.idle.due(this.store, this.nextOffset);
+      const due = await this.idle.due(this.processor, this.nextOffset);
       if (!due) return;
       const { idleForMs, target } = due;
       this.log.info({ idleForMs, streamTimeMs: target }, 'idle: advancing stream time to close windows');
@@ -257,9 +258,10 @@ export class PartitionTask {
       () => this.guard.load(),
     );
     this.nextOffset = position;
+    this.processor.init();
     this.deps.consumer.seek(this.partition, position);
     if (this.state === 'new') this.state = 'running';
-    this.idle.noteRecords(this.store.streamTimeMs);
+    this.idle.noteRecords(this.processor.store.streamTimeMs);
     this.idle.start(
       () => this.flushIfIdle(),
       (error) => {
@@ -277,7 +279,7 @@ export class PartitionTask {
         committedOffset: committedOffset?.toString() ?? null,
         position: position.toString(),
         producerMs,
-        windows: this.store.windowCount,
+        windows: this.processor.store.size,
       },
       'task initialized',
     );
@@ -309,7 +311,7 @@ export class PartitionTask {
     const started = this.deps.now();
     // 1. Registry lookups, outside any transaction: an outage aborts nothing and dead-letters nothing.
     try {
-      await this.deps.decoder.prepare(chunk.map((m) => m.value));
+      await this.processor.prepare(chunk.map((m) => m.value));
     } catch (error) {
       await this.recover(error, 'looking up schemas');
       return false;
@@ -368,7 +370,7 @@ export class PartitionTask {
     prepared.storeTx.apply();
     this.nextOffset = endOffset;
     this.collector.committedUpTo(endOffset);
-    if (chunk.length > 0) this.idle.noteRecords(this.store.streamTimeMs);
+    if (chunk.length > 0) this.idle.noteRecords(this.processor.store.streamTimeMs);
     this.retryCount = 0;
     this.breaker.recordSuccess();
     await this.deps.faults.hit('after-commit', this.partition);
@@ -409,7 +411,7 @@ export class PartitionTask {
       await gate.waitOpen(this.partition);
       let prepared: PreparedTransaction;
       try {
-        prepared = this.collector.collect(this.store, chunk, endOffset, plan, advanceStreamTimeTo);
+        prepared = this.collector.collect(this.processor, chunk, endOffset, plan, advanceStreamTimeTo);
       } catch (error) {
         if (!(error instanceof RecordProcessingError)) throw error;
         return { outcome: 'failed', error, step: 'processing' };

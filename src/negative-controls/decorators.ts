@@ -4,7 +4,7 @@
  * branch for any of them, and production wiring passes the ports through untouched.
  */
 import type { BrokenVariant } from '../config/config.js';
-import { LINEAGE_HEADERS, headerText } from '../domain/lineage.js';
+import { LINEAGE_HEADERS, headerText } from '../engine/lineage.js';
 import { OPEN_GATE } from '../engine/isolation-gate.js';
 import type {
   AttemptJournalPort,
@@ -135,7 +135,7 @@ const NO_STATE_ROLLBACK: StateRollbackPort = {
     transaction.apply();
   },
   clearForRestore: (store) => {
-    if (store.windowCount > 0) return false;
+    if (store.size > 0) return false;
     store.clear();
     return true;
   },

@@ -3,7 +3,6 @@
  * subscribers (observability/); the engine never imports them.
  */
 import { EventEmitter } from 'node:events';
-import type { PoisonReason } from '../domain/dead-letter.js';
 import type { ErrorKind } from '../errors/errors.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -28,7 +27,7 @@ export interface StageEventMap {
   };
   'task.aborted': { partition: number; kind: ErrorKind; code: string; message: string; attempt: number };
   'task.closed': { partition: number; clean: boolean };
-  'record.dead_lettered': { partition: number; reason: PoisonReason; offset: bigint };
+  'record.dead_lettered': { partition: number; reason: string; offset: bigint };
   'breaker.changed': { partition: number; state: BreakerState };
   /** The record at `offset` crashed the process `crashes` times alone: the partition is paused until an operator acts. */
   'partition.quarantined': { partition: number; offset: bigint; crashes: number };

@@ -3,8 +3,8 @@
  * (design §4), the selection `dlq inspect` and `dlq replay` share (reason, time), the counts by reason and by
  * source partition, and the text and JSON renderings. Pure: records and decoded payloads come in.
  */
-import { DLQ_HEADERS } from '../domain/dead-letter.js';
-import { LINEAGE_HEADERS, headerText } from '../domain/lineage.js';
+import { DLQ_HEADERS } from '../engine/dead-letter.js';
+import { LINEAGE_HEADERS, headerText } from '../engine/lineage.js';
 import type { ServerMetric } from '../domain/metric.js';
 import type { DecodedInput } from '../domain/process-record.js';
 

@@ -11,8 +11,9 @@ import {
   type AuditWrittenRecord,
   type ViolationKind,
 } from '../../src/audit/auditor.js';
-import { deadLetterHeaders, DLQ_HEADERS, type PoisonReason } from '../../src/domain/dead-letter.js';
-import { lineageHeaders, LINEAGE_HEADERS } from '../../src/domain/lineage.js';
+import { type PoisonReason } from '../../src/domain/dead-letter.js';
+import { deadLetterHeaders, DLQ_HEADERS } from '../../src/engine/dead-letter.js';
+import { lineageHeaders, LINEAGE_HEADERS } from '../../src/engine/lineage.js';
 import type { MetricRollup, ServerMetric } from '../../src/domain/metric.js';
 
 /**

@@ -16,14 +16,14 @@ import {
   type LogEntry,
 } from '../../src/audit/transaction-markers.js';
 import type { AuditMetric, AuditRollup, AuditWrittenRecord, ViolationKind } from '../../src/audit/types.js';
-import { deadLetterHeaders } from '../../src/domain/dead-letter.js';
-import { lineageHeaders } from '../../src/domain/lineage.js';
+import { deadLetterHeaders } from '../../src/engine/dead-letter.js';
+import { lineageHeaders } from '../../src/engine/lineage.js';
 import {
   encodeAggregate,
   encodeStreamTime,
   encodeStreamTimeKey,
   encodeWindowKey,
-} from '../../src/state/changelog-codec.js';
+} from '../../src/rollup/changelog-codec.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Transaction markers: what read_committed sees, decided from the log alone.
@@ -312,7 +312,7 @@ function run(knobs: Knobs, extra: Partial<AuditData> = {}): AuditReport {
       headers: {
         ...deadLetterHeaders<string>(
           { topic: INPUT, partition: 0, offset: String(d.offset), timestampMs: T0 },
-          { reason: d.reason as 'late', message: d.reason },
+          { reason: d.reason, message: d.reason },
           T0,
           { id: 'eos-rollup', version: '0' },
           {},

@@ -2,15 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  deadLetterHeaders,
-  DLQ_HEADERS,
   exceptionNameFor,
   isPoisonReason,
+  metricDeadLetter,
   POISON_REASONS,
   type Poison,
+} from '../../src/domain/dead-letter.js';
+import {
+  deadLetterHeaders,
+  DLQ_HEADERS,
   type SourceRecordRef,
   type StageIdentity,
-} from '../../src/domain/dead-letter.js';
+} from '../../src/engine/dead-letter.js';
 
 const source: SourceRecordRef = {
   topic: 'server-metrics',
@@ -45,7 +48,7 @@ void test('the DLQ header name table is frozen', () => {
 });
 
 void test('DLQ header values describe the source record, the poison, the failure time and the stage as strings', () => {
-  assert.deepEqual(deadLetterHeaders(source, poison, FAILED_AT, stage, {}), {
+  assert.deepEqual(deadLetterHeaders(source, metricDeadLetter(poison), FAILED_AT, stage, {}), {
     '__streams.errors.topic': 'server-metrics',
     '__streams.errors.partition': '3',
     '__streams.errors.offset': '9007199254740993',
@@ -79,7 +82,7 @@ void test('every poison reason maps to its error class name, the five validation
 
 void test('original headers are kept, byte values untouched and undefined ones dropped', () => {
   const traceId = Uint8Array.from([0, 255, 1]);
-  const headers = deadLetterHeaders(source, poison, FAILED_AT, stage, {
+  const headers = deadLetterHeaders(source, metricDeadLetter(poison), FAILED_AT, stage, {
     'trace-id': traceId,
     'content-type': 'avro',
     absent: undefined,
@@ -90,7 +93,7 @@ void test('original headers are kept, byte values untouched and undefined ones d
 });
 
 void test('on a header name clash the DLQ value overwrites the original', () => {
-  const headers = deadLetterHeaders(source, poison, FAILED_AT, stage, {
+  const headers = deadLetterHeaders(source, metricDeadLetter(poison), FAILED_AT, stage, {
     '__streams.errors.topic': 'spoofed',
   });
   assert.equal(headers['__streams.errors.topic'], 'server-metrics');
@@ -98,7 +101,7 @@ void test('on a header name clash the DLQ value overwrites the original', () => 
 
 void test('an original header named __proto__ stays a header and does not change the prototype', () => {
   const originals = JSON.parse('{"__proto__":"x"}') as Record<string, string>;
-  const headers = deadLetterHeaders(source, poison, FAILED_AT, stage, originals);
+  const headers = deadLetterHeaders(source, metricDeadLetter(poison), FAILED_AT, stage, originals);
   assert.equal(Object.getPrototypeOf(headers), Object.prototype);
   assert.equal(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value, 'x');
 });

@@ -16,7 +16,7 @@ import pino from 'pino';
 
 import type { ServerMetric } from '../../src/domain/metric.js';
 import type { DecodedInput } from '../../src/domain/process-record.js';
-import type { RecordDecoder } from '../../src/engine/task.js';
+import type { MetricSource } from '../../src/rollup/rollup-processor.js';
 import type {
   AttemptEntry,
   AttemptJournalPort,
@@ -398,7 +398,7 @@ export class FakeBatchControl implements BatchControl {
  * Decodes JSON values to metrics; a null value or one starting with `bad` is a poison pill. `prepare` (the
  * registry lookup) can be told to throw for its next calls.
  */
-export class FakeDecoder implements RecordDecoder {
+export class FakeDecoder implements MetricSource {
   private readonly prepareErrors: (() => Error)[] = [];
 
   constructor(private readonly broker: FakeBroker) {}

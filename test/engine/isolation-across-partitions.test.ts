@@ -6,6 +6,7 @@
  * 0 processing while partition 1's isolated attempt stands.
  */
 import assert from 'node:assert/strict';
+import { rollupProcessors } from './rollup-fixture.js';
 import { Buffer } from 'node:buffer';
 import { setImmediate as tick } from 'node:timers/promises';
 import { test } from 'node:test';
@@ -63,23 +64,25 @@ function task(
     incarnation: 'instance-1.t1',
     stage: { id: 'eos-rollup-test-stage', version: '9.9.9-test' },
     topics: { input: IN, output: 'out', dlq: 'dlq', changelog: `${GROUP}-changelog`, dlqPartitions: 2 },
-    windows: { sizeMs: 60_000, graceMs: 10_000 },
+    processor: rollupProcessors({
+      windows: { sizeMs: 60_000, graceMs: 10_000 },
+      decoder: {
+        prepare: (values) => fakeDecoder.prepare(values),
+        decode: (value): DecodedInput => {
+          onDecode();
+          return fakeDecoder.decode(value);
+        },
+      },
+      encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+      lookupHost: (host) => INVENTORY.get(host),
+    }),
     maxRecordsPerTransaction: 1000,
     retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
     breaker: { threshold: 100, probeIntervalMs: 60_000 },
     kafka: broker,
     journal: broker.journal,
     consumer: new FakeConsumer(broker),
-    decoder: {
-      prepare: (values) => fakeDecoder.prepare(values),
-      decode: (value): DecodedInput => {
-        onDecode();
-        return fakeDecoder.decode(value);
-      },
-    },
-    encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
     outputPartition: () => 0,
-    lookupHost: (host) => INVENTORY.get(host),
     events: new StageEvents(),
     faults,
     logger: silentLogger,

@@ -1,5 +1,6 @@
 /** The partition's breaker probe and idle-flush clock, without a task. */
 import assert from 'node:assert/strict';
+import { rollupOn } from './rollup-fixture.js';
 import { Buffer } from 'node:buffer';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +12,7 @@ import type { TaskKafkaPort } from '../../src/engine/ports.js';
 import { RecordCollector } from '../../src/engine/record-collector.js';
 import { FatalError, RetriableError } from '../../src/errors/errors.js';
 import { StageEvents } from '../../src/observability/events.js';
-import { WindowStore } from '../../src/state/window-store.js';
+import { WindowStore } from '../../src/rollup/window-store.js';
 import { FakeBroker, FakeConsumer, FakeDecoder, T0, message, metricValue, silentLogger } from './fakes.js';
 
 const P = 3;
@@ -94,14 +95,21 @@ function idleSetup(end: bigint, idleFlushMs = 5000) {
   const windows = { sizeMs: 60_000, graceMs: 10_000 };
   const idle = new IdleFlush(
     P,
-    { idleFlushMs, windows, topics: { input: 'in' }, kafka, now: () => clock.value },
+    { idleFlushMs, topics: { input: 'in' }, kafka, now: () => clock.value },
     silentLogger,
   );
-  const store = new WindowStore();
-  return { idle, store, clock, broker, windows };
+  const windowStore = new WindowStore();
+  const store = rollupOn(windowStore, {
+    windows,
+    decoder: new FakeDecoder(broker),
+    encodeRollup: () => Buffer.alloc(0),
+    lookupHost: () => undefined,
+  });
+  return { idle, store, windowStore, clock, broker, windows };
 }
 
 function oneWindow(store: WindowStore, broker: FakeBroker): void {
+  const windows = { sizeMs: 60_000, graceMs: 10_000 };
   const inventory = new Map<string, HostInfo>([
     ['a', { host: 'a', region: 'r', datacenter: 'd', role: 'x' }],
   ]);
@@ -109,22 +117,26 @@ function oneWindow(store: WindowStore, broker: FakeBroker): void {
     incarnation: 'i',
     stage: { id: 's', version: '1' },
     topics: { input: 'in', output: 'out', dlq: 'dlq', changelog: 'cl', dlqPartitions: 1 },
-    windows: { sizeMs: 60_000, graceMs: 10_000 },
-    decoder: new FakeDecoder(broker),
-    encodeRollup: () => Buffer.alloc(0),
     outputPartition: () => 0,
-    lookupHost: (host) => inventory.get(host),
     faults: new FaultInjector([]),
     now: () => 0,
   });
-  collector.collect(store, [message(0, metricValue('a', T0 + 1000))], 1n, { mode: 'normal' }).storeTx.apply();
+  const processor = rollupOn(store, {
+    windows,
+    decoder: new FakeDecoder(broker),
+    encodeRollup: () => Buffer.alloc(0),
+    lookupHost: (host) => inventory.get(host),
+  });
+  collector
+    .collect(processor, [message(0, metricValue('a', T0 + 1000))], 1n, { mode: 'normal' })
+    .storeTx.apply();
 }
 
 void test('an idle flush is due only after idleFlushMs, and only when the advance closes a window', async () => {
   const h = idleSetup(1n);
   assert.equal(await h.idle.due(h.store, 1n), undefined, 'no window: nothing to close');
-  oneWindow(h.store, h.broker);
-  h.idle.noteRecords(h.store.streamTimeMs);
+  oneWindow(h.windowStore, h.broker);
+  h.idle.noteRecords(h.windowStore.streamTimeMs);
   h.clock.value = 4999;
   assert.equal(await h.idle.due(h.store, 1n), undefined, 'not idle long enough');
   h.clock.value = 60_000;
@@ -135,8 +147,8 @@ void test('an idle flush is due only after idleFlushMs, and only when the advanc
 
 void test('an idle flush waits while records up to the last stable offset are not consumed', async () => {
   const h = idleSetup(5n);
-  oneWindow(h.store, h.broker);
-  h.idle.noteRecords(h.store.streamTimeMs);
+  oneWindow(h.windowStore, h.broker);
+  h.idle.noteRecords(h.windowStore.streamTimeMs);
   h.clock.value = 100_000;
   assert.equal(await h.idle.due(h.store, 1n), undefined, 'position 1 < last stable offset 5');
   assert.ok(await h.idle.due(h.store, 5n), 'consumed to the end: due');

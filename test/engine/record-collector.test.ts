@@ -1,10 +1,12 @@
 /** The record collector: what one chunk's transaction sends, built without Kafka. */
 import assert from 'node:assert/strict';
+import type { TaskProcessor } from '../../src/engine/processor.js';
+import { rollupOn } from './rollup-fixture.js';
 import { Buffer } from 'node:buffer';
 import { test } from 'node:test';
 
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
-import { LINEAGE_HEADERS } from '../../src/domain/lineage.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
+import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
 import type { HostInfo } from '../../src/domain/metric.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
@@ -14,7 +16,7 @@ import {
   RecordProcessingError,
   type CollectorDependencies,
 } from '../../src/engine/record-collector.js';
-import { WindowStore } from '../../src/state/window-store.js';
+import { WindowStore } from '../../src/rollup/window-store.js';
 import { FakeBroker, FakeDecoder, T0, message, metricValue } from './fakes.js';
 
 const P = 5;
@@ -30,16 +32,21 @@ function collector(options: { faults?: string } = {}): RecordCollector {
     incarnation: 'inst.t1',
     stage: { id: 'app/inst', version: '1.0.0' },
     topics: TOPICS,
-    windows: { sizeMs: 60_000, graceMs: 10_000 },
-    decoder: new FakeDecoder(new FakeBroker()),
-    encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
     outputPartition: (key) => key.length,
-    lookupHost: (host) => INVENTORY.get(host),
     faults: new FaultInjector(parseFaultSpecs(options.faults)),
     now: () => 42,
   };
   return new RecordCollector(P, deps);
 }
+
+/** The rollup over a store the test holds, so it can look at the committed windows. */
+const rollup = (store: WindowStore): TaskProcessor =>
+  rollupOn(store, {
+    windows: { sizeMs: 60_000, graceMs: 10_000 },
+    decoder: new FakeDecoder(new FakeBroker()),
+    encodeRollup: (value) => Buffer.from(JSON.stringify(value), 'utf8'),
+    lookupHost: (host) => INVENTORY.get(host),
+  });
 
 const header = (record: OutgoingRecord | undefined, name: string): unknown => record?.headers[name];
 
@@ -50,7 +57,7 @@ void test('a chunk that closes a window: its rollup to the output partition of i
     message(1, 'bad record'),
     message(2, metricValue('a', T0 + 75_000)),
   ];
-  const prepared = collector().collect(store, chunk, 3n, NORMAL);
+  const prepared = collector().collect(rollup(store), chunk, 3n, NORMAL);
   assert.equal(prepared.rollups, 1);
   assert.equal(prepared.outputs[0]?.topic, 'out');
   assert.equal(prepared.outputs[0].partition, 1, 'the partitioner was asked with the host key "a"');
@@ -74,7 +81,7 @@ void test('a chunk that closes a window: its rollup to the output partition of i
 
 void test('a poison pill goes to the DLQ raw, to source partition mod DLQ partitions, with its reason', () => {
   const raw = Buffer.from('bad bytes');
-  const prepared = collector().collect(new WindowStore(), [message(7, raw)], 8n, NORMAL);
+  const prepared = collector().collect(rollup(new WindowStore()), [message(7, raw)], 8n, NORMAL);
   const dead = prepared.deadLetters[0];
   assert.equal(dead?.topic, 'dlq');
   assert.equal(dead.partition, P % TOPICS.dlqPartitions);
@@ -88,7 +95,7 @@ void test('transactional attempt ids are unique per try: the incarnation, the pa
   const c = collector();
   const store = new WindowStore();
   const ids = [0, 1, 2].map((i) => {
-    const prepared = c.collect(store, [message(i, metricValue('a', T0 + i))], BigInt(i + 1), NORMAL);
+    const prepared = c.collect(rollup(store), [message(i, metricValue('a', T0 + i))], BigInt(i + 1), NORMAL);
     prepared.storeTx.discard();
     return prepared.attemptId;
   });
@@ -99,9 +106,9 @@ void test('transactional attempt ids are unique per try: the incarnation, the pa
 void test('an offsets-only advance of stream time closes windows and still carries a lineage', () => {
   const store = new WindowStore();
   const c = collector();
-  const first = c.collect(store, [message(0, metricValue('a', T0))], 1n, NORMAL);
+  const first = c.collect(rollup(store), [message(0, metricValue('a', T0))], 1n, NORMAL);
   first.storeTx.apply();
-  const flush = c.collect(store, [], 1n, NORMAL, T0 + 80_000);
+  const flush = c.collect(rollup(store), [], 1n, NORMAL, T0 + 80_000);
   assert.equal(flush.rollups, 1);
   assert.equal(flush.inputRecords, 0);
   assert.equal(header(flush.outputs[0], LINEAGE_HEADERS.lastOffset), '0');
@@ -114,14 +121,14 @@ void test('a record whose processing throws is retried; after MAX_PROCESSING_ATT
   const chunk = [message(0, metricValue('a', T0)), message(1, metricValue('a', T0 + 1))];
   for (let failure = 1; failure <= MAX_PROCESSING_ATTEMPTS; failure += 1) {
     assert.throws(
-      () => c.collect(store, chunk, 2n, NORMAL),
+      () => c.collect(rollup(store), chunk, 2n, NORMAL),
       (error) => error instanceof RecordProcessingError && error.offset === 1n,
     );
     assert.doesNotThrow(() => {
       store.begin().discard();
     }, 'the failed store transaction was discarded');
   }
-  const prepared = c.collect(store, chunk, 2n, NORMAL);
+  const prepared = c.collect(rollup(store), chunk, 2n, NORMAL);
   assert.deepEqual(
     prepared.deadLettered.map((d) => d.offset),
     [1n],
@@ -133,19 +140,19 @@ void test('a record whose processing throws is retried; after MAX_PROCESSING_ATT
 void test('processing failures below a committed offset are forgotten', () => {
   const c = collector({ faults: 'process-record@o0:throw' });
   const store = new WindowStore();
-  assert.throws(() => c.collect(store, [message(0, metricValue('a', T0))], 1n, NORMAL));
+  assert.throws(() => c.collect(rollup(store), [message(0, metricValue('a', T0))], 1n, NORMAL));
   c.committedUpTo(1n);
   for (let i = 1; i < MAX_PROCESSING_ATTEMPTS; i += 1) {
-    assert.throws(() => c.collect(store, [message(0, metricValue('a', T0))], 1n, NORMAL));
+    assert.throws(() => c.collect(rollup(store), [message(0, metricValue('a', T0))], 1n, NORMAL));
   }
   // Two failures since the commit forgot the first: one more try, not a dead letter.
-  assert.throws(() => c.collect(store, [message(0, metricValue('a', T0))], 1n, NORMAL));
+  assert.throws(() => c.collect(rollup(store), [message(0, metricValue('a', T0))], 1n, NORMAL));
 });
 
 void test('a record that crashed the process alone (plan dead-letter) is dead-lettered without processing', () => {
   const plan = { mode: 'dead-letter', until: 2n, crashes: 3 } as const;
   const prepared = collector({ faults: 'process-record@o0:throw' }).collect(
-    new WindowStore(),
+    rollup(new WindowStore()),
     [message(0, metricValue('a', T0))],
     1n,
     plan,

@@ -4,6 +4,7 @@
  * `done`, the consumer restarted after a retriable give-up, and every duration taken from the injected clock.
  */
 import assert from 'node:assert/strict';
+import { rollupProcessors } from './rollup-fixture.js';
 import { setImmediate as tick } from 'node:timers/promises';
 import { test } from 'node:test';
 
@@ -163,12 +164,16 @@ function setup(): Harness {
         created: [],
       });
     },
-    codecs: () => {
-      calls.push('codecs');
-      return Promise.resolve({
-        decoder: new FakeDecoder(broker),
-        encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
-      });
+    processor: () => {
+      calls.push('processor');
+      return Promise.resolve(
+        rollupProcessors({
+          windows: config.windows,
+          decoder: new FakeDecoder(broker),
+          encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+          lookupHost: inventory.lookup,
+        }),
+      );
     },
     journal: (attemptsTopic) => {
       calls.push(`journal ${attemptsTopic}`);
@@ -254,7 +259,7 @@ test('start drives the adapters in start-up order and times the inventory load o
   await h.stage.start();
   assert.deepEqual(h.calls, [
     'prepareTopics',
-    'codecs',
+    'processor',
     'journal stage-test-processing-attempts',
     'inventory',
     'taskKafka exactly_once',

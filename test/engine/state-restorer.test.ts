@@ -9,8 +9,8 @@ import type { ProducerPort, TaskKafkaPort } from '../../src/engine/ports.js';
 import type { StateRollbackPort } from '../../src/engine/state-rollback.js';
 import { StateRestorer, type RestorerDependencies } from '../../src/engine/state-restorer.js';
 import { StageEvents } from '../../src/observability/events.js';
-import { encodeStreamTime, encodeStreamTimeKey } from '../../src/state/changelog-codec.js';
-import { WindowStore } from '../../src/state/window-store.js';
+import { encodeStreamTime, encodeStreamTimeKey } from '../../src/rollup/changelog-codec.js';
+import { WindowStore } from '../../src/rollup/window-store.js';
 import { FakeBroker, T0 } from './fakes.js';
 
 const GROUP = 'g';

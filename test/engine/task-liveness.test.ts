@@ -4,6 +4,7 @@
  * partition's last stable offset; a restore never loads the prefix of a changelog below an open transaction.
  */
 import assert from 'node:assert/strict';
+import { rollupProcessors } from './rollup-fixture.js';
 import { Buffer } from 'node:buffer';
 import { test } from 'node:test';
 
@@ -89,17 +90,19 @@ function setup(broker = new LivenessBroker(), options: { threshold?: number } = 
     incarnation: 'instance-1',
     stage: { id: 'liveness-test', version: '0.0.0-test' },
     topics: { input: IN, output: OUT, dlq: 'dlq', changelog: CHANGELOG, dlqPartitions: 1 },
-    windows: { sizeMs: 60_000, graceMs: 10_000 },
+    processor: rollupProcessors({
+      windows: { sizeMs: 60_000, graceMs: 10_000 },
+      decoder: new FakeDecoder(broker),
+      encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+      lookupHost: (host) => INVENTORY.get(host),
+    }),
     maxRecordsPerTransaction: 1000,
     retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
     breaker: { threshold: options.threshold ?? 100, probeIntervalMs: 3_600_000 },
     kafka: broker,
     journal: broker.journal,
     consumer,
-    decoder: new FakeDecoder(broker),
-    encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
     outputPartition: () => 0,
-    lookupHost: (host) => INVENTORY.get(host),
     events,
     faults: new FaultInjector([]),
     logger: silentLogger,

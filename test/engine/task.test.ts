@@ -9,8 +9,8 @@ import { Buffer } from 'node:buffer';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
-import { LINEAGE_HEADERS } from '../../src/domain/lineage.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
+import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
 import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
 import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
 import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
@@ -24,7 +24,8 @@ import {
   RetriableError,
 } from '../../src/errors/errors.js';
 import { StageEvents, type BreakerState, type StageEventMap } from '../../src/observability/events.js';
-import { WindowStore } from '../../src/state/window-store.js';
+import { WindowStore } from '../../src/rollup/window-store.js';
+import { rollupProcessors } from './rollup-fixture.js';
 import {
   FakeBatchControl,
   FakeBroker,
@@ -120,7 +121,6 @@ function setup(options: SetupOptions = {}): Harness {
     incarnation: options.instanceId ?? 'instance-1',
     stage: STAGE,
     topics: { input: IN, output: OUT, dlq: DLQ, changelog: CHANGELOG, dlqPartitions: DLQ_PARTITIONS },
-    windows: { sizeMs: 60_000, graceMs: 10_000 },
     maxRecordsPerTransaction: options.maxRecordsPerTransaction ?? 1000,
     retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
     breaker: { threshold: options.threshold ?? 100, probeIntervalMs: options.probeIntervalMs ?? 60_000 },
@@ -128,10 +128,13 @@ function setup(options: SetupOptions = {}): Harness {
     journal: broker.journal,
     onProcessCrash: options.onProcessCrash,
     consumer,
-    decoder,
-    encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+    processor: rollupProcessors({
+      windows: { sizeMs: 60_000, graceMs: 10_000 },
+      decoder,
+      encodeRollup: (rollup) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+      lookupHost: (host) => INVENTORY.get(host),
+    }),
     outputPartition: () => 0,
-    lookupHost: (host) => INVENTORY.get(host),
     events,
     faults: new FaultInjector(parseFaultSpecs(options.faults), () => options.onFault?.()),
     logger: silentLogger,
@@ -210,7 +213,7 @@ function headerText(record: StoredRecord, name: string): string {
 
 /** The task's committed state, read through the private store: tests only. */
 function taskState(task: PartitionTask): { windows: unknown[]; streamTimeMs: number | null } {
-  const store = (task as unknown as { store: WindowStore }).store;
+  const store = (task as unknown as { processor: { store: WindowStore } }).processor.store;
   return { windows: store.snapshot(), streamTimeMs: store.streamTimeMs };
 }
 

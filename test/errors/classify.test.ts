@@ -14,7 +14,7 @@ import {
   StageError,
   type ErrorCode,
 } from '../../src/errors/errors.js';
-import { ChangelogCorruptError } from '../../src/state/changelog-codec.js';
+import { ChangelogCorruptError } from '../../src/rollup/changelog-codec.js';
 
 const ALL_CODES = Object.keys(ERROR_CODES) as ErrorCode[];
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { BROKEN_VARIANTS } from '../../src/config/variables.js';
-import { lineageHeaders } from '../../src/domain/lineage.js';
+import { lineageHeaders } from '../../src/engine/lineage.js';
 import { OPEN_GATE, ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { OutgoingRecord } from '../../src/engine/ports.js';
 import { STATE_ROLLBACK } from '../../src/engine/state-rollback.js';
@@ -12,8 +12,8 @@ import {
   type DecoratablePorts,
   type NegativeControlAdapters,
 } from '../../src/negative-controls/decorators.js';
-import { encodeStreamTime, encodeStreamTimeKey } from '../../src/state/changelog-codec.js';
-import { WindowStore } from '../../src/state/window-store.js';
+import { encodeStreamTime, encodeStreamTimeKey } from '../../src/rollup/changelog-codec.js';
+import { WindowStore } from '../../src/rollup/window-store.js';
 import { FakeBatchControl, FakeBroker, FakeConsumer, T0, batchOf, message } from '../engine/fakes.js';
 
 function setup() {

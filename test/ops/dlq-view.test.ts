@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DLQ_HEADERS, deadLetterHeaders } from '../../src/domain/dead-letter.js';
-import { lineageHeaders } from '../../src/domain/lineage.js';
+import { metricDeadLetter } from '../../src/domain/dead-letter.js';
+import { DLQ_HEADERS, deadLetterHeaders } from '../../src/engine/dead-letter.js';
+import { lineageHeaders } from '../../src/engine/lineage.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import {
   DlqSummary,
@@ -41,7 +42,7 @@ function deadLetter(
         offset: String(1000 + offset),
         timestampMs: METRIC.timestamp,
       },
-      { reason, message: `why ${offset}` },
+      metricDeadLetter({ reason, message: `why ${offset}` }),
       FAILED_AT + offset,
       { id: 'app/i-1', version: '0.1.0' },
       original,

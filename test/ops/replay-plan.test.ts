@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DLQ_HEADERS } from '../../src/domain/dead-letter.js';
-import { LINEAGE_HEADERS } from '../../src/domain/lineage.js';
+import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
+import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
 import { REPLAY_HEADERS, describeDlqRecord, type DlqEntry } from '../../src/ops/dlq-view.js';
 import {
   ReplayPlanner,

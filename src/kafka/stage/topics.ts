@@ -55,13 +55,13 @@ async function countTopics(admin: Admin, config: Config): Promise<TopicCounts> {
 }
 
 /** The topics the stage reads but never creates; each missing one is a problem naming its variable. */
-function missingSourceTopics(config: Config, counts: Map<string, number>): string[] {
+function missingSourceTopics(config: Config, counts: Map<string, number>, readsInventory: boolean): string[] {
   const { topics } = config;
   return [
     counts.has(topics.input)
       ? ''
       : `input topic ${topics.input} does not exist (INPUT_TOPIC); create it first`,
-    counts.has(topics.inventory)
+    !readsInventory || counts.has(topics.inventory)
       ? ''
       : `inventory topic ${topics.inventory} does not exist (INVENTORY_TOPIC); create it first (compacted)`,
   ].filter((p) => p !== '');
@@ -114,7 +114,7 @@ export async function inspectTopics(kafka: Kafka, config: Config): Promise<strin
   try {
     await admin.connect();
     const found = await countTopics(admin, config);
-    const missing = missingSourceTopics(config, found.counts);
+    const missing = missingSourceTopics(config, found.counts, true);
     const inputPartitions = found.counts.get(config.topics.input);
     if (inputPartitions === undefined) return missing;
     const changelogPolicy = found.counts.has(config.topics.changelog)
@@ -128,14 +128,19 @@ export async function inspectTopics(kafka: Kafka, config: Config): Promise<strin
   }
 }
 
-export async function prepareTopics(kafka: Kafka, config: Config): Promise<TopicLayout> {
+/** `readsInventory` false: a job without the inventory table does not need its topic (default true). */
+export async function prepareTopics(
+  kafka: Kafka,
+  config: Config,
+  { readsInventory }: { readsInventory: boolean } = { readsInventory: true },
+): Promise<TopicLayout> {
   const admin = kafka.admin();
   try {
     await admin.connect();
     const { topics, topicSettings } = config;
     const found = await countTopics(admin, config);
     const { attemptsTopic, counts } = found;
-    const [missing] = missingSourceTopics(config, counts);
+    const [missing] = missingSourceTopics(config, counts, readsInventory);
     const inputPartitions = counts.get(topics.input);
     if (missing !== undefined || inputPartitions === undefined) {
       throw new FatalError('TOPIC_INCOMPATIBLE', missing ?? `input topic ${topics.input} does not exist`);

@@ -9,7 +9,7 @@ import {
   encodeStreamTime,
   encodeStreamTimeKey,
   encodeWindowKey,
-} from '../../src/state/changelog-codec.js';
+} from '../../src/rollup/changelog-codec.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 

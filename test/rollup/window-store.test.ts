@@ -6,8 +6,8 @@ import { UNKNOWN_ENRICHMENT } from '../../src/domain/enrich.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { processRecord, type DecodedInput, type RecordOutcome } from '../../src/domain/process-record.js';
 import type { WindowSpec } from '../../src/domain/window.js';
-import { ChangelogCorruptError, decodeChangelogEntry } from '../../src/state/changelog-codec.js';
-import { WindowStore, type ChangelogEntry, type StoreTransaction } from '../../src/state/window-store.js';
+import { ChangelogCorruptError, decodeChangelogEntry } from '../../src/rollup/changelog-codec.js';
+import { WindowStore, type ChangelogEntry, type StoreTransaction } from '../../src/rollup/window-store.js';
 
 const spec: WindowSpec = { sizeMs: 60_000, graceMs: 10_000 };
 const T0 = Date.UTC(2024, 0, 1);

@@ -7,7 +7,7 @@ import {
   lineageHeaders,
   parseLineage,
   type Lineage,
-} from '../../src/domain/lineage.js';
+} from '../../src/engine/lineage.js';
 
 const lineage: Lineage = {
   sourceTopic: 'server-metrics',

@@ -3,6 +3,7 @@ import type { Buffer } from 'node:buffer';
 import type { WindowAggregate } from '../domain/aggregate.js';
 import type { WindowTable } from '../domain/process-record.js';
 import { isWindowClosed, type WindowSpec } from '../domain/window.js';
+import type { ChangelogEntry, StateStore, StoreWrites } from '../engine/state-store.js';
 import {
   decodeChangelogEntry,
   encodeAggregate,
@@ -11,11 +12,7 @@ import {
   encodeWindowKey,
 } from './changelog-codec.js';
 
-export interface ChangelogEntry {
-  key: Buffer;
-  /** null is a tombstone. */
-  value: Buffer | null;
-}
+export type { ChangelogEntry };
 
 /**
  * Windows grouped by start: all windows sharing a start close together, and the starts still open are few
@@ -47,13 +44,18 @@ interface TransactionBase {
 }
 
 /** The committed state of one task: "changelog as of the last commit". Changed only by restore and apply. */
-export class WindowStore {
+export class WindowStore implements StateStore<StoreTransaction> {
   private readonly windows: WindowsByStart = new Map();
   private committedStreamTimeMs: number | null = null;
   private openTransaction: StoreTransaction | null = null;
 
   get streamTimeMs(): number | null {
     return this.committedStreamTimeMs;
+  }
+
+  /** The committed windows: the engine's view of the store's size. */
+  get size(): number {
+    return this.windowCount;
   }
 
   get windowCount(): number {
@@ -156,7 +158,7 @@ export class WindowStore {
  * aggregates are only read). Closing is always per window start, so a closed start hides every committed
  * window at that start; windows written in this transaction live in `puts`.
  */
-export class StoreTransaction implements WindowTable {
+export class StoreTransaction implements WindowTable, StoreWrites {
   private readonly puts: WindowsByStart = new Map();
   /** Starts whose committed windows this transaction closed. */
   private readonly closedStarts = new Set<number>();

@@ -1,0 +1,131 @@
+/**
+ * Runs one exactly-once job the way `eos-rollup run` runs the rollup: configuration from the environment (every
+ * variable of the README, checked before the first network call), the stage wired on Kafka, the journal and the
+ * job's processor, the watchdog and the operations endpoint, and the signals. SIGTERM or SIGINT stops it cleanly
+ * within SHUTDOWN_TIMEOUT_MS; a second signal, or that timeout, exits after taking back the journaled processing
+ * attempts (bounded): an exit must not count as a crash of the record at hand.
+ */
+import { prettyOn } from '../cli/command-logger.js';
+import { EXIT, exitProcess } from '../cli/exit.js';
+import {
+  configSecrets,
+  loadConfig,
+  misspelledVariables,
+  redactConfig,
+  type Config,
+} from '../config/config.js';
+import { readPemFile } from '../config/pem-file.js';
+import { bindProcessor, type ProcessorSupplier } from '../engine/processor.js';
+import { parseFaultSpecs } from '../engine/faults.js';
+import type { StoreWrites } from '../engine/state-store.js';
+import { ConfigError } from '../errors/errors.js';
+import { errorMessage } from '../errors/message.js';
+import { tlsOptions } from '../kafka/client/client.js';
+import { attachLogSubscriber } from '../observability/log-subscriber.js';
+import { createLogger } from '../observability/logger.js';
+import { startOperations } from './operations.js';
+import { wireStage, type JobServices } from './wire-stage.js';
+
+export type { JobServices };
+
+export interface JobDefinition<In, Out, W extends StoreWrites> {
+  /** Names the job in its start-up log line. */
+  name: string;
+  version: string;
+  /**
+   * Variables this job sets unless the environment does (its topics, say): every other setting is read from the
+   * environment, as for `eos-rollup run`, and a bad one is a configuration error naming it.
+   */
+  defaults?: Readonly<Record<string, string>>;
+  /** Built once per process, after the topics are prepared: serdes, store and processor per partition task. */
+  processor(services: JobServices): Promise<ProcessorSupplier<In, Out, W>> | ProcessorSupplier<In, Out, W>;
+  /** True: the stage follows INVENTORY_TOPIC (`services.inventory()`) and is ready only once caught up. */
+  readsInventory?: boolean;
+}
+
+/**
+ * What loadConfig leaves for later because it only records it: the PEM files named by the TLS variables and the
+ * test-only fault spec. Checked here, before the first network call, so every bad setting fails the start at once
+ * with its variable named, never after a broker round trip.
+ */
+function preflight(config: Config): void {
+  const problems: string[] = [];
+  const check = (step: () => unknown) => {
+    try {
+      step();
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else problems.push(errorMessage(error));
+    }
+  };
+  check(() => tlsOptions(config.kafka));
+  if (config.registry.caFile !== undefined) {
+    const caFile = config.registry.caFile;
+    check(() => readPemFile('SCHEMA_REGISTRY_CA_FILE', caFile));
+  }
+  check(() => parseFaultSpecs(config.faultSpec));
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** Resolves with the exit code once the job stopped cleanly; rejects when it failed (a fatal error). */
+export async function runJob<In, Out, W extends StoreWrites>(
+  job: JobDefinition<In, Out, W>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<number> {
+  const withDefaults = { ...job.defaults, ...env };
+  const config = loadConfig(withDefaults, { requireAppId: true });
+  preflight(config);
+  const logger = createLogger({
+    level: config.logLevel,
+    pretty: prettyOn(config.logFormat, process.stdout),
+    base: { app: config.appId },
+    secrets: configSecrets(config),
+  });
+  const { version } = job;
+  const stage = wireStage({
+    config,
+    logger,
+    version,
+    job: {
+      readsInventory: job.readsInventory ?? false,
+      processor: async (services) => bindProcessor(await job.processor(services)),
+    },
+  });
+  attachLogSubscriber(stage.events, logger);
+  logger.info({ version, config: redactConfig(config) }, `starting ${job.name}`);
+  for (const warning of misspelledVariables(withDefaults)) logger.warn(warning);
+  const operations = await startOperations(config, stage, logger, version);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      void stage.releaseAttempts().finally(() => exitProcess(EXIT.interrupted));
+      return;
+    }
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'clean stop took too long: exiting');
+      void stage.releaseAttempts().finally(() => exitProcess(EXIT.failure));
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    void stage.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    try {
+      await stage.start();
+    } catch (error) {
+      await stage.stop().catch(() => undefined);
+      throw error;
+    }
+    await stage.done;
+  } finally {
+    await operations.close();
+  }
+  logger.info('stopped cleanly');
+  return EXIT.ok;
+}
