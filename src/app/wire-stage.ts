@@ -119,6 +119,7 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger): Stag
           sessionTimeoutMs: config.sessionTimeoutMs,
           heartbeatIntervalMs: config.heartbeatIntervalMs,
           rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+          groupInstanceId: config.groupInstanceId,
           maxWaitTimeMs: config.commit.intervalMs,
           concurrency,
         },
