@@ -131,6 +131,7 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger, job: 
           sessionTimeoutMs: config.sessionTimeoutMs,
           heartbeatIntervalMs: config.heartbeatIntervalMs,
           rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+          groupInstanceId: config.groupInstanceId,
           maxWaitTimeMs: config.commit.intervalMs,
           concurrency,
         },

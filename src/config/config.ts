@@ -109,6 +109,8 @@ export interface Config {
   readonly appId: string;
   /** undefined: the caller fills in `${hostname}-${pid}` (config does no I/O). */
   readonly instanceId: string | undefined;
+  /** The input consumer's group.instance.id (STATIC_MEMBERSHIP); undefined: dynamic membership. */
+  readonly groupInstanceId: string | undefined;
   readonly kafka: KafkaConfig;
   readonly registry: RegistryConfig;
   readonly topics: TopicsConfig;
@@ -195,6 +197,7 @@ export function loadConfig(
   const registryUrl = readRegistryUrl(r);
   const appId = readAppId(r, options.requireAppId ?? false);
   const instanceId = r.isSet('INSTANCE_ID') ? r.matching('INSTANCE_ID', (v) => ID.test(v)) : undefined;
+  const groupInstanceId = readGroupInstanceId(r, instanceId);
   const topics = readTopics(r, appId);
 
   const windows = readWindows(r);
@@ -238,6 +241,7 @@ export function loadConfig(
   return deepFreeze<Config>({
     appId,
     instanceId,
+    groupInstanceId,
     kafka: { brokers, ssl, sasl, connectionTimeoutMs, requestTimeoutMs },
     registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile, autoRegister },
     topics,
@@ -311,6 +315,22 @@ function readTransactionTimeout(r: EnvReader, commit: CommitConfig): number {
     );
   }
   return timeoutMs;
+}
+
+/**
+ * Opt-in, not implied by INSTANCE_ID: a static member's clean stop leaves its partitions idle until its session
+ * times out, and two processes sharing the id stop one of them, so deployments that set INSTANCE_ID only to name
+ * their logs keep today's behaviour. A made-up <hostname>-<pid> would differ after every restart: useless here.
+ */
+function readGroupInstanceId(r: EnvReader, instanceId: string | undefined): string | undefined {
+  if (!r.boolean('STATIC_MEMBERSHIP')) return undefined;
+  if (!r.isSet('INSTANCE_ID')) {
+    r.problem(
+      'STATIC_MEMBERSHIP',
+      'STATIC_MEMBERSHIP=true needs INSTANCE_ID, a name that stays the same across restarts',
+    );
+  }
+  return instanceId;
 }
 
 function readHeartbeatInterval(r: EnvReader, sessionTimeoutMs: number): number {

@@ -104,6 +104,11 @@ export const VARIABLE_SPECS = {
     description: 'This process in logs and lineage headers; unset means <hostname>-<pid>.',
     allowed: ID_ALLOWED,
   },
+  STATIC_MEMBERSHIP: {
+    kind: 'boolean',
+    default: 'false',
+    description: 'Static group membership under INSTANCE_ID (required).',
+  },
   INPUT_TOPIC: {
     kind: 'text',
     default: 'server-metrics',

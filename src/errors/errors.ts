@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   AUTHORIZATION_FAILED: 'fatal',
   /** TRANSACTION_TIMEOUT_MS exceeds the broker's transaction.max.timeout.ms. */
   TRANSACTION_TIMEOUT_INVALID: 'fatal',
+  /** Another process joined the input group as the same static member (same INSTANCE_ID): this one is out. */
+  INSTANCE_FENCED: 'fatal',
   /** The brokers are older than Kafka 4.0, whose transactional offset commits the stage cannot read safely. */
   BROKER_UNSUPPORTED: 'fatal',
   /** A topic the stage needs is missing or exists with settings it cannot work with. */

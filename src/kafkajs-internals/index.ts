@@ -166,9 +166,13 @@ const SASL_MODULE: Record<SaslMechanismName, string> = {
  * to the patch's.
  */
 export const PATCHED_FILES: readonly string[] = [
+  'broker/index.js',
   'cluster/index.js',
   'consumer/batch.js',
+  'consumer/consumerGroup.js',
   'consumer/filterAbortedMessages.js',
+  'consumer/index.js',
+  'index.js',
   'network/requestQueue/index.js',
   'producer/eosManager/index.js',
   'producer/groupMessagesPerPartition.js',

@@ -37,6 +37,7 @@ test('the two required variables alone yield the documented defaults', () => {
   const expected: Config = {
     appId: 'eos-rollup',
     instanceId: undefined,
+    groupInstanceId: undefined,
     kafka: {
       brokers: ['kafka-1:9092'],
       ssl: undefined,
@@ -227,6 +228,14 @@ test('an APP_ID outside [A-Za-z0-9._-] or longer than 200 characters is rejected
 test('INSTANCE_ID is undefined when unset and recorded when set', () => {
   assert.equal(load().instanceId, undefined);
   assert.equal(load({ INSTANCE_ID: 'pod-7' }).instanceId, 'pod-7');
+});
+
+test('STATIC_MEMBERSHIP=true makes INSTANCE_ID the group instance id, and needs INSTANCE_ID', () => {
+  assert.equal(load({ INSTANCE_ID: 'pod-7' }).groupInstanceId, undefined, 'off by default');
+  assert.equal(load({ INSTANCE_ID: 'pod-7', STATIC_MEMBERSHIP: 'true' }).groupInstanceId, 'pod-7');
+  assert.deepEqual(problemsWith({ STATIC_MEMBERSHIP: 'true' }), [
+    'STATIC_MEMBERSHIP=true needs INSTANCE_ID, a name that stays the same across restarts',
+  ]);
 });
 
 test('topic names follow Kafka rules', () => {

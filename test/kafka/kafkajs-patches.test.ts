@@ -292,3 +292,153 @@ test('the patched produce path sends the bytes kafkajs 2.2.4 sent, byte for byte
     assert.ok(patched.equals(originalProduceRequest(args, dateNow)), `request ${i}`);
   }
 });
+
+interface CapturedRequest {
+  request: { apiName: string; apiVersion: number; encode(): Promise<KafkajsEncoder> };
+}
+interface GroupBroker {
+  lookupRequest: unknown;
+  connectionPool: { send(request: CapturedRequest): Promise<unknown> };
+  joinGroup(args: Record<string, unknown>): Promise<unknown>;
+  syncGroup(args: Record<string, unknown>): Promise<unknown>;
+  heartbeat(args: Record<string, unknown>): Promise<unknown>;
+}
+const Broker = requireFromKafkajs('kafkajs/src/broker') as { prototype: GroupBroker };
+const { lookup } = requireFromKafkajs('kafkajs/src/protocol/requests') as {
+  lookup: (versions: Record<number, { minVersion: number; maxVersion: number }>) => unknown;
+};
+
+/** A kafkajs Broker whose connection records the requests, as a Kafka 4.1 broker's ApiVersions would pick them. */
+function recordingBroker(): { broker: GroupBroker; sent: CapturedRequest[] } {
+  const sent: CapturedRequest[] = [];
+  const broker = Object.create(Broker.prototype) as GroupBroker;
+  // JoinGroup (11) 2–9, SyncGroup (14) 0–5, Heartbeat (12) 0–4: kafkajs's highest are 5, 3 and 3.
+  broker.lookupRequest = lookup({
+    11: { minVersion: 2, maxVersion: 9 },
+    14: { minVersion: 0, maxVersion: 5 },
+    12: { minVersion: 0, maxVersion: 4 },
+  });
+  broker.connectionPool = {
+    send: (request) => {
+      sent.push(request);
+      return Promise.resolve({});
+    },
+  };
+  return { broker, sent };
+}
+
+test('the patched broker sends group.instance.id in JoinGroup v5, SyncGroup v3 and Heartbeat v3', async () => {
+  for (const groupInstanceId of ['pod-7', null]) {
+    const { broker, sent } = recordingBroker();
+    const group = { groupId: 'g', memberId: 'm', groupInstanceId };
+    await broker.joinGroup({ ...group, sessionTimeout: 30000, rebalanceTimeout: 60000, groupProtocols: [] });
+    await broker.syncGroup({ ...group, generationId: 1, groupAssignment: [] });
+    await broker.heartbeat({ ...group, groupGenerationId: 1 });
+    assert.deepEqual(
+      sent.map((s) => `${s.request.apiName} v${s.request.apiVersion}`),
+      ['JoinGroup v5', 'SyncGroup v3', 'Heartbeat v3'],
+    );
+    for (const { request } of sent) {
+      const bytes = (await request.encode()).buffer;
+      // A nullable string: its int16 length, then its bytes; null is length -1.
+      const expected = Buffer.concat([Buffer.from([0, 5]), Buffer.from('pod-7')]);
+      assert.equal(
+        bytes.includes(expected),
+        groupInstanceId !== null,
+        `${request.apiName}, ${groupInstanceId}`,
+      );
+    }
+  }
+});
+
+interface GroupCall {
+  api: string;
+  args: Record<string, unknown>;
+}
+type ConsumerGroupClass = new (options: Record<string, unknown>) => Record<symbol, () => Promise<void>> & {
+  heartbeat(options: { interval: number }): Promise<void>;
+  leave(): Promise<void>;
+  memberId: string | null;
+};
+const ConsumerGroup = requireFromKafkajs('kafkajs/src/consumer/consumerGroup') as ConsumerGroupClass;
+
+function privateMethod(name: string): symbol {
+  const found = Object.getOwnPropertySymbols(ConsumerGroup.prototype).find((s) => s.description === name);
+  assert.ok(found, `kafkajs's ConsumerGroup has ${name}`);
+  return found;
+}
+
+/** A consumer group on a coordinator that records each call (SyncGroup fails once recorded: no assignment). */
+function recordingGroup(groupInstanceId: string | undefined): {
+  group: InstanceType<ConsumerGroupClass>;
+  calls: GroupCall[];
+} {
+  const calls: GroupCall[] = [];
+  const record = (api: string, result: unknown) => (args: Record<string, unknown>) => {
+    calls.push({ api, args });
+    return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+  };
+  const coordinator = {
+    joinGroup: record('joinGroup', {
+      generationId: 1,
+      leaderId: 'other',
+      memberId: 'm-1',
+      members: [],
+      groupProtocol: 'RoundRobinAssigner',
+    }),
+    syncGroup: record('syncGroup', new Error('recorded')),
+    heartbeat: record('heartbeat', {}),
+    leaveGroup: record('leaveGroup', {}),
+  };
+  const silent = (): void => undefined;
+  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
+  const group = new ConsumerGroup({
+    logger,
+    cluster: {
+      findGroupCoordinator: () => Promise.resolve(coordinator),
+      findTopicPartitionMetadata: () => [],
+    },
+    groupId: 'g',
+    topics: ['t'],
+    topicConfigurations: {},
+    instrumentationEmitter: { emit: silent },
+    assigners: [{ name: 'RoundRobinAssigner', protocol: () => ({ name: 'RoundRobinAssigner' }) }],
+    sessionTimeout: 30000,
+    rebalanceTimeout: 60000,
+    retry: {},
+    groupInstanceId,
+  });
+  return { group, calls };
+}
+
+test('a static consumer group joins, syncs and heartbeats with its instance id, and stops without LeaveGroup', async () => {
+  const { group, calls } = recordingGroup('pod-7');
+  await group[privateMethod('private:ConsumerGroup:join')]!();
+  await assert.rejects(group[privateMethod('private:ConsumerGroup:sync')]!(), /recorded/);
+  await group.heartbeat({ interval: 0 });
+  await group.leave();
+  assert.deepEqual(
+    calls.map((c) => [c.api, c.args.groupInstanceId]),
+    [
+      ['joinGroup', 'pod-7'],
+      ['syncGroup', 'pod-7'],
+      ['heartbeat', 'pod-7'],
+    ],
+  );
+  assert.equal(group.memberId, null, 'a restarted consumer joins afresh');
+});
+
+test('a dynamic consumer group sends no instance id and leaves with LeaveGroup, as unpatched kafkajs does', async () => {
+  const { group, calls } = recordingGroup(undefined);
+  await group[privateMethod('private:ConsumerGroup:join')]!();
+  await group.heartbeat({ interval: 0 });
+  await group.leave();
+  assert.deepEqual(
+    calls.map((c) => [c.api, c.args.groupInstanceId ?? null]),
+    [
+      ['joinGroup', null],
+      ['heartbeat', null],
+      ['leaveGroup', null],
+    ],
+  );
+});

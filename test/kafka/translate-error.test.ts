@@ -56,6 +56,7 @@ const CODE = {
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
   SASL_AUTHENTICATION_FAILED: 58,
   UNKNOWN_PRODUCER_ID: 59,
+  FENCED_INSTANCE_ID: 82,
   PRODUCER_FENCED: 90,
 } as const;
 
@@ -301,4 +302,10 @@ test('a cyclic cause chain does not hang translation', () => {
   const b = new Error('b', { cause: a });
   a.cause = b;
   expectTranslation(a, 'fatal', 'KAFKA_FATAL');
+});
+
+test('FENCED_INSTANCE_ID is fatal: rejoining would fence the other process sharing the INSTANCE_ID in turn', () => {
+  expectTranslation(protocol(CODE.FENCED_INSTANCE_ID), 'fatal', 'INSTANCE_FENCED');
+  expectTranslation(nonRetriable(protocol(CODE.FENCED_INSTANCE_ID)), 'fatal', 'INSTANCE_FENCED');
+  assert.match(translateKafkaError(protocol(CODE.FENCED_INSTANCE_ID), 'ctx').message, /INSTANCE_ID/);
 });

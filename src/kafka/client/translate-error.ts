@@ -103,6 +103,8 @@ const BY_PROTOCOL_TYPE = new Map<string, Verdict>([
   ['SASL_AUTHENTICATION_FAILED', AUTHENTICATION],
   ['UNSUPPORTED_SASL_MECHANISM', AUTHENTICATION],
   ['ILLEGAL_SASL_STATE', AUTHENTICATION],
+  // Not retriable: rejoining would fence the other process in turn, and the two would take turns for ever.
+  ['FENCED_INSTANCE_ID', fatal('INSTANCE_FENCED', 'two processes share one INSTANCE_ID; give each its own')],
   [
     'INVALID_TRANSACTION_TIMEOUT',
     fatal(

@@ -5,7 +5,15 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { BatchControl, InputBatch } from '../../engine/ports.js';
 import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../../engine/stage-ports.js';
-import { RetriableError } from '../../errors/errors.js';
+import { FatalError, RetriableError } from '../../errors/errors.js';
+import { translateKafkaError } from '../client/translate-error.js';
+
+declare module 'kafkajs' {
+  interface ConsumerConfig {
+    /** Static membership (KIP-345): an option patches/kafkajs+2.2.4.patch adds; null or absent: dynamic. */
+    groupInstanceId?: string | null;
+  }
+}
 
 export interface InputConsumerSettings {
   groupId: string;
@@ -13,6 +21,8 @@ export interface InputConsumerSettings {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
+  /** Static membership's group.instance.id; undefined: a dynamic member. */
+  groupInstanceId: string | undefined;
   /** The fetch waits up to this long for data: with large minBytes it paces transactions under light load. */
   maxWaitTimeMs: number;
   /** Partitions handled in parallel, each by its own task and producer. */
@@ -34,6 +44,7 @@ export class InputConsumer implements InputConsumerPort {
       sessionTimeout: settings.sessionTimeoutMs,
       heartbeatInterval: settings.heartbeatIntervalMs,
       rebalanceTimeout: settings.rebalanceTimeoutMs,
+      groupInstanceId: settings.groupInstanceId ?? null,
       maxWaitTimeInMs: settings.maxWaitTimeMs,
       minBytes: 1024 * 1024,
       maxBytesPerPartition: 1024 * 1024,
@@ -51,7 +62,10 @@ export class InputConsumer implements InputConsumerPort {
       }
     });
     this.consumer.on(CRASH, (event) => {
-      listeners.onCrash(event.payload.error, event.payload.restart);
+      listeners.onCrash(
+        namingTheInstance(event.payload.error, settings.groupInstanceId),
+        event.payload.restart,
+      );
     });
   }
 
@@ -114,6 +128,18 @@ export class InputConsumer implements InputConsumerPort {
   async disconnect(): Promise<void> {
     await this.consumer.disconnect();
   }
+}
+
+/** The broker's fencing of a static member, as one line naming the id the two processes share. */
+function namingTheInstance(error: unknown, groupInstanceId: string | undefined): unknown {
+  const translated = translateKafkaError(error, 'input consumer');
+  if (translated.code !== 'INSTANCE_FENCED' || groupInstanceId === undefined) return error;
+  return new FatalError(
+    'INSTANCE_FENCED',
+    `two processes share INSTANCE_ID ${groupInstanceId}: the broker fenced this one from the input group ` +
+      'when the other joined as the same static member; give each process its own INSTANCE_ID',
+    { cause: error },
+  );
 }
 
 function toInputBatch({ batch }: EachBatchPayload): InputBatch {
