@@ -12,12 +12,13 @@ import { formatReport } from '../../src/audit/auditor.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import { release, waitUntilHeld, type Held } from './fault-hold.js';
-import { committedOffsets, uniqueName, withAdmin } from './kafka.js';
+import { committedOffsets, withAdmin } from './kafka.js';
 import {
+  drainThroughClientErrors,
   loadInventory,
+  pipelineNames,
   produceFlush,
   produceWorkload,
-  waitForDrain,
   type PipelineNames,
   type StageProcess,
 } from './pipeline.js';
@@ -36,15 +37,7 @@ export const CLUSTER_SETTINGS: Record<string, string> = {
 
 /** Topics at replication factor 3 (so no single node holds the only copy of anything), and an empty inventory. */
 export async function prepareClusterPipeline(suite: ClusterSuite): Promise<PipelineNames> {
-  const appId = uniqueName('it-cluster');
-  const names: PipelineNames = {
-    appId,
-    input: `${appId}-metrics`,
-    inventory: `${appId}-inventory`,
-    output: `${appId}-rollups`,
-    dlq: `${appId}-dlq`,
-    changelog: `${appId}-rollup-state-changelog`,
-  };
+  const names = pipelineNames('it-cluster');
   await withAdmin(suite.kafka, async (admin) => {
     await admin.createTopics({
       topics: [
@@ -153,29 +146,6 @@ class ProgressWatch {
   }
 }
 
-/**
- * waitForDrain, tolerant of the client errors of a cluster whose leadership is still moving (kafkajs's admin does
- * not retry NOT_LEADER_FOR_PARTITION from ListOffsets); the harness's own failures end the wait.
- */
-async function drain(
-  kafka: Kafka,
-  names: PipelineNames,
-  stage: StageProcess,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await waitForDrain(kafka, names, Math.max(1, deadline - Date.now()), [stage]);
-      return;
-    } catch (error) {
-      const clientError = error instanceof Error && error.name.startsWith('KafkaJS');
-      if (!clientError || Date.now() > deadline) throw error;
-      await sleep(250);
-    }
-  }
-}
-
 export interface StrikeContext {
   suite: ClusterSuite;
   names: PipelineNames;
@@ -238,7 +208,7 @@ export async function runClusterFault(
       CLUSTER_PARTITIONS,
       START_MS + (load.step + 400) * 10_000,
     );
-    await drain(suite.kafka, names, stage, 180_000);
+    await drainThroughClientErrors(suite.kafka, names, stage, 180_000);
     await watch.stop();
     const stopMark = stage.output().length;
     const stageExit = await stage.stop('SIGTERM');

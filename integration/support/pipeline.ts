@@ -27,9 +27,10 @@ export interface PipelineNames {
   changelog: string;
 }
 
-export async function createPipeline(kafka: Kafka, partitions: number): Promise<PipelineNames> {
-  const appId = uniqueName('it-app');
-  const names: PipelineNames = {
+/** A fresh pipeline's topic names, all derived from one unique application id. */
+export function pipelineNames(prefix: string): PipelineNames {
+  const appId = uniqueName(prefix);
+  return {
     appId,
     input: `${appId}-metrics`,
     inventory: `${appId}-inventory`,
@@ -37,6 +38,10 @@ export async function createPipeline(kafka: Kafka, partitions: number): Promise<
     dlq: `${appId}-dlq`,
     changelog: `${appId}-rollup-state-changelog`,
   };
+}
+
+export async function createPipeline(kafka: Kafka, partitions: number): Promise<PipelineNames> {
+  const names = pipelineNames('it-app');
   await createTopics(kafka, [
     { topic: names.input, partitions },
     { topic: names.inventory, partitions: 1 },
@@ -339,4 +344,29 @@ export async function produceFlush(
 export async function waitForLog(stage: StageProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(stage.output()) && Date.now() < deadline) await sleep(100);
+}
+
+/**
+ * waitForDrain, tolerant of the client errors of a broker or cluster whose leadership is still moving (a broker
+ * just restarted answers metadata before its partitions have leaders again, and kafkajs's admin does not retry
+ * NOT_LEADER_FOR_PARTITION from ListOffsets). The harness's own failures (the stage exited, not drained in time)
+ * are plain Errors and end the wait.
+ */
+export async function drainThroughClientErrors(
+  kafka: Kafka,
+  names: PipelineNames,
+  stage: StageProcess,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await waitForDrain(kafka, names, Math.max(1, deadline - Date.now()), [stage]);
+      return;
+    } catch (error) {
+      const clientError = error instanceof Error && error.name.startsWith('KafkaJS');
+      if (!clientError || Date.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
 }

@@ -18,7 +18,6 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
 import {
   freePort,
   startBroker,
@@ -29,7 +28,7 @@ import type { BrokerSecurity } from '../../scripts/stack/broker-security.js';
 import { testEnvironment } from './environment.js';
 import { release, waitForHeldTransactionFailure, waitUntilHeld } from './fault-hold.js';
 import { KafkaProxy } from './kafka-proxy.js';
-import { waitForDrain, type PipelineNames, type StageProcess } from './pipeline.js';
+import { drainThroughClientErrors, type PipelineNames, type StageProcess } from './pipeline.js';
 import { FAULT_SETTINGS, assertNoViolations, type AuditOutcome } from './scenario.js';
 import { useStageSuite, type StageSuite } from './stage-suite.js';
 
@@ -145,30 +144,6 @@ export interface OutageRun {
 }
 
 /**
- * waitForDrain, tolerant of the client errors of a broker just restarted: it answers metadata before its
- * partitions have leaders again (NOT_LEADER_FOR_PARTITION from ListOffsets), and kafkajs's admin does not retry
- * that. The harness's own failures (the stage exited, not drained in time) are plain Errors and end the wait.
- */
-async function drain(
-  kafka: Kafka,
-  names: PipelineNames,
-  timeoutMs: number,
-  stage: StageProcess,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await waitForDrain(kafka, names, Math.max(1, deadline - Date.now()), [stage]);
-      return;
-    } catch (error) {
-      const clientError = error instanceof Error && error.name.startsWith('KafkaJS');
-      if (!clientError || Date.now() > deadline) throw error;
-      await sleep(250);
-    }
-  }
-}
-
-/**
  * One stage run through a broker outage, every step waiting for the previous one to be proven: start the stage,
  * wait until a task is held at its fault point (its transaction open), signal the broker and wait for it to exit,
  * release the task, wait until the stage has logged that transaction's failure (the broker is still down, so the
@@ -199,7 +174,7 @@ export async function runThroughBrokerOutage(
     );
   await suite.broker.restart();
   const backAt = Date.now();
-  await drain(suite.kafka, names, options.drainTimeoutMs ?? 120_000, stage);
+  await drainThroughClientErrors(suite.kafka, names, stage, options.drainTimeoutMs ?? 120_000);
   const stopMark = stage.output().length;
   const stageExit = await stage.stop('SIGTERM');
   return {
