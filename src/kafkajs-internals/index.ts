@@ -7,7 +7,7 @@
  * - reuse its abort filter outside a consumer, or its SASL authenticators inside a custom mechanism.
  * So this module reaches its private cluster factory (a symbol-keyed property of the Kafka object) and three of
  * its source modules, and gives every user the same typed view of them. Those internals are only stable because
- * kafkajs is pinned to exactly 2.2.4 with patches/kafkajs+2.2.4.patch applied: `assertKafkajsInternals` checks
+ * kafkajs is pinned to exactly 2.2.4 with the patches in patches/ applied: `assertKafkajsInternals` checks
  * that at start, so a different or unpatched kafkajs stops the process with one line naming what is missing
  * instead of failing later, mid-transaction or mid-audit, on an undefined method.
  *
@@ -162,8 +162,8 @@ const SASL_MODULE: Record<SaslMechanismName, string> = {
 };
 
 /**
- * The files patches/kafkajs+2.2.4.patch changes; each hunk carries the marker. A unit test keeps this list equal
- * to the patch's.
+ * The files the kafkajs patches (patches/kafkajs+2.2.4+NNN+<change>.patch) change; each hunk carries the marker.
+ * A unit test keeps this list equal to the patches'.
  */
 export const PATCHED_FILES: readonly string[] = [
   'broker/index.js',
@@ -209,7 +209,7 @@ function kafkajsInternalsError(missing: string, cause?: unknown): FatalError {
   return new FatalError(
     'INVARIANT_VIOLATED',
     `kafkajs internals: ${missing}; eos-rollup needs kafkajs ${KAFKAJS_VERSION} exactly, with ` +
-      `patches/kafkajs+${KAFKAJS_VERSION}.patch applied (npm install runs patch-package)`,
+      `the patches/kafkajs+${KAFKAJS_VERSION}+*.patch applied (npm install runs patch-package)`,
     cause === undefined ? undefined : { cause },
   );
 }

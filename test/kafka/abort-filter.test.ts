@@ -1,6 +1,6 @@
 /**
  * The read_committed filter of aborted transactional records (kafkajs's filterAbortedMessages as patched by
- * patches/kafkajs+2.2.4.patch) on constructed fetch data, judged against what Kafka's Java consumer returns:
+ * patches/kafkajs+2.2.4+001+abort-filter.patch) on constructed fetch data, judged against what Kafka's Java consumer returns:
  * aborted transactions are opened in first-offset order whatever order the broker lists them in (it lists them
  * in abort order), all those starting at or before a batch's last offset before that batch is judged, and only
  * a producer's ABORT marker closes its aborted transaction. Each case also runs kafkajs 2.2.4's original

@@ -1,5 +1,5 @@
 /**
- * The kafkajs patch to Batch (patches/kafkajs+2.2.4.patch): a fetch whose complete record batches end past the
+ * The kafkajs patch to Batch (patches/kafkajs+2.2.4+002+compaction-emptied-batches.patch): a fetch whose complete record batches end past the
  * fetched offset but yield no record at or after it (a batch emptied by compaction, records wholly below the
  * offset) is resolved up to where those batches end, so the consumer moves on instead of fetching it forever.
  * The real-broker case is integration/stage/liveness-compacted-empty-batch.test.ts.

@@ -1,6 +1,6 @@
 /**
  * kafkajs's filter of aborted transactional records (src/consumer/filterAbortedMessages.js, which
- * patches/kafkajs+2.2.4.patch makes follow the Java consumer), for the readers that decode Fetch responses
+ * patches/kafkajs+2.2.4+001+abort-filter.patch makes follow the Java consumer), for the readers that decode Fetch responses
  * themselves instead of going through a kafkajs consumer's Batch: every read_committed reader then drops
  * exactly the records the stage's own consumer drops, and a fix to the filter reaches all of them at once.
  */

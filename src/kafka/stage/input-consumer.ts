@@ -10,7 +10,7 @@ import { translateKafkaError } from '../client/translate-error.js';
 
 declare module 'kafkajs' {
   interface ConsumerConfig {
-    /** Static membership (KIP-345): an option patches/kafkajs+2.2.4.patch adds; null or absent: dynamic. */
+    /** Static membership (KIP-345): an option patches/kafkajs+2.2.4+010+static-membership.patch adds; null or absent: dynamic. */
     groupInstanceId?: string | null;
   }
 }
