@@ -40,7 +40,9 @@ test('F16a: EndTxn, TxnOffsetCommit and Produce held past the transaction timeou
   suite.proxy.setRules([
     stageRequests(API_KEYS.EndTxn, 4),
     stageRequests(API_KEYS.TxnOffsetCommit, 12),
-    stageRequests(API_KEYS.Produce, 30),
+    // The transaction's records, not the processing-attempts journal's writes (the same client, no transaction):
+    // a late journal write is fenced by nothing.
+    { ...stageRequests(API_KEYS.Produce, 30), transactionalProduce: true },
   ]);
   const result = await runOnce(suite, names, { TRANSACTION_TIMEOUT_MS: String(transactionTimeoutMs) });
   suite.proxy.clearRules();
@@ -52,8 +54,11 @@ test('F16a: EndTxn, TxnOffsetCommit and Produce held past the transaction timeou
   for (const apiKey of [API_KEYS.EndTxn, API_KEYS.TxnOffsetCommit, API_KEYS.Produce])
     assert.equal(suite.proxy.count(apiKey).delayed, 1, `api key ${apiKey} was held back once`);
   // Each late request reached a coordinator that had aborted the transaction and bumped the epoch: fenced.
-  const fenced = logLines(log, /^transaction failed while committing/)
-    .map((line) => JSON.parse(line) as { code: string; err: string })
+  const failures = logLines(log, /^transaction failed while committing/).map(
+    (line) => JSON.parse(line) as { code: string; err: string },
+  );
+  t.diagnostic(`failed commits:\n${failures.map((f) => `${f.code} ${f.err}`).join('\n')}`);
+  const fenced = failures
     .filter((failure) => failure.code === 'PRODUCER_FENCED')
     .map((failure) => /: (committing|sending offsets|sending records): /.exec(failure.err)?.[1]);
   assert.deepEqual(

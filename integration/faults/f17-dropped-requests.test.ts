@@ -25,7 +25,18 @@ function settledOutcomes(log: string): string[] {
 }
 
 function dropOnce(appId: string, apiKey: number, skip: number, target: 'request' | 'response'): ProxyRule {
-  return { apiKey, action: 'drop', cut: true, target, clientIdPrefix: appId, skip, times: 1 };
+  // A Produce: one of a transaction's, not a processing-attempts journal write (the same client, no transaction).
+  const transactionalProduce = apiKey === API_KEYS.Produce;
+  return {
+    apiKey,
+    action: 'drop',
+    cut: true,
+    target,
+    clientIdPrefix: appId,
+    skip,
+    times: 1,
+    transactionalProduce,
+  };
 }
 
 test('F17a: a lost EndTxn, TxnOffsetCommit and Produce abort their transactions; the lost commit is settled as aborted', async (t) => {

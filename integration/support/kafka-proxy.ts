@@ -48,6 +48,11 @@ export interface ProxyRule {
   cut?: boolean;
   /** Only requests whose client id starts with this (the stage's is `<APP_ID>-<instance>`). */
   clientIdPrefix?: string;
+  /**
+   * Only Produce requests that carry a transactional id: a transaction's records, not the non-transactional
+   * writes the same client makes (the processing-attempts journal).
+   */
+  transactionalProduce?: boolean;
   /** Let this many matching requests through untouched first. */
   skip?: number;
   /** Strike at most this many times (after `skip`); unlimited when absent. */
@@ -78,6 +83,8 @@ interface RequestHeader {
   apiVersion: number;
   correlationId: number;
   clientId: string | null;
+  /** Produce v3+ only: whether its body's first field, the nullable transactional id, is set. */
+  transactional: boolean;
 }
 
 interface ArmedRule {
@@ -105,11 +112,21 @@ class FrameReader {
 
 function requestHeader(frame: Buffer): RequestHeader {
   const clientIdLength = frame.length >= 14 ? frame.readInt16BE(12) : -1;
+  const apiKey = frame.readInt16BE(4);
+  const apiVersion = frame.readInt16BE(6);
+  // Request header v1 (kafkajs sends no flexible versions): the body starts right after the client id.
+  const bodyStart = 14 + Math.max(clientIdLength, 0);
+  const transactional =
+    apiKey === API_KEYS.Produce &&
+    apiVersion >= 3 &&
+    frame.length >= bodyStart + 2 &&
+    frame.readInt16BE(bodyStart) >= 0;
   return {
-    apiKey: frame.readInt16BE(4),
-    apiVersion: frame.readInt16BE(6),
+    apiKey,
+    apiVersion,
     correlationId: frame.readInt32BE(8),
     clientId: clientIdLength < 0 ? null : frame.toString('utf8', 14, 14 + clientIdLength),
+    transactional,
   };
 }
 
@@ -223,6 +240,7 @@ export class KafkaProxy {
       if (rule.apiKey !== header.apiKey) continue;
       if (rule.clientIdPrefix !== undefined && !(header.clientId ?? '').startsWith(rule.clientIdPrefix))
         continue;
+      if (rule.transactionalProduce && !header.transactional) continue;
       armed.matched += 1;
       if (armed.matched <= (rule.skip ?? 0)) continue;
       if (rule.times !== undefined && armed.struck >= rule.times) continue;

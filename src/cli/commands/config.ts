@@ -113,7 +113,7 @@ function probes(config: Config): LiveProbes {
   const kafka = createKafka(config.kafka, `${config.appId}-config-check`, logger, { quietRetries: true });
   return {
     broker: () => brokerProbe(kafka),
-    registry: () => registryProbe(config),
+    registry: () => probeRegistry(config),
     topics: async () => {
       const problems = await inspectTopics(kafka, config);
       if (problems.length > 0) throw new Error(problems.join('\n'));
@@ -181,6 +181,18 @@ async function aclProbe(kafka: Kafka, config: Config): Promise<string> {
   return `describe on the stage's existing topics, describe on group ${appId}, write on transactional id ${transactionalId}`;
 }
 
+/** A silent registry is asked once more on a fresh connection: one lost answer is not a wrong URL. */
+async function probeRegistry(config: Config): Promise<string> {
+  try {
+    return await registryProbe(config);
+  } catch (error) {
+    if (!(error instanceof RegistryTimeout)) throw error;
+    return registryProbe(config);
+  }
+}
+
+class RegistryTimeout extends CommandError {}
+
 function registryProbe(config: Config): Promise<string> {
   const { url, auth, caFile } = config.registry;
   const target = new URL(`${url.replace(/\/+$/, '')}/subjects`);
@@ -193,38 +205,41 @@ function registryProbe(config: Config): Promise<string> {
     isHttps && caFile ? new Agent({ ca: readPemFile('SCHEMA_REGISTRY_CA_FILE', caFile) }) : undefined;
   return new Promise((resolve, reject) => {
     const onResponse = (response: IncomingMessage) => {
+      const status = response.statusCode ?? 0;
+      if (status !== 200) {
+        // The status decides: the body of an error page is not needed, and a server may never finish sending it.
+        req.destroy();
+        reject(new CommandError(refusal(url, status)));
+        return;
+      }
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => {
-        const status = response.statusCode ?? 0;
-        if (status === 401 || status === 403) {
-          reject(
-            new CommandError(
-              `registry ${url} refused GET /subjects (HTTP ${status}): check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD`,
-            ),
-          );
-        } else if (status !== 200) {
-          reject(
-            new CommandError(
-              `registry ${url} answered GET /subjects with HTTP ${status}: is SCHEMA_REGISTRY_URL the registry's API root?`,
-            ),
-          );
-        } else {
-          const subjects = safeLength(body);
-          resolve(`${url} answers, ${subjects === undefined ? 'subjects listed' : `${subjects} subject(s)`}`);
-        }
+        const subjects = safeLength(body);
+        resolve(`${url} answers, ${subjects === undefined ? 'subjects listed' : `${subjects} subject(s)`}`);
       });
     };
-    const options = { headers, timeout: REGISTRY_TIMEOUT_MS, ...(agent ? { agent } : {}) };
+    const options = { headers, timeout: REGISTRY_TIMEOUT_MS, agent: agent ?? false };
     const req = isHttps
       ? httpsRequest(target, options, onResponse)
       : httpRequest(target, options, onResponse);
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REGISTRY_TIMEOUT_MS} ms`)));
+    const unreachable = (reason: string) =>
+      `registry ${url} (SCHEMA_REGISTRY_URL) cannot be reached: ${reason}`;
+    req.on('timeout', () => {
+      reject(new RegistryTimeout(unreachable(`no answer within ${REGISTRY_TIMEOUT_MS} ms`)));
+      req.destroy();
+    });
     req.on('error', (error) => {
-      reject(new CommandError(`registry ${url} (SCHEMA_REGISTRY_URL) cannot be reached: ${error.message}`));
+      reject(new CommandError(unreachable(error.message)));
     });
     req.end();
   });
+}
+
+function refusal(url: string, status: number): string {
+  return status === 401 || status === 403
+    ? `registry ${url} refused GET /subjects (HTTP ${status}): check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD`
+    : `registry ${url} answered GET /subjects with HTTP ${status}: is SCHEMA_REGISTRY_URL the registry's API root?`;
 }
 
 function safeLength(body: string): number | undefined {
