@@ -5,6 +5,7 @@
  * within SHUTDOWN_TIMEOUT_MS; a second signal, or that timeout, exits after taking back the journaled processing
  * attempts (bounded): an exit must not count as a crash of the record at hand.
  */
+import type { Logger } from 'pino';
 import { prettyOn } from '../cli/command-logger.js';
 import { EXIT, exitProcess } from '../cli/exit.js';
 import {
@@ -67,6 +68,9 @@ function preflight(config: Config): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
+/** How long a process may take to end by itself after a clean stop. */
+const LINGER_AFTER_STOP_MS = 3000;
+
 /** Resolves with the exit code once the job stopped cleanly; rejects when it failed (a fatal error). */
 export async function runJob<In, Out, W extends StoreWrites>(
   job: JobDefinition<In, Out, W>,
@@ -97,6 +101,7 @@ export async function runJob<In, Out, W extends StoreWrites>(
   const operations = await startOperations(config, stage, logger, version);
 
   let signals = 0;
+  let shutdownTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
@@ -105,11 +110,11 @@ export async function runJob<In, Out, W extends StoreWrites>(
       return;
     }
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping');
-    const timer = setTimeout(() => {
+    shutdownTimer = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'clean stop took too long: exiting');
       void stage.releaseAttempts().finally(() => exitProcess(EXIT.failure));
     }, config.shutdownTimeoutMs);
-    timer.unref();
+    shutdownTimer.unref();
     void stage.stop();
   };
   process.on('SIGTERM', onSignal);
@@ -126,6 +131,19 @@ export async function runJob<In, Out, W extends StoreWrites>(
   } finally {
     await operations.close();
   }
+  clearTimeout(shutdownTimer);
   logger.info('stopped cleanly');
+  exitIfLingering(logger);
   return EXIT.ok;
+}
+
+/**
+ * Once the job stopped cleanly nothing of it is left to wait for, yet a client library's stray timer or socket
+ * can keep Node's event loop alive. Say what lingers, then exit with the clean stop's code.
+ */
+function exitIfLingering(logger: Logger): void {
+  setTimeout(() => {
+    logger.warn({ resources: process.getActiveResourcesInfo() }, 'still running after a clean stop: exiting');
+    exitProcess(EXIT.ok);
+  }, LINGER_AFTER_STOP_MS).unref();
 }

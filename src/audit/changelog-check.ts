@@ -2,13 +2,15 @@
  * Replays the changelog (latest value per key, as read_committed saw it) and compares the state it holds with
  * the auditor's own recomputation: exactly the windows neither closed nor emitted, with equal aggregates, and
  * the partition's stream time. Decoding follows the documented changelog format (JSON keys `["w", host,
- * windowStart]` and `["t"]`, versioned JSON values, null for a tombstone), written here from scratch.
+ * windowStart]` and `["t"]`; values in binary format 2, or in the JSON format 1 of earlier builds; null for a
+ * tombstone), written here from scratch.
  */
 import type { Enrichment } from './enrichment.js';
 import type { ComputedWindow } from './recompute.js';
 import type { AuditWrittenRecord, Violation } from './types.js';
 
-const FORMAT_VERSION = 1;
+const JSON_FORMAT = 1;
+const BINARY_FORMAT = 2;
 const RELATIVE_TOLERANCE = 1e-9;
 
 export interface StoredWindow {
@@ -66,8 +68,105 @@ function stats(o: Record<string, unknown>): StoredWindow['cpu'] {
 function versioned(bytes: Uint8Array): Record<string, unknown> {
   const value = json(bytes);
   if (!isRecord(value)) throw new Error('value is not a JSON object');
-  if (value.v !== FORMAT_VERSION) throw new Error(`unknown format version ${JSON.stringify(value.v)}`);
+  if (value.v !== JSON_FORMAT) throw new Error(`unknown format version ${JSON.stringify(value.v)}`);
   return value;
+}
+
+/**
+ * Format 2, as documented: byte 2, a kind byte ('W' window, 'T' stream time), float64 little-endian numbers (a
+ * window: windowStart, count, cpu min/max/sum, mem min/max/sum, disk read, disk write, net rx, net tx bytes,
+ * first and last event time; the stream time: one), then for a window four strings (host, region, datacenter,
+ * role), each a uint16 little-endian length and UTF-8 bytes. Nothing may follow.
+ */
+class Format2 {
+  private offset = 2;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    kind: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.length < 2 || String.fromCharCode(this.view.getUint8(1)) !== kind)
+      throw new Error(`format 2 value is not of kind ${kind}`);
+  }
+
+  float(name: string): number {
+    if (this.offset + 8 > this.bytes.length) throw new Error(`${name} is missing`);
+    const v = this.view.getFloat64(this.offset, true);
+    this.offset += 8;
+    if (!Number.isFinite(v)) throw new Error(`${name} is not a finite number`);
+    return v;
+  }
+
+  text(name: string): string {
+    if (this.offset + 2 > this.bytes.length) throw new Error(`${name} is missing`);
+    const length = this.view.getUint16(this.offset, true);
+    const from = this.offset + 2;
+    if (from + length > this.bytes.length) throw new Error(`${name} is cut off`);
+    this.offset = from + length;
+    return utf8.decode(this.bytes.subarray(from, from + length));
+  }
+
+  done(): void {
+    if (this.offset !== this.bytes.length) throw new Error('bytes after the last field');
+  }
+}
+
+function windowValue(value: Uint8Array): StoredWindow {
+  if (value[0] !== BINARY_FORMAT) return jsonWindowValue(versioned(value));
+  const r = new Format2(value, 'W');
+  const [windowStart, count] = [r.float('windowStart'), r.float('count')];
+  const cpu = { min: r.float('cpu.min'), max: r.float('cpu.max'), sum: r.float('cpu.sum') };
+  const mem = { min: r.float('mem.min'), max: r.float('mem.max'), sum: r.float('mem.sum') };
+  const io = ['disk_read_bytes', 'disk_write_bytes', 'net_rx_bytes', 'net_tx_bytes'].map((n) => r.float(n));
+  const [first, last] = [r.float('first_event_time'), r.float('last_event_time')];
+  const [host, region, datacenter, role] = ['host', 'region', 'datacenter', 'role'].map((n) => r.text(n));
+  r.done();
+  return {
+    host: host ?? '',
+    windowStart,
+    count,
+    cpu,
+    mem,
+    disk_read_bytes: io[0] ?? NaN,
+    disk_write_bytes: io[1] ?? NaN,
+    net_rx_bytes: io[2] ?? NaN,
+    net_tx_bytes: io[3] ?? NaN,
+    first_event_time: first,
+    last_event_time: last,
+    enrichment: { region: region ?? '', datacenter: datacenter ?? '', role: role ?? '' },
+  };
+}
+
+function streamTimeValue(value: Uint8Array): number {
+  if (value[0] !== BINARY_FORMAT) return num(versioned(value), 'streamTimeMs');
+  const r = new Format2(value, 'T');
+  const time = r.float('streamTimeMs');
+  r.done();
+  return time;
+}
+
+function jsonWindowValue(v: Record<string, unknown>): StoredWindow {
+  const enrichment = obj(v, 'enrichment');
+  return {
+    host: str(v, 'host'),
+    windowStart: num(v, 'windowStart'),
+    count: num(v, 'count'),
+    cpu: stats(obj(v, 'cpu')),
+    mem: stats(obj(v, 'mem')),
+    disk_read_bytes: num(v, 'disk_read_bytes'),
+    disk_write_bytes: num(v, 'disk_write_bytes'),
+    net_rx_bytes: num(v, 'net_rx_bytes'),
+    net_tx_bytes: num(v, 'net_tx_bytes'),
+    first_event_time: num(v, 'first_event_time'),
+    last_event_time: num(v, 'last_event_time'),
+    enrichment: {
+      region: str(enrichment, 'region'),
+      datacenter: str(enrichment, 'datacenter'),
+      role: str(enrichment, 'role'),
+    },
+  };
 }
 
 /** One changelog record; a malformed one is reported, never skipped. */
@@ -81,30 +180,11 @@ export function decodeChangelog(key: Uint8Array | null, value: Uint8Array | null
         return { kind: 'corrupt', why: `bad window key ${JSON.stringify(k)}` };
       const windowStart = start as number;
       if (value === null) return { kind: 'window', host, windowStart, value: null };
-      const v = versioned(value);
-      const enrichment = obj(v, 'enrichment');
-      const stored: StoredWindow = {
-        host: str(v, 'host'),
-        windowStart: num(v, 'windowStart'),
-        count: num(v, 'count'),
-        cpu: stats(obj(v, 'cpu')),
-        mem: stats(obj(v, 'mem')),
-        disk_read_bytes: num(v, 'disk_read_bytes'),
-        disk_write_bytes: num(v, 'disk_write_bytes'),
-        net_rx_bytes: num(v, 'net_rx_bytes'),
-        net_tx_bytes: num(v, 'net_tx_bytes'),
-        first_event_time: num(v, 'first_event_time'),
-        last_event_time: num(v, 'last_event_time'),
-        enrichment: {
-          region: str(enrichment, 'region'),
-          datacenter: str(enrichment, 'datacenter'),
-          role: str(enrichment, 'role'),
-        },
-      };
+      const stored = windowValue(value);
       return { kind: 'window', host, windowStart, value: stored };
     }
     if (Array.isArray(k) && k.length === 1 && k[0] === 't') {
-      return { kind: 'stream-time', value: value === null ? null : num(versioned(value), 'streamTimeMs') };
+      return { kind: 'stream-time', value: value === null ? null : streamTimeValue(value) };
     }
     return { kind: 'corrupt', why: `unknown key ${JSON.stringify(k)}` };
   } catch (error) {

@@ -4,11 +4,25 @@ import type { Enrichment, MinMaxSum, WindowAggregate } from '../domain/aggregate
 import { FatalError, type StageErrorOptions } from '../errors/errors.js';
 
 /**
- * Every changelog encode and decode lives here, so the format (JSON today) can change in one place.
- * Keys must be byte-identical for the same state key, or compaction would keep stale values: they are
- * JSON arrays, whose serialization is deterministic. Values carry a version so a future format can coexist.
+ * Every changelog encode and decode lives here, so the format can change in one place (design §3).
+ * A value whose strings UTF-8 cannot carry (a lone surrogate) is still written as JSON.
+ * Keys must be byte-identical for the same state key, or compaction would keep stale values: they are JSON
+ * arrays, whose serialization is deterministic, and they have not changed since the first format.
+ * Values are written in the compact binary format 2; values in the JSON format 1 of earlier builds are still
+ * read (their first byte is `{`, never the format byte 2), so a changelog written by an older build restores.
  */
-export const CHANGELOG_FORMAT_VERSION = 1;
+export const CHANGELOG_FORMAT_VERSION = 2;
+
+/** The JSON values of earlier builds: read, never written. */
+const JSON_FORMAT_VERSION = 1;
+const JSON_FIRST_BYTE = 0x7b; // '{'
+const KIND_WINDOW = 0x57; // 'W'
+const KIND_STREAM_TIME = 0x54; // 'T'
+/** Format byte, kind byte; a window's 14 numbers; its four strings, each after a uint16 length. */
+const HEADER_BYTES = 2;
+const WINDOW_NUMBERS = 14;
+const STRING_LENGTH_BYTES = 2;
+const MAX_STRING_BYTES = 0xffff;
 
 export type ChangelogChange =
   | { kind: 'window'; host: string; windowStart: number; aggregate: WindowAggregate | null }
@@ -56,10 +70,19 @@ function encodeMinMaxSum(name: string, s: MinMaxSum): MinMaxSum {
   };
 }
 
-export function encodeAggregate(agg: WindowAggregate): Buffer {
-  // Fields are listed one by one so the bytes do not depend on how the object was built.
+function stringBytes(name: string, value: string): number {
+  const length = Buffer.byteLength(value, 'utf8');
+  if (length > MAX_STRING_BYTES)
+    throw new RangeError(`cannot encode ${name}: ${length} bytes, at most ${MAX_STRING_BYTES}`);
+  return length;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Format 1, JSON: only for strings UTF-8 cannot carry. Fields one by one: the bytes do not depend on the object. */
+function encodeJsonAggregate(agg: WindowAggregate): Buffer {
   return toJsonBytes({
-    v: CHANGELOG_FORMAT_VERSION,
+    v: JSON_FORMAT_VERSION,
     host: agg.host,
     windowStart: integer('windowStart', agg.windowStart),
     count: integer('count', agg.count),
@@ -79,8 +102,65 @@ export function encodeAggregate(agg: WindowAggregate): Buffer {
   });
 }
 
+/**
+ * Format 2 of a window value: byte 2, byte 'W', fourteen float64 little-endian numbers (windowStart, count,
+ * cpu min/max/sum, mem min/max/sum, disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes,
+ * first_event_time, last_event_time; the integers among them are safe integers, exact in a float64), then host,
+ * region, datacenter and role, each a uint16 little-endian byte length and its UTF-8 bytes. Nothing follows.
+ */
+export function encodeAggregate(agg: WindowAggregate): Buffer {
+  const { host } = agg;
+  const { region, datacenter, role } = agg.enrichment;
+  // UTF-8 cannot carry a lone surrogate (it would come back as U+FFFD); JSON escapes it, and is still read.
+  if (LONE_SURROGATE.test(host + region + datacenter + role)) return encodeJsonAggregate(agg);
+  const hostBytes = stringBytes('host', host);
+  const regionBytes = stringBytes('enrichment.region', region);
+  const datacenterBytes = stringBytes('enrichment.datacenter', datacenter);
+  const roleBytes = stringBytes('enrichment.role', role);
+  const out = Buffer.allocUnsafe(
+    HEADER_BYTES +
+      WINDOW_NUMBERS * 8 +
+      4 * STRING_LENGTH_BYTES +
+      hostBytes +
+      regionBytes +
+      datacenterBytes +
+      roleBytes,
+  );
+  out[0] = CHANGELOG_FORMAT_VERSION;
+  out[1] = KIND_WINDOW;
+  let at = out.writeDoubleLE(integer('windowStart', agg.windowStart), HEADER_BYTES);
+  at = out.writeDoubleLE(integer('count', agg.count), at);
+  at = out.writeDoubleLE(finite('cpu.min', agg.cpu.min), at);
+  at = out.writeDoubleLE(finite('cpu.max', agg.cpu.max), at);
+  at = out.writeDoubleLE(finite('cpu.sum', agg.cpu.sum), at);
+  at = out.writeDoubleLE(finite('mem.min', agg.mem.min), at);
+  at = out.writeDoubleLE(finite('mem.max', agg.mem.max), at);
+  at = out.writeDoubleLE(finite('mem.sum', agg.mem.sum), at);
+  at = out.writeDoubleLE(integer('disk_read_bytes', agg.disk_read_bytes), at);
+  at = out.writeDoubleLE(integer('disk_write_bytes', agg.disk_write_bytes), at);
+  at = out.writeDoubleLE(integer('net_rx_bytes', agg.net_rx_bytes), at);
+  at = out.writeDoubleLE(integer('net_tx_bytes', agg.net_tx_bytes), at);
+  at = out.writeDoubleLE(integer('first_event_time', agg.first_event_time), at);
+  at = out.writeDoubleLE(integer('last_event_time', agg.last_event_time), at);
+  at = writeString(out, at, host, hostBytes);
+  at = writeString(out, at, region, regionBytes);
+  at = writeString(out, at, datacenter, datacenterBytes);
+  writeString(out, at, role, roleBytes);
+  return out;
+}
+
+function writeString(out: Buffer, at: number, value: string, length: number): number {
+  const start = out.writeUInt16LE(length, at);
+  return start + out.write(value, start, length, 'utf8');
+}
+
+/** Format 2 of the stream time: byte 2, byte 'T', one float64 little-endian safe integer. */
 export function encodeStreamTime(streamTimeMs: number): Buffer {
-  return toJsonBytes({ v: CHANGELOG_FORMAT_VERSION, streamTimeMs: integer('streamTimeMs', streamTimeMs) });
+  const out = Buffer.allocUnsafe(HEADER_BYTES + 8);
+  out[0] = CHANGELOG_FORMAT_VERSION;
+  out[1] = KIND_STREAM_TIME;
+  out.writeDoubleLE(integer('streamTimeMs', streamTimeMs), HEADER_BYTES);
+  return out;
 }
 
 function parseJson(what: string, bytes: Uint8Array): unknown {
@@ -136,12 +216,79 @@ class FieldReader {
 function versioned(what: string, bytes: Uint8Array): FieldReader {
   const parsed = parseJson(what, bytes);
   if (!isObject(parsed)) throw new ChangelogCorruptError(`changelog ${what} is not a JSON object`);
-  if (parsed.v !== CHANGELOG_FORMAT_VERSION) {
+  if (parsed.v !== JSON_FORMAT_VERSION) {
     throw new ChangelogCorruptError(
-      `changelog ${what} has unknown format version ${JSON.stringify(parsed.v)} (this build reads ${CHANGELOG_FORMAT_VERSION})`,
+      `changelog ${what} has unknown JSON format version ${JSON.stringify(parsed.v)} (this build reads ${JSON_FORMAT_VERSION})`,
     );
   }
   return new FieldReader(what, parsed);
+}
+
+/** Reads a format 2 value front to back, naming the field that is wrong. */
+class BinaryReader {
+  private at = HEADER_BYTES;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly what: string,
+    private readonly bytes: Uint8Array,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  number(name: string): number {
+    if (this.at + 8 > this.bytes.length) throw this.wrong(`${name} is cut off`);
+    const value = this.view.getFloat64(this.at, true);
+    this.at += 8;
+    if (!Number.isFinite(value)) throw this.wrong(`${name} is not a finite number`);
+    return value;
+  }
+
+  integer(name: string): number {
+    const value = this.number(name);
+    if (!Number.isSafeInteger(value)) throw this.wrong(`${name} is not a safe integer`);
+    return value;
+  }
+
+  string(name: string): string {
+    if (this.at + STRING_LENGTH_BYTES > this.bytes.length) throw this.wrong(`${name} is cut off`);
+    const length = this.view.getUint16(this.at, true);
+    const start = this.at + STRING_LENGTH_BYTES;
+    if (start + length > this.bytes.length) throw this.wrong(`${name} is cut off`);
+    this.at = start + length;
+    try {
+      return utf8.decode(this.bytes.subarray(start, start + length));
+    } catch (error) {
+      throw new ChangelogCorruptError(`changelog ${this.what} ${name} is not UTF-8`, { cause: error });
+    }
+  }
+
+  end(): void {
+    if (this.at !== this.bytes.length) {
+      throw this.wrong(`has ${this.bytes.length - this.at} bytes after its last field`);
+    }
+  }
+
+  private wrong(detail: string): ChangelogCorruptError {
+    return new ChangelogCorruptError(`changelog ${this.what} ${detail}`);
+  }
+}
+
+/** Format 2 or the JSON format 1 of earlier builds, by the first byte; a binary value of the expected kind. */
+function binaryOf(what: string, bytes: Uint8Array, kind: number): BinaryReader | undefined {
+  const first = bytes[0];
+  if (first === JSON_FIRST_BYTE) return undefined;
+  if (first !== CHANGELOG_FORMAT_VERSION) {
+    throw new ChangelogCorruptError(
+      `changelog ${what} has unknown format ${first ?? '(empty)'} (this build reads ${CHANGELOG_FORMAT_VERSION} and JSON ${JSON_FORMAT_VERSION})`,
+    );
+  }
+  if (bytes[1] !== kind) {
+    throw new ChangelogCorruptError(
+      `changelog ${what} has kind byte ${bytes[1] ?? '(none)'}, expected ${kind}`,
+    );
+  }
+  return new BinaryReader(what, bytes);
 }
 
 function decodeMinMaxSum(r: FieldReader): MinMaxSum {
@@ -152,9 +299,9 @@ function decodeEnrichment(r: FieldReader): Enrichment {
   return { region: r.string('region'), datacenter: r.string('datacenter'), role: r.string('role') };
 }
 
-function decodeAggregate(host: string, windowStart: number, bytes: Uint8Array): WindowAggregate {
+function decodeJsonAggregate(bytes: Uint8Array): WindowAggregate {
   const r = versioned('window value', bytes);
-  const agg: WindowAggregate = {
+  return {
     host: r.string('host'),
     windowStart: r.integer('windowStart'),
     count: r.integer('count'),
@@ -168,6 +315,45 @@ function decodeAggregate(host: string, windowStart: number, bytes: Uint8Array): 
     last_event_time: r.integer('last_event_time'),
     enrichment: decodeEnrichment(r.object('enrichment')),
   };
+}
+
+function decodeBinaryAggregate(r: BinaryReader): WindowAggregate {
+  const windowStart = r.integer('windowStart');
+  const count = r.integer('count');
+  const cpu = { min: r.number('cpu.min'), max: r.number('cpu.max'), sum: r.number('cpu.sum') };
+  const mem = { min: r.number('mem.min'), max: r.number('mem.max'), sum: r.number('mem.sum') };
+  const disk_read_bytes = r.integer('disk_read_bytes');
+  const disk_write_bytes = r.integer('disk_write_bytes');
+  const net_rx_bytes = r.integer('net_rx_bytes');
+  const net_tx_bytes = r.integer('net_tx_bytes');
+  const first_event_time = r.integer('first_event_time');
+  const last_event_time = r.integer('last_event_time');
+  const host = r.string('host');
+  const enrichment = {
+    region: r.string('enrichment.region'),
+    datacenter: r.string('enrichment.datacenter'),
+    role: r.string('enrichment.role'),
+  };
+  r.end();
+  return {
+    host,
+    windowStart,
+    count,
+    cpu,
+    mem,
+    disk_read_bytes,
+    disk_write_bytes,
+    net_rx_bytes,
+    net_tx_bytes,
+    first_event_time,
+    last_event_time,
+    enrichment,
+  };
+}
+
+function decodeAggregate(host: string, windowStart: number, bytes: Uint8Array): WindowAggregate {
+  const binary = binaryOf('window value', bytes, KIND_WINDOW);
+  const agg = binary ? decodeBinaryAggregate(binary) : decodeJsonAggregate(bytes);
   if (agg.host !== host || agg.windowStart !== windowStart) {
     throw new ChangelogCorruptError(
       `changelog value for host ${JSON.stringify(host)} window ${windowStart} ` +
@@ -179,7 +365,11 @@ function decodeAggregate(host: string, windowStart: number, bytes: Uint8Array): 
 }
 
 function decodeStreamTime(bytes: Uint8Array): number {
-  return versioned('stream-time value', bytes).integer('streamTimeMs');
+  const binary = binaryOf('stream-time value', bytes, KIND_STREAM_TIME);
+  if (!binary) return versioned('stream-time value', bytes).integer('streamTimeMs');
+  const streamTimeMs = binary.integer('streamTimeMs');
+  binary.end();
+  return streamTimeMs;
 }
 
 /** Decodes one changelog record; a null value is a tombstone. Throws ChangelogCorruptError on anything unexpected. */

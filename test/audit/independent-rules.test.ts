@@ -441,3 +441,55 @@ void test('changelog decoding reads the documented format, the last value per ke
   const report = run(knobs);
   assert.deepEqual(kinds(report), [], formatReport(report));
 });
+
+/** Format 2 as the design document states it, written here byte by byte, not by the stage's encoder. */
+function format2Window(numbers: number[], strings: string[]): Buffer {
+  const text = strings.map((s) => Buffer.from(s, 'utf8'));
+  const out = Buffer.alloc(2 + numbers.length * 8 + text.reduce((n, t) => n + 2 + t.length, 0));
+  out[0] = 2;
+  out[1] = 0x57;
+  numbers.forEach((n, i) => out.writeDoubleLE(n, 2 + i * 8));
+  let at = 2 + numbers.length * 8;
+  for (const t of text) {
+    out.writeUInt16LE(t.length, at);
+    t.copy(out, at + 2);
+    at += 2 + t.length;
+  }
+  return out;
+}
+
+void test('the auditor reads changelog values in binary format 2 and in the JSON format 1 of earlier builds', () => {
+  const numbers = [60_000, 3, 1, 9, 15, 2, 8, 12, 100, 200, 300, 400, 60_001, 119_999];
+  const decoded = decodeChangelog(
+    Buffer.from('["w","h-ü",60000]'),
+    format2Window(numbers, ['h-ü', 'eu', 'dc1', 'web']),
+  );
+  const stored = {
+    host: 'h-ü',
+    windowStart: 60_000,
+    count: 3,
+    cpu: { min: 1, max: 9, sum: 15 },
+    mem: { min: 2, max: 8, sum: 12 },
+    disk_read_bytes: 100,
+    disk_write_bytes: 200,
+    net_rx_bytes: 300,
+    net_tx_bytes: 400,
+    first_event_time: 60_001,
+    last_event_time: 119_999,
+    enrichment: { region: 'eu', datacenter: 'dc1', role: 'web' },
+  };
+  assert.deepEqual(decoded, { kind: 'window', host: 'h-ü', windowStart: 60_000, value: stored });
+  const json = Buffer.from(JSON.stringify({ v: 1, ...stored }));
+  assert.deepEqual(decodeChangelog(Buffer.from('["w","h-ü",60000]'), json), decoded);
+  const time = Buffer.alloc(10);
+  time[0] = 2;
+  time[1] = 0x54;
+  time.writeDoubleLE(123_000, 2);
+  assert.deepEqual(decodeChangelog(Buffer.from('["t"]'), time), { kind: 'stream-time', value: 123_000 });
+  // The stage's encoder and this reader agree on the same aggregate.
+  assert.deepEqual(decodeChangelog(encodeWindowKey('h-ü', 60_000), encodeAggregate(stored)), decoded);
+  const cut = format2Window(numbers, ['h-ü', 'eu', 'dc1', 'web']).subarray(0, 50);
+  assert.equal(decodeChangelog(Buffer.from('["w","h-ü",60000]'), cut).kind, 'corrupt');
+  const trailing = Buffer.concat([format2Window(numbers, ['h-ü', 'eu', 'dc1', 'web']), Buffer.from([1])]);
+  assert.equal(decodeChangelog(Buffer.from('["w","h-ü",60000]'), trailing).kind, 'corrupt');
+});

@@ -84,19 +84,77 @@ void test('a stream-time entry round trips, and its tombstone decodes to null', 
   });
 });
 
-void test('values carry format version 1', () => {
-  assert.equal((JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')) as { v: unknown }).v, 1);
-  assert.equal(encodeStreamTime(7).toString('utf8'), '{"v":1,"streamTimeMs":7}');
+/** The JSON format 1 of earlier builds, as documented, built here by hand. */
+function jsonV1(agg: WindowAggregate, changes: Record<string, unknown> = {}): Buffer {
+  return bytes(JSON.stringify({ v: 1, ...agg, ...changes }));
+}
+
+void test('values are written in binary format 2: format byte, kind byte, fourteen float64, four strings', () => {
+  const agg = aggregate('web-1');
+  const value = encodeAggregate(agg);
+  assert.deepEqual([value[0], value[1]], [2, 'W'.charCodeAt(0)]);
+  assert.equal(value.readDoubleLE(2), agg.windowStart);
+  assert.equal(value.readDoubleLE(2 + 8), agg.count);
+  assert.equal(value.readDoubleLE(2 + 8 * 13), agg.last_event_time);
+  assert.equal(value.readUInt16LE(2 + 8 * 14), 5);
+  assert.equal(value.toString('utf8', 2 + 8 * 14 + 2, 2 + 8 * 14 + 2 + 5), 'web-1');
+  assert.equal(value.length, 2 + 8 * 14 + (2 + 5) + (2 + 7) + (2 + 5) + (2 + 3));
+  assert.ok(
+    value.length < jsonV1(agg).length / 2,
+    `${value.length} bytes against JSON's ${jsonV1(agg).length}`,
+  );
+  const time = encodeStreamTime(7);
+  assert.deepEqual([time.length, time[0], time[1], time.readDoubleLE(2)], [10, 2, 'T'.charCodeAt(0), 7]);
 });
 
-void test('an unknown value version is ChangelogCorruptError', () => {
-  const future = bytes(
-    JSON.stringify({ ...JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')), v: 2 }),
-  );
-  const error = corruption(encodeWindowKey('web-1', T0), future);
+void test('values in the JSON format 1 of earlier builds are still read', () => {
+  for (const host of awkwardHosts) {
+    const agg = aggregate(host);
+    assert.deepEqual(decodeChangelogEntry(encodeWindowKey(host, T0), jsonV1(agg)), {
+      kind: 'window',
+      host,
+      windowStart: T0,
+      aggregate: agg,
+    });
+  }
+  assert.deepEqual(decodeChangelogEntry(encodeStreamTimeKey(), bytes('{"v":1,"streamTimeMs":7}')), {
+    kind: 'stream-time',
+    streamTimeMs: 7,
+  });
+});
+
+void test('a host UTF-8 cannot carry (a lone surrogate) is written in JSON, which escapes it', () => {
+  const value = encodeAggregate(aggregate('lone\ud800surrogate'));
+  assert.equal(value[0], '{'.charCodeAt(0));
+});
+
+void test('an unknown value version or format is ChangelogCorruptError', () => {
+  const error = corruption(encodeWindowKey('web-1', T0), jsonV1(aggregate('web-1'), { v: 2 }));
   assert.ok(error instanceof ChangelogCorruptError);
   assert.match(error.message, /version 2/);
   assert.ok(corruption(encodeStreamTimeKey(), bytes('{"streamTimeMs":5}')) instanceof ChangelogCorruptError);
+  const format3 = Buffer.from(encodeAggregate(aggregate('web-1')));
+  format3[0] = 3;
+  assert.match(String(corruption(encodeWindowKey('web-1', T0), format3)), /unknown format 3/);
+  assert.match(
+    String(corruption(encodeStreamTimeKey(), encodeAggregate(aggregate('web-1')))),
+    /kind byte/,
+    'a window value under the stream-time key',
+  );
+});
+
+void test('a binary value cut short, with bytes after its last field, or with a non-integer count is ChangelogCorruptError naming the field', () => {
+  const whole = encodeAggregate(aggregate('web-1'));
+  const key = encodeWindowKey('web-1', T0);
+  assert.match(String(corruption(key, whole.subarray(0, 40))), /cut off/);
+  assert.match(String(corruption(key, whole.subarray(0, whole.length - 1))), /role is cut off/);
+  assert.match(String(corruption(key, Buffer.concat([whole, Buffer.from([0])]))), /after its last field/);
+  const fractional = Buffer.from(whole);
+  fractional.writeDoubleLE(2.5, 2 + 8);
+  assert.match(String(corruption(key, fractional)), /count is not a safe integer/);
+  const badUtf8 = Buffer.from(whole);
+  badUtf8[2 + 8 * 14 + 2] = 0xff;
+  assert.match(String(corruption(key, badUtf8)), /host is not UTF-8/);
 });
 
 void test('bytes that are not UTF-8 JSON are ChangelogCorruptError carrying the parse error as cause', () => {
@@ -115,20 +173,13 @@ void test('an unknown key shape is ChangelogCorruptError', () => {
   }
 });
 
-void test('a value with a missing or mistyped field is ChangelogCorruptError naming the field', () => {
-  const broken = {
-    ...(JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')) as object),
-    count: '3',
-  };
-  const error = corruption(encodeWindowKey('web-1', T0), bytes(JSON.stringify(broken)));
+void test('a JSON value with a missing or mistyped field is ChangelogCorruptError naming the field', () => {
+  const error = corruption(encodeWindowKey('web-1', T0), jsonV1(aggregate('web-1'), { count: '3' }));
   assert.ok(error instanceof ChangelogCorruptError);
   assert.match(error.message, /count/);
-  const noCpu = {
-    ...(JSON.parse(encodeAggregate(aggregate('web-1')).toString('utf8')) as object),
-    cpu: null,
-  };
   assert.ok(
-    corruption(encodeWindowKey('web-1', T0), bytes(JSON.stringify(noCpu))) instanceof ChangelogCorruptError,
+    corruption(encodeWindowKey('web-1', T0), jsonV1(aggregate('web-1'), { cpu: null })) instanceof
+      ChangelogCorruptError,
   );
 });
 
