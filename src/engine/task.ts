@@ -47,6 +47,13 @@ export type { TaskDependencies, TaskTopics };
 
 type TaskState = 'new' | 'running' | 'closed';
 
+/** Fetched records waiting for the next commit: nothing of them is processed before it (design §24). */
+interface PendingTransaction {
+  messages: InputMessage[];
+  endOffset: bigint;
+  startedAtMs: number;
+}
+
 export class PartitionTask {
   readonly transactionalId: string;
   private state: TaskState = 'new';
@@ -68,6 +75,8 @@ export class PartitionTask {
   private readonly log: Logger;
   /** The offset of the record that quarantined this partition: nothing more is processed or committed. */
   private quarantinedAt: bigint | undefined;
+  private pending: PendingTransaction | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly partition: number,
@@ -133,8 +142,14 @@ export class PartitionTask {
         await this.initializeWithRetry();
         return;
       }
-      const messages = batch.messages.filter((m) => m.offset >= this.nextOffset);
-      if (messages.length === 0) return;
+      const messages = batch.messages.filter((m) => m.offset >= (this.pending?.endOffset ?? this.nextOffset));
+      const head = messages[0];
+      if (!head) return;
+      if (this.accumulates(head)) {
+        await this.accumulate(batch, messages, control);
+        return;
+      }
+      if (!(await this.flushPending())) return;
       for (let start = 0; start < messages.length;) {
         if (!control.isActive() || !this.isRunning) return;
         // After a crash at this offset, one record per transaction until the suspected range is behind. The
@@ -170,6 +185,14 @@ export class PartitionTask {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state === 'open' || nextOffset <= this.nextOffset) return;
       if (this.quarantinedAt !== undefined) return;
+      const pending = this.pending;
+      if (pending) {
+        // The skipped markers follow the pending records: one transaction covers both. On failure the records
+        // are fetched again from the last commit, and the markers after them with them.
+        if (nextOffset > pending.endOffset) pending.endOffset = nextOffset;
+        if (!(await this.flushPending())) await this.reinitializeAfterFailure();
+        return;
+      }
       if (await this.commitChunk([], nextOffset)) return;
       // No batch may follow on a partition that is idle past its markers: recover now, then try again.
       while (await this.reinitializeAfterFailure()) {
@@ -184,6 +207,8 @@ export class PartitionTask {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state !== 'closed') return;
       if (this.quarantinedAt !== undefined) return;
+      // Records are waiting for their commit: the partition is not idle.
+      if (this.pending) return;
       const due = await this.idle.due(this.processor, this.nextOffset);
       if (!due) return;
       const { idleForMs, target } = due;
@@ -195,12 +220,19 @@ export class PartitionTask {
     });
   }
 
-  /** Stops the task. Clean: waits for the running transaction to finish. Either way the producer is closed. */
-  close(clean: boolean): Promise<void> {
+  /**
+   * Stops the task. Clean: waits for the running transaction to finish. Either way the producer is closed.
+   * `flush`: the records waiting for a commit are committed first; otherwise they are dropped, uncommitted, for
+   * the partition's next owner to process (a revoked partition).
+   */
+  close(clean: boolean, flush = clean): Promise<void> {
     this.closing = true;
     this.breaker.stop();
     this.idle.stop();
+    this.cancelFlushTimer();
     return this.serially(async () => {
+      if (flush && this.state === 'running' && this.breaker.state !== 'open') await this.flushPending();
+      this.pending = undefined;
       await this.shutDown(clean);
     });
   }
@@ -236,6 +268,92 @@ export class PartitionTask {
     this.producer = undefined;
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
     this.log.info({ clean }, 'task closed');
+  }
+
+  /**
+   * Whether a batch starting at `head` joins the pending transaction (or opens one) instead of being committed
+   * on its own: only in normal mode. A record processed alone after a crash keeps its own transaction.
+   */
+  private accumulates(head: InputMessage): boolean {
+    if ((this.deps.commitIntervalMs ?? 0) <= 0) return false;
+    const first = this.pending?.messages[0] ?? head;
+    return (
+      this.guard.planAt(first.offset).mode === 'normal' && this.guard.planAt(head.offset).mode === 'normal'
+    );
+  }
+
+  /** Adds a batch's records to the pending transaction; commits when it is full or its interval has elapsed. */
+  private async accumulate(
+    batch: InputBatch,
+    messages: readonly InputMessage[],
+    control: BatchControl,
+  ): Promise<void> {
+    const intervalMs = this.deps.commitIntervalMs ?? 0;
+    for (let start = 0; start < messages.length;) {
+      if (!control.isActive() || !this.isRunning) return;
+      this.pending ??= { messages: [], endOffset: this.nextOffset, startedAtMs: this.deps.now() };
+      const pending = this.pending;
+      const part = messages.slice(
+        start,
+        start + this.deps.maxRecordsPerTransaction - pending.messages.length,
+      );
+      start += part.length;
+      const last = part[part.length - 1];
+      if (!last) return;
+      pending.messages.push(...part);
+      // Trailing transaction markers belong to the batch's last part, so a commit never stops on one.
+      pending.endOffset =
+        start >= messages.length && batch.lastOffset >= last.offset
+          ? batch.lastOffset + 1n
+          : last.offset + 1n;
+      // kafkajs fetches from the last resolved offset: without this it would fetch these records again. It
+      // commits nothing (offsets are committed only in transactions), and a failure seeks back to the last commit.
+      control.resolveOffset(last.offset);
+      const full = pending.messages.length >= this.deps.maxRecordsPerTransaction;
+      if (full || this.deps.now() - pending.startedAtMs >= intervalMs) {
+        if (!(await this.flushPending())) return;
+      } else {
+        this.scheduleFlush(intervalMs);
+      }
+      // As after every commit: a rebalance is learnt of here, between batches.
+      await control.heartbeat();
+    }
+  }
+
+  /** Commits the pending transaction, if any. False: it failed, was discarded, and the failure was handled. */
+  private async flushPending(): Promise<boolean> {
+    const pending = this.pending;
+    if (!pending) return true;
+    this.pending = undefined;
+    this.cancelFlushTimer();
+    return this.commitChunk(pending.messages, pending.endOffset);
+  }
+
+  /** The interval can elapse with no batch to notice it: a timer commits then, through the queue. */
+  private scheduleFlush(intervalMs: number): void {
+    const pending = this.pending;
+    if (this.flushTimer || !pending) return;
+    const delayMs = Math.max(0, pending.startedAtMs + intervalMs - this.deps.now());
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.serially(async () => {
+        if (this.closing || this.state !== 'running' || this.pending !== pending) return;
+        if (this.deps.now() - pending.startedAtMs < intervalMs) {
+          this.scheduleFlush(intervalMs);
+          return;
+        }
+        // No batch may follow to notice the failure: recover now.
+        if (!(await this.flushPending())) await this.reinitializeAfterFailure();
+      }).catch((error: unknown) => {
+        this.deps.onFatal(error);
+      });
+    }, delayMs);
+    this.flushTimer.unref();
+  }
+
+  private cancelFlushTimer(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
