@@ -16,6 +16,7 @@ import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
 import { recordIfInDoubt } from './commit-ledger.js';
 import type { FaultPoint } from './faults.js';
 import { IdleFlush, PartitionBreaker } from './partition-timers.js';
+import { PendingTransaction, type PendingRange } from './pending-transaction.js';
 import type {
   BatchControl,
   InputBatch,
@@ -47,13 +48,6 @@ export type { TaskDependencies, TaskTopics };
 
 type TaskState = 'new' | 'running' | 'closed';
 
-/** Fetched records waiting for the next commit: nothing of them is processed before it (design §24). */
-interface PendingTransaction {
-  messages: InputMessage[];
-  endOffset: bigint;
-  startedAtMs: number;
-}
-
 export class PartitionTask {
   readonly transactionalId: string;
   private state: TaskState = 'new';
@@ -75,8 +69,8 @@ export class PartitionTask {
   private readonly log: Logger;
   /** The offset of the record that quarantined this partition: nothing more is processed or committed. */
   private quarantinedAt: bigint | undefined;
-  private pending: PendingTransaction | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Fetched records waiting for the next commit: nothing of them is processed before it (design §24). */
+  private readonly pending: PendingTransaction;
 
   constructor(
     readonly partition: number,
@@ -110,6 +104,11 @@ export class PartitionTask {
       fatal: (error) => new TaskFailedError(partition, error),
     });
     this.idle = new IdleFlush(partition, deps, this.log);
+    this.pending = new PendingTransaction({
+      intervalMs: deps.commitIntervalMs ?? 0,
+      maxRecords: deps.maxRecordsPerTransaction,
+      now: deps.now,
+    });
   }
 
   get isRunning(): boolean {
@@ -142,7 +141,7 @@ export class PartitionTask {
         await this.initializeWithRetry();
         return;
       }
-      const messages = batch.messages.filter((m) => m.offset >= (this.pending?.endOffset ?? this.nextOffset));
+      const messages = batch.messages.filter((m) => m.offset >= (this.pending.endOffset ?? this.nextOffset));
       const head = messages[0];
       if (!head) return;
       if (this.accumulates(head)) {
@@ -185,11 +184,10 @@ export class PartitionTask {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state === 'open' || nextOffset <= this.nextOffset) return;
       if (this.quarantinedAt !== undefined) return;
-      const pending = this.pending;
-      if (pending) {
+      if (!this.pending.isEmpty) {
         // The skipped markers follow the pending records: one transaction covers both. On failure the records
         // are fetched again from the last commit, and the markers after them with them.
-        if (nextOffset > pending.endOffset) pending.endOffset = nextOffset;
+        this.pending.extendTo(nextOffset);
         if (!(await this.flushPending())) await this.reinitializeAfterFailure();
         return;
       }
@@ -208,7 +206,7 @@ export class PartitionTask {
       if (this.state !== 'running' || this.breaker.state !== 'closed') return;
       if (this.quarantinedAt !== undefined) return;
       // Records are waiting for their commit: the partition is not idle.
-      if (this.pending) return;
+      if (!this.pending.isEmpty) return;
       const due = await this.idle.due(this.processor, this.nextOffset);
       if (!due) return;
       const { idleForMs, target } = due;
@@ -229,10 +227,10 @@ export class PartitionTask {
     this.closing = true;
     this.breaker.stop();
     this.idle.stop();
-    this.cancelFlushTimer();
+    this.pending.cancelTimer();
     return this.serially(async () => {
       if (flush && this.state === 'running' && this.breaker.state !== 'open') await this.flushPending();
-      this.pending = undefined;
+      this.pending.take();
       await this.shutDown(clean);
     });
   }
@@ -275,11 +273,9 @@ export class PartitionTask {
    * on its own: only in normal mode. A record processed alone after a crash keeps its own transaction.
    */
   private accumulates(head: InputMessage): boolean {
-    if ((this.deps.commitIntervalMs ?? 0) <= 0) return false;
-    const first = this.pending?.messages[0] ?? head;
-    return (
-      this.guard.planAt(first.offset).mode === 'normal' && this.guard.planAt(head.offset).mode === 'normal'
-    );
+    if (!this.pending.enabled) return false;
+    const first = this.pending.firstOffset ?? head.offset;
+    return this.guard.planAt(first).mode === 'normal' && this.guard.planAt(head.offset).mode === 'normal';
   }
 
   /** Adds a batch's records to the pending transaction; commits when it is full or its interval has elapsed. */
@@ -288,32 +284,20 @@ export class PartitionTask {
     messages: readonly InputMessage[],
     control: BatchControl,
   ): Promise<void> {
-    const intervalMs = this.deps.commitIntervalMs ?? 0;
     for (let start = 0; start < messages.length;) {
       if (!control.isActive() || !this.isRunning) return;
-      this.pending ??= { messages: [], endOffset: this.nextOffset, startedAtMs: this.deps.now() };
-      const pending = this.pending;
-      const part = messages.slice(
-        start,
-        start + this.deps.maxRecordsPerTransaction - pending.messages.length,
-      );
-      start += part.length;
-      const last = part[part.length - 1];
-      if (!last) return;
-      pending.messages.push(...part);
-      // Trailing transaction markers belong to the batch's last part, so a commit never stops on one.
-      pending.endOffset =
-        start >= messages.length && batch.lastOffset >= last.offset
-          ? batch.lastOffset + 1n
-          : last.offset + 1n;
+      const added = this.pending.add(batch, messages, start, this.nextOffset);
+      if (!added) return;
+      start = added.next;
       // kafkajs fetches from the last resolved offset: without this it would fetch these records again. It
       // commits nothing (offsets are committed only in transactions), and a failure seeks back to the last commit.
-      control.resolveOffset(last.offset);
-      const full = pending.messages.length >= this.deps.maxRecordsPerTransaction;
-      if (full || this.deps.now() - pending.startedAtMs >= intervalMs) {
+      control.resolveOffset(added.last.offset);
+      if (this.pending.isDue()) {
         if (!(await this.flushPending())) return;
       } else {
-        this.scheduleFlush(intervalMs);
+        this.pending.scheduleCommit((range) => {
+          this.commitOnTimer(range);
+        });
       }
       // As after every commit: a rebalance is learnt of here, between batches.
       await control.heartbeat();
@@ -322,38 +306,18 @@ export class PartitionTask {
 
   /** Commits the pending transaction, if any. False: it failed, was discarded, and the failure was handled. */
   private async flushPending(): Promise<boolean> {
-    const pending = this.pending;
-    if (!pending) return true;
-    this.pending = undefined;
-    this.cancelFlushTimer();
-    return this.commitChunk(pending.messages, pending.endOffset);
+    const range = this.pending.take();
+    return range ? this.commitChunk(range.messages, range.endOffset) : true;
   }
 
-  /** The interval can elapse with no batch to notice it: a timer commits then, through the queue. */
-  private scheduleFlush(intervalMs: number): void {
-    const pending = this.pending;
-    if (this.flushTimer || !pending) return;
-    const delayMs = Math.max(0, pending.startedAtMs + intervalMs - this.deps.now());
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      this.serially(async () => {
-        if (this.closing || this.state !== 'running' || this.pending !== pending) return;
-        if (this.deps.now() - pending.startedAtMs < intervalMs) {
-          this.scheduleFlush(intervalMs);
-          return;
-        }
-        // No batch may follow to notice the failure: recover now.
-        if (!(await this.flushPending())) await this.reinitializeAfterFailure();
-      }).catch((error: unknown) => {
-        this.deps.onFatal(error);
-      });
-    }, delayMs);
-    this.flushTimer.unref();
-  }
-
-  private cancelFlushTimer(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+  /** The interval elapsed with no batch to notice it: commit through the queue; no batch may follow to recover. */
+  private commitOnTimer(range: PendingRange): void {
+    this.serially(async () => {
+      if (this.closing || this.state !== 'running' || !this.pending.holds(range)) return;
+      if (!(await this.flushPending())) await this.reinitializeAfterFailure();
+    }).catch((error: unknown) => {
+      this.deps.onFatal(error);
+    });
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
