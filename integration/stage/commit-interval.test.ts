@@ -66,5 +66,6 @@ test('the same trickled input commits in clearly fewer transactions at COMMIT_IN
   const at1000 = await transactionsAt(1000);
   t.diagnostic(`transactions: ${at100} at 100 ms, ${at1000} at 1000 ms`);
   assert.ok(at100 >= 10, `at 100 ms the trickle is committed in many transactions (${at100})`);
-  assert.ok(at1000 * 3 <= at100, `at 1000 ms: ${at1000} transactions, at 100 ms: ${at100}`);
+  // About 40 steps of 100 ms against about 6 s: a factor of 5 on a quiet machine, kept at 2 for a loaded one.
+  assert.ok(at1000 * 2 <= at100, `at 1000 ms: ${at1000} transactions, at 100 ms: ${at100}`);
 });
