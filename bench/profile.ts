@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:profile -- [--records N] [--repeat N] [--label L]`: where the stage's CPU goes while it drains a
+ * `npm run bench:profile -- [--records N] [--repeat N] [--label L] [--commit-interval-ms N]`: where the stage's CPU goes while it drains a
  * preloaded input. Preloads the bench workload once into the broker of KAFKA_BROKERS (the shared stack: load
  * .stack/env), then, `--repeat` times, runs `eos-rollup run` exactly-once under `node --cpu-prof` with a fresh
  * group until its committed offsets reach the input's end, stops it with SIGTERM and reads its profile.
@@ -70,6 +70,7 @@ async function profileOnce(
   inputEnd: number,
   repeat: number,
   tickUs: number,
+  commitIntervalMs: number,
 ): Promise<RepeatFigures> {
   const appId = `${context.tag}-p${repeat}`;
   const profileDir = mkdtempSync(join(tmpdir(), 'eos-rollup-cpuprof-'));
@@ -87,7 +88,7 @@ async function profileOnce(
     {
       logFile,
       env: {
-        ...stageEnv(context, names, 1000),
+        ...stageEnv(context, names, commitIntervalMs),
         PROCESSING_GUARANTEE: 'exactly_once',
         METRICS_PORT: String(await freePort()),
         INSTANCE_ID: `${appId}-1`,
@@ -208,6 +209,7 @@ async function main(): Promise<void> {
       repeat: { type: 'string', default: '3' },
       label: { type: 'string', default: 'latest' },
       'report-only': { type: 'boolean', default: false },
+      'commit-interval-ms': { type: 'string', default: '1000' },
     },
   });
   const records = Number(values.records);
@@ -215,6 +217,11 @@ async function main(): Promise<void> {
   if (!Number.isSafeInteger(records) || records < 1)
     throw new Error(`--records ${values.records}: not a count`);
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new Error(`--repeat ${values.repeat}: not a count`);
+  const commitIntervalMs = Number(values['commit-interval-ms']);
+  if (!Number.isSafeInteger(commitIntervalMs) || commitIntervalMs < 10)
+    throw new Error(
+      `--commit-interval-ms ${values['commit-interval-ms']}: not a COMMIT_INTERVAL_MS (at least 10)`,
+    );
   const root = repoRoot();
   const outDir = join(root, 'bench', 'results');
   if (values['report-only']) {
@@ -270,7 +277,7 @@ async function main(): Promise<void> {
     const tickUs = 1e6 / clockTicks();
     const repeats: RepeatFigures[] = [];
     for (let i = 1; i <= repeat; i++) {
-      const figures = await profileOnce(context, probe, inputTopic, inputEnd, i, tickUs);
+      const figures = await profileOnce(context, probe, inputTopic, inputEnd, i, tickUs, commitIntervalMs);
       log(
         `repeat ${i}: ${figures.recordsPerSecond?.toFixed(0) ?? '-'} records/s, ${figures.cpuUsPerRecord?.toFixed(1) ?? '-'} CPU µs/record`,
       );

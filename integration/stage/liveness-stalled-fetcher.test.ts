@@ -50,6 +50,9 @@ test('records in Kafka beyond a stalled task position are never dead-lettered as
     IDLE_FLUSH_MS: '1000',
     // The fetcher may stall longer than the heartbeats would allow under the suite's 6 s session timeout.
     SESSION_TIMEOUT_MS: '60000',
+    // A full transaction is committed by the batch handler itself, so the stalled commit stalls the fetcher;
+    // a commit on the interval's timer would leave the fetcher running.
+    COMMIT_MAX_RECORDS: '1',
     // Partition 1's second transaction: its first commits the seed record.
     EOS_ROLLUP_FAULT: `before-send@2/p1:stall${STALL_MS}`,
   });

@@ -167,7 +167,7 @@ export const VARIABLE_SPECS = {
   COMMIT_INTERVAL_MS: {
     kind: 'integer',
     default: '100',
-    description: 'Commit a transaction at least this often.',
+    description: 'A transaction spans fetched batches and commits this long after its first record.',
     min: 10,
     max: 60_000,
     unit: ms,

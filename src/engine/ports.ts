@@ -85,7 +85,10 @@ export interface InputBatch {
 
 export interface BatchControl {
   heartbeat(): Promise<void>;
-  /** Tells the consumer a message is done, so its next fetch starts after it. Only after a commit. */
+  /**
+   * Tells the consumer its next fetch starts after this message. Commits nothing (offsets are committed only in
+   * transactions): a record waiting for its commit is resolved too, and a failure seeks back to the last commit.
+   */
   resolveOffset(offset: bigint): void;
   /** False once the consumer stops or the partition was sought elsewhere: stop working on this batch. */
   isActive(): boolean;

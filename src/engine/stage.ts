@@ -159,6 +159,7 @@ export class Stage {
       stage: { id: `${config.appId}/${this.instanceId}`, version: this.options.version },
       topics: { ...config.topics, dlqPartitions: layout.dlqPartitions },
       maxRecordsPerTransaction: config.commit.maxRecords,
+      commitIntervalMs: config.commit.intervalMs,
       retry: config.retry,
       breaker: config.circuitBreaker,
       kafka: ports.kafka,
@@ -320,8 +321,9 @@ export class Stage {
     for (const [partition, task] of this.tasks) {
       if (owned.has(partition) && task.isRunning) continue;
       // No longer ours (or stuck before running): close it; its in-flight transaction finishes or fails first.
+      // Records still waiting for a commit are left to the next owner.
       this.tasks.delete(partition);
-      void task.close(true);
+      void task.close(true, false);
     }
     for (const partition of partitions) {
       if (this.tasks.has(partition)) continue;

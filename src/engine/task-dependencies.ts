@@ -24,6 +24,11 @@ export interface TaskDependencies {
   stage: StageIdentity;
   topics: TaskTopics;
   maxRecordsPerTransaction: number;
+  /**
+   * A transaction spans fetched batches until it is this old or holds maxRecordsPerTransaction records.
+   * 0 or unset: every batch is committed on its own.
+   */
+  commitIntervalMs?: number | undefined;
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   breaker: { threshold: number; probeIntervalMs: number };
   kafka: TaskKafkaPort;

@@ -16,6 +16,7 @@ import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
 import { recordIfInDoubt } from './commit-ledger.js';
 import type { FaultPoint } from './faults.js';
 import { IdleFlush, PartitionBreaker } from './partition-timers.js';
+import { PendingTransaction, type PendingRange } from './pending-transaction.js';
 import type {
   BatchControl,
   InputBatch,
@@ -68,6 +69,8 @@ export class PartitionTask {
   private readonly log: Logger;
   /** The offset of the record that quarantined this partition: nothing more is processed or committed. */
   private quarantinedAt: bigint | undefined;
+  /** Fetched records waiting for the next commit: nothing of them is processed before it (design §24). */
+  private readonly pending: PendingTransaction;
 
   constructor(
     readonly partition: number,
@@ -101,6 +104,11 @@ export class PartitionTask {
       fatal: (error) => new TaskFailedError(partition, error),
     });
     this.idle = new IdleFlush(partition, deps, this.log);
+    this.pending = new PendingTransaction({
+      intervalMs: deps.commitIntervalMs ?? 0,
+      maxRecords: deps.maxRecordsPerTransaction,
+      now: deps.now,
+    });
   }
 
   get isRunning(): boolean {
@@ -133,8 +141,14 @@ export class PartitionTask {
         await this.initializeWithRetry();
         return;
       }
-      const messages = batch.messages.filter((m) => m.offset >= this.nextOffset);
-      if (messages.length === 0) return;
+      const messages = batch.messages.filter((m) => m.offset >= (this.pending.endOffset ?? this.nextOffset));
+      const head = messages[0];
+      if (!head) return;
+      if (this.accumulates(head)) {
+        await this.accumulate(batch, messages, control);
+        return;
+      }
+      if (!(await this.flushPending())) return;
       for (let start = 0; start < messages.length;) {
         if (!control.isActive() || !this.isRunning) return;
         // After a crash at this offset, one record per transaction until the suspected range is behind. The
@@ -170,6 +184,13 @@ export class PartitionTask {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state === 'open' || nextOffset <= this.nextOffset) return;
       if (this.quarantinedAt !== undefined) return;
+      if (!this.pending.isEmpty) {
+        // The skipped markers follow the pending records: one transaction covers both. On failure the records
+        // are fetched again from the last commit, and the markers after them with them.
+        this.pending.extendTo(nextOffset);
+        if (!(await this.flushPending())) await this.reinitializeAfterFailure();
+        return;
+      }
       if (await this.commitChunk([], nextOffset)) return;
       // No batch may follow on a partition that is idle past its markers: recover now, then try again.
       while (await this.reinitializeAfterFailure()) {
@@ -184,6 +205,8 @@ export class PartitionTask {
     return this.serially(async () => {
       if (this.state !== 'running' || this.breaker.state !== 'closed') return;
       if (this.quarantinedAt !== undefined) return;
+      // Records are waiting for their commit: the partition is not idle.
+      if (!this.pending.isEmpty) return;
       const due = await this.idle.due(this.processor, this.nextOffset);
       if (!due) return;
       const { idleForMs, target } = due;
@@ -195,12 +218,19 @@ export class PartitionTask {
     });
   }
 
-  /** Stops the task. Clean: waits for the running transaction to finish. Either way the producer is closed. */
-  close(clean: boolean): Promise<void> {
+  /**
+   * Stops the task. Clean: waits for the running transaction to finish. Either way the producer is closed.
+   * `flush`: the records waiting for a commit are committed first; otherwise they are dropped, uncommitted, for
+   * the partition's next owner to process (a revoked partition).
+   */
+  close(clean: boolean, flush = clean): Promise<void> {
     this.closing = true;
     this.breaker.stop();
     this.idle.stop();
+    this.pending.cancelTimer();
     return this.serially(async () => {
+      if (flush && this.state === 'running' && this.breaker.state !== 'open') await this.flushPending();
+      this.pending.take();
       await this.shutDown(clean);
     });
   }
@@ -236,6 +266,58 @@ export class PartitionTask {
     this.producer = undefined;
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
     this.log.info({ clean }, 'task closed');
+  }
+
+  /**
+   * Whether a batch starting at `head` joins the pending transaction (or opens one) instead of being committed
+   * on its own: only in normal mode. A record processed alone after a crash keeps its own transaction.
+   */
+  private accumulates(head: InputMessage): boolean {
+    if (!this.pending.enabled) return false;
+    const first = this.pending.firstOffset ?? head.offset;
+    return this.guard.planAt(first).mode === 'normal' && this.guard.planAt(head.offset).mode === 'normal';
+  }
+
+  /** Adds a batch's records to the pending transaction; commits when it is full or its interval has elapsed. */
+  private async accumulate(
+    batch: InputBatch,
+    messages: readonly InputMessage[],
+    control: BatchControl,
+  ): Promise<void> {
+    for (let start = 0; start < messages.length;) {
+      if (!control.isActive() || !this.isRunning) return;
+      const added = this.pending.add(batch, messages, start, this.nextOffset);
+      if (!added) return;
+      start = added.next;
+      // kafkajs fetches from the last resolved offset: without this it would fetch these records again. It
+      // commits nothing (offsets are committed only in transactions), and a failure seeks back to the last commit.
+      control.resolveOffset(added.last.offset);
+      if (this.pending.isDue()) {
+        if (!(await this.flushPending())) return;
+      } else {
+        this.pending.scheduleCommit((range) => {
+          this.commitOnTimer(range);
+        });
+      }
+      // As after every commit: a rebalance is learnt of here, between batches.
+      await control.heartbeat();
+    }
+  }
+
+  /** Commits the pending transaction, if any. False: it failed, was discarded, and the failure was handled. */
+  private async flushPending(): Promise<boolean> {
+    const range = this.pending.take();
+    return range ? this.commitChunk(range.messages, range.endOffset) : true;
+  }
+
+  /** The interval elapsed with no batch to notice it: commit through the queue; no batch may follow to recover. */
+  private commitOnTimer(range: PendingRange): void {
+    this.serially(async () => {
+      if (this.closing || this.state !== 'running' || !this.pending.holds(range)) return;
+      if (!(await this.flushPending())) await this.reinitializeAfterFailure();
+    }).catch((error: unknown) => {
+      this.deps.onFatal(error);
+    });
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {

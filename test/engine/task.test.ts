@@ -96,6 +96,8 @@ interface SetupOptions {
   input?: InputMessage[];
   batchSize?: number;
   maxRecordsPerTransaction?: number;
+  /** Unset: every batch is its own transaction. */
+  commitIntervalMs?: number;
   threshold?: number;
   probeIntervalMs?: number;
   instanceId?: string;
@@ -122,6 +124,7 @@ function setup(options: SetupOptions = {}): Harness {
     stage: STAGE,
     topics: { input: IN, output: OUT, dlq: DLQ, changelog: CHANGELOG, dlqPartitions: DLQ_PARTITIONS },
     maxRecordsPerTransaction: options.maxRecordsPerTransaction ?? 1000,
+    commitIntervalMs: options.commitIntervalMs,
     retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
     breaker: { threshold: options.threshold ?? 100, probeIntervalMs: options.probeIntervalMs ?? 60_000 },
     kafka: broker,
@@ -963,4 +966,151 @@ void test('a journal write that fails is a retriable failure before anything is 
   assert.equal(h.aborted[0]?.code, 'KAFKA_RETRIABLE');
   await runToEnd(h);
   await assertFinalOutcome(h);
+});
+
+/** Polls until the input is drained, the fake clock jumping past the interval before each poll. */
+async function drainOnTheInterval(h: Harness, intervalMs: number): Promise<void> {
+  for (let i = 0; i < 60; i += 1) {
+    h.clock.value += intervalMs;
+    if ((await poll(h)) !== 'handled') return;
+  }
+  assert.fail('the task did not reach the end of its input in 60 polls');
+}
+
+function commitsSince(h: Harness, start: number): { commits: number; offsets: (bigint | undefined)[] } {
+  const steps = h.broker.log.slice(start).filter((e) => e.producer !== undefined);
+  return {
+    commits: steps.filter((e) => e.step === 'commit').length,
+    offsets: steps.filter((e) => e.step === 'sendOffsets').map((e) => e.offset),
+  };
+}
+
+void test('commit interval: two batches within the interval make one transaction, committed by the batch that finds it elapsed', async () => {
+  const h = setup({ commitIntervalMs: 1000 });
+  await poll(h); // assignment
+  const start = h.broker.log.length;
+  await poll(h); // 0-2
+  await poll(h); // 3-5
+  assert.deepEqual(commitsSince(h, start), { commits: 0, offsets: [] }, 'nothing begun within the interval');
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  assert.equal(taskState(h.task).windows.length, 0, 'no state change before the commit');
+  assert.equal(h.consumer.positions.get(P), 6n, 'kafkajs fetches on past the pending records');
+  h.clock.value += 1000;
+  await poll(h); // 6-8: the interval has elapsed
+  assert.deepEqual(commitsSince(h, start), { commits: 1, offsets: [9n] });
+  assert.deepEqual(rollupKeys(h.broker), [`a@${s(0)}`, `b@${s(0)}`, `a@${s(60)}`, `b@${s(60)}`]);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  const attempts = new Set(h.broker.records(CHANGELOG, P).map((r) => headerText(r, LINEAGE_HEADERS.attempt)));
+  assert.equal(attempts.size, 1, 'one transaction: one lineage attempt');
+  await drainOnTheInterval(h, 1000);
+  await h.task.close(true);
+  await assertFinalOutcome(h);
+});
+
+void test('commit interval: when it elapses with no further batch, a timer commits the pending transaction', async () => {
+  const h = setup({ commitIntervalMs: 50 });
+  await poll(h);
+  await poll(h);
+  await poll(h);
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  h.clock.value += 50;
+  await delay(200);
+  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+  assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  await h.task.close(true);
+});
+
+void test('commit interval: a transaction holding maxRecordsPerTransaction records commits at once, within the interval', async () => {
+  const h = setup({ commitIntervalMs: 60_000, maxRecordsPerTransaction: 4 });
+  await poll(h);
+  const start = h.broker.log.length;
+  await poll(h); // 0-2
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  await poll(h); // 3 fills the transaction; 4-5 open the next one
+  assert.deepEqual(commitsSince(h, start), { commits: 1, offsets: [4n] });
+  assert.equal(h.broker.committed(GROUP, IN, P), 4n);
+  await poll(h); // 6-8: 4-7 commit
+  assert.deepEqual(commitsSince(h, start), { commits: 2, offsets: [4n, 8n] });
+  await runToEnd(h);
+  await h.task.close(true);
+  await assertFinalOutcome(h);
+});
+
+for (const failure of ['prepare', 'commit'] as const) {
+  void test(`commit interval: a failure at ${failure} discards both batches' state and rewinds to the last commit`, async () => {
+    const h = setup({ commitIntervalMs: 1000 });
+    await poll(h);
+    await poll(h); // 0-2 pending
+    h.clock.value += 1000;
+    await poll(h); // 3-5 join; 0-5 commit
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+    const changelogBefore = h.broker.records(CHANGELOG, P).length;
+    const rollupsBefore = rollupKeys(h.broker);
+    await poll(h); // 6-8 pending
+    if (failure === 'prepare')
+      h.decoder.failPrepare(1, () => new RegistryUnavailableError('registry answered 503'));
+    else h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'injected at commit'));
+    h.clock.value += 1000;
+    const start = h.broker.log.length;
+    await poll(h); // 9-11 join, and the transaction of 6-11 fails
+    assert.equal(h.aborted.length, 1);
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+    assert.deepEqual(rollupKeys(h.broker), rollupsBefore);
+    assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore);
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    const seek = indexOf(h.broker.log, (e) => e.step === 'seek', start);
+    assert.ok(seek >= 0, 'rewound');
+    assert.equal(h.broker.log[seek]?.offset, 6n);
+    assert.equal(h.consumer.positions.get(P), 6n);
+    await drainOnTheInterval(h, 1000);
+    await h.task.close(true);
+    await assertFinalOutcome(h);
+  });
+}
+
+void test('commit interval: a record failing in the second batch of a transaction is retried and dead-lettered once', async () => {
+  const h = setup({ commitIntervalMs: 1000, faults: 'process-record@o4:throw', threshold: 10 });
+  await poll(h);
+  await poll(h); // 0-2 pending
+  h.clock.value += 1000;
+  await poll(h); // 3-5 join; processing 4 throws: 0-5 discarded
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  await drainOnTheInterval(h, 1000);
+  await h.task.close(true);
+  const dead = h.broker.records(DLQ).filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed');
+  assert.deepEqual(
+    dead.map((r) => headerText(r, DLQ_HEADERS.offset)),
+    ['4'],
+  );
+  assertNoDuplicateRollups(h.broker);
+  assert.equal(h.broker.committed(GROUP, IN, P), 12n);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+});
+
+void test('commit interval: a clean close commits the pending transaction', async () => {
+  const h = setup({ commitIntervalMs: 60_000 });
+  await runToEnd(h);
+  assert.equal(h.broker.committed(GROUP, IN, P), null, 'all 12 records pending');
+  await h.task.close(true);
+  assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
+  await assertFinalOutcome(h);
+});
+
+void test('commit interval: a revoked partition drops its pending records, and the next owner processes them once', async () => {
+  const h = setup({ commitIntervalMs: 60_000 });
+  await poll(h);
+  await poll(h); // 0-2 pending
+  h.clock.value += 60_000;
+  await poll(h); // 3-5 join; 0-5 commit
+  await poll(h); // 6-8 pending
+  await h.task.close(true, false);
+  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+  assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1, 'nothing more committed');
+  const next = setup({ commitIntervalMs: 60_000, broker: h.broker, instanceId: 'instance-2' });
+  next.consumer.positions.set(P, 9n); // where the revoked owner's fetches had got to
+  await runToEnd(next);
+  await next.task.close(true);
+  await assertFinalOutcome(next);
 });
