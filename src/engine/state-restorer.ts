@@ -124,8 +124,9 @@ export class StateRestorer {
       try {
         read = await this.read(range.end, tail.fingerprint);
       } catch (error) {
-        if (!(error instanceof FingerprintDiffers)) throw error;
-        this.refuse('fingerprint differs', error.message);
+        const differs = fingerprintDiffers(error);
+        if (!differs) throw error;
+        this.refuse('fingerprint differs', differs.message);
         this.store.clear();
         fromCheckpoint = 0;
         read = await this.read(range.end, undefined);
@@ -270,3 +271,9 @@ export class StateRestorer {
 
 /** The changelog no longer holds the record a checkpoint was taken after: it is not the same log. */
 class FingerprintDiffers extends Error {}
+
+/** The Kafka port wraps what the read's callback threw; the refusal is found along the causes. */
+function fingerprintDiffers(error: unknown): FingerprintDiffers | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) if (e instanceof FingerprintDiffers) return e;
+  return undefined;
+}
