@@ -298,7 +298,8 @@ export async function lastRecordBefore(
       upper,
       (records) => {
         for (const r of records)
-          if (r.offset !== undefined && r.offset < upper) found.push({ ...r, offset: r.offset });
+          if (r.offset !== undefined && r.offset >= from && r.offset < upper)
+            found.push({ ...r, offset: r.offset });
       },
       () => Promise.resolve(),
       from,
