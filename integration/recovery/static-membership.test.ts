@@ -26,7 +26,7 @@ import { START_MS, assertNoViolations, auditScenario } from '../support/scenario
 const suite = useStageSuite();
 const PARTITIONS = 2;
 // Short enough to keep the file quick; every assertion on time is relative to it.
-const SESSION_TIMEOUT_MS = 20_000;
+const SESSION_TIMEOUT_MS = 10_000;
 const SETTINGS = {
   COMMIT_MAX_RECORDS: '50',
   SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),

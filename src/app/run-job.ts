@@ -16,6 +16,7 @@ import {
   type Config,
 } from '../config/config.js';
 import { readPemFile } from '../config/pem-file.js';
+import { checkStateDir } from '../config/state-dir.js';
 import { bindProcessor, type ProcessorSupplier } from '../engine/processor.js';
 import { parseFaultSpecs } from '../engine/faults.js';
 import type { StoreWrites } from '../engine/state-store.js';
@@ -65,6 +66,12 @@ function preflight(config: Config): void {
     check(() => readPemFile('SCHEMA_REGISTRY_CA_FILE', caFile));
   }
   check(() => parseFaultSpecs(config.faultSpec));
+  const stateDir = config.stateDir;
+  if (stateDir !== undefined) {
+    check(() => {
+      checkStateDir(stateDir);
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 }
 

@@ -125,6 +125,8 @@ export interface Config {
   /** 0: off. */
   readonly idleFlushMs: number;
   readonly restoreStableWaitMs: number;
+  /** undefined: no local state checkpoints. Checked to be a writable directory at start (config does no I/O). */
+  readonly stateDir: string | undefined;
   readonly retry: RetryConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly shutdownTimeoutMs: number;
@@ -210,6 +212,7 @@ export function loadConfig(
   const rebalanceTimeoutMs = r.integer('REBALANCE_TIMEOUT_MS');
   const idleFlushMs = r.integer('IDLE_FLUSH_MS');
   const restoreStableWaitMs = r.integer('RESTORE_STABLE_WAIT_MS');
+  const stateDir = r.optionalText('STATE_DIR');
   const retry = readRetry(r);
   const circuitBreaker = {
     threshold: r.integer('CIRCUIT_BREAKER_THRESHOLD'),
@@ -255,6 +258,7 @@ export function loadConfig(
     rebalanceTimeoutMs,
     idleFlushMs,
     restoreStableWaitMs,
+    stateDir,
     retry,
     circuitBreaker,
     shutdownTimeoutMs,

@@ -233,6 +233,13 @@ export const VARIABLE_SPECS = {
     max: 3_600_000,
     unit: ms,
   },
+  STATE_DIR: {
+    kind: 'text',
+    default: undefined,
+    description:
+      "Tasks' state checkpoints, left at a clean stop so a restart reads only the changelog's tail; unset: off.",
+    allowed: 'a writable directory',
+  },
   RETRY_BACKOFF_INITIAL_MS: {
     kind: 'integer',
     default: '100',

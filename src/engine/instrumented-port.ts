@@ -17,7 +17,7 @@ export function instrumentTaskPort(
       instrumentProducer(await port.createProducer(transactionalId), partition, events, now),
     committedOffset: (groupId, topic, p) => port.committedOffset(groupId, topic, p),
     partitionRange: (topic, p) => port.partitionRange(topic, p),
-    readChangelog: (topic, p, endOffset, onRecords, onProgress) => {
+    readChangelog: (topic, p, endOffset, onRecords, onProgress, fromOffset) => {
       let records = 0;
       events.emit('task.restore_progressed', { partition, records, position: null, endOffset });
       return port.readChangelog(
@@ -32,6 +32,7 @@ export function instrumentTaskPort(
           events.emit('task.restore_progressed', { partition, records, position, endOffset });
           return onProgress(position);
         },
+        fromOffset,
       );
     },
   };

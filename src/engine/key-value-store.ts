@@ -53,6 +53,13 @@ export class KeyValueStore<K, V> implements StateStore<KeyValueWrites<K, V>> {
     return new KeyValueWrites(this, this.committedStreamTimeMs);
   }
 
+  exportChangelog(): ChangelogEntry[] {
+    const out = [...this.entries.values()].map((entry) => this.changelogEntry(entry));
+    if (this.committedStreamTimeMs !== null)
+      out.push({ key: STREAM_TIME_KEY, value: Buffer.from(String(this.committedStreamTimeMs), 'utf8') });
+    return out;
+  }
+
   restore(key: Buffer, value: Buffer | null): void {
     if (key[0] === STREAM_TIME_TAG) {
       this.committedStreamTimeMs = value === null ? null : Number(value.toString('utf8'));

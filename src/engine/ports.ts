@@ -39,6 +39,9 @@ export interface ProducerPort {
 export interface ChangelogRecord {
   key: Buffer;
   value: Buffer | null;
+  /** Where the record sits and which transactional attempt wrote it: a checkpoint's fingerprint is made of them. */
+  offset?: bigint | undefined;
+  attempt?: string | null | undefined;
 }
 
 export interface TaskKafkaPort {
@@ -54,13 +57,14 @@ export interface TaskKafkaPort {
     topic: string,
     partition: number,
   ): Promise<{ start: bigint; end: bigint; highWatermark?: bigint | undefined }>;
-  /** Reads a changelog partition, read_committed, from its start up to `endOffset`. */
+  /** Reads a changelog partition, read_committed, from `fromOffset` (default: its start) up to `endOffset`. */
   readChangelog(
     topic: string,
     partition: number,
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
+    fromOffset?: bigint,
   ): Promise<void>;
 }
 

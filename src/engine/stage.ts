@@ -175,6 +175,7 @@ export class Stage {
       random: () => clock.random(),
       idleFlushMs: config.idleFlushMs,
       restoreStableWaitMs: config.restoreStableWaitMs,
+      stateDir: config.stateDir,
       commitLedger: this.commitLedger,
       isolationGate: ports.isolationGate,
       transactionalIdFor: ports.transactionalIdFor,

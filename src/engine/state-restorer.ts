@@ -7,10 +7,17 @@
 import type { Logger } from 'pino';
 import { RetriableError } from '../errors/errors.js';
 import type { StageEvents } from '../observability/events.js';
+import {
+  fingerprintOf,
+  outsideTheLog,
+  type Fingerprint,
+  type TakenCheckpoint,
+  type TaskCheckpoint,
+} from './state-checkpoint.js';
 import type { StateStore } from './state-store.js';
 import type { UnsettledCommits } from './commit-ledger.js';
 import type { FaultInjector } from './faults.js';
-import type { ProducerPort, TaskKafkaPort } from './ports.js';
+import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from './ports.js';
 import { STATE_ROLLBACK, type StateRollbackPort } from './state-rollback.js';
 
 /** RESTORE_STABLE_WAIT_MS's default; tasks built without the setting (engine tests) use it too. */
@@ -47,6 +54,8 @@ export class StateRestorer {
     private readonly log: Logger,
     /** True once the task is closing: a wait for a stable changelog stops. */
     private readonly isClosing: () => boolean,
+    /** STATE_DIR's checkpoint of this task; undefined: every restore reads the whole changelog. */
+    private readonly checkpoint?: TaskCheckpoint | undefined,
   ) {}
 
   /**
@@ -101,19 +110,113 @@ export class StateRestorer {
 
   private async restore(): Promise<void> {
     const started = this.deps.now();
+    // Taken (and deleted) before anything else: only a later clean close may leave a checkpoint again.
+    const taken = await this.checkpoint?.take();
     const rollback = this.deps.stateRollback ?? STATE_ROLLBACK;
     if (!rollback.clearForRestore(this.store)) return;
-    const { changelog } = this.deps.topics;
-    const end = await this.stableChangelogEnd();
+    const range = await this.stableChangelogRange();
+    const tail = taken ? this.tailFrom(taken, range) : undefined;
+    let fromCheckpoint = 0;
+    let read: { records: number; last: ChangelogRecord | undefined };
+    if (tail) {
+      for (const entry of tail.entries) this.store.restore(entry.key, entry.value);
+      fromCheckpoint = tail.entries.length;
+      try {
+        read = await this.read(range.end, tail.fingerprint);
+      } catch (error) {
+        const differs = fingerprintDiffers(error);
+        if (!differs) throw error;
+        this.refuse('fingerprint differs', differs.message);
+        this.store.clear();
+        fromCheckpoint = 0;
+        read = await this.read(range.end, undefined);
+      }
+    } else {
+      read = await this.read(range.end, undefined);
+    }
+    this.checkpoint?.restored(read.last);
+    const { records } = read;
+    const durationMs = this.deps.now() - started;
+    this.deps.events.emit('task.restored', {
+      partition: this.partition,
+      records,
+      fromCheckpoint,
+      windows: this.store.size,
+      durationMs,
+    });
+    this.log.info(
+      {
+        records,
+        fromCheckpoint,
+        tailRecords: records,
+        windows: this.store.size,
+        durationMs,
+        streamTimeMs: this.store.streamTimeMs,
+      },
+      'state restored',
+    );
+  }
+
+  /** The checkpoint to load and where its tail starts, or undefined (logged why) for a full restore. */
+  private tailFrom(
+    taken: TakenCheckpoint,
+    range: { start: bigint; end: bigint },
+  ): { entries: readonly { key: Buffer; value: Buffer | null }[]; fingerprint: Fingerprint } | undefined {
+    if (taken.kind === 'refused') {
+      this.refuse(taken.reason, taken.detail);
+      return undefined;
+    }
+    const outside = outsideTheLog(taken.checkpoint, range);
+    if (outside !== null) {
+      this.refuse('offset outside the log', outside);
+      return undefined;
+    }
+    return taken.checkpoint;
+  }
+
+  private refuse(reason: string, detail: string): void {
+    this.log.info({ reason, detail }, `state checkpoint not used (${reason}): full restore`);
+  }
+
+  /**
+   * Reads the changelog into the store up to `end`: all of it, or from a checkpoint's fingerprint record, which
+   * must come first and match (it is already in the snapshot; re-applying it changes nothing).
+   */
+  private async read(
+    end: bigint,
+    fingerprint: Fingerprint | undefined,
+  ): Promise<{ records: number; last: ChangelogRecord | undefined }> {
+    const started = this.deps.now();
     let records = 0;
+    let last: ChangelogRecord | undefined;
+    let unverified = fingerprint;
     let lastLogged = started;
     await this.deps.kafka.readChangelog(
-      changelog,
+      this.deps.topics.changelog,
       this.partition,
       end,
       (batch) => {
-        for (const record of batch) this.store.restore(record.key, record.value);
-        records += batch.length;
+        // A fetch may start at the head of the record batch holding the fingerprint record.
+        let rest = fingerprint
+          ? batch.filter((r) => (r.offset ?? fingerprint.offset) >= fingerprint.offset)
+          : batch;
+        if (unverified) {
+          const [first] = rest;
+          if (first === undefined) return;
+          const found =
+            first.offset === undefined ? undefined : fingerprintOf({ ...first, offset: first.offset });
+          if (found?.offset !== unverified.offset || found.hash !== unverified.hash) {
+            throw new FingerprintDiffers(
+              `changelog offset ${unverified.offset} holds ${found ? `offset ${found.offset} hash ${found.hash.slice(0, 12)}` : 'nothing'}, checkpoint says hash ${unverified.hash.slice(0, 12)}`,
+            );
+          }
+          unverified = undefined;
+          last = first;
+          rest = rest.slice(1);
+        }
+        for (const record of rest) this.store.restore(record.key, record.value);
+        records += rest.length;
+        last = rest[rest.length - 1] ?? last;
       },
       async (position) => {
         await this.deps.faults.hit('during-restore', this.partition);
@@ -122,18 +225,10 @@ export class StateRestorer {
           this.log.info({ position: position.toString(), end: end.toString(), records }, 'restoring state');
         }
       },
+      fingerprint?.offset,
     );
-    const durationMs = this.deps.now() - started;
-    this.deps.events.emit('task.restored', {
-      partition: this.partition,
-      records,
-      windows: this.store.size,
-      durationMs,
-    });
-    this.log.info(
-      { records, windows: this.store.size, durationMs, streamTimeMs: this.store.streamTimeMs },
-      'state restored',
-    );
+    if (unverified) throw new FingerprintDiffers(`changelog has no record at offset ${unverified.offset}`);
+    return { records, last };
   }
 
   /**
@@ -142,7 +237,7 @@ export class StateRestorer {
    * watermark, and a restore up to it would load a prefix of the state and process on it. Waits, bounded, saying
    * so; after the bound this try fails (retriable: the task stays not ready, backs off and waits again).
    */
-  private async stableChangelogEnd(): Promise<bigint> {
+  private async stableChangelogRange(): Promise<{ start: bigint; end: bigint }> {
     const { changelog } = this.deps.topics;
     const boundMs = this.deps.restoreStableWaitMs ?? DEFAULT_RESTORE_STABLE_WAIT_MS;
     const started = this.deps.now();
@@ -170,6 +265,15 @@ export class StateRestorer {
       if (this.isClosing()) throw new RetriableError('CHANGELOG_UNSTABLE', `${detail}; task closing`);
       range = await this.deps.kafka.partitionRange(changelog, this.partition);
     }
-    return range.end;
+    return range;
   }
+}
+
+/** The changelog no longer holds the record a checkpoint was taken after: it is not the same log. */
+class FingerprintDiffers extends Error {}
+
+/** The Kafka port wraps what the read's callback threw; the refusal is found along the causes. */
+function fingerprintDiffers(error: unknown): FingerprintDiffers | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) if (e instanceof FingerprintDiffers) return e;
+  return undefined;
 }

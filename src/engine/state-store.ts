@@ -32,6 +32,11 @@ export interface StateStore<W extends StoreWrites = StoreWrites> {
   readonly size: number;
   /** At most one open transaction; opening a second throws. */
   begin(): W;
+  /**
+   * The committed state as the changelog records that rebuild it through `restore`: one per key, latest value,
+   * no tombstones. Committed state only, so this is the state as of the last commit (a local checkpoint).
+   */
+  exportChangelog(): ChangelogEntry[];
   /** One changelog record during restore (latest wins; null deletes). */
   restore(key: Buffer, value: Buffer | null): void;
   clear(): void;

@@ -36,6 +36,7 @@ import type { TaskProcessor } from './processor.js';
 import { decide } from './retry-policy.js';
 import { STATE_ROLLBACK } from './state-rollback.js';
 import { StateRestorer } from './state-restorer.js';
+import { TaskCheckpoint } from './state-checkpoint.js';
 import {
   defaultTransactionalId,
   reportCommitted,
@@ -62,6 +63,7 @@ export class PartitionTask {
   private retryCount = 0;
   private readonly collector: RecordCollector;
   private readonly restorer: StateRestorer;
+  private readonly checkpoint: TaskCheckpoint | undefined;
   private readonly breaker: PartitionBreaker;
   private readonly idle: IdleFlush;
   private readonly guard: AttemptGuard;
@@ -90,12 +92,22 @@ export class PartitionTask {
     });
     this.processor = deps.processor(partition);
     this.collector = new RecordCollector(partition, deps);
+    this.checkpoint =
+      deps.stateDir === undefined
+        ? undefined
+        : new TaskCheckpoint(
+            deps.stateDir,
+            { appId: deps.groupId, changelog: deps.topics.changelog, partition },
+            deps.kafka,
+            this.log,
+          );
     this.restorer = new StateRestorer(
       partition,
       { ...deps, transactionalId: this.transactionalId },
       this.processor.store,
       this.log,
       () => this.closing,
+      this.checkpoint,
     );
     this.breaker = new PartitionBreaker(partition, deps, this.log, {
       serially: (work) => this.serially(work),
@@ -257,6 +269,8 @@ export class PartitionTask {
 
   private async shutDown(clean: boolean): Promise<void> {
     if (this.state === 'closed') return;
+    // Running: the last transaction committed (a failed one leaves the task 'new'), so the store is committed state.
+    const checkpoint = clean && this.state === 'running' ? this.checkpoint : undefined;
     this.state = 'closed';
     // The process lives on: an attempt that committed nothing did not crash it.
     await this.guard.release(this.nextOffset);
@@ -264,6 +278,8 @@ export class PartitionTask {
     if (this.quarantinedAt !== undefined) this.deps.consumer.resume(this.partition);
     await this.producer?.close();
     this.producer = undefined;
+    // After the producer is gone: nothing of this task can commit after the state the checkpoint holds.
+    await checkpoint?.save(this.processor.store);
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
     this.log.info({ clean }, 'task closed');
   }
@@ -450,6 +466,7 @@ export class PartitionTask {
     }
     // 7. Only now does the state change become real.
     prepared.storeTx.apply();
+    this.checkpoint?.committed(prepared.attemptId, prepared.changelog.length);
     this.nextOffset = endOffset;
     this.collector.committedUpTo(endOffset);
     if (chunk.length > 0) this.idle.noteRecords(this.processor.store.streamTimeMs);

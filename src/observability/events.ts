@@ -14,7 +14,14 @@ export interface StageEventMap {
     position: bigint;
     producerMs: number;
   };
-  'task.restored': { partition: number; records: number; windows: number; durationMs: number };
+  /** `records` were read from the changelog; `fromCheckpoint` came from a local state checkpoint (STATE_DIR). */
+  'task.restored': {
+    partition: number;
+    records: number;
+    fromCheckpoint?: number;
+    windows: number;
+    durationMs: number;
+  };
   'task.committed': {
     partition: number;
     inputRecords: number;

@@ -86,6 +86,16 @@ export class WindowStore implements StateStore<StoreTransaction> {
     return out;
   }
 
+  exportChangelog(): ChangelogEntry[] {
+    const entries = this.snapshot().map((agg) => ({
+      key: encodeWindowKey(agg.host, agg.windowStart),
+      value: encodeAggregate(agg),
+    }));
+    if (this.committedStreamTimeMs !== null)
+      entries.push({ key: encodeStreamTimeKey(), value: encodeStreamTime(this.committedStreamTimeMs) });
+    return entries;
+  }
+
   /** Apply one changelog record during restore (latest wins; null value = delete). */
   restore(key: Buffer, value: Buffer | null): void {
     this.assertNoTransaction('restore');

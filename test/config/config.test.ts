@@ -63,6 +63,7 @@ test('the two required variables alone yield the documented defaults', () => {
     rebalanceTimeoutMs: 60_000,
     idleFlushMs: 0,
     restoreStableWaitMs: 60_000,
+    stateDir: undefined,
     retry: { initialBackoffMs: 100, maxBackoffMs: 10_000 },
     circuitBreaker: { threshold: 5, probeIntervalMs: 5000 },
     shutdownTimeoutMs: 15_000,

@@ -35,6 +35,7 @@ import type {
   TransactionPort,
 } from '../../src/engine/ports.js';
 import { FencedError, RetriableError } from '../../src/errors/errors.js';
+import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
 
 export type Step =
   | 'init'
@@ -221,12 +222,25 @@ export class FakeBroker implements TaskKafkaPort {
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
+    fromOffset = 0n,
   ): Promise<void> {
     this.record({ step: 'readChangelog', offset: endOffset });
-    const log = (this.logs.get(tpKey(topic, partition)) ?? []).filter((r) => r.offset < endOffset);
+    const log = (this.logs.get(tpKey(topic, partition)) ?? []).filter(
+      (r) => r.offset < endOffset && r.offset >= fromOffset,
+    );
     for (let i = 0; i < log.length; i += 2) {
       const slice = log.slice(i, i + 2);
-      onRecords(slice.map((r) => ({ key: r.key ?? Buffer.alloc(0), value: r.value })));
+      onRecords(
+        slice.map((r) => {
+          const attempt = r.headers[LINEAGE_HEADERS.attempt];
+          return {
+            key: r.key ?? Buffer.alloc(0),
+            value: r.value,
+            offset: r.offset,
+            attempt: typeof attempt === 'string' ? attempt : null,
+          };
+        }),
+      );
       await onProgress((slice[slice.length - 1]?.offset ?? 0n) + 1n);
     }
   }

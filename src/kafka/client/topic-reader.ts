@@ -17,6 +17,8 @@ export interface ReadOptions {
   partitions?: number[];
   /** Stop each partition once its position reaches this offset. Default: its end at start, as the isolation level sees it (last stable offset or high watermark). */
   endOffsets?: ReadonlyMap<number, bigint>;
+  /** Start each partition here instead of at its log start (a restore that needs only the tail). */
+  startOffsets?: ReadonlyMap<number, bigint> | undefined;
   readUncommitted?: boolean;
   groupIdPrefix?: string;
   /** Give up (complete = false) after this long. */
@@ -45,7 +47,8 @@ export async function readToEnd(kafka: Kafka, options: ReadOptions): Promise<Rea
     const range = ranges.get(partition);
     if (!range) throw new Error(`topic ${options.topic} has no partition ${partition}`);
     endOffsets.set(partition, options.endOffsets?.get(partition) ?? range.end);
-    positions.set(partition, range.start);
+    const from = options.startOffsets?.get(partition);
+    positions.set(partition, from !== undefined && from > range.start ? from : range.start);
   }
   const pending = new Set(wanted.filter((p) => (positions.get(p) ?? 0n) < (endOffsets.get(p) ?? 0n)));
   if (pending.size === 0) return { complete: true, positions, endOffsets };
@@ -83,6 +86,7 @@ export async function readToEnd(kafka: Kafka, options: ReadOptions): Promise<Rea
   try {
     await consumer.connect();
     await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    const seeks = wanted.filter((p) => options.startOffsets?.has(p) === true);
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
@@ -103,6 +107,10 @@ export async function readToEnd(kafka: Kafka, options: ReadOptions): Promise<Rea
         await payload.heartbeat();
       },
     });
+    // kafkajs applies a seek made right after run() to the partition's first fetch, once it is assigned.
+    for (const partition of seeks) {
+      consumer.seek({ topic: options.topic, partition, offset: String(positions.get(partition) ?? 0n) });
+    }
     const complete = await finished;
     if (failure !== undefined)
       throw failure instanceof Error ? failure : new Error('reading failed', { cause: failure });

@@ -1,5 +1,6 @@
 /** TaskKafkaPort on kafkajs: what a task needs for its assignment steps. */
 import { Partitioners, type Kafka } from 'kafkajs';
+import { headerText, LINEAGE_HEADERS } from '../../engine/lineage.js';
 import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../../engine/ports.js';
 import { RetriableError, StageError } from '../../errors/errors.js';
 import { committedOffsets, partitionRanges } from '../client/offsets.js';
@@ -57,8 +58,17 @@ export class KafkajsTaskPort implements TaskKafkaPort {
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
+    fromOffset?: bigint,
   ): Promise<void> {
-    return this.readPartition('read_committed', topic, partition, endOffset, onRecords, onProgress);
+    return this.readPartition(
+      'read_committed',
+      topic,
+      partition,
+      endOffset,
+      onRecords,
+      onProgress,
+      fromOffset,
+    );
   }
 
   /** readChangelog at a chosen isolation: only a negative control reads a changelog read_uncommitted. */
@@ -69,16 +79,28 @@ export class KafkajsTaskPort implements TaskKafkaPort {
     endOffset: bigint,
     onRecords: (records: ChangelogRecord[]) => void,
     onProgress: (position: bigint) => Promise<void>,
+    fromOffset?: bigint,
   ): Promise<void> {
     const result = await readToEnd(this.kafka, {
       topic,
       readUncommitted: isolation === 'read_uncommitted',
       partitions: [partition],
       endOffsets: new Map([[partition, endOffset]]),
+      startOffsets: fromOffset === undefined ? undefined : new Map([[partition, fromOffset]]),
       groupIdPrefix: this.readerGroupPrefix,
       timeoutMs: 10 * 60_000,
       onMessages: (_, messages) => {
-        onRecords(messages.map((m) => ({ key: m.key ?? Buffer.alloc(0), value: m.value })));
+        onRecords(
+          messages.map((m) => {
+            const attempt = m.headers?.[LINEAGE_HEADERS.attempt];
+            return {
+              key: m.key ?? Buffer.alloc(0),
+              value: m.value,
+              offset: BigInt(m.offset),
+              attempt: attempt === undefined ? null : headerText(attempt),
+            };
+          }),
+        );
       },
       onProgress: (_, position) => onProgress(position),
     }).catch((error: unknown) => {

@@ -1,0 +1,162 @@
+/**
+ * Contract: with STATE_DIR, a SIGTERMed stage leaves one checkpoint per task, and the restarted stage loads it
+ * and reads only the changelog's tail; a SIGKILLed stage leaves none (each was deleted when its task started),
+ * so the next start restores in full; a checkpoint that does not match the changelog is refused, with its reason.
+ * Whatever path the state took, the rollups equal the ones computed from the test's own input, audited clean.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { metrics } from '../../src/tools/workload.js';
+import { readAll } from '../support/kafka.js';
+import {
+  compareRollups,
+  createPipeline,
+  expectedWindows,
+  loadInventory,
+  produceFlush,
+  produceWorkload,
+  readRollups,
+  waitForDrain,
+  type PipelineNames,
+} from '../support/pipeline.js';
+import { assertNoViolations, auditScenario } from '../support/scenario.js';
+import { useStageSuite } from '../support/stage-suite.js';
+
+const PARTITIONS = 2;
+const suite = useStageSuite();
+const stateDir = mkdtempSync(join(tmpdir(), 'eos-rollup-state-'));
+after(() => {
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+/** Small transactions, so the changelog is long next to what one stop-and-start leaves in its tail. */
+const SETTINGS = { STATE_DIR: stateDir, COMMIT_MAX_RECORDS: '20' };
+
+interface Restored {
+  partition: number;
+  records: number;
+  fromCheckpoint: number;
+}
+
+function restoredLines(output: string): Restored[] {
+  return output
+    .split('\n')
+    .filter((line) => line.includes('"msg":"state restored"'))
+    .map((line) => JSON.parse(line) as Restored);
+}
+
+function checkpointFile(names: PipelineNames, partition: number): string {
+  return join(stateDir, names.appId, `${names.changelog}-${partition}.checkpoint`);
+}
+
+async function changelogCounts(names: PipelineNames): Promise<number[]> {
+  const { records, complete } = await readAll(suite.kafka, names.changelog);
+  assert.ok(complete, 'the changelog was read to its end');
+  return Array.from({ length: PARTITIONS }, (_, p) => records.filter((r) => r.partition === p).length);
+}
+
+async function thirds(seed: number) {
+  const names = await createPipeline(suite.kafka, PARTITIONS);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
+  const startMs = Date.UTC(2026, 10, 25, 12, 0, 0);
+  const workload = [...metrics({ hosts: 40, perHost: 90, startMs, stepMs: 2000, seed })];
+  // Cuts in the middle of windows, so open windows must come back from the checkpoint or the changelog.
+  const cut = (ms: number) => workload.findIndex((m) => m.timestamp >= startMs + ms);
+  const [a, b] = [cut(70_000), cut(130_000)];
+  const parts = [workload.slice(0, a), workload.slice(a, b), workload.slice(b)];
+  return { names, startMs, workload, parts };
+}
+
+test('a SIGTERMed stage leaves a checkpoint and its successor reads only the tail; a SIGKILLed one leaves none and the next start restores in full; rollups exact, audit clean', async () => {
+  const { names, startMs, workload, parts } = await thirds(41);
+  const [first = [], second = [], third = []] = parts;
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, first);
+  const one = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [one]);
+  assert.deepEqual(await one.stop('SIGTERM'), { code: 0, signal: null }, one.output().slice(-2000));
+  for (let p = 0; p < PARTITIONS; p += 1) assert.ok(existsSync(checkpointFile(names, p)), `checkpoint ${p}`);
+
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, second);
+  const before = await changelogCounts(names);
+  const two = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [two]);
+  const fromCheckpoint = restoredLines(two.output());
+  assert.equal(fromCheckpoint.length, PARTITIONS, two.output().slice(-3000));
+  for (const line of fromCheckpoint) {
+    const changelog = before[line.partition] ?? 0;
+    assert.ok(changelog >= 100, `partition ${line.partition}: a changelog of ${changelog} records`);
+    assert.ok(line.fromCheckpoint > 0, `partition ${line.partition} loaded its checkpoint`);
+    // Nothing was written to the changelog while no stage ran: the tail is empty.
+    assert.ok(
+      line.records * 20 < changelog,
+      `partition ${line.partition}: tail of ${line.records} records, changelog ${changelog}`,
+    );
+  }
+  // Taken at initialization: a process that dies from here on leaves nothing behind.
+  for (let p = 0; p < PARTITIONS; p += 1) assert.ok(!existsSync(checkpointFile(names, p)), `gone ${p}`);
+  assert.deepEqual(await two.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
+  for (let p = 0; p < PARTITIONS; p += 1) assert.ok(!existsSync(checkpointFile(names, p)), `none ${p}`);
+
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, third);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  const full = await changelogCounts(names);
+  const three = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [three]);
+  assert.match(three.output(), /state checkpoint not used \(missing\)/);
+  for (const line of restoredLines(three.output())) {
+    assert.equal(line.fromCheckpoint, 0);
+    assert.equal(line.records, full[line.partition], `partition ${line.partition} restored in full`);
+  }
+  assert.deepEqual(
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
+    [],
+  );
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  assert.equal((await three.stop('SIGTERM')).code, 0);
+});
+
+test('negative control: a checkpoint whose fingerprint does not match the changelog is refused (fingerprint differs), though its snapshot is wrong the rollups are exact', async () => {
+  const { names, startMs, workload, parts } = await thirds(42);
+  const [first = [], second = [], third = []] = parts;
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, [...first, ...second]);
+  const one = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [one]);
+  assert.equal((await one.stop('SIGTERM')).code, 0);
+
+  // Every open window counted ten times over, and a fingerprint of another log: trusted, it would be visible.
+  let doctored = 0;
+  for (let p = 0; p < PARTITIONS; p += 1) {
+    const path = checkpointFile(names, p);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as {
+      fingerprint: { hash: string };
+      entries: [string, string][];
+    };
+    file.fingerprint.hash = 'f'.repeat(64);
+    file.entries = file.entries.map(([key, value]) => {
+      const decoded = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as { count?: number };
+      if (decoded.count === undefined) return [key, value];
+      doctored += 1;
+      decoded.count *= 10;
+      return [key, Buffer.from(JSON.stringify(decoded), 'utf8').toString('base64')];
+    });
+    writeFileSync(path, JSON.stringify(file));
+  }
+  assert.ok(doctored > 0, 'the checkpoints held open windows to doctor');
+
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, third);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  const two = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [two]);
+  const refusals = two.output().match(/state checkpoint not used \(fingerprint differs\)/g) ?? [];
+  assert.equal(refusals.length, PARTITIONS, two.output().slice(-3000));
+  for (const line of restoredLines(two.output())) assert.equal(line.fromCheckpoint, 0);
+  assert.deepEqual(
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
+    [],
+  );
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  assert.equal((await two.stop('SIGTERM')).code, 0);
+});

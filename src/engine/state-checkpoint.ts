@@ -1,0 +1,312 @@
+/**
+ * A task's local state checkpoint (STATE_DIR): the committed state as changelog records, with the changelog
+ * offset it covers, so a restart restores the snapshot and reads only the changelog's tail. A checkpoint must
+ * never lie: it is written from committed state at a clean close only, taken (read and deleted) at every
+ * initialization, and trusted only while the changelog is still the log it was taken from (docs/design.md,
+ * "Local state checkpoints").
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors/message.js';
+import type { ChangelogRecord, TaskKafkaPort } from './ports.js';
+import type { ChangelogEntry, StateStore } from './state-store.js';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+/** Which changelog a checkpoint belongs to. */
+export interface CheckpointIdentity {
+  appId: string;
+  changelog: string;
+  partition: number;
+}
+
+/** The last committed changelog data record before the checkpoint's offset, as found in the log. */
+export interface Fingerprint {
+  offset: bigint;
+  /** sha256 of its key, value and transactional attempt: the attempt tells a recreated topic's twin apart. */
+  hash: string;
+}
+
+export interface Checkpoint extends CheckpointIdentity {
+  /** The changelog offset the snapshot covers: the tail read starts here. */
+  offset: bigint;
+  fingerprint: Fingerprint;
+  entries: ChangelogEntry[];
+}
+
+export type CheckpointRefusal =
+  'missing' | 'other app' | 'unreadable' | 'offset outside the log' | 'fingerprint differs';
+
+export type TakenCheckpoint =
+  { kind: 'found'; checkpoint: Checkpoint } | { kind: 'refused'; reason: CheckpointRefusal; detail: string };
+
+export function checkpointPath(stateDir: string, id: CheckpointIdentity): string {
+  return join(stateDir, id.appId, `${id.changelog}-${id.partition}.checkpoint`);
+}
+
+export function fingerprintOf(record: ChangelogRecord & { offset: bigint }): Fingerprint {
+  const hash = createHash('sha256');
+  // Length-prefixed parts: no two different (key, value, attempt) triples hash the same bytes.
+  const part = (bytes: Buffer | null) => {
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(bytes === null ? -1 : bytes.length);
+    hash.update(length);
+    if (bytes !== null) hash.update(bytes);
+  };
+  part(record.key);
+  part(record.value);
+  part(record.attempt == null ? null : Buffer.from(record.attempt, 'utf8'));
+  return { offset: record.offset, hash: hash.digest('hex') };
+}
+
+export function encodeCheckpoint(c: Checkpoint): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      version: CHECKPOINT_FORMAT_VERSION,
+      appId: c.appId,
+      changelog: c.changelog,
+      partition: c.partition,
+      offset: c.offset.toString(),
+      fingerprint: { offset: c.fingerprint.offset.toString(), hash: c.fingerprint.hash },
+      entries: c.entries.map((e) => [e.key.toString('base64'), e.value?.toString('base64') ?? null]),
+    }),
+    'utf8',
+  );
+}
+
+class UnreadableCheckpoint extends Error {}
+
+function field<T>(ok: boolean, value: T, what: string): T {
+  if (!ok) throw new UnreadableCheckpoint(`bad ${what}`);
+  return value;
+}
+
+const OFFSET = /^(0|[1-9][0-9]{0,18})$/;
+
+/** Throws UnreadableCheckpoint naming the first field that is not what this version writes. */
+export function decodeCheckpoint(bytes: Buffer): Checkpoint {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new UnreadableCheckpoint(`not JSON (${errorMessage(error)})`);
+  }
+  const o = field(typeof raw === 'object' && raw !== null, raw as Record<string, unknown>, 'file');
+  field(o.version === CHECKPOINT_FORMAT_VERSION, o.version, `version ${String(o.version)}`);
+  const fp = field(
+    typeof o.fingerprint === 'object' && o.fingerprint !== null,
+    o.fingerprint as Record<string, unknown>,
+    'fingerprint',
+  );
+  const offsetOf = (v: unknown, what: string) =>
+    BigInt(field(typeof v === 'string' && OFFSET.test(v), v as string, what));
+  const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+  const bytesOf = (v: unknown) =>
+    Buffer.from(field(typeof v === 'string' && base64.test(v), v as string, 'entry'), 'base64');
+  const entries = field(Array.isArray(o.entries), o.entries as unknown[], 'entries').map((e) => {
+    const pair = field(Array.isArray(e) && e.length === 2 && e[1] !== null, e as unknown[], 'entry');
+    return { key: bytesOf(pair[0]), value: bytesOf(pair[1]) };
+  });
+  return {
+    appId: field(typeof o.appId === 'string', o.appId as string, 'appId'),
+    changelog: field(typeof o.changelog === 'string', o.changelog as string, 'changelog'),
+    partition: field(Number.isSafeInteger(o.partition), o.partition as number, 'partition'),
+    offset: offsetOf(o.offset, 'offset'),
+    fingerprint: {
+      offset: offsetOf(fp.offset, 'fingerprint offset'),
+      hash: field(typeof fp.hash === 'string' && /^[0-9a-f]{64}$/.test(fp.hash), fp.hash as string, 'hash'),
+    },
+    entries,
+  };
+}
+
+/** The file operations of an atomic write; a test replaces them to fail halfway. */
+export interface CheckpointFiles {
+  /** Writes and fsyncs a new file (never an existing one). */
+  writeSynced(path: string, bytes: Buffer): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** Makes a rename durable: fsync of the directory. */
+  syncDirectory(path: string): Promise<void>;
+}
+
+export const NODE_FILES: CheckpointFiles = {
+  async writeSynced(path, bytes) {
+    const handle = await open(path, 'wx');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+  rename: (from, to) => rename(from, to),
+  async syncDirectory(path) {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};
+
+/** Temp file, fsync, rename, fsync of the directory: a reader finds the whole file or none. */
+export async function writeAtomically(
+  path: string,
+  bytes: Buffer,
+  files: CheckpointFiles = NODE_FILES,
+): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const temp = `${path}.${randomUUID()}.tmp`;
+  try {
+    await files.writeSynced(temp, bytes);
+    await files.rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await files.syncDirectory(dir);
+}
+
+/**
+ * Reads the checkpoint and deletes it at once, whatever it holds: from here on, only a later clean close may leave
+ * one, so a process that dies after this never leaves a stale one behind.
+ */
+export async function takeCheckpoint(path: string, id: CheckpointIdentity): Promise<TakenCheckpoint> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code === 'ENOENT') return { kind: 'refused', reason: 'missing', detail: `no ${path}` };
+    await rm(path, { force: true }).catch(() => undefined);
+    return { kind: 'refused', reason: 'unreadable', detail: `${path}: ${errorMessage(error)}` };
+  }
+  await rm(path, { force: true });
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = decodeCheckpoint(bytes);
+  } catch (error) {
+    return { kind: 'refused', reason: 'unreadable', detail: `${path}: ${errorMessage(error)}` };
+  }
+  if (
+    checkpoint.appId !== id.appId ||
+    checkpoint.changelog !== id.changelog ||
+    checkpoint.partition !== id.partition
+  ) {
+    const found = `${checkpoint.appId} ${checkpoint.changelog}-${checkpoint.partition}`;
+    return { kind: 'refused', reason: 'other app', detail: `${path} belongs to ${found}` };
+  }
+  return { kind: 'found', checkpoint };
+}
+
+/** The changelog must still hold the fingerprint record and reach the checkpoint's offset. */
+export function outsideTheLog(c: Checkpoint, range: { start: bigint; end: bigint }): string | null {
+  if (c.fingerprint.offset >= range.start && c.offset <= range.end && c.fingerprint.offset < c.offset)
+    return null;
+  return `fingerprint offset ${c.fingerprint.offset} and checkpoint offset ${c.offset} not within [${range.start}, ${range.end}]`;
+}
+
+/** The committed changelog record the task's state reflects last: the one a checkpoint's fingerprint must find. */
+export type LastWrite = { attempt: string } | { offset: bigint } | null;
+
+/**
+ * One task's checkpoint: taken at initialization, saved at a clean close. Knows which changelog record the
+ * committed state reflects last (the restore's last record, or the last committed transaction's attempt), so a
+ * close that finds another writer's record at the end of the changelog writes nothing.
+ */
+export class TaskCheckpoint {
+  private lastWrite: LastWrite = null;
+  readonly path: string;
+
+  constructor(
+    stateDir: string,
+    private readonly id: CheckpointIdentity,
+    private readonly kafka: TaskKafkaPort,
+    private readonly log: Logger,
+    private readonly files: CheckpointFiles = NODE_FILES,
+  ) {
+    this.path = checkpointPath(stateDir, id);
+  }
+
+  take(): Promise<TakenCheckpoint> {
+    this.lastWrite = null;
+    return takeCheckpoint(this.path, this.id);
+  }
+
+  restored(last: ChangelogRecord | undefined): void {
+    this.lastWrite = last?.offset === undefined ? null : { offset: last.offset };
+  }
+
+  committed(attemptId: string, changelogRecords: number): void {
+    if (changelogRecords > 0) this.lastWrite = { attempt: attemptId };
+  }
+
+  /** At a clean close after the last commit. Never throws: a checkpoint not written costs a full restore. */
+  async save(store: StateStore): Promise<void> {
+    try {
+      const skipped = await this.trySave(store);
+      if (skipped !== null) this.log.info({ path: this.path }, `no state checkpoint written: ${skipped}`);
+    } catch (error) {
+      this.log.warn({ path: this.path, err: errorMessage(error) }, 'no state checkpoint written');
+    }
+  }
+
+  private async trySave(store: StateStore): Promise<string | null> {
+    const expected = this.lastWrite;
+    if (expected === null) return 'the state reflects no changelog record';
+    const { changelog, partition } = this.id;
+    const range = await this.kafka.partitionRange(changelog, partition);
+    if (range.highWatermark !== undefined && range.highWatermark > range.end)
+      return 'the changelog has an open transaction (another writer)';
+    const last = await lastRecordBefore(this.kafka, changelog, partition, range.start, range.end);
+    if (last === null) return 'no committed changelog record found';
+    const ours = 'attempt' in expected ? last.attempt === expected.attempt : last.offset === expected.offset;
+    if (!ours) return `the changelog's last record (offset ${last.offset}) is not this task's state`;
+    const entries = store.exportChangelog();
+    const checkpoint = { ...this.id, offset: range.end, fingerprint: fingerprintOf(last), entries };
+    await writeAtomically(this.path, encodeCheckpoint(checkpoint), this.files);
+    this.log.info(
+      { path: this.path, offset: range.end.toString(), entries: entries.length },
+      'state checkpoint written',
+    );
+    return null;
+  }
+}
+
+/**
+ * The last committed record before `end`, reading backwards in growing spans: the last transaction's records sit
+ * just below its commit marker, so the first span nearly always finds it.
+ */
+export async function lastRecordBefore(
+  kafka: TaskKafkaPort,
+  topic: string,
+  partition: number,
+  start: bigint,
+  end: bigint,
+): Promise<(ChangelogRecord & { offset: bigint }) | null> {
+  let span = 16n;
+  for (let upper = end; upper > start; span *= 8n) {
+    const from = upper - span > start ? upper - span : start;
+    const found: (ChangelogRecord & { offset: bigint })[] = [];
+    await kafka.readChangelog(
+      topic,
+      partition,
+      upper,
+      (records) => {
+        for (const r of records)
+          if (r.offset !== undefined && r.offset >= from && r.offset < upper)
+            found.push({ ...r, offset: r.offset });
+      },
+      () => Promise.resolve(),
+      from,
+    );
+    const last = found[found.length - 1];
+    if (last !== undefined) return last;
+    upper = from;
+  }
+  return null;
+}

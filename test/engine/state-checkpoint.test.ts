@@ -1,0 +1,406 @@
+/**
+ * The local state checkpoint (STATE_DIR) without Kafka: the file's round trip and every reason it is refused,
+ * the atomic write, the stores' export, and the task's part against the fake broker: written only at a clean
+ * close of a running task, taken at initialization, and a restore from it equal to a full restore.
+ */
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import pino from 'pino';
+
+import { CommitLedger } from '../../src/engine/commit-ledger.js';
+import { FaultInjector } from '../../src/engine/faults.js';
+import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
+import { KeyValueStore } from '../../src/engine/key-value-store.js';
+import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
+import type { InputMessage } from '../../src/engine/ports.js';
+import { STRING_SERDE } from '../../src/engine/serde.js';
+import {
+  checkpointPath,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  fingerprintOf,
+  outsideTheLog,
+  takeCheckpoint,
+  writeAtomically,
+  type Checkpoint,
+  type CheckpointFiles,
+  NODE_FILES,
+} from '../../src/engine/state-checkpoint.js';
+import { PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
+import { RetriableError } from '../../src/errors/errors.js';
+import { StageEvents, type StageEventMap } from '../../src/observability/events.js';
+import { WindowStore } from '../../src/rollup/window-store.js';
+import { rollupOn, rollupProcessors } from './rollup-fixture.js';
+import {
+  FakeBatchControl,
+  FakeBroker,
+  FakeConsumer,
+  FakeDecoder,
+  T0,
+  batchOf,
+  message,
+  metricValue,
+} from './fakes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'eos-rollup-checkpoint-test-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+let dirs = 0;
+const freshDir = () => {
+  dirs += 1;
+  return join(dir, `d${dirs}`);
+};
+
+const ID = { appId: 'app', changelog: 'app-rollup-state-changelog', partition: 3 };
+
+function sample(): Checkpoint {
+  return {
+    ...ID,
+    offset: 42n,
+    fingerprint: fingerprintOf({
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+      attempt: 'a/1',
+      offset: 40n,
+    }),
+    entries: [
+      { key: Buffer.from('k'), value: Buffer.from('v') },
+      { key: Buffer.from([0, 255]), value: Buffer.alloc(0) },
+    ],
+  };
+}
+
+function writeRaw(path: string, text: string): void {
+  writeFileSync(path, text);
+}
+
+void test('a checkpoint file round-trips: identity, offset, fingerprint and every entry byte for byte', () => {
+  const c = sample();
+  assert.deepEqual(decodeCheckpoint(encodeCheckpoint(c)), c);
+});
+
+void test('the fingerprint depends on the offset, the key, the value and the transactional attempt', () => {
+  const base = { key: Buffer.from('k'), value: Buffer.from('v'), attempt: 'a/1', offset: 40n };
+  const hash = fingerprintOf(base).hash;
+  assert.notEqual(fingerprintOf({ ...base, attempt: 'a/2' }).hash, hash, 'a recreated topic’s twin record');
+  assert.notEqual(fingerprintOf({ ...base, value: Buffer.from('w') }).hash, hash);
+  assert.notEqual(fingerprintOf({ ...base, value: null }).hash, hash);
+  assert.notEqual(fingerprintOf({ ...base, key: Buffer.from('kv'), value: Buffer.alloc(0) }).hash, hash);
+  assert.equal(fingerprintOf({ ...base, offset: 41n }).offset, 41n);
+});
+
+void test('taking a checkpoint deletes it whatever it holds, and says why it is refused: missing, other app, unreadable', async () => {
+  const d = freshDir();
+  const path = checkpointPath(d, ID);
+  assert.equal(path, join(d, 'app', 'app-rollup-state-changelog-3.checkpoint'));
+  const missing = await takeCheckpoint(path, ID);
+  assert.equal(missing.kind === 'refused' && missing.reason, 'missing');
+
+  await writeAtomically(path, encodeCheckpoint(sample()));
+  const found = await takeCheckpoint(path, ID);
+  assert.equal(found.kind, 'found');
+  assert.ok(!existsSync(path), 'deleted once taken');
+
+  for (const other of [{ appId: 'other' }, { changelog: 'x' }, { partition: 4 }]) {
+    await writeAtomically(path, encodeCheckpoint({ ...sample(), ...other }));
+    const refused = await takeCheckpoint(path, ID);
+    assert.equal(refused.kind === 'refused' && refused.reason, 'other app', JSON.stringify(other));
+    assert.ok(!existsSync(path));
+  }
+
+  const good = JSON.parse(encodeCheckpoint(sample()).toString('utf8')) as Record<string, unknown>;
+  const unreadable = [
+    '{"version":1,',
+    JSON.stringify({ ...good, version: 2 }),
+    JSON.stringify({ ...good, offset: '-1' }),
+    JSON.stringify({ ...good, fingerprint: { offset: '1', hash: 'short' } }),
+    JSON.stringify({ ...good, entries: [['a2V5', null]] }),
+    JSON.stringify({ ...good, entries: [['not base64!', 'dg==']] }),
+  ];
+  for (const text of unreadable) {
+    writeRaw(path, text);
+    const refused = await takeCheckpoint(path, ID);
+    assert.equal(refused.kind === 'refused' && refused.reason, 'unreadable', text);
+    assert.ok(!existsSync(path));
+  }
+});
+
+void test('a checkpoint is outside the log unless its fingerprint record is at or after the log start and its offset at or before the stable end', () => {
+  const c = sample(); // fingerprint at 40, offset 42
+  assert.equal(outsideTheLog(c, { start: 0n, end: 42n }), null);
+  assert.equal(outsideTheLog(c, { start: 40n, end: 100n }), null);
+  assert.match(outsideTheLog(c, { start: 41n, end: 100n }) ?? '', /not within/, 'compacted or deleted away');
+  assert.match(outsideTheLog(c, { start: 0n, end: 41n }) ?? '', /not within/, 'a truncated or new log');
+});
+
+void test('an atomic write that fails halfway leaves neither a partial checkpoint nor its temp file', async () => {
+  const d = freshDir();
+  const path = checkpointPath(d, ID);
+  const halfWrite: CheckpointFiles = {
+    ...NODE_FILES,
+    async writeSynced(temp, bytes) {
+      await NODE_FILES.writeSynced(temp, bytes.subarray(0, 10));
+      throw new Error('ENOSPC: no space left on device');
+    },
+  };
+  await assert.rejects(writeAtomically(path, encodeCheckpoint(sample()), halfWrite), /ENOSPC/);
+  assert.deepEqual(readdirSync(join(d, 'app')), []);
+
+  const failedRename: CheckpointFiles = {
+    ...NODE_FILES,
+    rename: () => Promise.reject(new Error('EIO: rename failed')),
+  };
+  await assert.rejects(writeAtomically(path, encodeCheckpoint(sample()), failedRename), /EIO/);
+  assert.deepEqual(readdirSync(join(d, 'app')), []);
+
+  await writeAtomically(path, encodeCheckpoint(sample()));
+  assert.deepEqual(readdirSync(join(d, 'app')), ['app-rollup-state-changelog-3.checkpoint']);
+  assert.deepEqual(decodeCheckpoint(readFileSync(path)), sample());
+});
+
+void test('the key-value store exports its committed state as the changelog records that rebuild it', () => {
+  const s = new KeyValueStore({ key: STRING_SERDE, value: STRING_SERDE });
+  const tx = s.begin();
+  tx.put('a', '1');
+  tx.put('b', '2');
+  tx.advanceStreamTime(500);
+  tx.apply();
+  const second = s.begin();
+  second.delete('a');
+  second.put('c', '3');
+  second.apply();
+  const open = s.begin();
+  open.put('uncommitted', 'x');
+  const exported = s.exportChangelog();
+  open.discard();
+  assert.ok(
+    exported.every((e) => e.value !== null),
+    'no tombstones',
+  );
+  const rebuilt = new KeyValueStore({ key: STRING_SERDE, value: STRING_SERDE });
+  for (const e of exported) rebuilt.restore(e.key, e.value);
+  assert.equal(rebuilt.size, 2);
+  assert.equal(rebuilt.get('b'), '2');
+  assert.equal(rebuilt.get('c'), '3');
+  assert.equal(rebuilt.get('a'), undefined);
+  assert.equal(rebuilt.get('uncommitted'), undefined);
+  assert.equal(rebuilt.streamTimeMs, 500);
+});
+
+// ---- the task ----
+
+const GROUP = 'app';
+const IN = 'server-metrics';
+const CHANGELOG = `${GROUP}-rollup-state-changelog`;
+const P = 3;
+const s = (seconds: number) => T0 + seconds * 1000;
+const INPUT: InputMessage[] = [
+  message(0, metricValue('a', s(1), 10)),
+  message(1, metricValue('b', s(2), 20)),
+  message(2, metricValue('a', s(30), 30)),
+  message(3, metricValue('b', s(61), 40)),
+  message(4, metricValue('a', s(75), 50)), // closes the first window
+  message(5, metricValue('a', s(80), 60)),
+  message(6, metricValue('b', s(95), 70)),
+  message(7, metricValue('a', s(150), 80)), // closes the second window
+  message(8, metricValue('b', s(155), 90)),
+];
+
+interface TaskRun {
+  task: PartitionTask;
+  store: WindowStore;
+  consumer: FakeConsumer;
+  lines: { msg: string; reason?: string }[];
+  restored: StageEventMap['task.restored'][];
+}
+
+function taskOn(broker: FakeBroker, stateDir: string | undefined, instance: string): TaskRun {
+  const lines: TaskRun['lines'] = [];
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => lines.push(JSON.parse(line) as TaskRun['lines'][number]) },
+  );
+  const events = new StageEvents();
+  const restored: TaskRun['restored'] = [];
+  events.on('task.restored', (e) => restored.push(e));
+  const store = new WindowStore();
+  const settings = {
+    windows: { sizeMs: 60_000, graceMs: 10_000 },
+    decoder: new FakeDecoder(broker),
+    encodeRollup: (rollup: unknown) => Buffer.from(JSON.stringify(rollup), 'utf8'),
+    lookupHost: () => undefined,
+  };
+  const consumer = new FakeConsumer(broker);
+  const deps: TaskDependencies = {
+    groupId: GROUP,
+    incarnation: instance,
+    stage: { id: 'test', version: '0' },
+    topics: { input: IN, output: 'out', dlq: 'dlq', changelog: CHANGELOG, dlqPartitions: 1 },
+    maxRecordsPerTransaction: 2,
+    retry: { initialBackoffMs: 1, maxBackoffMs: 1 },
+    breaker: { threshold: 100, probeIntervalMs: 60_000 },
+    kafka: broker,
+    journal: broker.journal,
+    consumer,
+    processor: (partition) =>
+      partition === P ? rollupOn(store, settings) : rollupProcessors(settings)(partition),
+    outputPartition: () => 0,
+    events,
+    faults: new FaultInjector([]),
+    logger,
+    now: () => 0,
+    sleep: () => Promise.resolve(),
+    random: () => 0.5,
+    idleFlushMs: 0,
+    commitLedger: new CommitLedger(),
+    isolationGate: new ProcessIsolationGate(),
+    stateDir,
+    onFatal: (error) => {
+      throw error;
+    },
+  };
+  return { task: new PartitionTask(P, deps), store, consumer, lines, restored };
+}
+
+/** Feeds the input from the consumer's position up to `until` (exclusive), one batch of two at a time. */
+async function feed(run: TaskRun, broker: FakeBroker, until: number): Promise<void> {
+  await run.task.start();
+  for (let i = 0; i < 20; i += 1) {
+    const position = run.consumer.positions.get(P) ?? 0n;
+    const messages = INPUT.filter((m) => m.offset >= position && m.offset < BigInt(until)).slice(0, 2);
+    if (messages.length === 0) return;
+    const control = new FakeBatchControl(broker, () => true);
+    await run.task.handleBatch(batchOf(IN, P, messages), control);
+    const resolved = control.resolved[control.resolved.length - 1];
+    if (resolved !== undefined) run.consumer.positions.set(P, resolved + 1n);
+  }
+}
+
+const fullRestoreOf = (broker: FakeBroker) => {
+  const store = new WindowStore();
+  for (const r of broker.records(CHANGELOG, P)) store.restore(r.key ?? Buffer.alloc(0), r.value);
+  return store.exportChangelog();
+};
+
+void test('a clean close after commits writes a checkpoint; the next task takes it at initialization, reads only the tail and holds the state a full restore gives', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const one = taskOn(broker, stateDir, 'one');
+  await feed(one, broker, 6);
+  assert.ok(!existsSync(path), 'nothing is written while the task runs');
+  await one.task.close(true);
+  assert.ok(existsSync(path), 'written at the clean close');
+  const changelogRecords = broker.records(CHANGELOG, P).length;
+  assert.ok(changelogRecords > 5);
+
+  const two = taskOn(broker, stateDir, 'two');
+  await two.task.start();
+  assert.ok(!existsSync(path), 'taken (deleted) at initialization, before any record is processed');
+  assert.deepEqual(
+    two.restored.map((r) => ({ records: r.records, fromCheckpoint: r.fromCheckpoint })),
+    [{ records: 0, fromCheckpoint: one.store.exportChangelog().length }],
+  );
+  assert.deepEqual(two.store.exportChangelog(), fullRestoreOf(broker));
+  // A process that dies now (no clean close) leaves nothing behind.
+  await two.task.close(false);
+  assert.ok(!existsSync(path), 'an unclean close writes nothing');
+});
+
+void test('another owner in between: the snapshot plus the changelog after it is the current state (latest wins)', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const one = taskOn(broker, stateDir, 'one');
+  await feed(one, broker, 4);
+  await one.task.close(true);
+  const before = broker.records(CHANGELOG, P).length;
+  // Another instance, without this STATE_DIR, owns the partition for a while and commits more.
+  const other = taskOn(broker, undefined, 'other');
+  await feed(other, broker, 8);
+  await other.task.close(true);
+  const tail = broker.records(CHANGELOG, P).length - before;
+  assert.ok(tail > 0);
+
+  const three = taskOn(broker, stateDir, 'three');
+  await three.task.start();
+  // Only what the other owner wrote is read; the rest comes from the checkpoint.
+  assert.deepEqual(
+    three.restored.map((r) => ({ records: r.records, fromCheckpoint: (r.fromCheckpoint ?? 0) > 0 })),
+    [{ records: tail, fromCheckpoint: true }],
+  );
+  assert.deepEqual(three.store.exportChangelog(), fullRestoreOf(broker));
+  await feed(three, broker, 9);
+  await three.task.close(true);
+});
+
+void test('no checkpoint after a failed transaction: the task is not running, its state not known committed', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const one = taskOn(broker, stateDir, 'one');
+  await feed(one, broker, 4);
+  broker.failAt('commit', 1, () => new RetriableError('REQUEST_TIMED_OUT', 'commit timed out'));
+  await one.task.handleBatch(batchOf(IN, P, INPUT.slice(4, 6)), new FakeBatchControl(broker, () => true));
+  assert.equal(one.task.isRunning, false);
+  await one.task.close(true);
+  assert.ok(!existsSync(path));
+});
+
+void test('no checkpoint when another writer committed to the changelog after this task’s last commit', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const one = taskOn(broker, stateDir, 'one');
+  await feed(one, broker, 6);
+  // A newer owner (this task a zombie that has not noticed yet) wrote a state change.
+  broker.seedCommit(GROUP, { topic: IN, partition: P, offset: 6n }, [
+    {
+      topic: CHANGELOG,
+      partition: P,
+      key: Buffer.from('["t"]'),
+      value: Buffer.from(String(s(999))),
+      headers: { [LINEAGE_HEADERS.attempt]: 'newer-owner/p3/1' },
+    },
+  ]);
+  await one.task.close(true);
+  assert.ok(!existsSync(path));
+  assert.ok(one.lines.some((l) => /no state checkpoint written: .*not this task's state/.test(l.msg)));
+});
+
+void test('a checkpoint refused at initialization (fingerprint differs, offset outside the log) costs a full restore with the reason logged', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const one = taskOn(broker, stateDir, 'one');
+  await feed(one, broker, 6);
+  const changelogRecords = broker.records(CHANGELOG, P).length;
+  const cases: [string, (c: Checkpoint) => Checkpoint][] = [
+    ['fingerprint differs', (c) => ({ ...c, fingerprint: { ...c.fingerprint, hash: 'f'.repeat(64) } })],
+    ['offset outside the log', (c) => ({ ...c, offset: c.offset + 1000n })],
+  ];
+  for (const [reason, doctor] of cases) {
+    await one.task.close(true);
+    const written = decodeCheckpoint(readFileSync(path));
+    // A snapshot that would be wrong if it were used.
+    const wrong = { ...written, entries: written.entries.slice(1) };
+    writeFileSync(path, encodeCheckpoint(doctor(wrong)));
+    const next = taskOn(broker, stateDir, reason);
+    await next.task.start();
+    assert.ok(
+      next.lines.some((l) => l.reason === reason),
+      next.lines.map((l) => l.msg).join('\n'),
+    );
+    assert.deepEqual(
+      next.restored.map((r) => ({ records: r.records, fromCheckpoint: r.fromCheckpoint })),
+      [{ records: changelogRecords, fromCheckpoint: 0 }],
+    );
+    assert.deepEqual(next.store.exportChangelog(), fullRestoreOf(broker));
+    assert.ok(!existsSync(path));
+    one.task = next.task;
+  }
+});
