@@ -167,7 +167,7 @@ export const VARIABLE_SPECS = {
   COMMIT_INTERVAL_MS: {
     kind: 'integer',
     default: '100',
-    description: 'A transaction spans fetched batches and commits this long after its first record.',
+    description: 'Commit a transaction (spanning fetched batches) this long after its first record.',
     min: 10,
     max: 60_000,
     unit: ms,
@@ -236,8 +236,7 @@ export const VARIABLE_SPECS = {
   STATE_DIR: {
     kind: 'text',
     default: undefined,
-    description:
-      "Tasks' state checkpoints, left at a clean stop so a restart reads only the changelog's tail; unset: off.",
+    description: "Where a clean stop leaves state checkpoints, so a restart reads only the changelog's tail.",
     allowed: 'a writable directory',
   },
   RETRY_BACKOFF_INITIAL_MS: {
