@@ -2,11 +2,12 @@
  * The input consumer on kafkajs, configured for exactly-once (design §2): read_committed, no auto-commit, no
  * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
  */
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { BatchControl, InputBatch } from '../../engine/ports.js';
 import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../../engine/stage-ports.js';
 import { FatalError, RetriableError } from '../../errors/errors.js';
 import { translateKafkaError } from '../client/translate-error.js';
+import { stickyAssigner } from './sticky-assigner.js';
 
 declare module 'kafkajs' {
   interface ConsumerConfig {
@@ -31,6 +32,8 @@ export interface InputConsumerSettings {
 
 export class InputConsumer implements InputConsumerPort {
   private readonly consumer: Consumer;
+  /** This member's last assignment: it asks the group leader to keep it (sticky-assigner.ts). */
+  private owned: Record<string, number[]> = {};
 
   constructor(
     kafka: Kafka,
@@ -49,12 +52,13 @@ export class InputConsumer implements InputConsumerPort {
       minBytes: 1024 * 1024,
       maxBytesPerPartition: 1024 * 1024,
       retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 5000 },
+      partitionAssigners: [stickyAssigner(() => this.owned), PartitionAssigners.roundRobin],
     });
     const { GROUP_JOIN, END_BATCH_PROCESS, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (event) => {
-      listeners.onAssignment(
-        [...(event.payload.memberAssignment[settings.topic] ?? [])].sort((a, b) => a - b),
-      );
+      const partitions = [...(event.payload.memberAssignment[settings.topic] ?? [])].sort((a, b) => a - b);
+      this.owned = { [settings.topic]: partitions };
+      listeners.onAssignment(partitions);
     });
     this.consumer.on(END_BATCH_PROCESS, (event) => {
       if (event.payload.batchSize === 0 && event.payload.topic === settings.topic) {
