@@ -136,11 +136,13 @@ test('negative control: a checkpoint whose fingerprint does not match the change
     };
     file.fingerprint.hash = 'f'.repeat(64);
     file.entries = file.entries.map(([key, value]) => {
-      const decoded = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as { count?: number };
-      if (decoded.count === undefined) return [key, value];
+      // A window value in changelog format 2 (design §5): byte 2, kind 'W', then windowStart and count as
+      // float64 little-endian; the stream-time value (kind 'T') is left alone.
+      const bytes = Buffer.from(value, 'base64');
+      if (bytes[0] !== 2 || bytes[1] !== 'W'.charCodeAt(0)) return [key, value];
       doctored += 1;
-      decoded.count *= 10;
-      return [key, Buffer.from(JSON.stringify(decoded), 'utf8').toString('base64')];
+      bytes.writeDoubleLE(bytes.readDoubleLE(10) * 10, 10);
+      return [key, bytes.toString('base64')];
     });
     writeFileSync(path, JSON.stringify(file));
   }
