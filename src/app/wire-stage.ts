@@ -134,6 +134,8 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger, job: 
           groupInstanceId: config.groupInstanceId,
           maxWaitTimeMs: config.commit.intervalMs,
           concurrency,
+          // Negative control only: kafkajs's round robin, which moves partitions whatever each member owns.
+          stickyAssignment: config.brokenVariant !== 'round-robin-assignment',
         },
         listeners,
       ),

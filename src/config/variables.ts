@@ -14,7 +14,10 @@ export const PROCESSING_GUARANTEE_ALIASES: Readonly<Record<string, ProcessingGua
   exactly_once_v2: 'exactly_once',
 };
 
-/** Deliberately broken variants for negative controls: each breaks one rule exactly-once rests on. */
+/**
+ * Deliberately broken variants for negative controls: each breaks one rule exactly-once rests on, or (the last)
+ * turns off one the recovery figures rest on.
+ */
 export const BROKEN_VARIANTS = [
   'offsets-outside-transaction',
   'no-state-rollback',
@@ -24,6 +27,7 @@ export const BROKEN_VARIANTS = [
   'instance-transactional-id',
   'no-attempt-release',
   'no-isolation-gate',
+  'round-robin-assignment',
 ] as const;
 export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
 

@@ -72,6 +72,9 @@ export function decorateForNegativeControl(
       return { ...unchanged, journal: withoutRelease(ports.journal) };
     case 'no-isolation-gate':
       return { ...unchanged, isolationGate: OPEN_GATE };
+    case 'round-robin-assignment':
+      // Not a port: the input consumer's assigner, chosen where it is built (wire-stage.ts).
+      return unchanged;
   }
 }
 

@@ -28,6 +28,8 @@ export interface InputConsumerSettings {
   maxWaitTimeMs: number;
   /** Partitions handled in parallel, each by its own task and producer. */
   concurrency: number;
+  /** Keep partitions with their owners across rebalances (sticky-assigner.ts); false: kafkajs's round robin. */
+  stickyAssignment: boolean;
 }
 
 export class InputConsumer implements InputConsumerPort {
@@ -52,7 +54,9 @@ export class InputConsumer implements InputConsumerPort {
       minBytes: 1024 * 1024,
       maxBytesPerPartition: 1024 * 1024,
       retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 5000 },
-      partitionAssigners: [stickyAssigner(() => this.owned), PartitionAssigners.roundRobin],
+      partitionAssigners: settings.stickyAssignment
+        ? [stickyAssigner(() => this.owned), PartitionAssigners.roundRobin]
+        : [PartitionAssigners.roundRobin],
     });
     const { GROUP_JOIN, END_BATCH_PROCESS, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (event) => {

@@ -167,9 +167,14 @@ export async function prepareTopics(
           { name: 'cleanup.policy', value: 'compact' },
           // Transactional writes are compacted only once stable; keep a little history for restores in flight.
           { name: 'min.compaction.lag.ms', value: '60000' },
-          // Only closed segments are compacted; small ones keep restores short on a busy partition.
-          { name: 'segment.bytes', value: String(64 * 1024 * 1024) },
-          { name: 'segment.ms', value: String(3_600_000) },
+          // Only closed segments are compacted: small ones, rolled every 10 minutes, let compaction run during a
+          // run, and a low dirty ratio starts it early. A restore then reads little more than the live state.
+          { name: 'segment.bytes', value: String(16 * 1024 * 1024) },
+          { name: 'segment.ms', value: String(600_000) },
+          { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+          // A closed window's tombstone outlives its value by this long, then goes: every window key ends in
+          // one, so a day's worth (the default) would be most of what a restore reads. A restore takes seconds.
+          { name: 'delete.retention.ms', value: String(900_000) },
         ],
       },
       {
