@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:profile -- [--records N] [--repeat N] [--label L] [--commit-interval-ms N]`: where the stage's CPU goes while it drains a
+ * `npm run bench:profile -- [--records N] [--repeat N] [--label L] [--commit-interval-ms N]
+ * [--commit-max-records N]`: where the stage's CPU goes while it drains a
  * preloaded input. Preloads the bench workload once into the broker of KAFKA_BROKERS (the shared stack: load
  * .stack/env), then, `--repeat` times, runs `eos-rollup run` exactly-once under `node --cpu-prof` with a fresh
  * group until its committed offsets reach the input's end, stops it with SIGTERM and reads its profile.
@@ -71,6 +72,7 @@ async function profileOnce(
   repeat: number,
   tickUs: number,
   commitIntervalMs: number,
+  commitMaxRecords: string | undefined,
 ): Promise<RepeatFigures> {
   const appId = `${context.tag}-p${repeat}`;
   const profileDir = mkdtempSync(join(tmpdir(), 'eos-rollup-cpuprof-'));
@@ -89,6 +91,7 @@ async function profileOnce(
       logFile,
       env: {
         ...stageEnv(context, names, commitIntervalMs),
+        ...(commitMaxRecords === undefined ? {} : { COMMIT_MAX_RECORDS: commitMaxRecords }),
         PROCESSING_GUARANTEE: 'exactly_once',
         METRICS_PORT: String(await freePort()),
         INSTANCE_ID: `${appId}-1`,
@@ -210,6 +213,8 @@ async function main(): Promise<void> {
       label: { type: 'string', default: 'latest' },
       'report-only': { type: 'boolean', default: false },
       'commit-interval-ms': { type: 'string', default: '1000' },
+      // Unset: the stage's default. The stage checks the value.
+      'commit-max-records': { type: 'string' },
     },
   });
   const records = Number(values.records);
@@ -277,7 +282,16 @@ async function main(): Promise<void> {
     const tickUs = 1e6 / clockTicks();
     const repeats: RepeatFigures[] = [];
     for (let i = 1; i <= repeat; i++) {
-      const figures = await profileOnce(context, probe, inputTopic, inputEnd, i, tickUs, commitIntervalMs);
+      const figures = await profileOnce(
+        context,
+        probe,
+        inputTopic,
+        inputEnd,
+        i,
+        tickUs,
+        commitIntervalMs,
+        values['commit-max-records'],
+      );
       log(
         `repeat ${i}: ${figures.recordsPerSecond?.toFixed(0) ?? '-'} records/s, ${figures.cpuUsPerRecord?.toFixed(1) ?? '-'} CPU µs/record`,
       );
