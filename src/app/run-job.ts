@@ -126,6 +126,9 @@ export async function runJob<In, Out, W extends StoreWrites>(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', (reason) => {
+    logUnhandledRejection(logger, reason);
+  });
 
   try {
     try {
@@ -142,6 +145,18 @@ export async function runJob<In, Out, W extends StoreWrites>(
   logger.info('stopped cleanly');
   exitIfLingering(logger);
   return EXIT.ok;
+}
+
+/**
+ * Our own promises are all awaited or caught (ESLint no-floating-promises), so one rejected with nobody
+ * listening comes from a client library's timer: kafkajs restarts a crashed consumer from a `setTimeout` and lets
+ * that restart's rejection go. Node's default would end the process with a stack trace outside the log and
+ * without taking the journaled attempts back. The job carries on instead, and says so: the components such a
+ * rejection can leave stopped watch themselves (the input consumer is restarted by the stage and watched by the
+ * watchdog, the inventory follower restarts its consumer).
+ */
+function logUnhandledRejection(logger: Logger, reason: unknown): void {
+  logger.error({ err: reason }, 'a library left a promise rejection unhandled; carrying on');
 }
 
 /**

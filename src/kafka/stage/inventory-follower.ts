@@ -4,6 +4,7 @@
  * instance needs every partition, so it reads with a private consumer group that never commits.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resolver, Type } from 'avsc';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -13,12 +14,16 @@ import { avroType } from '../../serde/schema-files.js';
 import { HEADER_LENGTH, readWireHeader } from '../../serde/wire-format.js';
 import { partitionRanges } from '../client/offsets.js';
 
+const RESTART_INITIAL_BACKOFF_MS = 250;
+const RESTART_MAX_BACKOFF_MS = 5000;
+
 export class InventoryFollower {
   private readonly hosts = new Map<string, HostInfo>();
   private readonly reader: Type = avroType('hostInfo');
   private readonly resolvers = new Map<number, Resolver | null>();
   private consumer: Consumer | undefined;
   private caughtUp = false;
+  private restarting = false;
   private readonly groupId: string;
 
   constructor(
@@ -74,6 +79,16 @@ export class InventoryFollower {
       if (BigInt(event.payload.lastOffset) + 1n >= end) pending.delete(event.payload.partition);
       check();
     });
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (!event.payload.restart) this.restartAfterGivingUp(consumer, event.payload.error);
+    });
+    await this.run(consumer);
+    check();
+    await caughtUp;
+  }
+
+  /** Connects, subscribes and runs: at start, and again after kafkajs gave up on the consumer. */
+  private async run(consumer: Consumer): Promise<void> {
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await consumer.run({
@@ -96,8 +111,37 @@ export class InventoryFollower {
         }
       },
     });
-    check();
-    await caughtUp;
+  }
+
+  /**
+   * kafkajs restarts a crashed consumer only when the innermost error says it is retriable. With every broker
+   * down, its rejoin ends in "Failed to find group coordinator", which is not, and the consumer stays stopped: the
+   * table would silently stop following the topic. So the follower restarts it itself, backing off, until it
+   * runs again or the follower is stopped. The table is kept meanwhile; the new run re-reads the topic from the
+   * beginning (the group never commits), so until it has passed a host's latest record that host may look up an
+   * older value, as it would have at that point of a first read.
+   */
+  private restartAfterGivingUp(consumer: Consumer, error: Error): void {
+    if (this.restarting) return;
+    this.restarting = true;
+    this.logger.warn({ err: error }, 'inventory consumer stopped by kafkajs; restarting it');
+    void (async () => {
+      try {
+        for (let attempt = 1; this.consumer === consumer; attempt++) {
+          await sleep(Math.min(RESTART_MAX_BACKOFF_MS, RESTART_INITIAL_BACKOFF_MS * 2 ** attempt));
+          if (this.consumer !== consumer) return;
+          try {
+            await this.run(consumer);
+            this.logger.info({ attempt }, 'inventory consumer restarted');
+            return;
+          } catch (startError) {
+            this.logger.warn({ err: startError, attempt }, 'inventory consumer restart failed; retrying');
+          }
+        }
+      } finally {
+        this.restarting = false;
+      }
+    })();
   }
 
   private async decode(value: Buffer): Promise<HostInfo | undefined> {
