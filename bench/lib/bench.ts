@@ -1,6 +1,7 @@
 /**
  * One bench run, as numbered phases: (1) the workload, preloaded once; (2) an unrecorded warm-up read;
- * (3) interleaved rounds of every peer; (4) input-to-visible latency runs; (5) the recovery run; (6) the result.
+ * (3) interleaved rounds of every peer; (4) input-to-visible latency runs; (5) the recovery runs; (6) throughput
+ * under churn; then the result.
  * Each phase records a failure as a failed figure and lets the next one run.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -15,12 +16,14 @@ import { OffsetProbe } from './offsets.js';
 import type { BenchOptions } from './options.js';
 import { PEERS, type BenchContext, type RunNames } from './peers.js';
 import { computeRatios, evaluateTargets, RATIO_DEFINITIONS, roundOrder, summarizePeer } from './ratios.js';
+import { runChurn } from './churn-run.js';
 import { runRecovery } from './recovery-run.js';
 import { round } from './stats.js';
 import { runThroughput, type ThroughputRun, type ThroughputRunOptions } from './throughput-run.js';
 import {
   FIGURE_NAMES,
   type BenchResult,
+  type ChurnResult,
   type FigureName,
   type LatencyResult,
   type PeerId,
@@ -205,14 +208,16 @@ async function latencyRuns(run: Run, peers: readonly PeerResult[]): Promise<Late
 
 function failedRecovery(
   options: Readonly<BenchOptions>,
+  membership: RecoveryResult['membership'],
   ratePerSecond: number,
   error: unknown,
 ): RecoveryResult {
   return {
     ok: false,
     error: messageOf(error),
+    membership,
     instances: 1,
-    sessionTimeoutMs: options.sessionTimeoutMs,
+    sessionTimeoutMs: options.recoverySessionTimeoutMs,
     commitIntervalMs: 1000,
     ratePerSecond,
     steadyLagRecords: null,
@@ -220,33 +225,70 @@ function failedRecovery(
     restoreS: null,
     firstCommitS: null,
     caughtUpS: null,
+    longestPartitionStallS: null,
     restoredRecords: null,
     audit: { exitCode: null, verdict: 'not run', summary: '' },
   };
 }
 
-async function recoveryPhase(run: Run, peers: readonly PeerResult[]): Promise<RecoveryResult | null> {
+/** The target run (static membership) and, for comparison, the same kill with a dynamic member. */
+async function recoveryPhase(
+  run: Run,
+  peers: readonly PeerResult[],
+): Promise<{ recovery: RecoveryResult | null; recoveryDynamic: RecoveryResult | null }> {
   const { options, log } = run;
   const median = (id: PeerId): number | null => peers.find((p) => p.id === id)?.median.throughputRps ?? null;
   const sustained = median('SUT-1s') ?? median('SUT-100ms');
-  if (options.recoverySeconds <= 0 || sustained === null) return null;
+  if (options.recoverySeconds <= 0 || sustained === null) return { recovery: null, recoveryDynamic: null };
   const ratePerSecond = options.recoveryRate ?? liveRate(options, sustained);
+  const once = async (membership: RecoveryResult['membership']): Promise<RecoveryResult> => {
+    log(
+      `recovery run (${membership} member, session timeout ${options.recoverySessionTimeoutMs / 1000} s): SUT-1s under ${ratePerSecond} records/s, SIGKILL after ${options.recoverySeconds} s of steady state`,
+    );
+    const recovery = await runRecovery(run.context, run.kafka, run.probe, {
+      membership,
+      sessionTimeoutMs: options.recoverySessionTimeoutMs,
+      ratePerSecond,
+      loadSeconds: options.recoverySeconds,
+      hosts: options.hosts,
+      appId: `${run.context.tag}-recovery-${membership}`,
+      logDir: run.context.logDir,
+      log,
+    }).catch((error: unknown) => failedRecovery(options, membership, ratePerSecond, error));
+    log(
+      `  rejoin ${show(recovery.rejoinS, 1)} s, restore ${show(recovery.restoreS, 1)} s, first commit ${show(recovery.firstCommitS, 1)} s, ` +
+        `longest partition stall ${show(recovery.longestPartitionStallS, 1)} s, caught up ${show(recovery.caughtUpS, 1)} s; ` +
+        `audit ${recovery.audit.verdict}${recovery.error ? `; ${recovery.error}` : ''}`,
+    );
+    return recovery;
+  };
+  return { recovery: await once('static'), recoveryDynamic: await once('dynamic') };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 6. Throughput under churn
+
+async function churnPhase(run: Run): Promise<ChurnResult | null> {
+  const { options, log } = run;
+  if (options.churnEverySeconds <= 0 || !options.peers.includes('SUT-1s')) return null;
   log(
-    `recovery run: SUT-1s under ${ratePerSecond} records/s, SIGKILL after ${options.recoverySeconds} s of steady state`,
+    `churn run: two static members drain the input, undisturbed and then with a SIGKILL every ${options.churnEverySeconds} s`,
   );
-  const recovery = await runRecovery(run.context, run.kafka, run.probe, {
-    ratePerSecond,
-    loadSeconds: options.recoverySeconds,
-    hosts: options.hosts,
-    appId: `${run.context.tag}-recovery`,
+  const churn = await runChurn(run.context, run.probe, {
+    killEveryS: options.churnEverySeconds,
+    sessionTimeoutMs: options.recoverySessionTimeoutMs,
+    appId: `${run.context.tag}-churn`,
+    inputTopic: run.inputTopic,
+    inputEnd: run.inputEnd,
     logDir: run.context.logDir,
+    timeoutMs: options.peerTimeoutSeconds * 1000,
     log,
-  }).catch((error: unknown) => failedRecovery(options, ratePerSecond, error));
+  });
   log(
-    `  rejoin ${show(recovery.rejoinS, 1)} s, restore ${show(recovery.restoreS, 1)} s, first commit ${show(recovery.firstCommitS, 1)} s, ` +
-      `caught up ${show(recovery.caughtUpS, 1)} s; audit ${recovery.audit.verdict}${recovery.error ? `; ${recovery.error}` : ''}`,
+    `  ${show(churn.churnRps)} against ${show(churn.steadyRps)} records/s (${show(churn.ratio, 2)}), ${churn.kills} kills, ` +
+      `longest standstill ${show(churn.longestStandstillS, 1)} s; audit ${churn.audit.verdict}${churn.error ? `; ${churn.error}` : ''}`,
   );
-  return recovery;
+  return churn;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -308,7 +350,8 @@ export async function runBench(
     };
     const peers = await throughputRounds(run, shared);
     const latency = await latencyRuns(run, peers);
-    const recovery = await recoveryPhase(run, peers);
+    const { recovery, recoveryDynamic } = await recoveryPhase(run, peers);
+    const churn = await churnPhase(run);
 
     const result: BenchResult = {
       schema: 1,
@@ -340,6 +383,8 @@ export async function runBench(
       peers,
       latency,
       recovery,
+      recoveryDynamic,
+      churn,
       elapsedS: 0,
     };
     result.targets = evaluateTargets(result);

@@ -1,5 +1,6 @@
 /** `npm run bench -- [options]`: the command line, parsed into one frozen settings object. Pure. */
 import { parseArgs } from 'node:util';
+import { VARIABLE_SPECS } from '../../src/config/variables.js';
 import { PEER_IDS, type PeerId } from './types.js';
 
 export interface BenchOptions {
@@ -33,6 +34,10 @@ export interface BenchOptions {
   liveRateCap: number;
   /** Seconds of live load before the kill in the recovery run; 0 skips it. */
   recoverySeconds: number;
+  /** Session timeout of the recovery and churn runs: the stage's default, what users run. */
+  recoverySessionTimeoutMs: number;
+  /** The churn run SIGKILLs one of two members this often; 0 skips it. */
+  churnEverySeconds: number;
   /** Give up on a peer that has not caught up after this long. */
   peerTimeoutSeconds: number;
   s1Heap: string;
@@ -58,7 +63,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --latency-peers <list>   peers with a latency run [SUT-100ms,SUT-1s,S1-1s,S1-100ms; quick SUT-1s,S1-1s]
   --recovery-rate <n>      live load of the recovery run, records/s [half SUT-1s's sustained rate]
   (quick mode caps the live load of the latency and recovery runs at 5000 records/s)
-  --recovery-seconds <s>   steady live load before the SIGKILL in the recovery run, 0 = skip [20; quick 5]
+  --recovery-seconds <s>   steady live load before the SIGKILL in the recovery runs, 0 = skip [20; quick 5]
+  --recovery-session-timeout-ms <ms>  session timeout of the recovery and churn runs [30000, the stage's default]
+  --churn-every-s <s>      churn run: SIGKILL one of two static members this often, 0 = skip [10; quick 0]
   --peer-timeout-s <s>     longest a peer may take to catch up [900]
   --s1-heap <size>         S1's JVM -Xmx [1g]
   --out <dir>              where latest.json, latest.md and latest.svg go [bench/results]`;
@@ -119,6 +126,8 @@ export function parseBenchArgs(args: readonly string[]): Readonly<BenchOptions> 
         'latency-peers': { type: 'string' },
         'recovery-rate': { type: 'string' },
         'recovery-seconds': { type: 'string' },
+        'recovery-session-timeout-ms': { type: 'string' },
+        'churn-every-s': { type: 'string' },
         'peer-timeout-s': { type: 'string' },
         's1-heap': { type: 'string' },
         out: { type: 'string' },
@@ -169,6 +178,14 @@ export function parseBenchArgs(args: readonly string[]): Readonly<BenchOptions> 
         : integer('recovery-rate', text('recovery-rate'), 0, 1, 1_000_000),
     liveRateCap: quick ? 5000 : Number.POSITIVE_INFINITY,
     recoverySeconds: integer('recovery-seconds', text('recovery-seconds'), quick ? 5 : 20, 0, 3600),
+    recoverySessionTimeoutMs: integer(
+      'recovery-session-timeout-ms',
+      text('recovery-session-timeout-ms'),
+      Number(VARIABLE_SPECS.SESSION_TIMEOUT_MS.default),
+      1000,
+      300_000,
+    ),
+    churnEverySeconds: integer('churn-every-s', text('churn-every-s'), quick ? 0 : 10, 0, 3600),
     peerTimeoutSeconds: integer('peer-timeout-s', text('peer-timeout-s'), 900, 10, 86_400),
     s1Heap,
     outDir: text('out') ?? 'bench/results',

@@ -116,3 +116,28 @@ export function steadyAfter(
   }
   return null;
 }
+
+/** Committed offsets by partition at one moment. */
+export interface PartitionPoint {
+  atMs: number;
+  committed: ReadonlyMap<number, number>;
+}
+
+/**
+ * The longest stall of any partition after a kill: for each partition, the time from `killedAtMs` to the first
+ * point whose committed offset is past the one it had at the kill. Every partition counts (under a live load each
+ * has lag). null while some partition has not moved yet.
+ */
+export function longestPartitionStallMs(
+  atKill: ReadonlyMap<number, number>,
+  points: readonly PartitionPoint[],
+  killedAtMs: number,
+): number | null {
+  let longest = 0;
+  for (const [partition, offset] of atKill) {
+    const moved = points.find((p) => p.atMs >= killedAtMs && (p.committed.get(partition) ?? 0) > offset);
+    if (!moved) return null;
+    longest = Math.max(longest, moved.atMs - killedAtMs);
+  }
+  return longest;
+}

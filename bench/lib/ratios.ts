@@ -10,6 +10,7 @@ import {
   type PeerMedians,
   type PeerResult,
   type Ratios,
+  type RecoveryResult,
   type RoundFigures,
   type TargetCheck,
 } from './types.js';
@@ -130,8 +131,14 @@ const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
 const ms = (v: number): string => `${Math.round(v)} ms`;
 const s = (v: number): string => `${v.toFixed(1)} s`;
 
+/** The recovery run's restore (from `partitions assigned` to the last `state restored`), scaled to 500k records. */
+export function restorePer500k(recovery: RecoveryResult | null): number | null {
+  if (recovery?.restoreS == null || recovery.rejoinS === null || !recovery.restoredRecords) return null;
+  return ((recovery.restoreS - recovery.rejoinS) * 500_000) / recovery.restoredRecords;
+}
+
 export function evaluateTargets(
-  result: Pick<BenchResult, 'ratios' | 'latency' | 'recovery' | 'settings'>,
+  result: Pick<BenchResult, 'ratios' | 'latency' | 'recovery' | 'churn' | 'settings'>,
 ): TargetCheck[] {
   const checks: TargetCheck[] = [
     atLeast('SUT/S1 throughput', 1.0, result.ratios.sut_over_s1, fixed2),
@@ -152,13 +159,24 @@ export function evaluateTargets(
   if (result.latency.every((l) => !l.peer.startsWith('SUT'))) {
     checks.push(atMost('p99 input-to-visible at half the sustained rate', 150, null, ms));
   }
-  const recovery = result.recovery;
+  const recovery = result.recovery?.ok === true ? result.recovery : null;
   checks.push(
     atMost(
-      'recovery after SIGKILL (kill to caught up)',
-      (recovery?.sessionTimeoutMs ?? result.settings.sessionTimeoutMs) / 1000 + 5,
-      recovery?.ok === true ? recovery.caughtUpS : null,
+      'longest partition stall after a SIGKILL and a static restart',
+      5,
+      recovery?.longestPartitionStallS ?? null,
       s,
+    ),
+    atMost('recovery after a SIGKILL and a static restart (kill to caught up)', 15, recovery?.caughtUpS ?? null, s),
+    atMost('restore time per 500,000 changelog records', 3, restorePer500k(recovery), s),
+  );
+  const churn = result.churn?.ok === true ? result.churn : null;
+  checks.push(
+    atLeast(
+      `throughput with one of two members SIGKILLed every ${result.churn?.killEveryS ?? 10} s, of undisturbed`,
+      0.7,
+      churn?.ratio ?? null,
+      pct,
     ),
   );
   checks.push({

@@ -1,10 +1,13 @@
 /**
  * Recovery: the stage (1 s commits) under a live load at half its sustained rate is SIGKILLed and started again
- * at once, as a supervisor would. Each phase is timed from the kill:
- * - rejoin: the new process logs `partitions assigned` (the group waited for the dead member's session to expire);
+ * at once, as a supervisor would: with static membership under the same INSTANCE_ID (a StatefulSet pod), or as a
+ * dynamic member (a new member id). Each phase is timed from the kill:
+ * - rejoin: the new process logs `partitions assigned` (a dynamic member waits for the dead member's session to
+ *   expire; a static one takes its partitions back at once);
  * - restore: the last assigned task logs `state restored`;
  * - first commit: the group's committed offsets move again (broker, polled every 250 ms);
- * - caught up: the lag is back at or below the highest lag seen in steady state before the kill, for 3 polls.
+ * - caught up: the lag is back at or below the highest lag seen in steady state before the kill, for 3 polls;
+ * - longest partition stall: the last partition whose committed offset moves past its value at the kill.
  * Then the load stops, the stage drains and stops cleanly, and the auditor (`eos-rollup audit --drained`) checks
  * that everything is counted exactly once.
  *
@@ -20,10 +23,13 @@ import { LiveLoad } from './live-load.js';
 import type { OffsetProbe } from './offsets.js';
 import { parseStageLog } from './peer-output.js';
 import { PEERS, readyWatch, stageEnv, waitUntilReady, type BenchContext, type Launched } from './peers.js';
-import { steadyAfter, type LagPoint } from './progress.js';
-import type { RecoveryResult } from './types.js';
+import { longestPartitionStallMs, steadyAfter, type LagPoint, type PartitionPoint } from './progress.js';
+import type { AuditVerdict, RecoveryResult } from './types.js';
 
 export interface RecoveryRunOptions {
+  membership: 'static' | 'dynamic';
+  /** The stage's own default unless the bench is told otherwise: what users run. */
+  sessionTimeoutMs: number;
   ratePerSecond: number;
   loadSeconds: number;
   hosts: number;
@@ -78,13 +84,8 @@ export function restoredAt(log: RestartLog): number | null {
   return last;
 }
 
-interface AuditOutcome {
-  exitCode: number | null;
-  verdict: 'clean' | 'violations';
-  summary: string;
-}
-
-function runAudit(root: string, env: NodeJS.ProcessEnv): Promise<AuditOutcome> {
+/** `eos-rollup audit --drained` over a finished run: the stage's own auditor, a separate process. */
+export function runAudit(root: string, env: NodeJS.ProcessEnv): Promise<AuditVerdict> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -107,22 +108,35 @@ function runAudit(root: string, env: NodeJS.ProcessEnv): Promise<AuditOutcome> {
   });
 }
 
+/** The environment of the first process and of its replacement. */
+export function membershipEnv(
+  membership: RecoveryRunOptions['membership'],
+  appId: string,
+  incarnation: 1 | 2,
+): NodeJS.ProcessEnv {
+  return membership === 'static'
+    ? { INSTANCE_ID: `${appId}-a`, STATIC_MEMBERSHIP: 'true' }
+    : { INSTANCE_ID: `${appId}-${incarnation === 1 ? 'a' : 'b'}` };
+}
+
 export async function runRecovery(
-  context: BenchContext,
+  benchContext: BenchContext,
   kafka: Kafka,
   probe: OffsetProbe,
   options: RecoveryRunOptions,
 ): Promise<RecoveryResult> {
+  const context: BenchContext = { ...benchContext, sessionTimeoutMs: options.sessionTimeoutMs };
   const inputTopic = `${options.appId}-input`;
   const names = (instance: number) => ({
     appId: options.appId,
     inputTopic,
     inputRecords: 0,
-    logFile: join(options.logDir, `recovery-${instance}.log`),
+    logFile: join(options.logDir, `recovery-${options.membership}-${instance}.log`),
   });
   const result: RecoveryResult = {
     ok: false,
     error: null,
+    membership: options.membership,
     instances: 1,
     sessionTimeoutMs: context.sessionTimeoutMs,
     commitIntervalMs: COMMIT_INTERVAL_MS,
@@ -132,6 +146,7 @@ export async function runRecovery(
     restoreS: null,
     firstCommitS: null,
     caughtUpS: null,
+    longestPartitionStallS: null,
     restoredRecords: null,
     audit: { exitCode: null, verdict: 'not run', summary: '' },
   };
@@ -140,15 +155,16 @@ export async function runRecovery(
   let first: Launched | undefined;
   let second: Launched | undefined;
   let load: LiveLoad | undefined;
-  const lag = async (): Promise<LagPoint & { committed: number }> => {
-    const committed = await probe.committed(options.appId, inputTopic);
+  const lag = async (): Promise<LagPoint & { committed: number; byPartition: Map<number, number> }> => {
+    const byPartition = await probe.committedByPartition(options.appId, inputTopic);
+    const committed = [...byPartition.values()].reduce((a, b) => a + b, 0);
     const end = await probe.endOffset(inputTopic);
-    return { atMs: Date.now(), lag: Math.max(0, end - committed), committed };
+    return { atMs: Date.now(), lag: Math.max(0, end - committed), committed, byPartition };
   };
   try {
     const watch = readyWatch(sut);
     first = await sut.launch(context, names(1), {
-      env: { INSTANCE_ID: `${options.appId}-a` },
+      env: membershipEnv(options.membership, options.appId, 1),
       onLine: watch.onLine,
     });
     await waitUntilReady(first, watch.ready, 90_000);
@@ -160,7 +176,7 @@ export async function runRecovery(
     // Steady state first: caught up with the load, then watched for loadSeconds.
     const waitStart = Date.now();
     for (let close = 0; close < 2;) {
-      if (!first.child.isRunning) throw new Error('the stage exited before the kill; see recovery-1.log');
+      if (!first.child.isRunning) throw new Error(`the stage exited before the kill; see ${names(1).logFile}`);
       if (Date.now() - waitStart > 90_000)
         throw new Error('the stage did not catch up with the live load in 90 s');
       const point = await lag();
@@ -176,26 +192,31 @@ export async function runRecovery(
     result.steadyLagRecords = steadyLag;
 
     // The kill, and the restart right away.
-    const committedAtKill = await probe.committed(options.appId, inputTopic);
+    const byPartitionAtKill = await probe.committedByPartition(options.appId, inputTopic);
+    const committedAtKill = [...byPartitionAtKill.values()].reduce((a, b) => a + b, 0);
     const killedAt = Date.now();
     first.child.signal('SIGKILL');
     await first.child.exited;
     options.log(`  SIGKILLed the stage (pid ${first.child.pid}); restarting it`);
     const restart = newRestartLog();
     second = await sut.launch(context, names(2), {
-      env: { INSTANCE_ID: `${options.appId}-b` },
+      env: membershipEnv(options.membership, options.appId, 2),
       onLine: (line) => {
         noteRestartLine(restart, line);
       },
     });
     const points: LagPoint[] = [];
+    const partitionPoints: PartitionPoint[] = [];
     let firstCommitAt: number | null = null;
     let caughtUpAt: number | null = null;
+    let stallMs: number | null = null;
     const deadline = killedAt + context.sessionTimeoutMs + 90_000;
-    while (caughtUpAt === null && Date.now() < deadline) {
-      if (!second.child.isRunning) throw new Error('the restarted stage exited; see recovery-2.log');
+    while ((caughtUpAt === null || stallMs === null) && Date.now() < deadline) {
+      if (!second.child.isRunning) throw new Error(`the restarted stage exited; see ${names(2).logFile}`);
       const point = await lag();
       points.push(point);
+      partitionPoints.push({ atMs: point.atMs, committed: point.byPartition });
+      stallMs = longestPartitionStallMs(byPartitionAtKill, partitionPoints, killedAt);
       if (firstCommitAt === null && point.committed > committedAtKill) {
         firstCommitAt = point.atMs;
       }
@@ -207,8 +228,10 @@ export async function runRecovery(
     result.restoreS = since(restoredAt(restart));
     result.firstCommitS = since(firstCommitAt);
     result.caughtUpS = since(caughtUpAt);
+    result.longestPartitionStallS = stallMs === null ? null : stallMs / 1000;
     result.restoredRecords = restart.restoredRecords;
     if (caughtUpAt === null) throw new Error('the restarted stage did not get back to steady lag');
+    if (stallMs === null) throw new Error('a partition made no progress after the restart');
 
     // Drain, stop cleanly, audit.
     await load.stop();

@@ -3,7 +3,7 @@
  * and the definitions. Pure and deterministic: the same result gives the same bytes, so the committed report only
  * changes where a figure does.
  */
-import type { BenchResult, PeerResult, RoundFigures } from './types.js';
+import type { BenchResult, PeerResult, RecoveryResult, RoundFigures } from './types.js';
 
 /** 1234567.8 → "1,234,568"; null → "—". */
 export function formatNumber(value: number | null, decimals = 0): string {
@@ -126,30 +126,61 @@ function latencySection(result: BenchResult): string {
 }
 
 function recoverySection(result: BenchResult): string {
-  const r = result.recovery;
-  if (!r) return 'Not run (`--recovery-seconds 0`, or no SUT peer measured).';
+  const runs = [result.recovery, result.recoveryDynamic].filter((r): r is RecoveryResult => r !== null);
+  const first = runs[0];
+  if (!first) return 'Not run (`--recovery-seconds 0`, or no SUT peer measured).';
+  const cell = (pick: (r: RecoveryResult) => number | null) => runs.map((r) => formatNumber(pick(r), 1));
   const phases = table(
-    ['phase (from the SIGKILL)', 'seconds'],
-    ['l', 'r'],
+    ['phase (seconds from the SIGKILL)', ...runs.map((r) => `${r.membership} member`)],
+    ['l', ...runs.map(() => 'r' as const)],
     [
-      ['rejoin: the restarted stage logs `partitions assigned`', formatNumber(r.rejoinS, 1)],
+      ['rejoin: the restarted stage logs `partitions assigned`', ...cell((r) => r.rejoinS)],
+      ['restore: every task logs `state restored`', ...cell((r) => r.restoreS)],
+      ['changelog records restored', ...runs.map((r) => formatNumber(r.restoredRecords))],
+      ['first commit: committed offsets move on the broker', ...cell((r) => r.firstCommitS)],
+      ['longest partition stall: the last partition moves again', ...cell((r) => r.longestPartitionStallS)],
       [
-        `restore: every task logs \`state restored\` (${formatNumber(r.restoredRecords)} changelog records)`,
-        formatNumber(r.restoreS, 1),
+        'caught up: lag back to the steady maximum before the kill',
+        ...runs.map(
+          (r) => `${formatNumber(r.caughtUpS, 1)} (≤ ${formatNumber(r.steadyLagRecords)} records)`,
+        ),
       ],
-      ['first commit: committed offsets move on the broker', formatNumber(r.firstCommitS, 1)],
-      [
-        `caught up: lag back to ≤ ${formatNumber(r.steadyLagRecords)} records (the steady maximum before the kill)`,
-        formatNumber(r.caughtUpS, 1),
-      ],
+      ['auditor (`eos-rollup audit --drained`)', ...runs.map((r) => `**${r.audit.verdict}**`)],
     ],
   );
+  const errors = runs
+    .filter((r) => r.error !== null || r.audit.verdict === 'violations')
+    .map((r) => `- ${r.membership}: ${r.audit.summary}${r.error ? `; error: ${r.error}` : ''}`);
   return [
-    `${r.instances} instance, 1 s commits, live load ${formatNumber(r.ratePerSecond)} records/s, session timeout ${formatNumber(r.sessionTimeoutMs / 1000, 1)} s.`,
+    `${first.instances} instance, 1 s commits, live load ${formatNumber(first.ratePerSecond)} records/s, session timeout ${formatNumber(first.sessionTimeoutMs / 1000, 1)} s (the stage's default). The static member restarts under the same \`INSTANCE_ID\` with \`STATIC_MEMBERSHIP=true\`; the dynamic one as a new member, as before static membership.`,
     '',
     phases,
     '',
-    `Auditor (\`eos-rollup audit --drained\`): **${r.audit.verdict}**${r.audit.summary ? ` (${r.audit.summary})` : ''}.${r.error ? ` Error: ${r.error}` : ''}`,
+    ...errors,
+  ].join('\n');
+}
+
+function churnSection(result: BenchResult): string {
+  const c = result.churn;
+  if (!c) return 'Not run (`--churn-every-s 0`, or SUT-1s not measured).';
+  return [
+    `${c.instances} static members (SUT-1s, session timeout ${formatNumber(c.sessionTimeoutMs / 1000, 1)} s) drain the preloaded input twice, each time with a fresh group: undisturbed, then with one member SIGKILLed every ${formatNumber(c.killEveryS)} s, taking turns, and restarted at once under the same \`INSTANCE_ID\`.`,
+    '',
+    table(
+      ['figure', 'value'],
+      ['l', 'r'],
+      [
+        ['undisturbed, records/s', formatNumber(c.steadyRps)],
+        [`with a SIGKILL every ${formatNumber(c.killEveryS)} s, records/s`, formatNumber(c.churnRps)],
+        ['ratio', c.ratio === null ? '—' : `${(c.ratio * 100).toFixed(1)}%`],
+        ['SIGKILLs', formatNumber(c.kills)],
+        ['longest standstill of the committed offsets, s', formatNumber(c.longestStandstillS, 1)],
+        ['auditor on the run with kills', `**${c.audit.verdict}**`],
+      ],
+    ),
+    ...(c.error !== null || c.audit.verdict === 'violations'
+      ? ['', `${c.audit.summary}${c.error ? `; error: ${c.error}` : ''}`]
+      : []),
   ].join('\n');
 }
 
@@ -233,6 +264,7 @@ export function renderMarkdown(result: BenchResult): string {
       latencySection(result),
     ],
     ['Recovery after SIGKILL', recoverySection(result)],
+    ['Throughput under repeated SIGKILLs', churnSection(result)],
     ['Every round', roundsSection(result)],
     ['Chart', '![throughput and latency by peer](latest.svg)'],
     ['Peers', peersSection(result)],

@@ -91,9 +91,17 @@ export interface LatencyResult {
   maxMs: number | null;
 }
 
+export interface AuditVerdict {
+  exitCode: number | null;
+  verdict: 'clean' | 'violations' | 'not run';
+  summary: string;
+}
+
 export interface RecoveryResult {
   ok: boolean;
   error: string | null;
+  /** static: the restart has the same INSTANCE_ID with STATIC_MEMBERSHIP=true; dynamic: a new member. */
+  membership: 'static' | 'dynamic';
   instances: number;
   sessionTimeoutMs: number;
   commitIntervalMs: number;
@@ -105,8 +113,32 @@ export interface RecoveryResult {
   restoreS: number | null;
   firstCommitS: number | null;
   caughtUpS: number | null;
+  /** From the kill until the last partition's committed offset moved past its value at the kill. */
+  longestPartitionStallS: number | null;
   restoredRecords: number | null;
-  audit: { exitCode: number | null; verdict: 'clean' | 'violations' | 'not run'; summary: string };
+  audit: AuditVerdict;
+}
+
+/**
+ * Two static members drain the preloaded input twice: undisturbed, then with one of them SIGKILLed every
+ * `killEveryS` seconds (taking turns) and restarted at once under the same INSTANCE_ID.
+ */
+export interface ChurnResult {
+  ok: boolean;
+  error: string | null;
+  instances: number;
+  killEveryS: number;
+  sessionTimeoutMs: number;
+  /** Sustained throughput (broker offsets) without kills, and with them. */
+  steadyRps: number | null;
+  churnRps: number | null;
+  /** churnRps / steadyRps. */
+  ratio: number | null;
+  kills: number;
+  /** The longest time the group's committed offsets stood still during the run with kills. */
+  longestStandstillS: number | null;
+  /** The run with kills, audited after it drained. */
+  audit: AuditVerdict;
 }
 
 export interface Ratios {
@@ -164,6 +196,10 @@ export interface BenchResult {
   targets: TargetCheck[];
   peers: PeerResult[];
   latency: LatencyResult[];
+  /** The target run: static membership, the stage's default session timeout. */
   recovery: RecoveryResult | null;
+  /** The same run with a dynamic member: what recovery cost before static membership. */
+  recoveryDynamic: RecoveryResult | null;
+  churn: ChurnResult | null;
   elapsedS: number;
 }

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { lagOf, steadyAfter, sustainedThroughput, type ProgressSample } from '../../bench/lib/progress.js';
+import {
+  lagOf,
+  longestPartitionStallMs,
+  steadyAfter,
+  sustainedThroughput,
+  type ProgressSample,
+} from '../../bench/lib/progress.js';
 
 const END = 10_000;
 
@@ -114,4 +120,22 @@ void test('steady means at or below the threshold for the given number of consec
   assert.equal(steadyAfter(points, 0, 30, 1), 200);
   assert.equal(steadyAfter(points, 500, 30, 2), 500);
   assert.equal(steadyAfter(points, 0, 1, 3), null);
+});
+
+void test('the longest partition stall is the last partition to move past its offset at the kill', () => {
+  const atKill = new Map([
+    [0, 100],
+    [1, 50],
+  ]);
+  const point = (atMs: number, p0: number, p1: number) => ({
+    atMs,
+    committed: new Map([
+      [0, p0],
+      [1, p1],
+    ]),
+  });
+  // Partition 0 moves at 1,500 ms, partition 1 at 4,000 ms; a point before the kill does not count.
+  const points = [point(900, 120, 60), point(1500, 120, 50), point(2500, 130, 50), point(4000, 130, 55)];
+  assert.equal(longestPartitionStallMs(atKill, points.slice(0, 3), 1000), null);
+  assert.equal(longestPartitionStallMs(atKill, points, 1000), 3000);
 });

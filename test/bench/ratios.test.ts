@@ -56,16 +56,27 @@ void test('targets say pass or miss and by how much', () => {
     byName.get('p99 input-to-visible, SUT-1s at half its sustained rate')?.margin,
     'over by 150 ms',
   );
-  assert.equal(byName.get('recovery after SIGKILL (kill to caught up)')?.verdict, 'miss');
+  const stall = byName.get('longest partition stall after a SIGKILL and a static restart');
+  assert.ok(stall);
+  assert.equal(stall.verdict, 'miss');
+  assert.equal(stall.margin, 'over by 1.5 s');
+  assert.equal(byName.get('recovery after a SIGKILL and a static restart (kill to caught up)')?.verdict, 'miss');
+  // 1.5 s from `partitions assigned` to the last `state restored` for 300,000 records: 2.5 s per 500,000.
+  assert.equal(byName.get('restore time per 500,000 changelog records')?.value, '2.5 s');
+  const churn = byName.get('throughput with one of two members SIGKILLed every 10 s, of undisturbed');
+  assert.ok(churn);
+  assert.equal(churn.verdict, 'pass');
+  assert.equal(churn.value, '80.0%');
   assert.equal(byName.get('RSS flat over a 30-minute run')?.verdict, 'not measured');
 });
 
 void test('a failed recovery or missing latency run is not measured, never a pass', () => {
   const result = sampleResult();
-  const targets = evaluateTargets({ ...result, latency: [], recovery: null });
+  const failedChurn = result.churn && { ...result.churn, ok: false };
+  const targets = evaluateTargets({ ...result, latency: [], recovery: null, churn: failedChurn });
   assert.ok(
     targets
-      .filter((t) => /input-to-visible|recovery/.test(t.name))
+      .filter((t) => /input-to-visible|restart|restore|SIGKILLed/.test(t.name))
       .every((t) => t.verdict === 'not measured'),
   );
 });
