@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { OffsetProbe } from './offsets.js';
 import { PEERS, stageEnv, type BenchContext, type Launched, type RunNames } from './peers.js';
 import { sustainedThroughput, type ProgressSample } from './progress.js';
-import { runAudit } from './recovery-run.js';
+import { createAuditableChangelog, runAudit } from './recovery-run.js';
 import type { ChurnResult } from './types.js';
 
 export interface ChurnRunOptions {
@@ -67,6 +67,7 @@ async function drain(
     logFile: join(options.logDir, `${appId}-${instance}-${incarnation}.log`),
   });
   for (const topic of sut.outputTopics(names(0, 0))) await probe.createTopic(topic, context.partitions);
+  if (withKills) await createAuditableChangelog(probe, appId, context.partitions);
   const launch = (instance: number, incarnation: number): Promise<Launched> =>
     sut.launch(context, names(instance, incarnation), {
       env: { INSTANCE_ID: `${appId}-${instance}`, STATIC_MEMBERSHIP: 'true' },

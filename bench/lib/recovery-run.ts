@@ -84,6 +84,24 @@ export function restoredAt(log: RestartLog): number | null {
   return last;
 }
 
+/**
+ * The auditor needs every changelog record a run wrote (design §11, "Assumptions": it audits within the
+ * changelog's `min.compaction.lag.ms`, 60 s as the stage creates it). These runs audit minutes after their first
+ * write, so their changelog is created beforehand, compacted as the stage requires, with an hour's lag; the stage
+ * keeps an existing changelog's settings. Restores then read an uncompacted changelog, which within minutes is
+ * about what they would read anyway.
+ */
+export async function createAuditableChangelog(
+  probe: OffsetProbe,
+  appId: string,
+  partitions: number,
+): Promise<void> {
+  await probe.createTopic(`${appId}-rollup-state-changelog`, partitions, [
+    { name: 'cleanup.policy', value: 'compact' },
+    { name: 'min.compaction.lag.ms', value: String(3_600_000) },
+  ]);
+}
+
 /** `eos-rollup audit --drained` over a finished run: the stage's own auditor, a separate process. */
 export function runAudit(root: string, env: NodeJS.ProcessEnv): Promise<AuditVerdict> {
   return new Promise((resolve) => {
@@ -151,6 +169,7 @@ export async function runRecovery(
     audit: { exitCode: null, verdict: 'not run', summary: '' },
   };
   await probe.createTopic(inputTopic, context.partitions);
+  await createAuditableChangelog(probe, options.appId, context.partitions);
   const sut = PEERS['SUT-1s'];
   let first: Launched | undefined;
   let second: Launched | undefined;
