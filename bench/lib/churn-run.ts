@@ -144,10 +144,13 @@ export async function runChurn(
     result.kills = churn.kills;
     result.longestStandstillS = churn.longestStandstillMs / 1000;
     if (steady.rps !== null && churn.rps !== null) result.ratio = churn.rps / steady.rps;
-    options.log(`  churn: drain with ${churn.kills} kills ${churn.rps?.toFixed(0) ?? '-'} records/s; auditing`);
+    options.log(
+      `  churn: drain with ${churn.kills} kills ${churn.rps?.toFixed(0) ?? '-'} records/s; auditing`,
+    );
     result.audit = await runAudit(context.root, stageEnv(context, churn.names, COMMIT_INTERVAL_MS));
     result.ok = result.audit.verdict === 'clean' && result.ratio !== null;
-    if (result.audit.verdict !== 'clean') result.error = `the auditor found violations: ${result.audit.summary}`;
+    if (result.audit.verdict !== 'clean')
+      result.error = `the auditor found violations: ${result.audit.summary}`;
   } catch (caught) {
     result.error = caught instanceof Error ? caught.message : String(caught);
   }

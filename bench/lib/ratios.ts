@@ -167,7 +167,12 @@ export function evaluateTargets(
       recovery?.longestPartitionStallS ?? null,
       s,
     ),
-    atMost('recovery after a SIGKILL and a static restart (kill to caught up)', 15, recovery?.caughtUpS ?? null, s),
+    atMost(
+      'recovery after a SIGKILL and a static restart (kill to caught up)',
+      15,
+      recovery?.caughtUpS ?? null,
+      s,
+    ),
     atMost('restore time per 500,000 changelog records', 3, restorePer500k(recovery), s),
   );
   const churn = result.churn?.ok === true ? result.churn : null;

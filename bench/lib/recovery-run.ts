@@ -195,7 +195,8 @@ export async function runRecovery(
     // Steady state first: caught up with the load, then watched for loadSeconds.
     const waitStart = Date.now();
     for (let close = 0; close < 2;) {
-      if (!first.child.isRunning) throw new Error(`the stage exited before the kill; see ${names(1).logFile}`);
+      if (!first.child.isRunning)
+        throw new Error(`the stage exited before the kill; see ${names(1).logFile}`);
       if (Date.now() - waitStart > 90_000)
         throw new Error('the stage did not catch up with the live load in 90 s');
       const point = await lag();

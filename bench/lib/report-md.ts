@@ -141,9 +141,7 @@ function recoverySection(result: BenchResult): string {
       ['longest partition stall: the last partition moves again', ...cell((r) => r.longestPartitionStallS)],
       [
         'caught up: lag back to the steady maximum before the kill',
-        ...runs.map(
-          (r) => `${formatNumber(r.caughtUpS, 1)} (≤ ${formatNumber(r.steadyLagRecords)} records)`,
-        ),
+        ...runs.map((r) => `${formatNumber(r.caughtUpS, 1)} (≤ ${formatNumber(r.steadyLagRecords)} records)`),
       ],
       ['auditor (`eos-rollup audit --drained`)', ...runs.map((r) => `**${r.audit.verdict}**`)],
     ],

@@ -60,7 +60,10 @@ void test('targets say pass or miss and by how much', () => {
   assert.ok(stall);
   assert.equal(stall.verdict, 'miss');
   assert.equal(stall.margin, 'over by 1.5 s');
-  assert.equal(byName.get('recovery after a SIGKILL and a static restart (kill to caught up)')?.verdict, 'miss');
+  assert.equal(
+    byName.get('recovery after a SIGKILL and a static restart (kill to caught up)')?.verdict,
+    'miss',
+  );
   // 1.5 s from `partitions assigned` to the last `state restored` for 300,000 records: 2.5 s per 500,000.
   assert.equal(byName.get('restore time per 500,000 changelog records')?.value, '2.5 s');
   const churn = byName.get('throughput with one of two members SIGKILLed every 10 s, of undisturbed');

@@ -44,14 +44,25 @@ void test('lines that are not the stage’s JSON logs change nothing', () => {
 void test('a static restart keeps its INSTANCE_ID and asks for static membership; a dynamic one is a new member', () => {
   assert.deepEqual(membershipEnv('static', 'app', 1), membershipEnv('static', 'app', 2));
   assert.deepEqual(membershipEnv('static', 'app', 2), { INSTANCE_ID: 'app-a', STATIC_MEMBERSHIP: 'true' });
-  assert.notEqual(membershipEnv('dynamic', 'app', 1).INSTANCE_ID, membershipEnv('dynamic', 'app', 2).INSTANCE_ID);
+  assert.notEqual(
+    membershipEnv('dynamic', 'app', 1).INSTANCE_ID,
+    membershipEnv('dynamic', 'app', 2).INSTANCE_ID,
+  );
   assert.equal(membershipEnv('dynamic', 'app', 2).STATIC_MEMBERSHIP, undefined);
 });
 
 void test('the longest standstill counts from the first progress and ends when the committed sum moves', () => {
   const at = (atMs: number, committed: number) => ({ atMs, committed, end: 100 });
   // 0–1000 ms is start-up, not a standstill; 1500–3500 is one (2000 ms); 4000–4500 a shorter one.
-  const samples = [at(0, 0), at(1000, 0), at(1500, 10), at(2500, 10), at(3500, 10), at(4000, 30), at(4500, 30)];
+  const samples = [
+    at(0, 0),
+    at(1000, 0),
+    at(1500, 10),
+    at(2500, 10),
+    at(3500, 10),
+    at(4000, 30),
+    at(4500, 30),
+  ];
   assert.equal(longestStandstillMs(samples), 2000);
   assert.equal(longestStandstillMs([at(0, 0), at(500, 0)]), 0);
 });
