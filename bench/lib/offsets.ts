@@ -6,6 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 
+/** The sum of committed offsets over partitions: a group's progress on a topic. */
+export function totalCommitted(byPartition: ReadonlyMap<number, number>): number {
+  let total = 0;
+  for (const offset of byPartition.values()) total += offset;
+  return total;
+}
+
 export class OffsetProbe {
   private constructor(private readonly admin: Admin) {}
 
@@ -24,9 +31,7 @@ export class OffsetProbe {
   }
 
   async committed(groupId: string, topic: string): Promise<number> {
-    let total = 0;
-    for (const offset of (await this.committedByPartition(groupId, topic)).values()) total += offset;
-    return total;
+    return totalCommitted(await this.committedByPartition(groupId, topic));
   }
 
   /** High watermarks summed: for a topic without transactions, the number of records ever written. */

@@ -117,6 +117,11 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The stage's changelog topic for APP_ID `appId` (src/config/config.ts derives it the same way). */
+export function changelogTopic(appId: string): string {
+  return `${appId}-rollup-state-changelog`;
+}
+
 export function stageEnv(
   context: BenchContext,
   names: RunNames,
@@ -334,7 +339,7 @@ function sut(
         groupId: names.appId,
         beforeStop: async () => stageCommitFigures(await scrape(port)),
         afterExit: () => ({}),
-        topics: [`${names.appId}-out`, `${names.appId}-dlq`, `${names.appId}-rollup-state-changelog`],
+        topics: [`${names.appId}-out`, `${names.appId}-dlq`, changelogTopic(names.appId)],
       };
     },
   };

@@ -20,9 +20,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { LiveLoad } from './live-load.js';
-import type { OffsetProbe } from './offsets.js';
+import { totalCommitted, type OffsetProbe } from './offsets.js';
 import { parseStageLog } from './peer-output.js';
-import { PEERS, readyWatch, stageEnv, waitUntilReady, type BenchContext, type Launched } from './peers.js';
+import {
+  PEERS,
+  changelogTopic,
+  readyWatch,
+  stageEnv,
+  waitUntilReady,
+  type BenchContext,
+  type Launched,
+} from './peers.js';
 import { longestPartitionStallMs, steadyAfter, type LagPoint, type PartitionPoint } from './progress.js';
 import type { AuditVerdict, RecoveryResult } from './types.js';
 
@@ -96,7 +104,7 @@ export async function createAuditableChangelog(
   appId: string,
   partitions: number,
 ): Promise<void> {
-  await probe.createTopic(`${appId}-rollup-state-changelog`, partitions, [
+  await probe.createTopic(changelogTopic(appId), partitions, [
     { name: 'cleanup.policy', value: 'compact' },
     { name: 'min.compaction.lag.ms', value: String(3_600_000) },
   ]);
@@ -176,7 +184,7 @@ export async function runRecovery(
   let load: LiveLoad | undefined;
   const lag = async (): Promise<LagPoint & { committed: number; byPartition: Map<number, number> }> => {
     const byPartition = await probe.committedByPartition(options.appId, inputTopic);
-    const committed = [...byPartition.values()].reduce((a, b) => a + b, 0);
+    const committed = totalCommitted(byPartition);
     const end = await probe.endOffset(inputTopic);
     return { atMs: Date.now(), lag: Math.max(0, end - committed), committed, byPartition };
   };
@@ -213,7 +221,7 @@ export async function runRecovery(
 
     // The kill, and the restart right away.
     const byPartitionAtKill = await probe.committedByPartition(options.appId, inputTopic);
-    const committedAtKill = [...byPartitionAtKill.values()].reduce((a, b) => a + b, 0);
+    const committedAtKill = totalCommitted(byPartitionAtKill);
     const killedAt = Date.now();
     first.child.signal('SIGKILL');
     await first.child.exited;
