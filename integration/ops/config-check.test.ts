@@ -2,9 +2,10 @@
  * Contract: `eos-rollup config check` passes against a working stack and, when something the stage needs is
  * wrong, exits non-zero with one line naming the variable concerned, without creating or changing anything.
  * Each failure is real: a topic that does not exist, a registry path that answers 404, a port nothing listens
- * on, a changelog with the wrong partition count, and a broker whose transaction.max.timeout.ms is below
- * TRANSACTION_TIMEOUT_MS (a private broker configured so; 120 s, since the harness warms a broker up with
- * kafkajs' default 60 s transactions).
+ * on, a registry behind a proxy that hangs up (once: the check asks again; always: a problem), a changelog
+ * with the wrong partition count, and a broker whose transaction.max.timeout.ms is below TRANSACTION_TIMEOUT_MS
+ * (a private broker configured so; 120 s, since the harness warms a broker up with kafkajs' default 60 s
+ * transactions).
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -18,6 +19,7 @@ import { createTopics } from '../support/kafka.js';
 import { createPipeline, loadInventory, type PipelineNames } from '../support/pipeline.js';
 import { usePrivateBroker } from '../support/private-broker.js';
 import { useStageSuite, type StageSuite } from '../support/stage-suite.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { describeRun, pipelineEnv, runCli, type CliResult } from './cli.js';
 
 async function topicNames(kafka: Kafka): Promise<Set<string>> {
@@ -100,6 +102,37 @@ describe('against the shared stack', () => {
       problems(closed).join('\n'),
       /^PROBLEM registry: .*\(SCHEMA_REGISTRY_URL\) cannot be reached: .*ECONNREFUSED/,
     );
+  });
+
+  test('a registry that hangs up once is asked again; one that always hangs up is a problem naming SCHEMA_REGISTRY_URL', async () => {
+    const { env } = await pipeline(suite);
+    const registry = new URL(suite.env.registryUrl);
+    const proxy = await TcpProxy.start(registry.hostname, Number(registry.port));
+    try {
+      const viaProxy = `${registry.protocol}//127.0.0.1:${proxy.port}${registry.pathname}`;
+      proxy.hangUpOn(1);
+      const once = await runCli(['config', 'check'], { ...env, SCHEMA_REGISTRY_URL: viaProxy });
+      assert.equal(once.code, 0, describeRun(once));
+      assert.match(once.stdout, /^ok +registry: /m, describeRun(once));
+      assert.equal(proxy.accepted, 2, 'the check connected twice: the hang-up, then the answer');
+
+      proxy.cut();
+      const always = await runCli(['config', 'check'], { ...env, SCHEMA_REGISTRY_URL: viaProxy });
+      assert.equal(always.code, 1, describeRun(always));
+      // A close and a reset both reach Node as ECONNRESET: "socket hang up" or "read ECONNRESET".
+      const lines = problems(always);
+      assert.equal(lines.length, 1, describeRun(always));
+      assert.ok(
+        lines[0]?.startsWith(
+          `PROBLEM registry: registry ${viaProxy} (SCHEMA_REGISTRY_URL) cannot be reached: `,
+        ),
+        describeRun(always),
+      );
+      assert.match(lines[0] ?? '', /(socket hang up|read ECONNRESET)$/);
+      assert.equal(proxy.accepted, 4, 'the second check also asked twice before it gave up');
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('an unreachable broker fails with a line naming KAFKA_BROKERS and skips the Kafka checks', async () => {

@@ -7,6 +7,9 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private isCut = false;
+  private hangUpsLeft = 0;
+  /** Connections accepted, whether passed on or hung up on. */
+  accepted = 0;
   private readonly server: Server;
   port = 0;
 
@@ -28,7 +31,9 @@ export class TcpProxy {
   }
 
   private accept(client: Socket): void {
-    if (this.isCut) {
+    this.accepted += 1;
+    if (this.isCut || this.hangUpsLeft > 0) {
+      this.hangUpsLeft = Math.max(0, this.hangUpsLeft - 1);
       client.destroy();
       return;
     }
@@ -50,6 +55,11 @@ export class TcpProxy {
     this.isCut = true;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+  }
+
+  /** Accepts the next `count` connections and closes each without a byte, as a server that hangs up does. */
+  hangUpOn(count: number): void {
+    this.hangUpsLeft = count;
   }
 
   restore(): void {

@@ -36,8 +36,23 @@ export interface RegistryAccess {
 /** The writer schema text for an id, or null when the registry does not know the id (HTTP 404). */
 export type SchemaLookup = (id: number) => Promise<string | null>;
 
-/** GET <url>/schemas/ids/<id> of the Confluent-compatible API. */
+/**
+ * GET <url>/schemas/ids/<id> of the Confluent-compatible API, asked once more when the registry closed the
+ * connection without an answer (Apicurio 3.3 does so about once in a thousand connections).
+ */
 export function registryLookup(access: RegistryAccess): SchemaLookup {
+  const lookup = lookupOnce(access);
+  return async (id) => {
+    try {
+      return await lookup(id);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
+      return lookup(id);
+    }
+  };
+}
+
+function lookupOnce(access: RegistryAccess): SchemaLookup {
   return (id) =>
     new Promise((resolve, reject) => {
       const url = new URL(`${access.url.replace(/\/+$/, '')}/schemas/ids/${id}`);

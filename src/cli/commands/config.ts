@@ -181,17 +181,21 @@ async function aclProbe(kafka: Kafka, config: Config): Promise<string> {
   return `describe on the stage's existing topics, describe on group ${appId}, write on transactional id ${transactionalId}`;
 }
 
-/** A silent registry is asked once more on a fresh connection: one lost answer is not a wrong URL. */
+/**
+ * A registry that gave no answer is asked once more on a fresh connection: one lost answer is not a wrong URL.
+ * Apicurio 3.3 closes about one connection in a thousand without an answer ("socket hang up"), more often on
+ * an unknown path.
+ */
 async function probeRegistry(config: Config): Promise<string> {
   try {
     return await registryProbe(config);
   } catch (error) {
-    if (!(error instanceof RegistryTimeout)) throw error;
+    if (!(error instanceof RegistryNoAnswer)) throw error;
     return registryProbe(config);
   }
 }
 
-class RegistryTimeout extends CommandError {}
+class RegistryNoAnswer extends CommandError {}
 
 function registryProbe(config: Config): Promise<string> {
   const { url, auth, caFile } = config.registry;
@@ -226,11 +230,13 @@ function registryProbe(config: Config): Promise<string> {
     const unreachable = (reason: string) =>
       `registry ${url} (SCHEMA_REGISTRY_URL) cannot be reached: ${reason}`;
     req.on('timeout', () => {
-      reject(new RegistryTimeout(unreachable(`no answer within ${REGISTRY_TIMEOUT_MS} ms`)));
+      reject(new RegistryNoAnswer(unreachable(`no answer within ${REGISTRY_TIMEOUT_MS} ms`)));
       req.destroy();
     });
-    req.on('error', (error) => {
-      reject(new CommandError(unreachable(error.message)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // ECONNRESET before any response: the server took the connection and closed it without answering.
+      const noAnswer = error.code === 'ECONNRESET';
+      reject(new (noAnswer ? RegistryNoAnswer : CommandError)(unreachable(error.message)));
     });
     req.end();
   });
