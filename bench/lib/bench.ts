@@ -227,8 +227,19 @@ function failedRecovery(
     caughtUpS: null,
     longestPartitionStallS: null,
     restoredRecords: null,
+    restoredFromCheckpoint: null,
+    changelogOffsetsAtKill: null,
+    stateDir: membership === 'static',
     audit: { exitCode: null, verdict: 'not run', summary: '' },
   };
+}
+
+/** An empty STATE_DIR of the run's own. */
+function stateDirFor(logDir: string, name: string): string {
+  const dir = join(logDir, `state-${name}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** The target run (static membership) and, for comparison, the same kill with a dynamic member. */
@@ -253,6 +264,8 @@ async function recoveryPhase(
       hosts: options.hosts,
       appId: `${run.context.tag}-recovery-${membership}`,
       logDir: run.context.logDir,
+      // The static member is a StatefulSet pod with a volume; the dynamic one, as before, has neither.
+      stateDir: membership === 'static' ? stateDirFor(run.context.logDir, membership) : undefined,
       log,
     }).catch((error: unknown) => failedRecovery(options, membership, ratePerSecond, error));
     log(

@@ -5,6 +5,7 @@
  * group and output topics. Throughput is the sustained rate from broker offsets (progress.ts), the same figure
  * as the rounds'; the run with kills is audited once drained.
  */
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OffsetProbe } from './offsets.js';
@@ -68,9 +69,20 @@ async function drain(
   });
   for (const topic of sut.outputTopics(names(0, 0))) await probe.createTopic(topic, context.partitions);
   if (withKills) await createAuditableChangelog(probe, appId, context.partitions);
+  // Each member is a StatefulSet pod: its INSTANCE_ID and its STATE_DIR volume survive its restarts.
+  const stateDirs = Array.from({ length: INSTANCES }, (_, instance) => {
+    const dir = join(options.logDir, `state-${appId}-${instance}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  });
   const launch = (instance: number, incarnation: number): Promise<Launched> =>
     sut.launch(context, names(instance, incarnation), {
-      env: { INSTANCE_ID: `${appId}-${instance}`, STATIC_MEMBERSHIP: 'true' },
+      env: {
+        INSTANCE_ID: `${appId}-${instance}`,
+        STATIC_MEMBERSHIP: 'true',
+        STATE_DIR: stateDirs[instance] ?? '',
+      },
     });
   const members: Launched[] = [];
   for (let instance = 0; instance < INSTANCES; instance++) members.push(await launch(instance, 0));

@@ -43,6 +43,8 @@ export interface RecoveryRunOptions {
   hosts: number;
   appId: string;
   logDir: string;
+  /** Give both processes this STATE_DIR, as a StatefulSet pod's volume does. */
+  stateDir?: string | undefined;
   log: (line: string) => void;
 }
 
@@ -55,10 +57,17 @@ export interface RestartLog {
   partitions: number[];
   restoredAtMs: Map<number, number>;
   restoredRecords: number;
+  fromCheckpoint: number;
 }
 
 export function newRestartLog(): RestartLog {
-  return { assignedAtMs: null, partitions: [], restoredAtMs: new Map(), restoredRecords: 0 };
+  return {
+    assignedAtMs: null,
+    partitions: [],
+    restoredAtMs: new Map(),
+    restoredRecords: 0,
+    fromCheckpoint: 0,
+  };
 }
 
 /** Folds one stdout line of the restarted stage into `log`. Pure apart from mutating `log`. */
@@ -77,6 +86,8 @@ export function noteRestartLine(log: RestartLog, line: string): void {
     if (typeof partition === 'number' && !log.restoredAtMs.has(partition))
       log.restoredAtMs.set(partition, entry.time);
     if (typeof records === 'number') log.restoredRecords += records;
+    const fromCheckpoint = entry.fields.fromCheckpoint;
+    if (typeof fromCheckpoint === 'number') log.fromCheckpoint += fromCheckpoint;
   }
 }
 
@@ -139,10 +150,13 @@ export function membershipEnv(
   membership: RecoveryRunOptions['membership'],
   appId: string,
   incarnation: 1 | 2,
+  stateDir?: string,
 ): NodeJS.ProcessEnv {
-  return membership === 'static'
-    ? { INSTANCE_ID: `${appId}-a`, STATIC_MEMBERSHIP: 'true' }
-    : { INSTANCE_ID: `${appId}-${incarnation === 1 ? 'a' : 'b'}` };
+  const identity =
+    membership === 'static'
+      ? { INSTANCE_ID: `${appId}-a`, STATIC_MEMBERSHIP: 'true' }
+      : { INSTANCE_ID: `${appId}-${incarnation === 1 ? 'a' : 'b'}` };
+  return stateDir === undefined ? identity : { ...identity, STATE_DIR: stateDir };
 }
 
 export async function runRecovery(
@@ -174,6 +188,9 @@ export async function runRecovery(
     caughtUpS: null,
     longestPartitionStallS: null,
     restoredRecords: null,
+    restoredFromCheckpoint: null,
+    changelogOffsetsAtKill: null,
+    stateDir: options.stateDir !== undefined,
     audit: { exitCode: null, verdict: 'not run', summary: '' },
   };
   await probe.createTopic(inputTopic, context.partitions);
@@ -191,7 +208,7 @@ export async function runRecovery(
   try {
     const watch = readyWatch(sut);
     first = await sut.launch(context, names(1), {
-      env: membershipEnv(options.membership, options.appId, 1),
+      env: membershipEnv(options.membership, options.appId, 1, options.stateDir),
       onLine: watch.onLine,
     });
     await waitUntilReady(first, watch.ready, 90_000);
@@ -222,13 +239,14 @@ export async function runRecovery(
     // The kill, and the restart right away.
     const byPartitionAtKill = await probe.committedByPartition(options.appId, inputTopic);
     const committedAtKill = totalCommitted(byPartitionAtKill);
+    result.changelogOffsetsAtKill = await probe.endOffset(changelogTopic(options.appId));
     const killedAt = Date.now();
     first.child.signal('SIGKILL');
     await first.child.exited;
     options.log(`  SIGKILLed the stage (pid ${first.child.pid}); restarting it`);
     const restart = newRestartLog();
     second = await sut.launch(context, names(2), {
-      env: membershipEnv(options.membership, options.appId, 2),
+      env: membershipEnv(options.membership, options.appId, 2, options.stateDir),
       onLine: (line) => {
         noteRestartLine(restart, line);
       },
@@ -258,6 +276,7 @@ export async function runRecovery(
     result.caughtUpS = since(caughtUpAt);
     result.longestPartitionStallS = stallMs === null ? null : stallMs / 1000;
     result.restoredRecords = restart.restoredRecords;
+    result.restoredFromCheckpoint = restart.fromCheckpoint;
     if (caughtUpAt === null) throw new Error('the restarted stage did not get back to steady lag');
     if (stallMs === null) throw new Error('a partition made no progress after the restart');
 

@@ -136,7 +136,12 @@ function recoverySection(result: BenchResult): string {
     [
       ['rejoin: the restarted stage logs `partitions assigned`', ...cell((r) => r.rejoinS)],
       ['restore: every task logs `state restored`', ...cell((r) => r.restoreS)],
+      ['changelog offsets at the kill', ...runs.map((r) => formatNumber(r.changelogOffsetsAtKill))],
       ['changelog records restored', ...runs.map((r) => formatNumber(r.restoredRecords))],
+      [
+        'state entries loaded from the `STATE_DIR` checkpoint',
+        ...runs.map((r) => (r.stateDir ? formatNumber(r.restoredFromCheckpoint) : 'no `STATE_DIR`')),
+      ],
       ['first commit: committed offsets move on the broker', ...cell((r) => r.firstCommitS)],
       ['longest partition stall: the last partition moves again', ...cell((r) => r.longestPartitionStallS)],
       [
@@ -150,7 +155,7 @@ function recoverySection(result: BenchResult): string {
     .filter((r) => r.error !== null || r.audit.verdict === 'violations')
     .map((r) => `- ${r.membership}: ${r.audit.summary}${r.error ? `; error: ${r.error}` : ''}`);
   return [
-    `${first.instances} instance, 1 s commits, live load ${formatNumber(first.ratePerSecond)} records/s, session timeout ${formatNumber(first.sessionTimeoutMs / 1000, 1)} s (the stage's default). The static member restarts under the same \`INSTANCE_ID\` with \`STATIC_MEMBERSHIP=true\`; the dynamic one as a new member, as before static membership.`,
+    `${first.instances} instance, 1 s commits, live load ${formatNumber(first.ratePerSecond)} records/s, session timeout ${formatNumber(first.sessionTimeoutMs / 1000, 1)} s (the stage's default). The static member restarts under the same \`INSTANCE_ID\` with \`STATIC_MEMBERSHIP=true\` and keeps its \`STATE_DIR\` (a StatefulSet pod with a volume: the killed process's last running checkpoint is there); the dynamic one restarts as a new member without one, as before static membership, and restores in full.`,
     '',
     phases,
     '',
@@ -162,7 +167,7 @@ function churnSection(result: BenchResult): string {
   const c = result.churn;
   if (!c) return 'Not run (`--churn-every-s 0`, or SUT-1s not measured).';
   return [
-    `${c.instances} static members (SUT-1s, session timeout ${formatNumber(c.sessionTimeoutMs / 1000, 1)} s) drain the preloaded input twice, each time with a fresh group: undisturbed, then with one member SIGKILLed every ${formatNumber(c.killEveryS)} s, taking turns, and restarted at once under the same \`INSTANCE_ID\`.`,
+    `${c.instances} static members (SUT-1s, session timeout ${formatNumber(c.sessionTimeoutMs / 1000, 1)} s) drain the preloaded input twice, each time with a fresh group: undisturbed, then with one member SIGKILLed every ${formatNumber(c.killEveryS)} s, taking turns, and restarted at once under the same \`INSTANCE_ID\`, with its own \`STATE_DIR\` (in both drains).`,
     '',
     table(
       ['figure', 'value'],

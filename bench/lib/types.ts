@@ -115,7 +115,13 @@ export interface RecoveryResult {
   caughtUpS: number | null;
   /** From the kill until the last partition's committed offset moved past its value at the kill. */
   longestPartitionStallS: number | null;
+  /** Records the restart read from the changelog, and state entries it loaded from STATE_DIR checkpoints. */
   restoredRecords: number | null;
+  restoredFromCheckpoint: number | null;
+  /** The changelog's end offsets at the kill, summed: what a restore without a checkpoint reads. */
+  changelogOffsetsAtKill: number | null;
+  /** With STATE_DIR (the static run): restores read a checkpoint's tail. */
+  stateDir: boolean;
   audit: AuditVerdict;
 }
 

@@ -1,16 +1,20 @@
 /**
  * Contract: with STATE_DIR, a SIGTERMed stage leaves one checkpoint per task, and the restarted stage loads it
- * and reads only the changelog's tail; a SIGKILLed stage leaves none (each was deleted when its task started),
- * so the next start restores in full; a checkpoint that does not match the changelog is refused, with its reason.
- * Whatever path the state took, the rollups equal the ones computed from the test's own input, audited clean.
+ * and reads only the changelog's tail; a running stage also writes one after a commit once
+ * STATE_CHECKPOINT_INTERVAL_MS has passed, so a SIGKILLed stage leaves that one, and its successor loads it and
+ * reads only the tail after it; with the interval at 0, a SIGKILLed stage leaves none (each was deleted when its
+ * task started), so the next start restores in full; a checkpoint that does not match the changelog is refused,
+ * with its reason. Whatever path the state took, the rollups equal the ones computed from the test's own input,
+ * audited clean.
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { metrics } from '../../src/tools/workload.js';
-import { readAll } from '../support/kafka.js';
+import { readAll, withAdmin } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
@@ -32,8 +36,13 @@ after(() => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
+const CHECKPOINT_INTERVAL_MS = 1000;
 /** Small transactions, so the changelog is long next to what one stop-and-start leaves in its tail. */
-const SETTINGS = { STATE_DIR: stateDir, COMMIT_MAX_RECORDS: '20' };
+const SETTINGS = {
+  STATE_DIR: stateDir,
+  COMMIT_MAX_RECORDS: '20',
+  STATE_CHECKPOINT_INTERVAL_MS: String(CHECKPOINT_INTERVAL_MS),
+};
 
 interface Restored {
   partition: number;
@@ -50,6 +59,28 @@ function restoredLines(output: string): Restored[] {
 
 function checkpointFile(names: PipelineNames, partition: number): string {
   return join(stateDir, names.appId, `${names.changelog}-${partition}.checkpoint`);
+}
+
+/** The offset a checkpoint file covers, read from the file as written (-1: no file). */
+function checkpointOffset(names: PipelineNames, partition: number): bigint {
+  const path = checkpointFile(names, partition);
+  if (!existsSync(path)) return -1n;
+  return BigInt((JSON.parse(readFileSync(path, 'utf8')) as { offset: string }).offset);
+}
+
+async function changelogEnds(names: PipelineNames): Promise<bigint[]> {
+  const ends = await withAdmin(suite.kafka, (admin) => admin.fetchTopicOffsets(names.changelog));
+  return Array.from({ length: PARTITIONS }, (_, p) =>
+    BigInt(ends.find((e) => e.partition === p)?.high ?? '0'),
+  );
+}
+
+async function until(what: string, timeoutMs: number, condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(100);
+  }
 }
 
 async function changelogCounts(names: PipelineNames): Promise<number[]> {
@@ -70,9 +101,10 @@ async function thirds(seed: number) {
   return { names, startMs, workload, parts };
 }
 
-test('a SIGTERMed stage leaves a checkpoint and its successor reads only the tail; a SIGKILLed one leaves none and the next start restores in full; rollups exact, audit clean', async () => {
+test('a SIGTERMed stage leaves a checkpoint and its successor reads only the tail; a SIGKILLed one leaves the checkpoint it wrote while running, and its successor reads only the tail after it; rollups exact, audit clean', async () => {
   const { names, startMs, workload, parts } = await thirds(41);
   const [first = [], second = [], third = []] = parts;
+  const [thirdA, thirdB] = [third.slice(0, third.length / 2), third.slice(third.length / 2)];
   await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, first);
   const one = suite.start(names, SETTINGS);
   await waitForDrain(suite.kafka, names, 60_000, [one]);
@@ -81,6 +113,7 @@ test('a SIGTERMed stage leaves a checkpoint and its successor reads only the tai
 
   await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, second);
   const before = await changelogCounts(names);
+  const endBeforeTwo = await changelogEnds(names);
   const two = suite.start(names, SETTINGS);
   await waitForDrain(suite.kafka, names, 60_000, [two]);
   const fromCheckpoint = restoredLines(two.output());
@@ -95,18 +128,50 @@ test('a SIGTERMed stage leaves a checkpoint and its successor reads only the tai
       `partition ${line.partition}: tail of ${line.records} records, changelog ${changelog}`,
     );
   }
-  // Taken at initialization: a process that dies from here on leaves nothing behind.
-  for (let p = 0; p < PARTITIONS; p += 1) assert.ok(!existsSync(checkpointFile(names, p)), `gone ${p}`);
+
+  // A commit once the checkpoint interval has passed writes a checkpoint past what stage two restored.
+  await sleep(CHECKPOINT_INTERVAL_MS + 500);
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, thirdA);
+  await waitForDrain(suite.kafka, names, 60_000, [two]);
+  for (let p = 0; p < PARTITIONS; p += 1) {
+    const end = endBeforeTwo[p] ?? 0n;
+    await until(
+      `checkpoint ${p} covers a commit of stage two`,
+      15_000,
+      () => checkpointOffset(names, p) > end,
+    );
+  }
   assert.deepEqual(await two.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
+  const killedAt = Array.from({ length: PARTITIONS }, (_, p) => checkpointOffset(names, p));
+
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, thirdB);
+  const beforeThree = await changelogCounts(names);
+  const three = suite.start(names, { ...SETTINGS, STATE_CHECKPOINT_INTERVAL_MS: '0' });
+  await waitForDrain(suite.kafka, names, 60_000, [three]);
+  const afterKill = restoredLines(three.output());
+  assert.equal(afterKill.length, PARTITIONS, three.output().slice(-3000));
+  assert.doesNotMatch(three.output(), /state checkpoint not used/);
+  const ends = await changelogEnds(names);
+  for (const line of afterKill) {
+    assert.ok(line.fromCheckpoint > 0, `partition ${line.partition} loaded the killed stage's checkpoint`);
+    // The tail starts at the fingerprint record, one below the checkpoint's offset; it cannot be longer.
+    const tailBound = Number((ends[line.partition] ?? 0n) - (killedAt[line.partition] ?? 0n)) + 1;
+    assert.ok(line.records < (beforeThree[line.partition] ?? 0), `partition ${line.partition}: not in full`);
+    assert.ok(
+      line.records <= tailBound,
+      `partition ${line.partition}: read ${line.records}, at most ${tailBound} after the checkpoint`,
+    );
+  }
+  // With checkpoints at a clean close only, a SIGKILLed stage leaves none (each was taken at its task's start).
+  assert.deepEqual(await three.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
   for (let p = 0; p < PARTITIONS; p += 1) assert.ok(!existsSync(checkpointFile(names, p)), `none ${p}`);
 
-  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, third);
   await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
   const full = await changelogCounts(names);
-  const three = suite.start(names, SETTINGS);
-  await waitForDrain(suite.kafka, names, 60_000, [three]);
-  assert.match(three.output(), /state checkpoint not used \(missing\)/);
-  for (const line of restoredLines(three.output())) {
+  const four = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [four]);
+  assert.match(four.output(), /state checkpoint not used \(missing\)/);
+  for (const line of restoredLines(four.output())) {
     assert.equal(line.fromCheckpoint, 0);
     assert.equal(line.records, full[line.partition], `partition ${line.partition} restored in full`);
   }
@@ -115,7 +180,7 @@ test('a SIGTERMed stage leaves a checkpoint and its successor reads only the tai
     [],
   );
   assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
-  assert.equal((await three.stop('SIGTERM')).code, 0);
+  assert.equal((await four.stop('SIGTERM')).code, 0);
 });
 
 test('negative control: a checkpoint whose fingerprint does not match the changelog is refused (fingerprint differs), though its snapshot is wrong the rollups are exact', async () => {

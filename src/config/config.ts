@@ -127,6 +127,8 @@ export interface Config {
   readonly restoreStableWaitMs: number;
   /** undefined: no local state checkpoints. Checked to be a writable directory at start (config does no I/O). */
   readonly stateDir: string | undefined;
+  /** 0: checkpoints at a clean close only. */
+  readonly checkpointIntervalMs: number;
   readonly retry: RetryConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly shutdownTimeoutMs: number;
@@ -213,6 +215,7 @@ export function loadConfig(
   const idleFlushMs = r.integer('IDLE_FLUSH_MS');
   const restoreStableWaitMs = r.integer('RESTORE_STABLE_WAIT_MS');
   const stateDir = r.optionalText('STATE_DIR');
+  const checkpointIntervalMs = r.integer('STATE_CHECKPOINT_INTERVAL_MS');
   const retry = readRetry(r);
   const circuitBreaker = {
     threshold: r.integer('CIRCUIT_BREAKER_THRESHOLD'),
@@ -259,6 +262,7 @@ export function loadConfig(
     idleFlushMs,
     restoreStableWaitMs,
     stateDir,
+    checkpointIntervalMs,
     retry,
     circuitBreaker,
     shutdownTimeoutMs,

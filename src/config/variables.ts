@@ -240,8 +240,18 @@ export const VARIABLE_SPECS = {
   STATE_DIR: {
     kind: 'text',
     default: undefined,
-    description: "Where a clean stop leaves state checkpoints, so a restart reads only the changelog's tail.",
+    description: "Where tasks leave state checkpoints, so a restart reads only the changelog's tail.",
     allowed: 'a writable directory',
+  },
+  STATE_CHECKPOINT_INTERVAL_MS: {
+    kind: 'integer',
+    default: '10000',
+    description:
+      'With STATE_DIR: a running task writes its checkpoint after a commit at most this often, so a killed process restarts from a recent one.',
+    min: 1000,
+    max: 86_400_000,
+    unit: ms,
+    special: { value: 0, meaning: 'only at a clean stop' },
   },
   RETRY_BACKOFF_INITIAL_MS: {
     kind: 'integer',

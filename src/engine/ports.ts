@@ -20,9 +20,17 @@ export interface InputOffset {
   offset: bigint;
 }
 
+/** Where the broker put the last record a send wrote to one partition. */
+export interface Acknowledged {
+  topic: string;
+  partition: number;
+  lastOffset: bigint;
+}
+
 /** One open transaction. Any method that throws leaves the producer unusable (see ProducerPort). */
 export interface TransactionPort {
-  send(records: readonly OutgoingRecord[]): Promise<void>;
+  /** Resolves with the offset of each partition's last record, as the broker acknowledged it (none if unknown). */
+  send(records: readonly OutgoingRecord[]): Promise<readonly Acknowledged[]>;
   sendOffsets(groupId: string, offset: InputOffset): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;

@@ -176,6 +176,7 @@ export class Stage {
       idleFlushMs: config.idleFlushMs,
       restoreStableWaitMs: config.restoreStableWaitMs,
       stateDir: config.stateDir,
+      checkpointIntervalMs: config.checkpointIntervalMs,
       commitLedger: this.commitLedger,
       isolationGate: ports.isolationGate,
       transactionalIdFor: ports.transactionalIdFor,

@@ -1,19 +1,27 @@
 /**
  * A task's local state checkpoint (STATE_DIR): the committed state as changelog records, with the changelog
  * offset it covers, so a restart restores the snapshot and reads only the changelog's tail. A checkpoint must
- * never lie: it is written from committed state at a clean close only, taken (read and deleted) at every
- * initialization, and trusted only while the changelog is still the log it was taken from (docs/design.md,
- * "Local state checkpoints").
+ * never lie: it is written from committed state only (after a commit, after a restore, at a clean close), taken
+ * (read and deleted) at every initialization, and trusted only while the changelog is still the log it was taken
+ * from, which its fingerprint proves at load (docs/design.md, "Local state checkpoints").
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors/message.js';
-import type { ChangelogRecord, TaskKafkaPort } from './ports.js';
+import { headerText, LINEAGE_HEADERS } from './lineage.js';
+import type { Acknowledged, ChangelogRecord, OutgoingRecord, TaskKafkaPort } from './ports.js';
 import type { ChangelogEntry, StateStore } from './state-store.js';
 
-export const CHECKPOINT_FORMAT_VERSION = 1;
+export const CHECKPOINT_FORMAT_VERSION = 2;
+
+/**
+ * A checkpoint older than this is refused. Replaying a tail over a snapshot misses a delete whose tombstone the
+ * log cleaner already dropped, which it may do delete.retention.ms (24 h by default) after cleaning it; half of
+ * that leaves room for the cleaner's timing and for clocks.
+ */
+export const MAX_CHECKPOINT_AGE_MS = 12 * 3_600_000;
 
 /** Which changelog a checkpoint belongs to. */
 export interface CheckpointIdentity {
@@ -32,12 +40,14 @@ export interface Fingerprint {
 export interface Checkpoint extends CheckpointIdentity {
   /** The changelog offset the snapshot covers: the tail read starts here. */
   offset: bigint;
+  /** When it was written (ms since the epoch, the writer's clock). */
+  writtenAtMs: number;
   fingerprint: Fingerprint;
   entries: ChangelogEntry[];
 }
 
 export type CheckpointRefusal =
-  'missing' | 'other app' | 'unreadable' | 'offset outside the log' | 'fingerprint differs';
+  'missing' | 'other app' | 'unreadable' | 'too old' | 'offset outside the log' | 'fingerprint differs';
 
 export type TakenCheckpoint =
   { kind: 'found'; checkpoint: Checkpoint } | { kind: 'refused'; reason: CheckpointRefusal; detail: string };
@@ -69,6 +79,7 @@ export function encodeCheckpoint(c: Checkpoint): Buffer {
       changelog: c.changelog,
       partition: c.partition,
       offset: c.offset.toString(),
+      writtenAtMs: c.writtenAtMs,
       fingerprint: { offset: c.fingerprint.offset.toString(), hash: c.fingerprint.hash },
       entries: c.entries.map((e) => [e.key.toString('base64'), e.value?.toString('base64') ?? null]),
     }),
@@ -114,6 +125,7 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint {
     changelog: field(typeof o.changelog === 'string', o.changelog as string, 'changelog'),
     partition: field(Number.isSafeInteger(o.partition), o.partition as number, 'partition'),
     offset: offsetOf(o.offset, 'offset'),
+    writtenAtMs: field(Number.isSafeInteger(o.writtenAtMs), o.writtenAtMs as number, 'writtenAtMs'),
     fingerprint: {
       offset: offsetOf(fp.offset, 'fingerprint offset'),
       hash: field(typeof fp.hash === 'string' && /^[0-9a-f]{64}$/.test(fp.hash), fp.hash as string, 'hash'),
@@ -175,7 +187,11 @@ export async function writeAtomically(
  * Reads the checkpoint and deletes it at once, whatever it holds: from here on, only a later clean close may leave
  * one, so a process that dies after this never leaves a stale one behind.
  */
-export async function takeCheckpoint(path: string, id: CheckpointIdentity): Promise<TakenCheckpoint> {
+export async function takeCheckpoint(
+  path: string,
+  id: CheckpointIdentity,
+  nowMs: number,
+): Promise<TakenCheckpoint> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -200,6 +216,11 @@ export async function takeCheckpoint(path: string, id: CheckpointIdentity): Prom
     const found = `${checkpoint.appId} ${checkpoint.changelog}-${checkpoint.partition}`;
     return { kind: 'refused', reason: 'other app', detail: `${path} belongs to ${found}` };
   }
+  const ageMs = nowMs - checkpoint.writtenAtMs;
+  if (ageMs > MAX_CHECKPOINT_AGE_MS) {
+    const detail = `${path} was written ${Math.round(ageMs / 60_000)} min ago; at most ${MAX_CHECKPOINT_AGE_MS / 60_000} min are trusted`;
+    return { kind: 'refused', reason: 'too old', detail };
+  }
   return { kind: 'found', checkpoint };
 }
 
@@ -213,13 +234,23 @@ export function outsideTheLog(c: Checkpoint, range: { start: bigint; end: bigint
 /** The committed changelog record the task's state reflects last: the one a checkpoint's fingerprint must find. */
 export type LastWrite = { attempt: string } | { offset: bigint } | null;
 
+/** When a running task writes a checkpoint: at most once per `intervalMs` (0: only at a clean close). */
+export interface CheckpointSchedule {
+  intervalMs: number;
+  now: () => number;
+}
+
 /**
- * One task's checkpoint: taken at initialization, saved at a clean close. Knows which changelog record the
+ * One task's checkpoint: taken at initialization; written while the task runs (after its restore, and after a
+ * commit once the schedule's interval has passed), and at a clean close. Knows which changelog record the
  * committed state reflects last (the restore's last record, or the last committed transaction's attempt), so a
  * close that finds another writer's record at the end of the changelog writes nothing.
  */
 export class TaskCheckpoint {
   private lastWrite: LastWrite = null;
+  private lastSavedAtMs = Number.NEGATIVE_INFINITY;
+  /** The write in flight, if any: one at a time, and settled before a take or a close's own write. */
+  private writing: Promise<void> | undefined;
   readonly path: string;
 
   constructor(
@@ -227,26 +258,91 @@ export class TaskCheckpoint {
     private readonly id: CheckpointIdentity,
     private readonly kafka: TaskKafkaPort,
     private readonly log: Logger,
+    private readonly schedule: CheckpointSchedule = { intervalMs: 0, now: Date.now },
     private readonly files: CheckpointFiles = NODE_FILES,
   ) {
     this.path = checkpointPath(stateDir, id);
   }
 
-  take(): Promise<TakenCheckpoint> {
+  async take(): Promise<TakenCheckpoint> {
+    await this.settled();
     this.lastWrite = null;
-    return takeCheckpoint(this.path, this.id);
+    return takeCheckpoint(this.path, this.id, this.schedule.now());
   }
 
-  restored(last: ChangelogRecord | undefined): void {
+  /** The store now holds the changelog up to `last` (read, so its offset and attempt are the log's own). */
+  restored(last: ChangelogRecord | undefined, store: StateStore): void {
     this.lastWrite = last?.offset === undefined ? null : { offset: last.offset };
+    if (last?.offset !== undefined) this.saveIfDue(store, { ...last, offset: last.offset });
   }
 
-  committed(attemptId: string, changelogRecords: number): void {
-    if (changelogRecords > 0) this.lastWrite = { attempt: attemptId };
+  /**
+   * The store now holds the state as of a committed transaction whose changelog records were `changelog`, the
+   * last of which the broker put at `acknowledged` (undefined when it did not say).
+   */
+  committed(
+    attemptId: string,
+    changelog: readonly OutgoingRecord[],
+    acknowledged: Acknowledged | undefined,
+    store: StateStore,
+  ): void {
+    const last = changelog[changelog.length - 1];
+    if (last === undefined) return;
+    this.lastWrite = { attempt: attemptId };
+    if (acknowledged === undefined) return;
+    // As the restore will read it back: the key, the value and the attempt header of the record at that offset.
+    const record = {
+      key: last.key ?? Buffer.alloc(0),
+      value: last.value,
+      attempt: headerText(last.headers[LINEAGE_HEADERS.attempt]),
+      offset: acknowledged.lastOffset,
+    };
+    this.saveIfDue(store, record);
+  }
+
+  /** Resolves once no write is in flight. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+
+  /**
+   * Writes the store's committed state, which reflects the changelog up to `last`, in the background: the export
+   * is taken now, so later commits cannot leak into it. Never throws; a write that fails costs a longer restore.
+   */
+  private saveIfDue(store: StateStore, last: ChangelogRecord & { offset: bigint }): void {
+    const now = this.schedule.now();
+    if (this.schedule.intervalMs <= 0 || this.writing !== undefined) return;
+    if (now - this.lastSavedAtMs < this.schedule.intervalMs) return;
+    this.lastSavedAtMs = now;
+    const entries = store.exportChangelog();
+    const checkpoint = {
+      ...this.id,
+      offset: last.offset + 1n,
+      writtenAtMs: now,
+      fingerprint: fingerprintOf(last),
+      entries,
+    };
+    const bytes = encodeCheckpoint(checkpoint);
+    this.writing = writeAtomically(this.path, bytes, this.files)
+      .then(
+        () => {
+          this.log.debug(
+            { path: this.path, offset: checkpoint.offset.toString(), entries: entries.length },
+            'state checkpoint written',
+          );
+        },
+        (error: unknown) => {
+          this.log.warn({ path: this.path, err: errorMessage(error) }, 'no state checkpoint written');
+        },
+      )
+      .finally(() => {
+        this.writing = undefined;
+      });
   }
 
   /** At a clean close after the last commit. Never throws: a checkpoint not written costs a full restore. */
   async save(store: StateStore): Promise<void> {
+    await this.settled();
     try {
       const skipped = await this.trySave(store);
       if (skipped !== null) this.log.info({ path: this.path }, `no state checkpoint written: ${skipped}`);
@@ -267,7 +363,13 @@ export class TaskCheckpoint {
     const ours = 'attempt' in expected ? last.attempt === expected.attempt : last.offset === expected.offset;
     if (!ours) return `the changelog's last record (offset ${last.offset}) is not this task's state`;
     const entries = store.exportChangelog();
-    const checkpoint = { ...this.id, offset: range.end, fingerprint: fingerprintOf(last), entries };
+    const checkpoint = {
+      ...this.id,
+      offset: range.end,
+      writtenAtMs: this.schedule.now(),
+      fingerprint: fingerprintOf(last),
+      entries,
+    };
     await writeAtomically(this.path, encodeCheckpoint(checkpoint), this.files);
     this.log.info(
       { path: this.path, offset: range.end.toString(), entries: entries.length },

@@ -110,7 +110,7 @@ export class StateRestorer {
 
   private async restore(): Promise<void> {
     const started = this.deps.now();
-    // Taken (and deleted) before anything else: only a later clean close may leave a checkpoint again.
+    // Taken (and deleted) before anything else: a checkpoint is left again only from this task's committed state.
     const taken = await this.checkpoint?.take();
     const rollback = this.deps.stateRollback ?? STATE_ROLLBACK;
     if (!rollback.clearForRestore(this.store)) return;
@@ -134,7 +134,7 @@ export class StateRestorer {
     } else {
       read = await this.read(range.end, undefined);
     }
-    this.checkpoint?.restored(read.last);
+    this.checkpoint?.restored(read.last, this.store);
     const { records } = read;
     const durationMs = this.deps.now() - started;
     this.deps.events.emit('task.restored', {

@@ -54,8 +54,10 @@ export interface TaskDependencies {
    * watermark) to end before it gives up on this try. Default: RESTORE_STABLE_WAIT_MS's.
    */
   restoreStableWaitMs?: number;
-  /** STATE_DIR: where a clean close leaves the task's state checkpoint; undefined: none, full restores. */
+  /** STATE_DIR: where the task leaves its state checkpoint; undefined: none, full restores. */
   stateDir?: string | undefined;
+  /** STATE_CHECKPOINT_INTERVAL_MS: how often a running task writes its checkpoint; 0 or unset: at a clean close only. */
+  checkpointIntervalMs?: number | undefined;
   /** A failure found outside a batch (a probe, an idle flush) that has no recovery: the stage must stop. */
   onFatal: (error: unknown) => void;
   /** Shared by the tasks of one process: no record is processed while another task's isolated record stands. */

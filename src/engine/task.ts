@@ -22,6 +22,7 @@ import type {
   InputBatch,
   InputMessage,
   OutgoingRecord,
+  Acknowledged,
   ProducerPort,
   TransactionPort,
 } from './ports.js';
@@ -100,6 +101,7 @@ export class PartitionTask {
             { appId: deps.groupId, changelog: deps.topics.changelog, partition },
             deps.kafka,
             this.log,
+            { intervalMs: deps.checkpointIntervalMs ?? 0, now: deps.now },
           );
     this.restorer = new StateRestorer(
       partition,
@@ -280,6 +282,8 @@ export class PartitionTask {
     this.producer = undefined;
     // After the producer is gone: nothing of this task can commit after the state the checkpoint holds.
     await checkpoint?.save(this.processor.store);
+    // A checkpoint being written while the task ran lands before the close is over (a later task takes it).
+    await this.checkpoint?.settled();
     this.deps.events.emit('task.closed', { partition: this.partition, clean });
     this.log.info({ clean }, 'task closed');
   }
@@ -425,6 +429,7 @@ export class PartitionTask {
     const prepared = processed.prepared;
     let transaction: TransactionPort | undefined;
     let commitSent = false;
+    let changelogWritten: readonly Acknowledged[] = [];
     try {
       const producer = this.producer;
       if (!producer) throw new StageError('INVARIANT_VIOLATED', 'no producer while running');
@@ -434,7 +439,7 @@ export class PartitionTask {
       transaction = await producer.begin();
       await this.sendPart(transaction, prepared.outputs, 'after-output-send');
       await this.sendPart(transaction, prepared.deadLetters, 'after-dlq-send');
-      await this.sendPart(transaction, prepared.changelog, 'after-changelog-send');
+      changelogWritten = await this.sendPart(transaction, prepared.changelog, 'after-changelog-send');
       await this.deps.faults.hit('after-send', this.partition);
       // 5. The input offsets, in the same transaction.
       await transaction.sendOffsets(this.deps.groupId, {
@@ -466,7 +471,12 @@ export class PartitionTask {
     }
     // 7. Only now does the state change become real.
     prepared.storeTx.apply();
-    this.checkpoint?.committed(prepared.attemptId, prepared.changelog.length);
+    this.checkpoint?.committed(
+      prepared.attemptId,
+      prepared.changelog,
+      changelogWritten.find((a) => a.topic === this.deps.topics.changelog && a.partition === this.partition),
+      this.processor.store,
+    );
     this.nextOffset = endOffset;
     this.collector.committedUpTo(endOffset);
     if (chunk.length > 0) this.idle.noteRecords(this.processor.store.streamTimeMs);
@@ -527,10 +537,11 @@ export class PartitionTask {
     transaction: TransactionPort,
     records: readonly OutgoingRecord[],
     after: FaultPoint,
-  ): Promise<void> {
-    if (records.length === 0) return;
-    await transaction.send(records);
+  ): Promise<readonly Acknowledged[]> {
+    if (records.length === 0) return [];
+    const acknowledged = await transaction.send(records);
     await this.deps.faults.hit(after, this.partition);
+    return acknowledged;
   }
 
   private async abortQuietly(transaction: TransactionPort | undefined): Promise<void> {

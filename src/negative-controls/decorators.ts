@@ -94,7 +94,7 @@ function offsetsOutsideTransaction(kafka: TaskKafkaPort, adapters: NegativeContr
       send: async (records) => {
         const covered = coveredOffset(records);
         if (covered) await commitOutside(covered.partition, covered.offset);
-        await transaction.send(records);
+        return transaction.send(records);
       },
       sendOffsets: (_groupId, offset) => commitOutside(offset.partition, offset.offset),
       commit: () => transaction.commit(),
@@ -162,7 +162,7 @@ function resolveBeforeCommit(
     send: async (records) => {
       const covered = coveredOffset(records);
       if (covered) resolve(covered.partition, covered.offset);
-      await transaction.send(records);
+      return transaction.send(records);
     },
     sendOffsets: async (groupId, offset) => {
       resolve(offset.partition, offset.offset);

@@ -140,7 +140,10 @@ export function sampleResult(): BenchResult {
       firstCommitS: 2.4,
       caughtUpS: 16.2,
       longestPartitionStallS: 6.5,
-      restoredRecords: 300_000,
+      restoredRecords: 20_000,
+      restoredFromCheckpoint: 280_000,
+      changelogOffsetsAtKill: 600_000,
+      stateDir: true,
       audit: { exitCode: 0, verdict: 'clean', summary: 'audit: no violations' },
     },
     recoveryDynamic: {
@@ -158,6 +161,9 @@ export function sampleResult(): BenchResult {
       caughtUpS: 36.2,
       longestPartitionStallS: 31.4,
       restoredRecords: 300_000,
+      restoredFromCheckpoint: 0,
+      changelogOffsetsAtKill: 300_500,
+      stateDir: false,
       audit: { exitCode: 0, verdict: 'clean', summary: 'audit: no violations' },
     },
     churn: {

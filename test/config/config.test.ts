@@ -64,6 +64,7 @@ test('the two required variables alone yield the documented defaults', () => {
     idleFlushMs: 0,
     restoreStableWaitMs: 60_000,
     stateDir: undefined,
+    checkpointIntervalMs: 10_000,
     retry: { initialBackoffMs: 100, maxBackoffMs: 10_000 },
     circuitBreaker: { threshold: 5, probeIntervalMs: 5000 },
     shutdownTimeoutMs: 15_000,

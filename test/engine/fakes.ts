@@ -18,6 +18,7 @@ import type { ServerMetric } from '../../src/domain/metric.js';
 import type { DecodedInput } from '../../src/domain/process-record.js';
 import type { MetricSource } from '../../src/rollup/rollup-processor.js';
 import type {
+  Acknowledged,
   AttemptEntry,
   AttemptJournalPort,
   AttemptStamp,
@@ -110,6 +111,8 @@ export class FakeBroker implements TaskKafkaPort {
   /** The processing-attempts journal lives on the broker: it outlives every task and process. */
   readonly journal = new FakeJournal(this);
   private readonly logs = new Map<string, StoredRecord[]>();
+  /** Added to every acknowledged offset: a broker (or a client) that reports offsets wrong. */
+  acknowledgeSkew = 0n;
   private readonly offsets = new Map<string, bigint>();
   private readonly epochs = new Map<string, number>();
   private readonly openTransactions = new Set<FakeTransaction>();
@@ -177,6 +180,21 @@ export class FakeBroker implements TaskKafkaPort {
 
   opened(txn: FakeTransaction): void {
     this.openTransactions.add(txn);
+  }
+
+  /**
+   * The offsets a transaction's records will get if it commits next: this fake appends at commit, so a
+   * transaction of another producer committing first makes the answer wrong, as a real broker never would.
+   */
+  acknowledge(txn: FakeTransaction, records: readonly OutgoingRecord[]): Acknowledged[] {
+    const last = new Map<string, Acknowledged>();
+    for (const record of records) {
+      const key = tpKey(record.topic, record.partition);
+      const before = txn.pending.filter((r) => tpKey(r.topic, r.partition) === key).length;
+      const lastOffset = BigInt((this.logs.get(key)?.length ?? 0) + before - 1) + this.acknowledgeSkew;
+      last.set(key, { topic: record.topic, partition: record.partition, lastOffset });
+    }
+    return [...last.values()];
   }
 
   private append(record: OutgoingRecord): void {
@@ -313,10 +331,15 @@ export class FakeTransaction implements TransactionPort {
     readonly producer: FakeProducer,
   ) {}
 
-  send(records: readonly OutgoingRecord[]): Promise<void> {
+  send(records: readonly OutgoingRecord[]): Promise<readonly Acknowledged[]> {
     // A failed send may still have reached the log; the transaction is then aborted, never committed.
     this.pending.push(...records);
-    return this.run('send', { detail: records.length });
+    return this.run('send', { detail: records.length }).then(() => this.acknowledged(records));
+  }
+
+  /** Offsets as the fake log will hold them after this transaction's pending records (no markers). */
+  private acknowledged(records: readonly OutgoingRecord[]): Acknowledged[] {
+    return this.broker.acknowledge(this, records);
   }
 
   sendOffsets(groupId: string, offset: InputOffset): Promise<void> {

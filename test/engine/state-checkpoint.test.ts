@@ -1,7 +1,8 @@
 /**
  * The local state checkpoint (STATE_DIR) without Kafka: the file's round trip and every reason it is refused,
- * the atomic write, the stores' export, and the task's part against the fake broker: written only at a clean
- * close of a running task, taken at initialization, and a restore from it equal to a full restore.
+ * the atomic write, the stores' export, and the task's part against the fake broker: written at a clean close
+ * of a running task (and, with an interval, after its restore and its commits), taken at initialization, and a
+ * restore from it equal to a full restore.
  */
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
@@ -23,6 +24,7 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   fingerprintOf,
+  MAX_CHECKPOINT_AGE_MS,
   outsideTheLog,
   takeCheckpoint,
   writeAtomically,
@@ -57,11 +59,13 @@ const freshDir = () => {
 };
 
 const ID = { appId: 'app', changelog: 'app-rollup-state-changelog', partition: 3 };
+const NOW = Date.UTC(2026, 11, 5, 12);
 
 function sample(): Checkpoint {
   return {
     ...ID,
     offset: 42n,
+    writtenAtMs: NOW,
     fingerprint: fingerprintOf({
       key: Buffer.from('k'),
       value: Buffer.from('v'),
@@ -94,29 +98,40 @@ void test('the fingerprint depends on the offset, the key, the value and the tra
   assert.equal(fingerprintOf({ ...base, offset: 41n }).offset, 41n);
 });
 
-void test('taking a checkpoint deletes it whatever it holds, and says why it is refused: missing, other app, unreadable', async () => {
+void test('taking a checkpoint deletes it whatever it holds, and says why it is refused: missing, other app, too old, unreadable', async () => {
   const d = freshDir();
   const path = checkpointPath(d, ID);
   assert.equal(path, join(d, 'app', 'app-rollup-state-changelog-3.checkpoint'));
-  const missing = await takeCheckpoint(path, ID);
+  const missing = await takeCheckpoint(path, ID, NOW);
   assert.equal(missing.kind === 'refused' && missing.reason, 'missing');
 
   await writeAtomically(path, encodeCheckpoint(sample()));
-  const found = await takeCheckpoint(path, ID);
+  const found = await takeCheckpoint(path, ID, NOW);
   assert.equal(found.kind, 'found');
   assert.ok(!existsSync(path), 'deleted once taken');
 
   for (const other of [{ appId: 'other' }, { changelog: 'x' }, { partition: 4 }]) {
     await writeAtomically(path, encodeCheckpoint({ ...sample(), ...other }));
-    const refused = await takeCheckpoint(path, ID);
+    const refused = await takeCheckpoint(path, ID, NOW);
     assert.equal(refused.kind === 'refused' && refused.reason, 'other app', JSON.stringify(other));
     assert.ok(!existsSync(path));
   }
 
+  await writeAtomically(
+    path,
+    encodeCheckpoint({ ...sample(), writtenAtMs: NOW - MAX_CHECKPOINT_AGE_MS - 1 }),
+  );
+  const old = await takeCheckpoint(path, ID, NOW);
+  assert.equal(old.kind === 'refused' && old.reason, 'too old');
+  assert.ok(!existsSync(path));
+  await writeAtomically(path, encodeCheckpoint({ ...sample(), writtenAtMs: NOW - MAX_CHECKPOINT_AGE_MS }));
+  assert.equal((await takeCheckpoint(path, ID, NOW)).kind, 'found', 'as old as the bound: still trusted');
+
   const good = JSON.parse(encodeCheckpoint(sample()).toString('utf8')) as Record<string, unknown>;
   const unreadable = [
     '{"version":1,',
-    JSON.stringify({ ...good, version: 2 }),
+    JSON.stringify({ ...good, version: 1 }),
+    JSON.stringify({ ...good, writtenAtMs: '1' }),
     JSON.stringify({ ...good, offset: '-1' }),
     JSON.stringify({ ...good, fingerprint: { offset: '1', hash: 'short' } }),
     JSON.stringify({ ...good, entries: [['a2V5', null]] }),
@@ -124,7 +139,7 @@ void test('taking a checkpoint deletes it whatever it holds, and says why it is 
   ];
   for (const text of unreadable) {
     writeRaw(path, text);
-    const refused = await takeCheckpoint(path, ID);
+    const refused = await takeCheckpoint(path, ID, NOW);
     assert.equal(refused.kind === 'refused' && refused.reason, 'unreadable', text);
     assert.ok(!existsSync(path));
   }
@@ -219,7 +234,18 @@ interface TaskRun {
   restored: StageEventMap['task.restored'][];
 }
 
-function taskOn(broker: FakeBroker, stateDir: string | undefined, instance: string): TaskRun {
+/** Periodic checkpoints: at most one per `intervalMs` of `clock.ms` (the task's clock). */
+interface Periodic {
+  intervalMs: number;
+  clock: { ms: number };
+}
+
+function taskOn(
+  broker: FakeBroker,
+  stateDir: string | undefined,
+  instance: string,
+  periodic?: Periodic,
+): TaskRun {
   const lines: TaskRun['lines'] = [];
   const logger = pino(
     { level: 'info' },
@@ -253,13 +279,14 @@ function taskOn(broker: FakeBroker, stateDir: string | undefined, instance: stri
     events,
     faults: new FaultInjector([]),
     logger,
-    now: () => 0,
+    now: () => periodic?.clock.ms ?? 0,
     sleep: () => Promise.resolve(),
     random: () => 0.5,
     idleFlushMs: 0,
     commitLedger: new CommitLedger(),
     isolationGate: new ProcessIsolationGate(),
     stateDir,
+    checkpointIntervalMs: periodic?.intervalMs,
     onFatal: (error) => {
       throw error;
     },
@@ -403,4 +430,77 @@ void test('a checkpoint refused at initialization (fingerprint differs, offset o
     assert.ok(!existsSync(path));
     one.task = next.task;
   }
+});
+
+async function eventually(what: string, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(condition(), what);
+}
+
+const offsetIn = (path: string) => decodeCheckpoint(readFileSync(path)).offset;
+
+void test('a running task writes a checkpoint after a commit at most once per interval; killed, its successor loads the last one, reads only the tail after it and holds the state a full restore gives', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const periodic = { intervalMs: 1000, clock: { ms: 0 } };
+  const one = taskOn(broker, stateDir, 'one', periodic);
+  await feed(one, broker, 2);
+  await eventually('the first commit writes a checkpoint', () => existsSync(path));
+  const first = offsetIn(path);
+  assert.equal(first, BigInt(broker.records(CHANGELOG, P).length), 'it covers the whole changelog so far');
+
+  periodic.clock.ms = 999;
+  await feed(one, broker, 4);
+  await one.task.close(false).then(
+    () => undefined,
+    () => undefined,
+  );
+  assert.equal(offsetIn(path), first, 'not again within the interval');
+
+  const two = taskOn(broker, stateDir, 'two', periodic);
+  periodic.clock.ms = 2000;
+  await two.task.start();
+  // The restore wrote one at once, covering what it read (taken, so the file is the restore's own).
+  await eventually('the restore writes a checkpoint', () => existsSync(path) && offsetIn(path) > first);
+  const restoredAt = offsetIn(path);
+  assert.equal(restoredAt, BigInt(broker.records(CHANGELOG, P).length));
+  periodic.clock.ms = 3000;
+  await feed(two, broker, 8);
+  await eventually('a later commit writes a later checkpoint', () => offsetIn(path) > restoredAt);
+  // Killed: no close. Its last checkpoint is all a successor finds.
+  const killedAt = offsetIn(path);
+  const tail = broker.records(CHANGELOG, P).filter((r) => r.offset >= killedAt).length;
+
+  const three = taskOn(broker, stateDir, 'three');
+  await three.task.start();
+  // Only the records after the checkpoint are read; the rest comes from the snapshot.
+  assert.deepEqual(
+    three.restored.map((r) => ({ records: r.records, fromCheckpoint: (r.fromCheckpoint ?? 0) > 0 })),
+    [{ records: tail, fromCheckpoint: true }],
+  );
+  assert.deepEqual(three.store.exportChangelog(), fullRestoreOf(broker));
+  await feed(three, broker, 9);
+  assert.deepEqual(three.store.exportChangelog(), fullRestoreOf(broker));
+});
+
+void test('negative control: a checkpoint written at an offset the broker misreported is refused at load (fingerprint differs), and the full restore gives the right state', async () => {
+  const broker = new FakeBroker();
+  broker.acknowledgeSkew = -1n;
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const one = taskOn(broker, stateDir, 'one', { intervalMs: 1000, clock: { ms: 0 } });
+  await feed(one, broker, 6);
+  await eventually('a checkpoint was written', () => existsSync(path));
+  const next = taskOn(broker, stateDir, 'next');
+  await next.task.start();
+  assert.ok(
+    next.lines.some((l) => l.reason === 'fingerprint differs'),
+    next.lines.map((l) => l.msg).join('\n'),
+  );
+  assert.deepEqual(
+    next.restored.map((r) => ({ records: r.records, fromCheckpoint: r.fromCheckpoint })),
+    [{ records: broker.records(CHANGELOG, P).length, fromCheckpoint: 0 }],
+  );
+  assert.deepEqual(next.store.exportChangelog(), fullRestoreOf(broker));
 });

@@ -8,7 +8,13 @@
  *   never splits a request.
  */
 import { Partitioners, type Kafka, type Producer, type Transaction } from 'kafkajs';
-import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../../engine/ports.js';
+import type {
+  Acknowledged,
+  InputOffset,
+  OutgoingRecord,
+  ProducerPort,
+  TransactionPort,
+} from '../../engine/ports.js';
 import { StageError } from '../../errors/errors.js';
 import { translateKafkaError } from './translate-error.js';
 
@@ -75,10 +81,10 @@ class KafkajsTransactionalProducer implements ProducerPort {
   }
 
   private wrap(transaction: Transaction): TransactionPort {
-    const guarded = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+    const guarded = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
       this.expect('in-transaction', what);
       try {
-        await action();
+        return await action();
       } catch (error) {
         throw this.fail(error, what);
       }
@@ -131,22 +137,30 @@ function sizeOf(record: OutgoingRecord): number {
   return bytes;
 }
 
-/** Splits into requests of at most MAX_RECORDS_PER_SEND records and about MAX_BYTES_PER_SEND bytes, sent in order. */
+/**
+ * Splits into requests of at most MAX_RECORDS_PER_SEND records and about MAX_BYTES_PER_SEND bytes, sent in order.
+ * Resolves with each partition's last offset: kafkajs writes one record batch per partition per request, and the
+ * produce response gives that batch's base offset.
+ */
 export async function sendInChunks(
   transaction: Pick<Transaction, 'sendBatch'>,
   records: readonly OutgoingRecord[],
-): Promise<void> {
+): Promise<Acknowledged[]> {
   let chunk: OutgoingRecord[] = [];
   let bytes = 0;
+  const last = new Map<string, Acknowledged>();
   const flush = async () => {
     if (chunk.length === 0) return;
     const byTopic = new Map<string, OutgoingRecord[]>();
+    const perPartition = new Map<string, number>();
     for (const record of chunk) {
       const list = byTopic.get(record.topic) ?? [];
       list.push(record);
       byTopic.set(record.topic, list);
+      const key = `${record.topic}\u0000${record.partition}`;
+      perPartition.set(key, (perPartition.get(key) ?? 0) + 1);
     }
-    await transaction.sendBatch({
+    const written = await transaction.sendBatch({
       topicMessages: [...byTopic].map(([topic, list]) => ({
         topic,
         messages: list.map((r) => ({
@@ -157,6 +171,13 @@ export async function sendInChunks(
         })),
       })),
     });
+    for (const { topicName, partition, baseOffset } of written) {
+      const key = `${topicName}\u0000${partition}`;
+      const count = perPartition.get(key);
+      // Offsets are not assigned when a broker answers acks=0 or an old version: -1, or absent.
+      if (count === undefined || baseOffset === undefined || !/^\d+$/.test(baseOffset)) continue;
+      last.set(key, { topic: topicName, partition, lastOffset: BigInt(baseOffset) + BigInt(count - 1) });
+    }
     chunk = [];
     bytes = 0;
   };
@@ -168,4 +189,5 @@ export async function sendInChunks(
     bytes += size;
   }
   await flush();
+  return [...last.values()];
 }

@@ -49,9 +49,9 @@ class AtLeastOnceProducer implements ProducerPort {
         new StageError('INVARIANT_VIOLATED', `producer ${this.transactionalId}: used after an error`),
       );
     let offset: InputOffset | undefined;
-    const guarded = async (doing: string, action: () => Promise<unknown>): Promise<void> => {
+    const guarded = async <T>(doing: string, action: () => Promise<T>): Promise<T> => {
       try {
-        await action();
+        return await action();
       } catch (error) {
         // Like the transactional producer: kafkajs rolls sequence numbers back after a failed send.
         this.isBroken = true;
