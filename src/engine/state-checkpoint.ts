@@ -184,8 +184,8 @@ export async function writeAtomically(
 }
 
 /**
- * Reads the checkpoint and deletes it at once, whatever it holds: from here on, only a later clean close may leave
- * one, so a process that dies after this never leaves a stale one behind.
+ * Reads the checkpoint and deletes it at once, whatever it holds: from here on, only the new task's own committed
+ * state may leave one (after its restore, its commits or its clean close).
  */
 export async function takeCheckpoint(
   path: string,
