@@ -3,8 +3,8 @@
  * and reads only the changelog's tail; a running stage also writes one after a commit once
  * STATE_CHECKPOINT_INTERVAL_MS has passed, so a SIGKILLed stage leaves that one, and its successor loads it and
  * reads only the tail after it; with the interval at 0, a SIGKILLed stage leaves none (each was deleted when its
- * task started), so the next start restores in full; a checkpoint that does not match the changelog is refused,
- * with its reason. Whatever path the state took, the rollups equal the ones computed from the test's own input,
+ * task started), so the next start restores in full; a checkpoint that does not match the changelog, or is older
+ * than half the changelog's delete.retention.ms, is refused, with its reason. Whatever path the state took, the rollups equal the ones computed from the test's own input,
  * audited clean.
  */
 import { strict as assert } from 'node:assert';
@@ -218,6 +218,35 @@ test('negative control: a checkpoint whose fingerprint does not match the change
   const two = suite.start(names, SETTINGS);
   await waitForDrain(suite.kafka, names, 60_000, [two]);
   const refusals = two.output().match(/state checkpoint not used \(fingerprint differs\)/g) ?? [];
+  assert.equal(refusals.length, PARTITIONS, two.output().slice(-3000));
+  for (const line of restoredLines(two.output())) assert.equal(line.fromCheckpoint, 0);
+  assert.deepEqual(
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
+    [],
+  );
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  assert.equal((await two.stop('SIGTERM')).code, 0);
+});
+
+test('a checkpoint older than half the changelog’s delete.retention.ms (15 minutes as the stage creates it) is refused as too old, though 12 hours have not passed', async () => {
+  const { names, startMs, workload, parts } = await thirds(43);
+  const [first = [], second = [], third = []] = parts;
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, [...first, ...second]);
+  const one = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [one]);
+  assert.equal((await one.stop('SIGTERM')).code, 0);
+  for (let p = 0; p < PARTITIONS; p += 1) {
+    const path = checkpointFile(names, p);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { writtenAtMs: number };
+    file.writtenAtMs -= 10 * 60_000;
+    writeFileSync(path, JSON.stringify(file));
+  }
+
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, third);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  const two = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [two]);
+  const refusals = two.output().match(/state checkpoint not used \(too old\)/g) ?? [];
   assert.equal(refusals.length, PARTITIONS, two.output().slice(-3000));
   for (const line of restoredLines(two.output())) assert.equal(line.fromCheckpoint, 0);
   assert.deepEqual(

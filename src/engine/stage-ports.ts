@@ -60,6 +60,8 @@ export interface StageTopicLayout {
   /** `<APP_ID>-processing-attempts`: the crash-loop guard's journal. */
   attemptsTopic: string;
   created: string[];
+  /** The changelog's effective `delete.retention.ms`; undefined when the broker did not say. */
+  changelogDeleteRetentionMs?: number | undefined;
 }
 
 /** PROCESSING_GUARANTEE=at_least_once: what commits the group's offsets instead of a transaction. */

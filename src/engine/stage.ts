@@ -21,6 +21,7 @@ import { CommitLedger } from './commit-ledger.js';
 import { instrumentTaskPort } from './instrumented-port.js';
 import { ReadinessBook } from './readiness-book.js';
 import type { BatchControl, InputBatch } from './ports.js';
+import { maxCheckpointAgeMs } from './state-checkpoint.js';
 import type {
   BatchHandler,
   Clock,
@@ -176,7 +177,10 @@ export class Stage {
       idleFlushMs: config.idleFlushMs,
       restoreStableWaitMs: config.restoreStableWaitMs,
       stateDir: config.stateDir,
-      checkpointIntervalMs: config.checkpointIntervalMs,
+      // At least once, nothing fences an old owner's late changelog writes from landing before this task's:
+      // a snapshot taken at a commit could miss them. Clean-close checkpoints check the changelog's end instead.
+      checkpointIntervalMs: config.processingGuarantee === 'exactly_once' ? config.checkpointIntervalMs : 0,
+      checkpointMaxAgeMs: maxCheckpointAgeMs(layout.changelogDeleteRetentionMs),
       commitLedger: this.commitLedger,
       isolationGate: ports.isolationGate,
       transactionalIdFor: ports.transactionalIdFor,

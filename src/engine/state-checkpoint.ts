@@ -6,8 +6,8 @@
  * from, which its fingerprint proves at load (docs/design.md, "Local state checkpoints").
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors/message.js';
 import { headerText, LINEAGE_HEADERS } from './lineage.js';
@@ -16,12 +16,19 @@ import type { ChangelogEntry, StateStore } from './state-store.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 2;
 
-/**
- * A checkpoint older than this is refused. Replaying a tail over a snapshot misses a delete whose tombstone the
- * log cleaner already dropped, which it may do delete.retention.ms (24 h by default) after cleaning it; half of
- * that leaves room for the cleaner's timing and for clocks.
- */
+/** The longest a checkpoint is ever trusted, whatever the changelog's settings. */
 export const MAX_CHECKPOINT_AGE_MS = 12 * 3_600_000;
+
+/**
+ * How old a checkpoint may be. Replaying a tail over a snapshot misses a delete whose tombstone the log cleaner
+ * already dropped, which it may do `delete.retention.ms` after it first cleaned it, never sooner after it was
+ * written; half of that leaves room for clocks. The stage creates its changelog with 15 minutes (7.5 minutes
+ * here); unknown, the broker's default of a day is assumed to have been kept (12 hours).
+ */
+export function maxCheckpointAgeMs(deleteRetentionMs: number | undefined): number {
+  if (deleteRetentionMs === undefined) return MAX_CHECKPOINT_AGE_MS;
+  return Math.max(0, Math.min(MAX_CHECKPOINT_AGE_MS, Math.floor(deleteRetentionMs / 2)));
+}
 
 /** Which changelog a checkpoint belongs to. */
 export interface CheckpointIdentity {
@@ -183,6 +190,16 @@ export async function writeAtomically(
   await files.syncDirectory(dir);
 }
 
+/** A process killed while writing leaves its temp file (writeAtomically): gone at the next take, not piling up. */
+export async function removeTempFiles(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp'))
+      await rm(join(dirname(path), name), { force: true }).catch(() => undefined);
+  }
+}
+
 /**
  * Reads the checkpoint and deletes it at once, whatever it holds: from here on, only the new task's own committed
  * state may leave one (after its restore, its commits or its clean close).
@@ -191,6 +208,7 @@ export async function takeCheckpoint(
   path: string,
   id: CheckpointIdentity,
   nowMs: number,
+  maxAgeMs: number = MAX_CHECKPOINT_AGE_MS,
 ): Promise<TakenCheckpoint> {
   let bytes: Buffer;
   try {
@@ -217,8 +235,8 @@ export async function takeCheckpoint(
     return { kind: 'refused', reason: 'other app', detail: `${path} belongs to ${found}` };
   }
   const ageMs = nowMs - checkpoint.writtenAtMs;
-  if (ageMs > MAX_CHECKPOINT_AGE_MS) {
-    const detail = `${path} was written ${Math.round(ageMs / 60_000)} min ago; at most ${MAX_CHECKPOINT_AGE_MS / 60_000} min are trusted`;
+  if (ageMs > maxAgeMs) {
+    const detail = `${path} was written ${Math.round(ageMs / 1000)} s ago; at most ${Math.round(maxAgeMs / 1000)} s are trusted (half the changelog's delete.retention.ms, at most 12 h)`;
     return { kind: 'refused', reason: 'too old', detail };
   }
   return { kind: 'found', checkpoint };
@@ -234,9 +252,13 @@ export function outsideTheLog(c: Checkpoint, range: { start: bigint; end: bigint
 /** The committed changelog record the task's state reflects last: the one a checkpoint's fingerprint must find. */
 export type LastWrite = { attempt: string } | { offset: bigint } | null;
 
-/** When a running task writes a checkpoint: at most once per `intervalMs` (0: only at a clean close). */
+/**
+ * When a running task writes a checkpoint: at most once per `intervalMs` (0: only at a clean close); and how old
+ * one may be when it is taken (maxCheckpointAgeMs).
+ */
 export interface CheckpointSchedule {
   intervalMs: number;
+  maxAgeMs?: number | undefined;
   now: () => number;
 }
 
@@ -267,7 +289,8 @@ export class TaskCheckpoint {
   async take(): Promise<TakenCheckpoint> {
     await this.settled();
     this.lastWrite = null;
-    return takeCheckpoint(this.path, this.id, this.schedule.now());
+    await removeTempFiles(this.path);
+    return takeCheckpoint(this.path, this.id, this.schedule.now(), this.schedule.maxAgeMs);
   }
 
   /** The store now holds the changelog up to `last` (read, so its offset and attempt are the log's own). */
@@ -314,20 +337,29 @@ export class TaskCheckpoint {
     if (this.schedule.intervalMs <= 0 || this.writing !== undefined) return;
     if (now - this.lastSavedAtMs < this.schedule.intervalMs) return;
     this.lastSavedAtMs = now;
-    const entries = store.exportChangelog();
-    const checkpoint = {
-      ...this.id,
-      offset: last.offset + 1n,
-      writtenAtMs: now,
-      fingerprint: fingerprintOf(last),
-      entries,
-    };
-    const bytes = encodeCheckpoint(checkpoint);
+    let entries: ChangelogEntry[];
+    let bytes: Buffer;
+    try {
+      // Called after a commit's state is applied: a throw here would leave the task between its commit and its
+      // next offset, so an export or encoding that fails (a huge state, a serde) costs the checkpoint only.
+      entries = store.exportChangelog();
+      bytes = encodeCheckpoint({
+        ...this.id,
+        offset: last.offset + 1n,
+        writtenAtMs: now,
+        fingerprint: fingerprintOf(last),
+        entries,
+      });
+    } catch (error) {
+      this.log.warn({ path: this.path, err: errorMessage(error) }, 'no state checkpoint written');
+      return;
+    }
+    const offset = last.offset + 1n;
     this.writing = writeAtomically(this.path, bytes, this.files)
       .then(
         () => {
           this.log.debug(
-            { path: this.path, offset: checkpoint.offset.toString(), entries: entries.length },
+            { path: this.path, offset: offset.toString(), entries: entries.length },
             'state checkpoint written',
           );
         },

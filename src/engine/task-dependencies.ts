@@ -58,6 +58,8 @@ export interface TaskDependencies {
   stateDir?: string | undefined;
   /** STATE_CHECKPOINT_INTERVAL_MS: how often a running task writes its checkpoint; 0 or unset: at a clean close only. */
   checkpointIntervalMs?: number | undefined;
+  /** The oldest checkpoint a task trusts (maxCheckpointAgeMs); unset: MAX_CHECKPOINT_AGE_MS. */
+  checkpointMaxAgeMs?: number | undefined;
   /** A failure found outside a batch (a probe, an idle flush) that has no recovery: the stage must stop. */
   onFatal: (error: unknown) => void;
   /** Shared by the tasks of one process: no record is processed while another task's isolated record stands. */

@@ -101,7 +101,11 @@ export class PartitionTask {
             { appId: deps.groupId, changelog: deps.topics.changelog, partition },
             deps.kafka,
             this.log,
-            { intervalMs: deps.checkpointIntervalMs ?? 0, now: deps.now },
+            {
+              intervalMs: deps.checkpointIntervalMs ?? 0,
+              maxAgeMs: deps.checkpointMaxAgeMs,
+              now: deps.now,
+            },
           );
     this.restorer = new StateRestorer(
       partition,

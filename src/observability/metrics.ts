@@ -360,6 +360,9 @@ export function attachMetrics(
   };
 }
 
+/** The gauges of one scrape are collected within this long of each other. */
+const ONE_SCRAPE_MS = 250;
+
 /** kafka-lag-exporter's lag metrics, for this instance's partitions, computed at scrape time. */
 function attachLagMetrics(
   registers: Registry[],
@@ -367,6 +370,15 @@ function attachLagMetrics(
   identity: ConsumerIdentity,
   now: () => number,
 ): void {
+  // One scrape collects every gauge concurrently: they evaluate lag seconds at one instant, or the max could
+  // differ from the largest partition's value by the millisecond that passed between two collects.
+  let instant: { snapshot: LagSnapshot; nowMs: number } | undefined;
+  const instantOf = (snapshot: LagSnapshot): number => {
+    const nowMs = now();
+    if (instant?.snapshot !== snapshot || Math.abs(nowMs - instant.nowMs) > ONE_SCRAPE_MS)
+      instant = { snapshot, nowMs };
+    return instant.nowMs;
+  };
   const partitionLabels = (clusterName: string, partition: number) => ({
     cluster_name: clusterName,
     group: identity.group,
@@ -413,11 +425,11 @@ function attachLagMetrics(
     collect: async () => {
       seconds.reset();
       const snapshot = await lag();
-      const nowMs = now();
-      for (const p of snapshot?.partitions ?? []) {
+      if (!snapshot) return;
+      const nowMs = instantOf(snapshot);
+      for (const p of snapshot.partitions) {
         const value = lagSecondsAt(p, nowMs);
-        if (value !== undefined)
-          seconds.set(partitionLabels(snapshot?.clusterName ?? '', p.partition), value);
+        if (value !== undefined) seconds.set(partitionLabels(snapshot.clusterName, p.partition), value);
       }
     },
   });
@@ -455,7 +467,7 @@ function attachLagMetrics(
       maxSeconds.reset();
       const snapshot = await lag();
       if (!snapshot || snapshot.partitions.length === 0) return;
-      const nowMs = now();
+      const nowMs = instantOf(snapshot);
       const values = snapshot.partitions.map((p) => lagSecondsAt(p, nowMs) ?? 0);
       maxSeconds.set(groupLabels(snapshot.clusterName), Math.max(0, ...values));
     },

@@ -25,6 +25,7 @@ import {
   encodeCheckpoint,
   fingerprintOf,
   MAX_CHECKPOINT_AGE_MS,
+  maxCheckpointAgeMs,
   outsideTheLog,
   takeCheckpoint,
   writeAtomically,
@@ -126,6 +127,10 @@ void test('taking a checkpoint deletes it whatever it holds, and says why it is 
   assert.ok(!existsSync(path));
   await writeAtomically(path, encodeCheckpoint({ ...sample(), writtenAtMs: NOW - MAX_CHECKPOINT_AGE_MS }));
   assert.equal((await takeCheckpoint(path, ID, NOW)).kind, 'found', 'as old as the bound: still trusted');
+  // The changelog as the stage creates it keeps tombstones 15 minutes: 7.5 minutes are trusted.
+  await writeAtomically(path, encodeCheckpoint({ ...sample(), writtenAtMs: NOW - 10 * 60_000 }));
+  const stale = await takeCheckpoint(path, ID, NOW, maxCheckpointAgeMs(900_000));
+  assert.equal(stale.kind === 'refused' && stale.reason, 'too old');
 
   const good = JSON.parse(encodeCheckpoint(sample()).toString('utf8')) as Record<string, unknown>;
   const unreadable = [
@@ -503,4 +508,46 @@ void test('negative control: a checkpoint written at an offset the broker misrep
     [{ records: broker.records(CHANGELOG, P).length, fromCheckpoint: 0 }],
   );
   assert.deepEqual(next.store.exportChangelog(), fullRestoreOf(broker));
+});
+
+void test('a checkpoint is trusted for half the changelog’s delete.retention.ms, never more than 12 hours', () => {
+  assert.equal(maxCheckpointAgeMs(900_000), 450_000);
+  assert.equal(maxCheckpointAgeMs(86_400_000), MAX_CHECKPOINT_AGE_MS);
+  assert.equal(maxCheckpointAgeMs(7 * 86_400_000), MAX_CHECKPOINT_AGE_MS);
+  assert.equal(maxCheckpointAgeMs(undefined), MAX_CHECKPOINT_AGE_MS);
+  assert.equal(maxCheckpointAgeMs(0), 0);
+});
+
+void test('a checkpoint whose export throws costs the checkpoint only: the task commits on, with a warning', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const periodic = { intervalMs: 1000, clock: { ms: 0 } };
+  const one = taskOn(broker, stateDir, 'one', periodic);
+  one.store.exportChangelog = () => {
+    throw new RangeError('Invalid string length');
+  };
+  await feed(one, broker, 4);
+  periodic.clock.ms = 5000;
+  await feed(one, broker, 9);
+  assert.equal(one.task.isRunning, true);
+  assert.equal(broker.committed(GROUP, IN, P), 9n, 'every record committed once');
+  assert.ok(!existsSync(path));
+  assert.ok(one.lines.some((l) => l.msg === 'no state checkpoint written'));
+});
+
+void test('temp files a killed writer left behind are removed when the task takes its checkpoint; others stay', async () => {
+  const broker = new FakeBroker();
+  const stateDir = freshDir();
+  const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
+  const other = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P + 1 });
+  await writeAtomically(other, encodeCheckpoint(sample()));
+  writeRaw(`${path}.0b5e-left-by-a-kill.tmp`, 'half a checkpoint');
+  writeRaw(`${other}.1c6f-of-another-partition.tmp`, 'half a checkpoint');
+  const one = taskOn(broker, stateDir, 'one');
+  await one.task.start();
+  assert.deepEqual(readdirSync(join(stateDir, GROUP)).sort(), [
+    `${CHANGELOG}-${P + 1}.checkpoint`,
+    `${CHANGELOG}-${P + 1}.checkpoint.1c6f-of-another-partition.tmp`,
+  ]);
 });

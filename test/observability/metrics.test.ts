@@ -202,6 +202,27 @@ test("lag metrics carry kafka-lag-exporter's names and labels; seconds are the o
   assert.equal(await m.value('eos_rollup_input_retention_seconds', { topic: 'in' }), 604_800);
 });
 
+test('one scrape evaluates lag seconds at one instant: the max is the largest partition’s value, however the clock ticks between collects', async () => {
+  let ticks = 100_000;
+  const snapshot: LagSnapshot = {
+    atMs: 99_000,
+    clusterName: 'c',
+    retentionMs: null,
+    partitions: [
+      { partition: 0, position: 1n, lastStableOffset: 9n, lagRecords: 8, oldestUnreadTimestampMs: 96_733 },
+      { partition: 1, position: 5n, lastStableOffset: 6n, lagRecords: 1, oldestUnreadTimestampMs: 99_500 },
+    ],
+  };
+  // Every reading of the clock moves it on by a millisecond, as a busy process would.
+  const m = setUp({ lag: () => Promise.resolve(snapshot), identity, now: () => (ticks += 1) });
+  const text = await m.registry.metrics();
+  const valueOf = (pattern: RegExp) => Number(pattern.exec(text)?.[1]);
+  const partition0 = valueOf(/^kafka_consumergroup_group_lag_seconds\{[^}]*partition="0"[^}]*\} (\S+)$/m);
+  const max = valueOf(/^kafka_consumergroup_group_max_lag_seconds\{[^}]*\} (\S+)$/m);
+  assert.ok(partition0 > 3.2 && partition0 < 3.3, String(partition0));
+  assert.equal(max, partition0);
+});
+
 test('a failed lag lookup leaves the scrape without lag series instead of stale values', async () => {
   const m = setUp({ lag: () => Promise.resolve(undefined), identity, lagLookupFailures: () => 2 });
   assert.equal(await m.series('kafka_consumergroup_group_lag'), 0);

@@ -174,8 +174,13 @@ export async function sendInChunks(
     for (const { topicName, partition, baseOffset } of written) {
       const key = `${topicName}\u0000${partition}`;
       const count = perPartition.get(key);
-      // Offsets are not assigned when a broker answers acks=0 or an old version: -1, or absent.
-      if (count === undefined || baseOffset === undefined || !/^\d+$/.test(baseOffset)) continue;
+      if (count === undefined) continue;
+      // Offsets are not assigned when a broker answers acks=0 or an old version: -1, or absent. An earlier
+      // chunk's offset is then not this partition's last either.
+      if (baseOffset === undefined || !/^\d+$/.test(baseOffset)) {
+        last.delete(key);
+        continue;
+      }
       last.set(key, { topic: topicName, partition, lastOffset: BigInt(baseOffset) + BigInt(count - 1) });
     }
     chunk = [];

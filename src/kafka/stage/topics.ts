@@ -4,19 +4,14 @@
  * start with one clear line. Also checks TRANSACTION_TIMEOUT_MS against the broker's maximum.
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import type { StageTopicLayout } from '../../engine/stage-ports.js';
 import type { Config } from '../../config/config.js';
 import { FatalError, StageError } from '../../errors/errors.js';
 import { processingAttemptsTopic } from './attempt-journal.js';
 import { translateKafkaError } from '../client/translate-error.js';
 
-export interface TopicLayout {
-  inputPartitions: number;
-  outputPartitions: number;
-  dlqPartitions: number;
-  /** `<APP_ID>-processing-attempts`: the crash-loop guard's journal. */
-  attemptsTopic: string;
-  created: string[];
-}
+/** What start-up found and made: the engine's StageTopicLayout. */
+export type TopicLayout = StageTopicLayout;
 
 async function partitionCounts(admin: Admin, topics: string[]): Promise<Map<string, number>> {
   const existing = new Set(await admin.listTopics());
@@ -193,15 +188,19 @@ export async function prepareTopics(
       });
     }
     // Topics just created have the input's partition count; the changelog's policy is read as it now stands.
-    const changelogPolicy = await cleanupPolicy(admin, topics.changelog);
+    const changelog = await topicConfig(admin, topics.changelog, ['cleanup.policy', 'delete.retention.ms']);
+    const changelogPolicy = changelog.get('cleanup.policy') ?? '';
     const [problem] = stateTopicProblems(config, found, inputPartitions, changelogPolicy);
     if (problem !== undefined) throw new FatalError('TOPIC_INCOMPATIBLE', problem);
+    const deleteRetention = Number(changelog.get('delete.retention.ms') ?? Number.NaN);
     return {
       inputPartitions,
       outputPartitions: counts.get(topics.output) ?? inputPartitions,
       dlqPartitions: counts.get(topics.dlq) ?? inputPartitions,
       attemptsTopic,
       created: wanted.map((t) => t.topic),
+      // How long a checkpoint may be trusted depends on it (engine/state-checkpoint.ts).
+      changelogDeleteRetentionMs: Number.isSafeInteger(deleteRetention) ? deleteRetention : undefined,
     };
   } catch (error) {
     throw error instanceof StageError ? error : translateKafkaError(error, 'preparing topics');
