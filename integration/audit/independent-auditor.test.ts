@@ -11,6 +11,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, Producer } from 'kafkajs';
 import { LogReader } from '../../src/audit/log-reader.js';
 import { formatReport, type AuditReport, type ViolationKind } from '../../src/audit/auditor.js';
@@ -257,17 +258,23 @@ test('negative control: interleaved aborts of two upstream producers; the audito
     await plain.send({ topic: names.input, messages: messages(2) });
 
     const reader = await LogReader.open(suite.kafka);
-    const ours: string[] = [];
+    let ours: string[] = [];
     let aborted = 0;
     let pending = 0;
     let beyondStable = 0;
     try {
-      for (let p = 0; p < partitions; p++) {
-        const log = await reader.readPartition(names.input, p);
-        ours.push(...log.view.visible.map((r) => `Partition:${p} Offset:${r.offset}`));
-        aborted += log.view.aborted;
-        pending += log.view.pending;
-        beyondStable += log.view.beyondStable;
+      // An abort returns once the coordinator logged it; its markers reach the partitions a moment later, and
+      // until then its records read as open. Only the transaction left open stays so.
+      for (let attempt = 0; attempt === 0 || (pending !== 2 && attempt < 40); attempt++) {
+        if (attempt > 0) await sleep(250);
+        [ours, aborted, pending, beyondStable] = [[], 0, 0, 0];
+        for (let p = 0; p < partitions; p++) {
+          const log = await reader.readPartition(names.input, p);
+          ours.push(...log.view.visible.map((r) => `Partition:${p} Offset:${r.offset}`));
+          aborted += log.view.aborted;
+          pending += log.view.pending;
+          beyondStable += log.view.beyondStable;
+        }
       }
     } finally {
       await reader.close();

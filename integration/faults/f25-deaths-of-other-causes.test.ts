@@ -11,7 +11,6 @@
  * The exits that skip a clean close (the shutdown timeout, a second signal) must take their attempt back first.
  */
 import { strict as assert } from 'node:assert';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
@@ -157,7 +156,8 @@ test('F25: the shutdown-timeout exit and a second signal take the attempt back b
     assert.equal(await standingAttempt(names), 'offset 0, 1 attempt(s)', `${how}: the attempt is journaled`);
     stage.child.kill('SIGTERM');
     if (signals === 2) {
-      await sleep(500);
+      // The second signal must find the first one's clean stop under way.
+      await waitForLog(stage, /"msg":"stopping"/, 10_000);
       stage.child.kill('SIGTERM');
     }
     const exit = await stage.exited;

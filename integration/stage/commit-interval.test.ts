@@ -15,7 +15,7 @@ import {
   createPipeline,
   expectedWindows,
   produceFlush,
-  produceWorkload,
+  workloadWriter,
   readRollups,
   waitForDrain,
   waitForLog,
@@ -42,9 +42,14 @@ async function transactionsAt(commitIntervalMs: number): Promise<number> {
   await waitForLog(stage, /task initialized/, 60_000);
   // A live trickle: a preloaded backlog is fetched in batches of about a megabyte, whatever the interval.
   const perStep = Math.ceil(workload.length / STEPS);
-  for (let i = 0; i < workload.length; i += perStep) {
-    await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, workload.slice(i, i + perStep));
-    await sleep(PAUSE_MS);
+  const writer = await workloadWriter(suite.env, suite.kafka, names, PARTITIONS);
+  try {
+    for (let i = 0; i < workload.length; i += perStep) {
+      await writer.write(workload.slice(i, i + perStep));
+      await sleep(PAUSE_MS);
+    }
+  } finally {
+    await writer.close();
   }
   await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
   await waitForDrain(suite.kafka, names, 120_000, [stage]);

@@ -15,6 +15,7 @@ import {
   produceWorkload,
   readRollups,
   waitForDrain,
+  waitForLog,
 } from '../support/pipeline.js';
 import { useStageSuite } from '../support/stage-suite.js';
 
@@ -33,8 +34,11 @@ test('two then three instances share the partitions while records flow; invarian
   await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, workload.slice(0, sliceSize));
   suite.start(names, { ...settings, INSTANCE_ID: 'one' });
   for (let i = 1; i < slices; i++) {
-    if (i === 2) suite.start(names, { ...settings, INSTANCE_ID: 'two' });
-    if (i === 4) suite.start(names, { ...settings, INSTANCE_ID: 'three' });
+    if (i === 2 || i === 4) {
+      const joined = suite.start(names, { ...settings, INSTANCE_ID: i === 2 ? 'two' : 'three' });
+      // Mid-stream: the newcomer owns partitions before the next slice is written, however slow its start.
+      await waitForLog(joined, /"partitions":\[\d[\d,]*\],"msg":"partitions assigned"/, 60_000);
+    }
     await produceWorkload(
       suite.env,
       suite.kafka,

@@ -137,7 +137,9 @@ export async function runChaos(
   let heldKills = 0;
   let zombies = 0;
   const deadline = Date.now() + options.durationMs;
-  while (Date.now() < deadline) {
+  // The placed strikes and one random kill happen however slowly instances restart on a loaded machine.
+  const floor = (options.heldStrikes ?? 0) + 1;
+  while (Date.now() < deadline || kills < floor) {
     const [low, high] = options.faultEveryMs;
     await sleep(low + random() * (high - low));
     if (armed) {

@@ -295,18 +295,48 @@ export async function produceWorkload(
   partitions: number,
   workload: ServerMetric[],
 ): Promise<void> {
+  const encode = await workloadEncoder(env, names, partitions);
+  await produceRaw(kafka, names.input, workload.map(encode));
+}
+
+async function workloadEncoder(
+  env: TestEnvironment,
+  names: PipelineNames,
+  partitions: number,
+): Promise<(metric: ServerMetric, index: number) => ProducedRecord> {
   const v1 = await metricEncoder(env, names.input, 'v1');
   const v2 = await metricEncoder(env, names.input, 'v2');
   const partitionOf = keyPartitioner(partitions);
-  await produceRaw(
-    kafka,
-    names.input,
-    workload.map((m, i) => ({
-      partition: partitionOf(Buffer.from(m.host)),
-      key: Buffer.from(m.host),
-      value: (i % 2 ? v1 : v2).encode(m),
-    })),
-  );
+  return (m, i) => ({
+    partition: partitionOf(Buffer.from(m.host)),
+    key: Buffer.from(m.host),
+    value: (i % 2 ? v1 : v2).encode(m),
+  });
+}
+
+/**
+ * produceWorkload for a live trickle: the schemas are registered and the producer connected once, so each write is
+ * one send and the trickle's pace is the caller's, not the set-up's.
+ */
+export async function workloadWriter(
+  env: TestEnvironment,
+  kafka: Kafka,
+  names: PipelineNames,
+  partitions: number,
+): Promise<{ write(workload: ServerMetric[]): Promise<void>; close(): Promise<void> }> {
+  const encode = await workloadEncoder(env, names, partitions);
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  return {
+    write: async (workload) => {
+      await producer.send({ topic: names.input, messages: workload.map(encode) });
+    },
+    close: () => producer.disconnect(),
+  };
 }
 
 /** One far-future record per partition: every partition's stream time passes the last window's grace. */

@@ -360,9 +360,6 @@ export function attachMetrics(
   };
 }
 
-/** The gauges of one scrape are collected within this long of each other. */
-const ONE_SCRAPE_MS = 250;
-
 /** kafka-lag-exporter's lag metrics, for this instance's partitions, computed at scrape time. */
 function attachLagMetrics(
   registers: Registry[],
@@ -370,14 +367,18 @@ function attachLagMetrics(
   identity: ConsumerIdentity,
   now: () => number,
 ): void {
-  // One scrape collects every gauge concurrently: they evaluate lag seconds at one instant, or the max could
-  // differ from the largest partition's value by the millisecond that passed between two collects.
-  let instant: { snapshot: LagSnapshot; nowMs: number } | undefined;
-  const instantOf = (snapshot: LagSnapshot): number => {
-    const nowMs = now();
-    if (instant?.snapshot !== snapshot || Math.abs(nowMs - instant.nowMs) > ONE_SCRAPE_MS)
-      instant = { snapshot, nowMs };
-    return instant.nowMs;
+  // prom-client starts every gauge's collect in one synchronous loop per scrape: they share one lag lookup and one
+  // instant, so a scrape is consistent (the max equals the largest partition's value, to the millisecond). The
+  // view is dropped at the next microtask, so the next scrape makes its own.
+  let view: Promise<{ snapshot: LagSnapshot | undefined; nowMs: number }> | undefined;
+  const scrapeView = () => {
+    if (view === undefined) {
+      view = lag().then((snapshot) => ({ snapshot, nowMs: now() }));
+      queueMicrotask(() => {
+        view = undefined;
+      });
+    }
+    return view;
   };
   const partitionLabels = (clusterName: string, partition: number) => ({
     cluster_name: clusterName,
@@ -400,7 +401,7 @@ function attachLagMetrics(
     registers,
     collect: async () => {
       offset.reset();
-      const snapshot = await lag();
+      const { snapshot } = await scrapeView();
       for (const p of snapshot?.partitions ?? [])
         offset.set(partitionLabels(snapshot?.clusterName ?? '', p.partition), Number(p.position));
     },
@@ -412,7 +413,7 @@ function attachLagMetrics(
     registers,
     collect: async () => {
       records.reset();
-      const snapshot = await lag();
+      const { snapshot } = await scrapeView();
       for (const p of snapshot?.partitions ?? [])
         records.set(partitionLabels(snapshot?.clusterName ?? '', p.partition), p.lagRecords);
     },
@@ -424,9 +425,8 @@ function attachLagMetrics(
     registers,
     collect: async () => {
       seconds.reset();
-      const snapshot = await lag();
+      const { snapshot, nowMs } = await scrapeView();
       if (!snapshot) return;
-      const nowMs = instantOf(snapshot);
       for (const p of snapshot.partitions) {
         const value = lagSecondsAt(p, nowMs);
         if (value !== undefined) seconds.set(partitionLabels(snapshot.clusterName, p.partition), value);
@@ -440,7 +440,7 @@ function attachLagMetrics(
     registers,
     collect: async () => {
       retention.reset();
-      const snapshot = await lag();
+      const { snapshot } = await scrapeView();
       if (snapshot?.retentionMs != null)
         retention.set({ topic: identity.topic }, snapshot.retentionMs / 1000);
     },
@@ -452,7 +452,7 @@ function attachLagMetrics(
     registers,
     collect: async () => {
       maxRecords.reset();
-      const snapshot = await lag();
+      const { snapshot } = await scrapeView();
       if (!snapshot || snapshot.partitions.length === 0) return;
       const max = Math.max(0, ...snapshot.partitions.map((p) => p.lagRecords));
       maxRecords.set(groupLabels(snapshot.clusterName), max);
@@ -465,9 +465,8 @@ function attachLagMetrics(
     registers,
     collect: async () => {
       maxSeconds.reset();
-      const snapshot = await lag();
+      const { snapshot, nowMs } = await scrapeView();
       if (!snapshot || snapshot.partitions.length === 0) return;
-      const nowMs = instantOf(snapshot);
       const values = snapshot.partitions.map((p) => lagSecondsAt(p, nowMs) ?? 0);
       maxSeconds.set(groupLabels(snapshot.clusterName), Math.max(0, ...values));
     },

@@ -99,7 +99,9 @@ export class RegistryClient {
       ...(settings.auth ? { auth: settings.auth } : {}),
       ...(agent ? { agent } : {}),
       // Retries stay short: the engine owns back-off and the circuit breaker, outside any open transaction.
-      retry: { retries: 1, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 },
+      // Writes too (mappersmith retries only GETs by default): registering a schema and setting a subject's
+      // compatibility are idempotent, and Apicurio closes about one connection in a thousand unanswered.
+      retry: { retries: 1, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1, enableRetry: () => true },
       middlewares: [TimeoutMiddleware(settings.requestTimeoutMs ?? REGISTRY_REQUEST_TIMEOUT_MS)],
     };
     this.registry = new SchemaRegistry(client);
