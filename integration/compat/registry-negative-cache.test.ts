@@ -14,6 +14,7 @@ import { MetricDecoder, UNKNOWN_SCHEMA_ID_RECHECK_MS } from '../../src/serde/met
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { uniqueName } from '../support/kafka.js';
+import { registryFetch } from '../support/registry-fetch.js';
 
 let env: TestEnvironment;
 before(async () => {
@@ -36,7 +37,7 @@ function laggingFront(target: string) {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      fetch(`${target}${path}`, {
+      registryFetch(`${target}${path}`, {
         method: request.method ?? 'GET',
         headers: { 'content-type': request.headers['content-type'] ?? 'application/json' },
         ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),

@@ -14,6 +14,7 @@ import { schemaJson } from '../../src/serde/schema-files.js';
 import { freePort } from '../../scripts/stack/local-stack.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { uniqueName } from '../support/kafka.js';
+import { registryFetch } from '../support/registry-fetch.js';
 
 let env: TestEnvironment;
 before(async () => {
@@ -68,7 +69,7 @@ describe('schema registry compatibility', () => {
       ),
     );
     assert.equal(new Set(ids).size, 1, `one id for one schema, got ${ids.join(', ')}`);
-    const config = await fetch(`${env.registryUrl}/config/${topic}-value`);
+    const config = await registryFetch(`${env.registryUrl}/config/${topic}-value`);
     assert.deepEqual(await config.json(), { compatibilityLevel: 'BACKWARD' });
   });
 
@@ -97,7 +98,9 @@ test('SCHEMA_REGISTRY_AUTO_REGISTER=false: a missing output schema is named, a r
     AvroEncoder.register(registry, topic, 'metricRollup', false),
     new RegExp(`not registered under ${topic}-value.*SCHEMA_REGISTRY_AUTO_REGISTER=false`),
   );
-  const subjectsAfter = await fetch(`${env.registryUrl}/subjects`).then((r) => r.json() as Promise<string[]>);
+  const subjectsAfter = await registryFetch(`${env.registryUrl}/subjects`).then(
+    (r) => r.json() as Promise<string[]>,
+  );
   assert.ok(!subjectsAfter.includes(`${topic}-value`), 'a lookup never registers');
 
   const id = await registry.register(topic, schemaJson('metricRollup'));
