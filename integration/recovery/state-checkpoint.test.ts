@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
+import type { ServerMetric } from '../../src/domain/metric.js';
 import { metrics } from '../../src/tools/workload.js';
 import { readAll, withAdmin } from '../support/kafka.js';
 import {
@@ -87,6 +88,31 @@ async function changelogCounts(names: PipelineNames): Promise<number[]> {
   const { records, complete } = await readAll(suite.kafka, names.changelog);
   assert.ok(complete, 'the changelog was read to its end');
   return Array.from({ length: PARTITIONS }, (_, p) => records.filter((r) => r.partition === p).length);
+}
+
+/**
+ * Writes the rest of the input and a flush, starts a stage that must refuse every partition's checkpoint with
+ * `refusal` and restore in full, and checks the rollups against the test's input and the auditor.
+ */
+async function refusedThenExact(
+  run: { names: PipelineNames; startMs: number; workload: ServerMetric[] },
+  rest: ServerMetric[],
+  refusal: RegExp,
+): Promise<void> {
+  const { names, startMs, workload } = run;
+  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, rest);
+  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
+  const stage = suite.start(names, SETTINGS);
+  await waitForDrain(suite.kafka, names, 60_000, [stage]);
+  const refusals = stage.output().match(refusal) ?? [];
+  assert.equal(refusals.length, PARTITIONS, stage.output().slice(-3000));
+  for (const line of restoredLines(stage.output())) assert.equal(line.fromCheckpoint, 0);
+  assert.deepEqual(
+    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
+    [],
+  );
+  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
+  assert.equal((await stage.stop('SIGTERM')).code, 0);
 }
 
 async function thirds(seed: number) {
@@ -213,19 +239,11 @@ test('negative control: a checkpoint whose fingerprint does not match the change
   }
   assert.ok(doctored > 0, 'the checkpoints held open windows to doctor');
 
-  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, third);
-  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
-  const two = suite.start(names, SETTINGS);
-  await waitForDrain(suite.kafka, names, 60_000, [two]);
-  const refusals = two.output().match(/state checkpoint not used \(fingerprint differs\)/g) ?? [];
-  assert.equal(refusals.length, PARTITIONS, two.output().slice(-3000));
-  for (const line of restoredLines(two.output())) assert.equal(line.fromCheckpoint, 0);
-  assert.deepEqual(
-    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
-    [],
+  await refusedThenExact(
+    { names, startMs, workload },
+    third,
+    /state checkpoint not used \(fingerprint differs\)/g,
   );
-  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
-  assert.equal((await two.stop('SIGTERM')).code, 0);
 });
 
 test('a checkpoint older than half the changelog’s delete.retention.ms (15 minutes as the stage creates it) is refused as too old, though 12 hours have not passed', async () => {
@@ -242,17 +260,5 @@ test('a checkpoint older than half the changelog’s delete.retention.ms (15 min
     writeFileSync(path, JSON.stringify(file));
   }
 
-  await produceWorkload(suite.env, suite.kafka, names, PARTITIONS, third);
-  await produceFlush(suite.env, suite.kafka, names, PARTITIONS, startMs + 3_600_000);
-  const two = suite.start(names, SETTINGS);
-  await waitForDrain(suite.kafka, names, 60_000, [two]);
-  const refusals = two.output().match(/state checkpoint not used \(too old\)/g) ?? [];
-  assert.equal(refusals.length, PARTITIONS, two.output().slice(-3000));
-  for (const line of restoredLines(two.output())) assert.equal(line.fromCheckpoint, 0);
-  assert.deepEqual(
-    compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, 60_000)),
-    [],
-  );
-  assertNoViolations(await auditScenario(suite.env, suite.kafka, names));
-  assert.equal((await two.stop('SIGTERM')).code, 0);
+  await refusedThenExact({ names, startMs, workload }, third, /state checkpoint not used \(too old\)/g);
 });

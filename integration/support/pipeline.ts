@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { avroType } from '../../src/serde/schema-files.js';
 import { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
@@ -56,12 +56,13 @@ export interface ProducedRecord {
 }
 
 /** Writes raw records in order, batched, through one idempotent producer. */
+/** The harness's plain input writer: idempotent, in order, never creating a topic. */
+function inputProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
 export async function produceRaw(kafka: Kafka, topic: string, records: ProducedRecord[]): Promise<void> {
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
+  const producer = inputProducer(kafka);
   await producer.connect();
   try {
     for (let i = 0; i < records.length; i += 1000) {
@@ -325,11 +326,7 @@ export async function workloadWriter(
   partitions: number,
 ): Promise<{ write(workload: ServerMetric[]): Promise<void>; close(): Promise<void> }> {
   const encode = await workloadEncoder(env, names, partitions);
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
+  const producer = inputProducer(kafka);
   await producer.connect();
   return {
     write: async (workload) => {

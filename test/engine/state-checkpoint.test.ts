@@ -319,6 +319,18 @@ const fullRestoreOf = (broker: FakeBroker) => {
   return store.exportChangelog();
 };
 
+/** A new task on `stateDir` that loads its checkpoint, reads exactly `tail` changelog records, and holds the state a full restore gives. */
+async function startFromCheckpoint(broker: FakeBroker, stateDir: string, tail: number): Promise<TaskRun> {
+  const run = taskOn(broker, stateDir, 'from-checkpoint');
+  await run.task.start();
+  assert.deepEqual(
+    run.restored.map((r) => ({ records: r.records, fromCheckpoint: (r.fromCheckpoint ?? 0) > 0 })),
+    [{ records: tail, fromCheckpoint: true }],
+  );
+  assert.deepEqual(run.store.exportChangelog(), fullRestoreOf(broker));
+  return run;
+}
+
 void test('a clean close after commits writes a checkpoint; the next task takes it at initialization, reads only the tail and holds the state a full restore gives', async () => {
   const broker = new FakeBroker();
   const stateDir = freshDir();
@@ -358,14 +370,8 @@ void test('another owner in between: the snapshot plus the changelog after it is
   const tail = broker.records(CHANGELOG, P).length - before;
   assert.ok(tail > 0);
 
-  const three = taskOn(broker, stateDir, 'three');
-  await three.task.start();
   // Only what the other owner wrote is read; the rest comes from the checkpoint.
-  assert.deepEqual(
-    three.restored.map((r) => ({ records: r.records, fromCheckpoint: (r.fromCheckpoint ?? 0) > 0 })),
-    [{ records: tail, fromCheckpoint: true }],
-  );
-  assert.deepEqual(three.store.exportChangelog(), fullRestoreOf(broker));
+  const three = await startFromCheckpoint(broker, stateDir, tail);
   await feed(three, broker, 9);
   await three.task.close(true);
 });
@@ -477,14 +483,8 @@ void test('a running task writes a checkpoint after a commit at most once per in
   const killedAt = offsetIn(path);
   const tail = broker.records(CHANGELOG, P).filter((r) => r.offset >= killedAt).length;
 
-  const three = taskOn(broker, stateDir, 'three');
-  await three.task.start();
   // Only the records after the checkpoint are read; the rest comes from the snapshot.
-  assert.deepEqual(
-    three.restored.map((r) => ({ records: r.records, fromCheckpoint: (r.fromCheckpoint ?? 0) > 0 })),
-    [{ records: tail, fromCheckpoint: true }],
-  );
-  assert.deepEqual(three.store.exportChangelog(), fullRestoreOf(broker));
+  const three = await startFromCheckpoint(broker, stateDir, tail);
   await feed(three, broker, 9);
   assert.deepEqual(three.store.exportChangelog(), fullRestoreOf(broker));
 });
