@@ -253,7 +253,8 @@ function taskOn(
 ): TaskRun {
   const lines: TaskRun['lines'] = [];
   const logger = pino(
-    { level: 'info' },
+    // debug: the background checkpoint write says when it has settled (see checkpointsWritten).
+    { level: 'debug' },
     { write: (line: string) => lines.push(JSON.parse(line) as TaskRun['lines'][number]) },
   );
   const events = new StageEvents();
@@ -450,6 +451,14 @@ async function eventually(what: string, condition: () => boolean): Promise<void>
 
 const offsetIn = (path: string) => decodeCheckpoint(readFileSync(path)).offset;
 
+/**
+ * Background checkpoint writes a task has finished. The file appears on disk (rename) before the write's promise
+ * settles in JS, and a commit in between finds a write in flight and skips its own; so a test waits for this
+ * count, not for the file.
+ */
+const checkpointsWritten = (run: TaskRun) =>
+  run.lines.filter((l) => l.msg === 'state checkpoint written').length;
+
 void test('a running task writes a checkpoint after a commit at most once per interval; killed, its successor loads the last one, reads only the tail after it and holds the state a full restore gives', async () => {
   const broker = new FakeBroker();
   const stateDir = freshDir();
@@ -457,7 +466,7 @@ void test('a running task writes a checkpoint after a commit at most once per in
   const periodic = { intervalMs: 1000, clock: { ms: 0 } };
   const one = taskOn(broker, stateDir, 'one', periodic);
   await feed(one, broker, 2);
-  await eventually('the first commit writes a checkpoint', () => existsSync(path));
+  await eventually('the first commit writes a checkpoint', () => checkpointsWritten(one) === 1);
   const first = offsetIn(path);
   assert.equal(first, BigInt(broker.records(CHANGELOG, P).length), 'it covers the whole changelog so far');
 
@@ -468,17 +477,20 @@ void test('a running task writes a checkpoint after a commit at most once per in
     () => undefined,
   );
   assert.equal(offsetIn(path), first, 'not again within the interval');
+  assert.equal(checkpointsWritten(one), 1);
 
   const two = taskOn(broker, stateDir, 'two', periodic);
   periodic.clock.ms = 2000;
   await two.task.start();
   // The restore wrote one at once, covering what it read (taken, so the file is the restore's own).
-  await eventually('the restore writes a checkpoint', () => existsSync(path) && offsetIn(path) > first);
+  await eventually('the restore writes a checkpoint', () => checkpointsWritten(two) === 1);
   const restoredAt = offsetIn(path);
+  assert.ok(restoredAt > first);
   assert.equal(restoredAt, BigInt(broker.records(CHANGELOG, P).length));
   periodic.clock.ms = 3000;
   await feed(two, broker, 8);
-  await eventually('a later commit writes a later checkpoint', () => offsetIn(path) > restoredAt);
+  await eventually('a later commit writes a later checkpoint', () => checkpointsWritten(two) === 2);
+  assert.ok(offsetIn(path) > restoredAt);
   // Killed: no close. Its last checkpoint is all a successor finds.
   const killedAt = offsetIn(path);
   const tail = broker.records(CHANGELOG, P).filter((r) => r.offset >= killedAt).length;
@@ -496,7 +508,7 @@ void test('negative control: a checkpoint written at an offset the broker misrep
   const path = checkpointPath(stateDir, { appId: GROUP, changelog: CHANGELOG, partition: P });
   const one = taskOn(broker, stateDir, 'one', { intervalMs: 1000, clock: { ms: 0 } });
   await feed(one, broker, 6);
-  await eventually('a checkpoint was written', () => existsSync(path));
+  await eventually('a checkpoint was written', () => checkpointsWritten(one) === 1);
   const next = taskOn(broker, stateDir, 'next');
   await next.task.start();
   assert.ok(
