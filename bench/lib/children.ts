@@ -50,6 +50,8 @@ function hookExit(): void {
 
 export class Child {
   readonly exited: Promise<ChildExit>;
+  /** Resolves once the log file holds everything the child wrote (after exit). */
+  readonly logClosed: Promise<void>;
   private running = true;
 
   private constructor(
@@ -74,6 +76,7 @@ export class Child {
       });
     }
     proc.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+    this.logClosed = new Promise((resolve) => log.once('close', () => resolve()));
     void this.exited.then(() => {
       // Let readline drain what is buffered before the file closes.
       setImmediate(() => log.end());

@@ -27,7 +27,7 @@ void test('every stdout line of a child, the last one included, is seen by the t
   assert.equal(lines.length, 2001);
   assert.equal(lines.at(-1), 'last');
   assert.ok(lines[0]?.startsWith('line 0 '));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await child.logClosed;
   assert.ok(readFileSync(logFile, 'utf8').trimEnd().endsWith('last'));
 });
 
