@@ -76,7 +76,11 @@ export class Child {
       });
     }
     proc.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
-    this.logClosed = new Promise((resolve) => log.once('close', () => resolve()));
+    this.logClosed = new Promise((resolve) =>
+      log.once('close', () => {
+        resolve();
+      }),
+    );
     void this.exited.then(() => {
       // Let readline drain what is buffered before the file closes.
       setImmediate(() => log.end());

@@ -509,6 +509,7 @@ void test('negative control: a checkpoint written at an offset the broker misrep
   const one = taskOn(broker, stateDir, 'one', { intervalMs: 1000, clock: { ms: 0 } });
   await feed(one, broker, 6);
   await eventually('a checkpoint was written', () => checkpointsWritten(one) === 1);
+  assert.ok(existsSync(path));
   const next = taskOn(broker, stateDir, 'next');
   await next.task.start();
   assert.ok(
