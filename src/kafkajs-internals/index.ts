@@ -172,6 +172,7 @@ export const PATCHED_FILES: readonly string[] = [
   'consumer/consumerGroup.js',
   'consumer/filterAbortedMessages.js',
   'consumer/index.js',
+  'consumer/runner.js',
   'index.js',
   'network/requestQueue/index.js',
   'producer/eosManager/index.js',

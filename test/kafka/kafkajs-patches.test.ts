@@ -444,3 +444,125 @@ test('a dynamic consumer group sends no instance id and leaves with LeaveGroup, 
     ],
   );
 });
+
+type RunnerClass = new (options: Record<string, unknown>) => {
+  running: boolean;
+  fetchManager: { start(): Promise<void> };
+  scheduleFetchManager(): void;
+};
+const Runner = requireFromKafkajs('kafkajs/src/consumer/runner') as RunnerClass;
+const kafkajsErrors = requireFromKafkajs('kafkajs/src/errors') as {
+  KafkaJSConnectionError: new (message: string, options: { broker: string; code: string }) => Error;
+  KafkaJSConnectionClosedError: new (message: string, options: { host: string; port: number }) => Error;
+  KafkaJSProtocolError: new (error: {
+    message: string;
+    type: string;
+    code: number;
+    retriable: boolean;
+  }) => Error;
+};
+
+interface Node {
+  name: string;
+  heartbeat(): Promise<void>;
+}
+
+/**
+ * A runner whose fetch loop heartbeats its group's coordinator, as kafkajs's does between batches. The group's
+ * coordinator is `first`; the cluster, asked, names `second`. Resolves with the heartbeats and lookups once a
+ * heartbeat succeeds.
+ */
+async function heartbeatAfterFailure(
+  failure: Error,
+): Promise<{ heartbeats: string[]; lookups: number; crashed: unknown }> {
+  const heartbeats: string[] = [];
+  let lookups = 0;
+  let crashed: unknown;
+  const node = (name: string, error?: Error): Node => ({
+    name,
+    heartbeat: () => {
+      heartbeats.push(name);
+      return error ? Promise.reject(error) : Promise.resolve();
+    },
+  });
+  const second = node('second');
+  const consumerGroup = {
+    groupId: 'g',
+    memberId: 'm',
+    coordinator: node('first', failure),
+    cluster: {
+      findGroupCoordinator: ({ groupId }: { groupId: string }) => {
+        assert.equal(groupId, 'g');
+        lookups += 1;
+        return Promise.resolve(second);
+      },
+    },
+    getNodeIds: () => [],
+  };
+  const silent = (): void => undefined;
+  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
+  const runner = new Runner({
+    logger,
+    consumerGroup,
+    instrumentationEmitter: { emit: silent },
+    concurrency: 1,
+    retry: { retries: 2, initialRetryTime: 1, maxRetryTime: 1 },
+    onCrash: (error: unknown) => {
+      crashed = error;
+      runner.running = false;
+    },
+  });
+  const done = new Promise<void>((resolve) => {
+    runner.fetchManager = {
+      start: async () => {
+        await consumerGroup.coordinator.heartbeat();
+        runner.running = false;
+        resolve();
+      },
+    };
+    const onCrash = runner as unknown as { onCrash: (error: unknown) => void };
+    const crash = onCrash.onCrash;
+    onCrash.onCrash = (error) => {
+      crash(error);
+      resolve();
+    };
+  });
+  runner.running = true;
+  runner.scheduleFetchManager();
+  await done;
+  return { heartbeats, lookups, crashed };
+}
+
+test('a heartbeat that loses its coordinator (refused, closed, unavailable) looks the coordinator up again before the retry', async () => {
+  const { KafkaJSConnectionError, KafkaJSConnectionClosedError, KafkaJSProtocolError } = kafkajsErrors;
+  const lost = [
+    new KafkaJSConnectionError('Connection error: connect ECONNREFUSED', {
+      broker: 'x:1',
+      code: 'ECONNREFUSED',
+    }),
+    new KafkaJSConnectionClosedError('Closed connection', { host: 'x', port: 1 }),
+    new KafkaJSProtocolError({
+      message: 'gone',
+      type: 'GROUP_COORDINATOR_NOT_AVAILABLE',
+      code: 15,
+      retriable: true,
+    }),
+  ];
+  for (const failure of lost) {
+    const seen = await heartbeatAfterFailure(failure);
+    assert.deepEqual(seen, { heartbeats: ['first', 'second'], lookups: 1, crashed: undefined }, failure.name);
+  }
+});
+
+test('negative control: other errors keep the coordinator; the retries reach the same node until they run out', async () => {
+  const other = new kafkajsErrors.KafkaJSProtocolError({
+    message: 'unknown',
+    type: 'UNKNOWN_TOPIC_OR_PARTITION',
+    code: 3,
+    retriable: true,
+  });
+  const seen = await heartbeatAfterFailure(other);
+  assert.deepEqual(seen.heartbeats, ['first', 'first', 'first']);
+  assert.equal(seen.lookups, 0);
+  assert.match(String(seen.crashed), /unknown/);
+});

@@ -32,6 +32,14 @@ export interface InputConsumerSettings {
   stickyAssignment: boolean;
 }
 
+/**
+ * Retries of the fetch loop and of the consumer's cluster lookups. A retry finds a moved partition leader or group
+ * coordinator only after Kafka has moved it (a killed broker is fenced after broker.session.timeout.ms), so the
+ * wait between retries is capped at 1 s: the stall after a move is at most about a second, not up to 5 s. About
+ * 26 s in all before the consumer gives up and restarts, as with kafkajs's own 10 retries up to 5 s apart.
+ */
+export const CONSUMER_RETRY = { retries: 28, initialRetryTime: 100, maxRetryTime: 1000 };
+
 export class InputConsumer implements InputConsumerPort {
   private readonly consumer: Consumer;
   /** This member's last assignment: it asks the group leader to keep it (sticky-assigner.ts). */
@@ -53,7 +61,7 @@ export class InputConsumer implements InputConsumerPort {
       maxWaitTimeInMs: settings.maxWaitTimeMs,
       minBytes: 1024 * 1024,
       maxBytesPerPartition: 1024 * 1024,
-      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 5000 },
+      retry: CONSUMER_RETRY,
       partitionAssigners: settings.stickyAssignment
         ? [stickyAssigner(() => this.owned), PartitionAssigners.roundRobin]
         : [PartitionAssigners.roundRobin],
