@@ -77,3 +77,48 @@ test('F20: during a registry outage nothing is dead-lettered and no transaction 
   assert.equal(outcome.report.counts.dlqRecords, 0);
   assert.equal(outcome.report.counts.inputRecords, workload.length);
 });
+
+test('F20b: a registry that hangs up on every request at start is waited for; once it answers, the stage starts and processes all once', async () => {
+  const names = await createPipeline(suite.kafka, 1);
+  await loadInventory(suite.env, suite.kafka, names.inventory, []);
+  const registry = new URL(suite.env.registryUrl);
+  const proxy = await TcpProxy.start(registry.hostname, Number(registry.port));
+  after(() => proxy.close());
+  const proxiedUrl = `${registry.protocol}//127.0.0.1:${proxy.port}${registry.pathname}`;
+  const workload = [...metrics({ hosts: 10, perHost: 20, startMs: START_MS, stepMs: 2000, seed: 121 })];
+  const v2 = await metricEncoder(suite.env, names.input, 'v2');
+  await produceRaw(
+    suite.kafka,
+    names.input,
+    workload.map((m) => ({ partition: 0, key: Buffer.from(m.host), value: v2.encode(m) })),
+  );
+
+  proxy.cut();
+  const stage = suite.start(names, {
+    ...FAULT_SETTINGS,
+    SCHEMA_REGISTRY_URL: proxiedUrl,
+    RETRY_BACKOFF_MAX_MS: '500',
+  });
+  // Two retries at start prove the outage landed where the output schema is registered, and was survived.
+  for (let seen = 0; seen < 2; seen += 1) {
+    await waitForLine(
+      stage,
+      `retry ${seen + 1} of the processor's build`,
+      (l) => l.msg === 'processor not built yet; retrying',
+      60_000,
+      seen === 0 ? 0 : stage.output().length,
+    );
+  }
+  assert.equal(stage.child.exitCode, null, 'the stage is still running during the outage');
+  assert.doesNotMatch(stage.output(), /"msg":"stage running"/);
+  const refused = proxy.accepted;
+  assert.ok(refused >= 4, `connections hung up on: ${refused}`);
+
+  proxy.restore();
+  await waitForDrain(suite.kafka, names, 60_000, [stage]);
+  assert.equal((await stage.stop('SIGTERM')).code, 0);
+  const outcome = await auditScenario(suite.env, suite.kafka, names);
+  assertNoViolations(outcome);
+  assert.equal(outcome.report.counts.dlqRecords, 0);
+  assert.equal(outcome.report.counts.inputRecords, workload.length);
+});

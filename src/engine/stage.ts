@@ -21,6 +21,7 @@ import { CommitLedger } from './commit-ledger.js';
 import { instrumentTaskPort } from './instrumented-port.js';
 import { ReadinessBook } from './readiness-book.js';
 import type { BatchControl, InputBatch } from './ports.js';
+import { backoffMs } from './retry-policy.js';
 import { maxCheckpointAgeMs } from './state-checkpoint.js';
 import type {
   BatchHandler,
@@ -31,6 +32,7 @@ import type {
   StageAdapters,
   StageJournalPort,
 } from './stage-ports.js';
+import type { TaskProcessorFactory } from './processor.js';
 import { PartitionTask, TaskFailedError, type TaskDependencies } from './task.js';
 
 export interface StageOptions {
@@ -124,7 +126,7 @@ export class Stage {
     this.state = 'starting';
     const layout = await adapters.prepareTopics();
     if (layout.created.length > 0) logger.info({ topics: layout.created }, 'created missing topics');
-    const processor = await adapters.processor();
+    const processor = await this.buildProcessor();
     const journal = adapters.journal(layout.attemptsTopic);
     this.journal = journal;
     if (adapters.inventory) {
@@ -347,6 +349,25 @@ export class Stage {
   }
 
   /** Stops fetching, lets running transactions finish, closes producers and clients. */
+  /**
+   * The job's processor, whose build registers or looks up its schemas. A registry that is unavailable then (an
+   * outage, or a request left unanswered past its timeout) is waited for with the retry back-off, as a task waits
+   * for it, instead of ending the start; any other failure, or a stop meanwhile, ends it.
+   */
+  private async buildProcessor(): Promise<TaskProcessorFactory> {
+    const { config, logger, adapters, clock } = this.options;
+    for (let retryCount = 1; ; retryCount += 1) {
+      try {
+        return await adapters.processor();
+      } catch (error) {
+        if (!(error instanceof RetriableError) || this.state !== 'starting') throw error;
+        const retryInMs = backoffMs(retryCount, config.retry, () => clock.random());
+        logger.warn({ err: error, retryInMs }, 'processor not built yet; retrying');
+        await clock.sleep(retryInMs);
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return this.done;
     this.state = 'stopping';

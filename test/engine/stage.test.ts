@@ -21,7 +21,7 @@ import type {
   StageAdapters,
   StageJournalPort,
 } from '../../src/engine/stage-ports.js';
-import { FatalError, RetriableError, StageError } from '../../src/errors/errors.js';
+import { FatalError, RegistryUnavailableError, RetriableError, StageError } from '../../src/errors/errors.js';
 import { StageEvents, type StageEventMap } from '../../src/observability/events.js';
 import { FakeBroker, FakeConsumer, FakeDecoder, silentLogger } from './fakes.js';
 
@@ -131,7 +131,8 @@ interface Harness {
   journalClosed(): boolean;
 }
 
-function setup(): Harness {
+/** `processorFailures`: what the processor's build throws, one per call, before it succeeds. */
+function setup(processorFailures: Error[] = []): Harness {
   const broker = new FakeBroker();
   const clock = new FakeClock();
   const inventory = new FakeInventory(clock);
@@ -166,6 +167,8 @@ function setup(): Harness {
     },
     processor: () => {
       calls.push('processor');
+      const failure = processorFailures.shift();
+      if (failure) return Promise.reject(failure);
       return Promise.resolve(
         rollupProcessors({
           windows: config.windows,
@@ -414,4 +417,32 @@ test('a consumer that gave up on a fatal error fails the stage', async () => {
   await assert.rejects(h.stage.done, crash);
   assert.equal(h.stage.lifecycle, 'failed');
   assert.equal(h.consumer().starts, 1);
+});
+
+test('a registry unavailable while the processor is built is waited for with the retry back-off; the start goes on', async () => {
+  const unavailable = () =>
+    new RegistryUnavailableError('schema registry unavailable while registering: Timeout');
+  const h = setup([unavailable(), unavailable()]);
+  await h.stage.start();
+  assert.deepEqual(
+    h.calls.filter((c) => c === 'processor'),
+    ['processor', 'processor', 'processor'],
+  );
+  // Equal jitter at random 0.5: three quarters of 100 ms, then of 200 ms (the config's back-off).
+  assert.deepEqual(h.clock.sleeps.slice(0, 2), [
+    (config.retry.initialBackoffMs * 3) / 4,
+    (config.retry.initialBackoffMs * 2 * 3) / 4,
+  ]);
+  assert.equal(h.stage.lifecycle, 'running');
+  await h.stage.stop();
+});
+
+test('negative control: a processor build that fails for good (a rejected schema) ends the start at once', async () => {
+  const h = setup([new FatalError('TOPIC_INCOMPATIBLE', 'schema registry rejected registering (HTTP 409)')]);
+  await assert.rejects(h.stage.start(), /HTTP 409/);
+  assert.deepEqual(
+    h.calls.filter((c) => c === 'processor'),
+    ['processor'],
+  );
+  assert.deepEqual(h.clock.sleeps, []);
 });
