@@ -22,13 +22,19 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 
 const suite = useStageSuite();
 
-test('F20: during a registry outage nothing is dead-lettered and no transaction stays open; afterwards all is processed once', async () => {
+/** A one-partition pipeline with an empty inventory, and a TCP proxy in front of the registry for the stage. */
+async function pipelineBehindRegistryProxy() {
   const names = await createPipeline(suite.kafka, 1);
   await loadInventory(suite.env, suite.kafka, names.inventory, []);
   const registry = new URL(suite.env.registryUrl);
   const proxy = await TcpProxy.start(registry.hostname, Number(registry.port));
   after(() => proxy.close());
   const proxiedUrl = `${registry.protocol}//127.0.0.1:${proxy.port}${registry.pathname}`;
+  return { names, proxy, proxiedUrl };
+}
+
+test('F20: during a registry outage nothing is dead-lettered and no transaction stays open; afterwards all is processed once', async () => {
+  const { names, proxy, proxiedUrl } = await pipelineBehindRegistryProxy();
 
   const partitionOf = () => 0;
   const workload = [...metrics({ hosts: 20, perHost: 40, startMs: START_MS, stepMs: 2000, seed: 120 })];
@@ -79,12 +85,7 @@ test('F20: during a registry outage nothing is dead-lettered and no transaction 
 });
 
 test('F20b: a registry that hangs up on every request at start is waited for; once it answers, the stage starts and processes all once', async () => {
-  const names = await createPipeline(suite.kafka, 1);
-  await loadInventory(suite.env, suite.kafka, names.inventory, []);
-  const registry = new URL(suite.env.registryUrl);
-  const proxy = await TcpProxy.start(registry.hostname, Number(registry.port));
-  after(() => proxy.close());
-  const proxiedUrl = `${registry.protocol}//127.0.0.1:${proxy.port}${registry.pathname}`;
+  const { names, proxy, proxiedUrl } = await pipelineBehindRegistryProxy();
   const workload = [...metrics({ hosts: 10, perHost: 20, startMs: START_MS, stepMs: 2000, seed: 121 })];
   const v2 = await metricEncoder(suite.env, names.input, 'v2');
   await produceRaw(
