@@ -29,6 +29,36 @@ async function movedFrom(victim: number, read: () => Promise<number>, timeoutMs 
   throw new Error(`the role did not move from node ${victim} within ${timeoutMs} ms: ${String(last)}`);
 }
 
+const TOOK_LEADERSHIPS =
+  /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\] INFO \[Broker id=\d+\] Transitioning \d+ partition\(s\) to local leaders/;
+
+/**
+ * When Kafka moved the struck node's leaderships, per the survivors' own logs: the first line after `since` in
+ * which a surviving node takes over partitions (the controller fenced the struck node, after
+ * broker.session.timeout.ms, plus an election when it was the active controller). That is Kafka's part of a
+ * stall; the rest is the stage's. Undefined when no survivor logged it (yet).
+ */
+function leadershipsMovedAt(context: StrikeContext, victim: number, since: number): number | undefined {
+  const times = [1, 2, 3]
+    .filter((id) => id !== victim)
+    .flatMap((id) => readFileSync(context.suite.node(id).logFile, 'utf8').split('\n'))
+    .flatMap((line) => {
+      const match = TOOK_LEADERSHIPS.exec(line);
+      // The JVM logs local time, as Date reads a timestamp without a zone.
+      return match ? [new Date(`${match[1]}T${match[2]}.${match[3]}`).getTime()] : [];
+    })
+    .filter((time) => time >= since);
+  return times.length > 0 ? Math.min(...times) : undefined;
+}
+
+/** `; Kafka moved its leaderships N ms after the strike` from the survivors' logs, or nothing when none logged it. */
+function leadershipMove(context: StrikeContext, victim: number, since: number): string {
+  const movedAt = leadershipsMovedAt(context, victim, since);
+  return movedAt === undefined
+    ? ''
+    : `; Kafka moved its leaderships ${movedAt - since} ms after the strike (the survivors' logs)`;
+}
+
 async function killAndRestart(
   context: StrikeContext,
   victim: number,
@@ -54,7 +84,7 @@ async function killAndRestart(
   }
   // When the role moved is Kafka's part of the stall (the controller fences a dead node after
   // broker.session.timeout.ms); the stall beyond it is the stage's.
-  return `${role} node ${victim} SIGKILLed (held partition ${context.held.partition}), moved to node ${successor} ${movedAfterMs} ms after the kill (polled every 500 ms); down ${restartAt - killedAt} ms, restart took ${Date.now() - restartAt} ms`;
+  return `${role} node ${victim} SIGKILLed (held partition ${context.held.partition}), moved to node ${successor} ${movedAfterMs} ms after the kill (polled every 500 ms)${leadershipMove(context, victim, killedAt)}; down ${restartAt - killedAt} ms, restart took ${Date.now() - restartAt} ms`;
 }
 
 export async function killInputLeader(context: StrikeContext): Promise<string> {
@@ -122,6 +152,7 @@ export async function pauseTransactionCoordinator(context: StrikeContext): Promi
   const victim = await suite.transactionCoordinatorOf(transactionalId);
   const node = suite.node(victim);
   node.pause();
+  const pausedAt = Date.now();
   // Resumed whatever happens: a node left frozen would break every later test of the file.
   try {
     const state = await processState(node.pid, 'T');
@@ -131,7 +162,7 @@ export async function pauseTransactionCoordinator(context: StrikeContext): Promi
   } finally {
     node.resume();
   }
-  return `transaction coordinator of ${transactionalId}: node ${victim} SIGSTOPped ${PAUSE_MS} ms (seen in state T), then SIGCONT`;
+  return `transaction coordinator of ${transactionalId}: node ${victim} SIGSTOPped ${PAUSE_MS} ms (seen in state T), then SIGCONT${leadershipMove(context, victim, pausedAt)}`;
 }
 
 /** The state letter of `pid` in /proc once it is `expected`, or the last one read after 5 s (signals are async). */

@@ -280,7 +280,9 @@ export const VARIABLE_SPECS = {
   },
   CIRCUIT_BREAKER_PROBE_MS: {
     kind: 'integer',
-    default: '5000',
+    // Kafka's own clients back off at most 1 s between retries (retry.backoff.max.ms): a partition paused through
+    // a broker failover resumes within about a second of Kafka moving the role, not up to 5 s later.
+    default: '1000',
     description: 'Time between probes of a paused partition.',
     min: 100,
     max: 3_600_000,

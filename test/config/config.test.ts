@@ -66,7 +66,7 @@ test('the two required variables alone yield the documented defaults', () => {
     stateDir: undefined,
     checkpointIntervalMs: 10_000,
     retry: { initialBackoffMs: 100, maxBackoffMs: 10_000 },
-    circuitBreaker: { threshold: 5, probeIntervalMs: 5000 },
+    circuitBreaker: { threshold: 5, probeIntervalMs: 1000 },
     shutdownTimeoutMs: 15_000,
     topicSettings: { replicationFactor: -1, dlqRetentionMs: 2_592_000_000, outputRetentionMs: 604_800_000 },
     metricsPort: 9464,

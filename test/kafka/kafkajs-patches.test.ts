@@ -566,3 +566,96 @@ test('negative control: other errors keep the coordinator; the retries reach the
   assert.equal(seen.lookups, 0);
   assert.match(String(seen.crashed), /unknown/);
 });
+
+type EosManagerFactory = (options: Record<string, unknown>) => {
+  initProducerId(): Promise<void>;
+  beginTransaction(): void;
+  sendOffsets(request: {
+    consumerGroupId: string;
+    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+  }): Promise<void>;
+};
+const createEosManager = requireFromKafkajs('kafkajs/src/producer/eosManager') as EosManagerFactory;
+
+/**
+ * A transactional producer's TxnOffsetCommit in kafkajs's own eosManager: the group's coordinator is first `stale`,
+ * whose TxnOffsetCommit fails with `failure`; asked again, the cluster names `fresh`. Resolves with the nodes that
+ * received a TxnOffsetCommit and how the send ended.
+ */
+async function sendOffsetsAfterFailure(failure: Error): Promise<{ commits: string[]; failed: unknown }> {
+  const commits: string[] = [];
+  const groupLookups = ['stale', 'fresh'];
+  const broker = (name: string) => ({
+    isConnected: () => true,
+    initProducerId: () => Promise.resolve({ producerId: 7, producerEpoch: 0 }),
+    addOffsetsToTxn: () => Promise.resolve(),
+    txnOffsetCommit: () => {
+      commits.push(name);
+      return name === 'stale' ? Promise.reject(failure) : Promise.resolve();
+    },
+  });
+  const silent = (): void => undefined;
+  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
+  const eos = createEosManager({
+    logger,
+    transactional: true,
+    transactionalId: 't',
+    cluster: {
+      retry: { retries: 2, initialRetryTime: 1, maxRetryTime: 1 },
+      refreshMetadataIfNecessary: () => Promise.resolve(),
+      findGroupCoordinator: ({ coordinatorType }: { coordinatorType: number }) =>
+        Promise.resolve(broker(coordinatorType === 1 ? 'transaction' : (groupLookups.shift() ?? 'fresh'))),
+    },
+  });
+  await eos.initProducerId();
+  eos.beginTransaction();
+  let failed: unknown;
+  try {
+    await eos.sendOffsets({
+      consumerGroupId: 'g',
+      topics: [{ topic: 'in', partitions: [{ partition: 0, offset: '10' }] }],
+    });
+  } catch (error) {
+    failed = error;
+  }
+  return { commits, failed };
+}
+
+test("a TxnOffsetCommit whose group moved (not the coordinator, unavailable, refused, closed) is sent again to the group's new coordinator", async () => {
+  const { KafkaJSConnectionError, KafkaJSConnectionClosedError, KafkaJSProtocolError } = kafkajsErrors;
+  const moved = [
+    new KafkaJSProtocolError({
+      message: 'This is not the correct coordinator for this group',
+      type: 'NOT_COORDINATOR_FOR_GROUP',
+      code: 16,
+      retriable: true,
+    }),
+    new KafkaJSProtocolError({
+      message: 'The group coordinator is not available',
+      type: 'GROUP_COORDINATOR_NOT_AVAILABLE',
+      code: 15,
+      retriable: true,
+    }),
+    new KafkaJSConnectionError('Connection error: connect ECONNREFUSED', {
+      broker: 'x:1',
+      code: 'ECONNREFUSED',
+    }),
+    new KafkaJSConnectionClosedError('Closed connection', { host: 'x', port: 1 }),
+  ];
+  for (const failure of moved) {
+    const seen = await sendOffsetsAfterFailure(failure);
+    assert.deepEqual(seen, { commits: ['stale', 'fresh'], failed: undefined }, failure.message);
+  }
+});
+
+test('negative control: a TxnOffsetCommit refused for another reason fails the send at once, with no second try', async () => {
+  const fenced = new kafkajsErrors.KafkaJSProtocolError({
+    message: 'Producer attempted an operation with an old epoch',
+    type: 'INVALID_PRODUCER_EPOCH',
+    code: 47,
+    retriable: false,
+  });
+  const seen = await sendOffsetsAfterFailure(fenced);
+  assert.deepEqual(seen.commits, ['stale']);
+  assert.match(String(seen.failed), /old epoch/);
+});
