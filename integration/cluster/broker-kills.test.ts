@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { assertExactlyOnce, describeRun, runClusterFault } from '../support/cluster-scenario.js';
+import { judgeClusterFault } from '../support/cluster-scenario.js';
 import { killInputLeader, killTransactionCoordinator } from '../support/cluster-strikes.js';
 import { withAdmin } from '../support/kafka.js';
 import { usePrivateCluster } from '../support/private-cluster.js';
@@ -19,14 +19,8 @@ test('cluster: three nodes form one cluster', async (t) => {
   t.diagnostic(`three nodes answering and a transaction committed after ${suite.cluster.startupMs} ms`);
 });
 
-test('cluster: the leader of an input partition is SIGKILLed mid-transaction under load', async (t) => {
-  const run = await runClusterFault(suite, killInputLeader);
-  t.diagnostic(describeRun(run));
-  assertExactlyOnce(run);
-});
+test('cluster: the leader of an input partition is SIGKILLed mid-transaction under load', (t) =>
+  judgeClusterFault(t, suite, killInputLeader));
 
-test('cluster: the transaction coordinator of a task is SIGKILLed mid-transaction under load', async (t) => {
-  const run = await runClusterFault(suite, killTransactionCoordinator);
-  t.diagnostic(describeRun(run));
-  assertExactlyOnce(run);
-});
+test('cluster: the transaction coordinator of a task is SIGKILLed mid-transaction under load', (t) =>
+  judgeClusterFault(t, suite, killTransactionCoordinator));

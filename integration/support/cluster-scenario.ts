@@ -12,7 +12,7 @@ import { formatReport } from '../../src/audit/auditor.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import { release, waitUntilHeld, type Held } from './fault-hold.js';
-import { committedOffsets, withAdmin } from './kafka.js';
+import { committedOffsets, testKafka, withAdmin } from './kafka.js';
 import {
   drainThroughClientErrors,
   loadInventory,
@@ -102,6 +102,26 @@ class LiveLoad {
   }
 }
 
+const liveNodesClients = new Map<string, Kafka>();
+
+/**
+ * A client that bootstraps from the nodes running now. The suite's own client knows all three: with one dead, a
+ * third of its admin calls pick the dead node first and fail, and a failed sample ends no stall, so the stall
+ * measured would last until the node is back, however early the stage moved again.
+ */
+function liveNodesClient(suite: ClusterSuite): Kafka {
+  const brokers = suite.cluster.nodes
+    .filter((node) => node.isRunning)
+    .map((node) => node.brokers)
+    .join(',');
+  let client = liveNodesClients.get(brokers);
+  if (!client) {
+    client = testKafka({ ...suite.env, brokers }, 'eos-rollup-progress-watch');
+    liveNodesClients.set(brokers, client);
+  }
+  return client;
+}
+
 /**
  * Samples the group's committed input offsets against the input's last stable offsets. A stall runs from the
  * first sample that sees input waiting and no advance until the next advance (or the end); samples that fail
@@ -110,22 +130,27 @@ class LiveLoad {
 class ProgressWatch {
   longestStallMs = 0;
   samples = 0;
+  /** Every stall, from the sample that began it to the one that ended it. */
+  readonly stalls: { from: number; to: number }[] = [];
   private running = true;
   private readonly loop: Promise<void>;
 
-  constructor(kafka: Kafka, names: PipelineNames) {
+  constructor(kafka: () => Kafka, names: PipelineNames) {
     let previous = '';
     let stallSince: number | undefined;
     const closeStall = (now: number) => {
-      if (stallSince !== undefined) this.longestStallMs = Math.max(this.longestStallMs, now - stallSince);
+      if (stallSince !== undefined) {
+        this.longestStallMs = Math.max(this.longestStallMs, now - stallSince);
+        this.stalls.push({ from: stallSince, to: now });
+      }
       stallSince = undefined;
     };
     this.loop = (async () => {
       while (this.running) {
         try {
           const [ends, committed] = await Promise.all([
-            partitionRanges(kafka, names.input, 'read_committed'),
-            committedOffsets(kafka, names.appId, names.input),
+            partitionRanges(kafka(), names.input, 'read_committed'),
+            committedOffsets(kafka(), names.appId, names.input),
           ]);
           const now = Date.now();
           this.samples += 1;
@@ -143,6 +168,11 @@ class ProgressWatch {
     })();
   }
 
+  /** The longest stall counted from `time` on: one that began earlier counts only from `time`. */
+  longestStallFrom(time: number): number {
+    return Math.max(0, ...this.stalls.map(({ from, to }) => to - Math.max(from, time)));
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
@@ -157,6 +187,8 @@ export interface StrikeContext {
   held: Held;
   /** Lets the held task go on: call it once the strike has landed. */
   release(): void;
+  /** Marks now as the instant the node was struck (killed or frozen): the stall is also measured from it. */
+  struck(): void;
 }
 
 export interface ClusterRun {
@@ -166,6 +198,11 @@ export interface ClusterRun {
   strike: string;
   outcome: AuditOutcome;
   longestStallMs: number;
+  /**
+   * The longest stall counted from the strike on. `longestStallMs` may have begun before it: while the strike
+   * looks its node up (a Kafka tool's JVM on the same two cores), the stage can fall behind the samples.
+   */
+  stallFromStrikeMs: number | undefined;
   samples: number;
   produced: number;
   failedSends: number;
@@ -186,13 +223,14 @@ export async function runClusterFault(
 ): Promise<ClusterRun> {
   const names = await prepareClusterPipeline(suite);
   const load = new LiveLoad(suite, names);
-  const watch = new ProgressWatch(suite.kafka, names);
+  const watch = new ProgressWatch(() => liveNodesClient(suite), names);
   const stage = suite.start(names, {
     ...CLUSTER_SETTINGS,
     EOS_ROLLUP_FAULT: `${options.holdPoint ?? 'before-commit@3'}:hold`,
     ...options.env,
   });
   let released = false;
+  let struckAt: number | undefined;
   const releaseHeld = () => {
     if (released) return;
     released = true;
@@ -200,7 +238,16 @@ export async function runClusterFault(
   };
   try {
     const held = await waitUntilHeld(stage, 120_000);
-    const report = await strike({ suite, names, stage, held, release: releaseHeld });
+    const report = await strike({
+      suite,
+      names,
+      stage,
+      held,
+      release: releaseHeld,
+      struck: () => {
+        struckAt ??= Date.now();
+      },
+    });
     releaseHeld();
     await sleep(options.loadAfterMs ?? 5000);
     await load.stop();
@@ -223,6 +270,7 @@ export async function runClusterFault(
       strike: report,
       outcome,
       longestStallMs: watch.longestStallMs,
+      stallFromStrikeMs: struckAt === undefined ? undefined : watch.longestStallFrom(struckAt),
       samples: watch.samples,
       produced: load.produced,
       failedSends: load.failedSends,
@@ -246,10 +294,22 @@ export function describeRun(run: ClusterRun): string {
   return [
     run.strike,
     `longest stall ${run.longestStallMs} ms over ${run.samples} samples`,
+    ...(run.stallFromStrikeMs === undefined ? [] : [`from the strike on ${run.stallFromStrikeMs} ms`]),
     `input produced live ${run.produced} (failed sends retried ${run.failedSends})`,
     `aborted records ${run.outcome.abortedRecords}`,
     `violations ${report.violations.length}${kinds.size ? ` (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
   ].join('; ');
+}
+
+/** `runClusterFault`, its diagnostic line on the test, and zero violations: one scenario, judged. */
+export async function judgeClusterFault(
+  t: { diagnostic(message: string): void },
+  suite: ClusterSuite,
+  strike: (context: StrikeContext) => Promise<string>,
+): Promise<void> {
+  const run = await runClusterFault(suite, strike);
+  t.diagnostic(describeRun(run));
+  assertExactlyOnce(run);
 }
 
 /** Zero violations of any kind: no loss, no duplicate, no hanging transaction, with the report on failure. */

@@ -66,7 +66,10 @@ async function killAndRestart(
   readRole: () => Promise<number>,
 ): Promise<string> {
   const node = context.suite.node(victim);
-  const exit = await node.kill('SIGKILL');
+  // From the signal on, not from the JVM's exit: the stall is not made shorter by how long the kill takes.
+  const killed = node.kill('SIGKILL');
+  context.struck();
+  const exit = await killed;
   assert.deepEqual(exit, { code: null, signal: 'SIGKILL' }, `node ${victim} died by SIGKILL`);
   const killedAt = Date.now();
   let successor: number;
@@ -152,6 +155,7 @@ export async function pauseTransactionCoordinator(context: StrikeContext): Promi
   const victim = await suite.transactionCoordinatorOf(transactionalId);
   const node = suite.node(victim);
   node.pause();
+  context.struck();
   const pausedAt = Date.now();
   // Resumed whatever happens: a node left frozen would break every later test of the file.
   try {

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { assertExactlyOnce, describeRun, runClusterFault } from '../../support/cluster-scenario.js';
+import { describeRun, judgeClusterFault, runClusterFault } from '../../support/cluster-scenario.js';
 import {
   killGroupCoordinator,
   killTransactionCoordinator,
@@ -17,23 +17,14 @@ import { usePrivateCluster } from '../../support/private-cluster.js';
 
 const suite = usePrivateCluster();
 
-test('cluster soak: the group coordinator is SIGKILLed mid-transaction under load', async (t) => {
-  const run = await runClusterFault(suite, killGroupCoordinator);
-  t.diagnostic(describeRun(run));
-  assertExactlyOnce(run);
-});
+test('cluster soak: the group coordinator is SIGKILLed mid-transaction under load', (t) =>
+  judgeClusterFault(t, suite, killGroupCoordinator));
 
-test('cluster soak: all three nodes are rolled one at a time under load', async (t) => {
-  const run = await runClusterFault(suite, rollAllNodes);
-  t.diagnostic(describeRun(run));
-  assertExactlyOnce(run);
-});
+test('cluster soak: all three nodes are rolled one at a time under load', (t) =>
+  judgeClusterFault(t, suite, rollAllNodes));
 
-test('cluster soak: a transaction coordinator is SIGSTOPped past the session timeout, then SIGCONT', async (t) => {
-  const run = await runClusterFault(suite, pauseTransactionCoordinator);
-  t.diagnostic(describeRun(run));
-  assertExactlyOnce(run);
-});
+test('cluster soak: a transaction coordinator is SIGSTOPped past the session timeout, then SIGCONT', (t) =>
+  judgeClusterFault(t, suite, pauseTransactionCoordinator));
 
 test('cluster soak negative control: without state rollback on abort, a coordinator kill leaves violations the auditor finds', async (t) => {
   const run = await runClusterFault(suite, killTransactionCoordinator, {
