@@ -2,7 +2,9 @@
  * F17 — dropped transaction and produce requests. Every connection to a private broker goes through a
  * protocol-aware proxy that loses chosen requests of the stage and then cuts the connection, as a broken link
  * does: (a) an EndTxn, a TxnOffsetCommit and a Produce never reach the broker; (b) an EndTxn and a Produce do
- * reach it, but their responses are lost. A lost EndTxn leaves the stage with a commit of unknown outcome: it must
+ * reach it, but their responses are lost. A lost TxnOffsetCommit or Produce is sent again on a new connection
+ * within its transaction (kafkajs's own retries; the TxnOffsetCommit's made reachable by the coordinator-cache
+ * patch), so it fails nothing; a lost EndTxn leaves the stage with a commit of unknown outcome: it must
  * settle it by re-reading the committed offset (design §2), which says "aborted" in (a) and "committed" in (b),
  * and go on from there without reprocessing a committed range or skipping an aborted one. A Produce whose
  * response was lost is sent again by kafkajs with the same sequence numbers, and the broker must deduplicate it.
@@ -39,12 +41,12 @@ function dropOnce(appId: string, apiKey: number, skip: number, target: 'request'
   };
 }
 
-test('F17a: a lost EndTxn, TxnOffsetCommit and Produce abort their transactions; the lost commit is settled as aborted', async (t) => {
+test('F17a: a lost EndTxn aborts its transaction and is settled as aborted; a lost TxnOffsetCommit and a lost Produce are sent again within theirs', async (t) => {
   const { names } = await prepareScenario(suite, { seed: 117, hosts: 20, perHost: 60 });
   suite.proxy.setRules([
     dropOnce(names.appId, API_KEYS.EndTxn, 4, 'request'),
     dropOnce(names.appId, API_KEYS.TxnOffsetCommit, 12, 'request'),
-    dropOnce(names.appId, API_KEYS.Produce, 30, 'request'),
+    dropOnce(names.appId, API_KEYS.Produce, 20, 'request'),
   ]);
   const result = await runOnce(suite, names, {});
   suite.proxy.clearRules();
@@ -55,9 +57,12 @@ test('F17a: a lost EndTxn, TxnOffsetCommit and Produce abort their transactions;
 
   for (const apiKey of [API_KEYS.EndTxn, API_KEYS.TxnOffsetCommit, API_KEYS.Produce])
     assert.equal(suite.proxy.count(apiKey).dropped, 1, `api key ${apiKey} was lost once`);
-  assert.ok(
-    logLines(log, /^transaction failed while committing/).length >= 2,
-    `the lost EndTxn and TxnOffsetCommit failed their transactions:\n${log.slice(-3000)}`,
+  const failures = logLines(log, /^transaction failed while committing/);
+  assert.ok(failures.length >= 1, `the lost EndTxn failed its transaction:\n${log.slice(-3000)}`);
+  assert.deepEqual(
+    failures.filter((line) => /sending (offsets|records)/.test(line)),
+    [],
+    'the lost TxnOffsetCommit and Produce were sent again and failed no transaction',
   );
   assert.deepEqual(settledOutcomes(log), ['aborted'], 'the lost commit never reached the coordinator');
   assert.ok(outcome.abortedRecords > 0, 'the failed transactions were aborted');

@@ -167,6 +167,8 @@ const SASL_MODULE: Record<SaslMechanismName, string> = {
  */
 export const PATCHED_FILES: readonly string[] = [
   'broker/index.js',
+  'cluster/brokerPool.js',
+  'cluster/connectionPoolBuilder.js',
   'cluster/index.js',
   'consumer/batch.js',
   'consumer/consumerGroup.js',

@@ -659,3 +659,79 @@ test('negative control: a TxnOffsetCommit refused for another reason fails the s
   assert.deepEqual(seen.commits, ['stale']);
   assert.match(String(seen.failed), /old epoch/);
 });
+
+type BrokerPoolClass = new (options: Record<string, unknown>) => {
+  createBroker: (options: { connectionPool: { host: string } }) => unknown;
+  connect(): Promise<void>;
+};
+const BrokerPool = requireFromKafkajs('kafkajs/src/cluster/brokerPool') as BrokerPoolClass;
+
+/**
+ * A broker pool bootstrapping from `seeds` ('down' refuses, anything else answers) through kafkajs's own
+ * BrokerPool and a connection pool builder that hands the seeds out in turn from the first, as kafkajs's does.
+ * Resolves with the seeds it tried, in order, and how the connect ended.
+ */
+async function connectThroughSeeds(
+  seeds: string[],
+  retry: { retries: number; initialRetryTime: number; maxRetryTime: number },
+): Promise<{ tried: string[]; failed: unknown }> {
+  const tried: string[] = [];
+  let next = 0;
+  const silent = (): void => undefined;
+  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
+  const pool = new BrokerPool({
+    logger,
+    retry,
+    connectionPoolBuilder: {
+      build: () => Promise.resolve({ host: seeds[next++ % seeds.length] ?? '' }),
+      seedCount: () => seeds.length,
+    },
+  });
+  pool.createBroker = ({ connectionPool }) => ({
+    versions: {},
+    isConnected: () => false,
+    disconnect: () => Promise.resolve(),
+    connect: () => {
+      tried.push(connectionPool.host);
+      return connectionPool.host === 'down'
+        ? Promise.reject(
+            new kafkajsErrors.KafkaJSConnectionError('Connection error: connect ECONNREFUSED', {
+              broker: 'down:1',
+              code: 'ECONNREFUSED',
+            }),
+          )
+        : Promise.resolve();
+    },
+  });
+  let failed: unknown;
+  try {
+    await pool.connect();
+  } catch (error) {
+    failed = error;
+  }
+  return { tried, failed };
+}
+
+test(
+  'a refused seed broker is followed at once by the next seed, not by a retry back-off',
+  { timeout: 20_000 },
+  async () => {
+    // A back-off would take 60 s and time the test out.
+    const seen = await connectThroughSeeds(['down', 'up-2', 'up-3'], {
+      retries: 3,
+      initialRetryTime: 60_000,
+      maxRetryTime: 60_000,
+    });
+    assert.deepEqual(seen, { tried: ['down', 'up-2'], failed: undefined });
+  },
+);
+
+test('negative control: with every seed down, each round tries each seed once, then backs off, until the retries run out', async () => {
+  const seen = await connectThroughSeeds(['down', 'down', 'down'], {
+    retries: 2,
+    initialRetryTime: 1,
+    maxRetryTime: 1,
+  });
+  assert.equal(seen.tried.length, 9, 'three rounds of three seeds');
+  assert.match(String(seen.failed), /ECONNREFUSED/);
+});
