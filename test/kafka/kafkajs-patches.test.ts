@@ -21,6 +21,23 @@ import {
 /** kafkajs has no `exports` map, so its internal modules resolve by path. */
 const requireFromKafkajs = createRequire(__filename);
 
+/** kafkajs's logger interface, saying nothing: the patched modules are driven directly with fakes. */
+const silent = (): void => undefined;
+interface SilentLogger {
+  namespace(): SilentLogger;
+  debug(): void;
+  info(): void;
+  warn(): void;
+  error(): void;
+}
+const logger: SilentLogger = {
+  namespace: () => logger,
+  debug: silent,
+  info: silent,
+  warn: silent,
+  error: silent,
+};
+
 interface EncodedRecord {
   buffer: Buffer;
 }
@@ -193,14 +210,13 @@ test('messages are grouped per partition in their original order (the patched gr
 });
 
 test('an idle request queue schedules no timer; a throttled one with pending requests still does', () => {
-  const quiet = () => undefined;
   const queue = new RequestQueue({
     maxInFlightRequests: 1,
     requestTimeout: 30_000,
     enforceRequestTimeout: false,
     clientId: 'patch-test',
     broker: '127.0.0.1:0',
-    logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+    logger,
   });
   try {
     // Unpatched, this armed a setTimeout with a negative delay that re-armed itself forever.
@@ -392,8 +408,6 @@ function recordingGroup(groupInstanceId: string | undefined): {
     heartbeat: record('heartbeat', {}),
     leaveGroup: record('leaveGroup', {}),
   };
-  const silent = (): void => undefined;
-  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
   const group = new ConsumerGroup({
     logger,
     cluster: {
@@ -499,8 +513,6 @@ async function heartbeatAfterFailure(
     },
     getNodeIds: () => [],
   };
-  const silent = (): void => undefined;
-  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
   const runner = new Runner({
     logger,
     consumerGroup,
@@ -594,8 +606,6 @@ async function sendOffsetsAfterFailure(failure: Error): Promise<{ commits: strin
       return name === 'stale' ? Promise.reject(failure) : Promise.resolve();
     },
   });
-  const silent = (): void => undefined;
-  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
   const eos = createEosManager({
     logger,
     transactional: true,
@@ -677,8 +687,6 @@ async function connectThroughSeeds(
 ): Promise<{ tried: string[]; failed: unknown }> {
   const tried: string[] = [];
   let next = 0;
-  const silent = (): void => undefined;
-  const logger = { namespace: () => logger, debug: silent, info: silent, warn: silent, error: silent };
   const pool = new BrokerPool({
     logger,
     retry,
