@@ -110,10 +110,7 @@ const liveNodesClients = new Map<string, Kafka>();
  * measured would last until the node is back, however early the stage moved again.
  */
 function liveNodesClient(suite: ClusterSuite): Kafka {
-  const brokers = suite.cluster.nodes
-    .filter((node) => node.isRunning)
-    .map((node) => node.brokers)
-    .join(',');
+  const brokers = suite.runningBrokers();
   let client = liveNodesClients.get(brokers);
   if (!client) {
     client = testKafka({ ...suite.env, brokers }, 'eos-rollup-progress-watch');
@@ -128,7 +125,6 @@ function liveNodesClient(suite: ClusterSuite): Kafka {
  * (a node just died) neither start nor end one.
  */
 class ProgressWatch {
-  longestStallMs = 0;
   samples = 0;
   /** Every stall, from the sample that began it to the one that ended it. */
   readonly stalls: { from: number; to: number }[] = [];
@@ -139,10 +135,7 @@ class ProgressWatch {
     let previous = '';
     let stallSince: number | undefined;
     const closeStall = (now: number) => {
-      if (stallSince !== undefined) {
-        this.longestStallMs = Math.max(this.longestStallMs, now - stallSince);
-        this.stalls.push({ from: stallSince, to: now });
-      }
+      if (stallSince !== undefined) this.stalls.push({ from: stallSince, to: now });
       stallSince = undefined;
     };
     this.loop = (async () => {
@@ -168,6 +161,10 @@ class ProgressWatch {
     })();
   }
 
+  get longestStallMs(): number {
+    return this.longestStallFrom(0);
+  }
+
   /** The longest stall counted from `time` on: one that began earlier counts only from `time`. */
   longestStallFrom(time: number): number {
     return Math.max(0, ...this.stalls.map(({ from, to }) => to - Math.max(from, time)));
@@ -187,8 +184,11 @@ export interface StrikeContext {
   held: Held;
   /** Lets the held task go on: call it once the strike has landed. */
   release(): void;
-  /** Marks now as the instant the node was struck (killed or frozen): the stall is also measured from it. */
-  struck(): void;
+  /**
+   * Marks now as the instant the node was struck (killed or frozen), and returns it: the stall is also measured
+   * from it, and the strike reports its own times from it.
+   */
+  struck(): number;
 }
 
 export interface ClusterRun {
@@ -244,9 +244,7 @@ export async function runClusterFault(
       stage,
       held,
       release: releaseHeld,
-      struck: () => {
-        struckAt ??= Date.now();
-      },
+      struck: () => (struckAt ??= Date.now()),
     });
     releaseHeld();
     await sleep(options.loadAfterMs ?? 5000);

@@ -68,10 +68,9 @@ async function killAndRestart(
   const node = context.suite.node(victim);
   // From the signal on, not from the JVM's exit: the stall is not made shorter by how long the kill takes.
   const killed = node.kill('SIGKILL');
-  context.struck();
+  const killedAt = context.struck();
   const exit = await killed;
   assert.deepEqual(exit, { code: null, signal: 'SIGKILL' }, `node ${victim} died by SIGKILL`);
-  const killedAt = Date.now();
   let successor: number;
   let movedAfterMs: number;
   let restartAt = killedAt;
@@ -155,8 +154,7 @@ export async function pauseTransactionCoordinator(context: StrikeContext): Promi
   const victim = await suite.transactionCoordinatorOf(transactionalId);
   const node = suite.node(victim);
   node.pause();
-  context.struck();
-  const pausedAt = Date.now();
+  const pausedAt = context.struck();
   // Resumed whatever happens: a node left frozen would break every later test of the file.
   try {
     const state = await processState(node.pid, 'T');

@@ -32,6 +32,8 @@ export interface ClusterSuite extends StageSuite {
   transactionCoordinatorOf(transactionalId: string): Promise<number>;
   /** The node id of the group coordinator of `groupId`, per `kafka-consumer-groups --describe --state`. */
   groupCoordinatorOf(groupId: string): Promise<number>;
+  /** The bootstrap addresses of the nodes running now, comma-separated: none just killed. */
+  runningBrokers(): string;
 }
 
 export function usePrivateCluster(extraProperties: Record<string, string> = {}): ClusterSuite {
@@ -80,6 +82,7 @@ export function usePrivateCluster(extraProperties: Record<string, string> = {}):
       if (!node) throw new Error(`no node ${id}: the cluster's nodes are 1, 2 and 3`);
       return node;
     },
+    runningBrokers: running,
     leaderOf: (topic: string, partition: number) => leaderOf(suite.kafka, topic, partition),
     transactionCoordinatorOf: (transactionalId: string) =>
       coordinatorFromTool(
