@@ -15,6 +15,7 @@ import { OperationsServer } from '../observability/http-server.js';
 import { LagMonitor } from '../observability/lag-monitor.js';
 import { attachMetrics } from '../observability/metrics.js';
 import { evaluateReadiness } from '../observability/readiness.js';
+import { answerStatusRequests, type StreamThread } from './stream-threads.js';
 import {
   Watchdog,
   describeFinding,
@@ -34,13 +35,15 @@ export interface Operations {
 
 /**
  * The watchdog, and with METRICS_PORT > 0 the lag monitor, the metrics and the HTTP endpoint. Without the
- * endpoint nothing looks up lag, so the watchdog then checks open transactions only.
+ * endpoint nothing looks up lag, so the watchdog then checks open transactions only. In a stream thread the main
+ * thread serves the endpoint: this thread's metrics (labelled with its number) and health go to it on request.
  */
 export async function startOperations(
   config: Config,
   stage: Stage,
   logger: Logger,
   version: string,
+  thread?: StreamThread,
 ): Promise<Operations> {
   const log = logger.child({ component: 'watchdog' });
   const watchdog = new Watchdog(
@@ -101,6 +104,11 @@ export async function startOperations(
     })();
   }, WATCHDOG_CHECK_MS);
   timer.unref();
+  const stopWatching = async () => {
+    clearInterval(timer);
+    unsubscribe();
+    await lagMonitor?.close();
+  };
 
   const readiness = () => {
     const findings = watchdog.findings;
@@ -113,6 +121,7 @@ export async function startOperations(
   let server: OperationsServer | undefined;
   if (config.metricsPort > 0) {
     const registry = new Registry();
+    if (thread !== undefined) registry.setDefaultLabels({ thread: String(thread.number) });
     attachMetrics(
       stage.events,
       registry,
@@ -131,7 +140,8 @@ export async function startOperations(
         now: Date.now,
       },
       {
-        defaultMetrics: true,
+        // The process's own (CPU, heap, event loop of the main thread) are the main thread's to report, once.
+        defaultMetrics: thread === undefined,
         build: {
           version,
           nodeVersion: process.version,
@@ -140,24 +150,24 @@ export async function startOperations(
       },
     );
     const startedAtMs = Date.now();
+    const liveness = () => {
+      const state = stage.lifecycle;
+      const alive = state !== 'failed';
+      return {
+        alive,
+        reasons: alive ? [] : ['the stage failed and is exiting'],
+        stage: state,
+        uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
+      };
+    };
+    if (thread !== undefined) {
+      answerStatusRequests({ registry, liveness, readiness });
+      return { close: stopWatching };
+    }
     try {
-      server = await OperationsServer.start(config.metricsPort, {
-        registry,
-        liveness: () => {
-          const state = stage.lifecycle;
-          const alive = state !== 'failed';
-          return {
-            alive,
-            reasons: alive ? [] : ['the stage failed and is exiting'],
-            stage: state,
-            uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
-          };
-        },
-        readiness,
-      });
+      server = await OperationsServer.start(config.metricsPort, { registry, liveness, readiness });
     } catch (error) {
-      clearInterval(timer);
-      await lagMonitor?.close();
+      await stopWatching();
       throw new CommandError(
         `METRICS_PORT=${config.metricsPort}: cannot serve /metrics: ${errorMessage(error)}`,
       );
@@ -170,10 +180,8 @@ export async function startOperations(
 
   return {
     close: async () => {
-      clearInterval(timer);
-      unsubscribe();
       await server?.close();
-      await lagMonitor?.close();
+      await stopWatching();
     },
   };
 }

@@ -5,7 +5,7 @@
  * within SHUTDOWN_TIMEOUT_MS; a second signal, or that timeout, exits after taking back the journaled processing
  * attempts (bounded): an exit must not count as a crash of the record at hand.
  */
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { prettyOn } from '../cli/command-logger.js';
 import { EXIT, exitProcess } from '../cli/exit.js';
 import {
@@ -26,6 +26,12 @@ import { tlsOptions } from '../kafka/client/client.js';
 import { attachLogSubscriber } from '../observability/log-subscriber.js';
 import { createLogger } from '../observability/logger.js';
 import { startOperations } from './operations.js';
+import {
+  configForThread,
+  currentStreamThread,
+  onForwardedSignal,
+  runStreamThreads,
+} from './stream-threads.js';
 import { wireStage, type JobServices } from './wire-stage.js';
 
 export type { JobServices };
@@ -84,15 +90,28 @@ export async function runJob<In, Out, W extends StoreWrites>(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<number> {
   const withDefaults = { ...job.defaults, ...env };
-  const config = loadConfig(withDefaults, { requireAppId: true });
-  preflight(config);
-  const logger = createLogger({
-    level: config.logLevel,
-    pretty: prettyOn(config.logFormat, process.stdout),
-    base: { app: config.appId },
-    secrets: configSecrets(config),
-  });
+  const loaded = loadConfig(withDefaults, { requireAppId: true });
+  const thread = currentStreamThread();
+  if (thread === undefined) preflight(loaded);
+  const pretty = thread?.prettyLogs ?? prettyOn(loaded.logFormat, process.stdout);
+  const logger = createLogger(
+    {
+      level: loaded.logLevel,
+      pretty,
+      base: thread === undefined ? { app: loaded.appId } : { app: loaded.appId, thread: thread.number },
+      secrets: configSecrets(loaded),
+    },
+    // pino buffers and flushes at exit only in the main thread: a stream thread's last lines (its clean stop,
+    // its fatal error) would be lost when it exits. Written synchronously, one line per write.
+    thread === undefined ? undefined : pino.destination({ fd: 1, sync: true }),
+  );
   const { version } = job;
+  if (thread === undefined && loaded.streamThreads > 1) {
+    logger.info({ version, config: redactConfig(loaded) }, `starting ${job.name}`);
+    for (const warning of misspelledVariables(withDefaults)) logger.warn(warning);
+    return runStreamThreads(loaded, env, logger, pretty);
+  }
+  const config = thread === undefined ? loaded : configForThread(loaded, thread);
   const stage = wireStage({
     config,
     logger,
@@ -103,9 +122,17 @@ export async function runJob<In, Out, W extends StoreWrites>(
     },
   });
   attachLogSubscriber(stage.events, logger);
-  logger.info({ version, config: redactConfig(config) }, `starting ${job.name}`);
-  for (const warning of misspelledVariables(withDefaults)) logger.warn(warning);
-  const operations = await startOperations(config, stage, logger, version);
+  if (thread === undefined) {
+    logger.info({ version, config: redactConfig(config) }, `starting ${job.name}`);
+    for (const warning of misspelledVariables(withDefaults)) logger.warn(warning);
+  } else {
+    // The main thread logged the configuration and its warnings once.
+    logger.info(
+      { version, instanceId: stage.instanceId },
+      `starting ${job.name}, stream thread ${thread.number} of ${thread.of}`,
+    );
+  }
+  const operations = await startOperations(config, stage, logger, version, thread);
 
   let signals = 0;
   let shutdownTimer: NodeJS.Timeout | undefined;
@@ -126,6 +153,8 @@ export async function runJob<In, Out, W extends StoreWrites>(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A worker thread gets no signals of its own: the main thread forwards them.
+  if (thread !== undefined) onForwardedSignal(onSignal);
   process.on('unhandledRejection', (reason) => {
     logUnhandledRejection(logger, reason);
   });

@@ -111,6 +111,8 @@ export interface Config {
   readonly instanceId: string | undefined;
   /** The input consumer's group.instance.id (STATIC_MEMBERSHIP); undefined: dynamic membership. */
   readonly groupInstanceId: string | undefined;
+  /** Worker threads of this process, each its own stage and group member (src/app/stream-threads.ts). */
+  readonly streamThreads: number;
   readonly kafka: KafkaConfig;
   readonly registry: RegistryConfig;
   readonly topics: TopicsConfig;
@@ -202,6 +204,7 @@ export function loadConfig(
   const appId = readAppId(r, options.requireAppId ?? false);
   const instanceId = r.isSet('INSTANCE_ID') ? r.matching('INSTANCE_ID', (v) => ID.test(v)) : undefined;
   const groupInstanceId = readGroupInstanceId(r, instanceId);
+  const streamThreads = r.integer('STREAM_THREADS');
   const topics = readTopics(r, appId);
 
   const windows = readWindows(r);
@@ -248,6 +251,7 @@ export function loadConfig(
     appId,
     instanceId,
     groupInstanceId,
+    streamThreads,
     kafka: { brokers, ssl, sasl, connectionTimeoutMs, requestTimeoutMs },
     registry: { url: registryUrl, auth: registryAuth, caFile: registryCaFile, autoRegister },
     topics,

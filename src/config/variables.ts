@@ -99,7 +99,7 @@ export const VARIABLE_SPECS = {
     kind: 'text',
     default: undefined,
     description:
-      'Consumer group id and transactional-id prefix; also names the state changelog topic (<APP_ID>-rollup-state-changelog). Required by run, lag, dlq and audit, so that two deployments never share a group by default; other commands use it in client ids only (eos-rollup when unset).',
+      'Consumer group id and transactional-id prefix; also names the state changelog topic (<APP_ID>-rollup-state-changelog). Required by run, lag, dlq and audit (two deployments never share a group by default); other commands use it in client ids only (eos-rollup when unset).',
     allowed: ID_ALLOWED,
   },
   INSTANCE_ID: {
@@ -112,6 +112,14 @@ export const VARIABLE_SPECS = {
     kind: 'boolean',
     default: 'false',
     description: 'Static group membership under INSTANCE_ID (required).',
+  },
+  STREAM_THREADS: {
+    kind: 'integer',
+    default: '1',
+    description:
+      'Stages in this process, each a worker thread and group member (<INSTANCE_ID>-<n>); 2 uses a second core.',
+    min: 1,
+    max: 16,
   },
   INPUT_TOPIC: {
     kind: 'text',
@@ -430,7 +438,7 @@ export const VARIABLE_SPECS = {
     kind: 'boolean',
     default: 'true',
     description:
-      'Register the output schema at start (with BACKWARD compatibility). false: use the MetricRollup schema already registered under <OUTPUT_TOPIC>-value, for registries that forbid registration by applications; start fails, naming the subject, when it is not there.',
+      'Register the output schema at start (with BACKWARD compatibility). false: use the MetricRollup schema already registered under <OUTPUT_TOPIC>-value (registries that forbid registration by applications); start fails, naming the subject, when it is not there.',
   },
   CONFIG_STRICT: {
     kind: 'boolean',

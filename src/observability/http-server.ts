@@ -7,7 +7,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 
 export interface Liveness {
   alive: boolean;
@@ -20,10 +19,18 @@ export interface ReadinessReport {
   reasons: string[];
 }
 
+/** What /metrics needs of a prom-client Registry; with STREAM_THREADS, the threads' merged registries. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 export interface OperationsRoutes {
-  registry: Registry;
-  liveness: () => Liveness & Record<string, unknown>;
-  readiness: () => ReadinessReport & Record<string, unknown>;
+  registry: MetricsSource;
+  // A promise when the answer comes from the stream threads (src/app/stream-threads.ts).
+  liveness: () => (Liveness & Record<string, unknown>) | Promise<Liveness & Record<string, unknown>>;
+  readiness: () =>
+    (ReadinessReport & Record<string, unknown>) | Promise<ReadinessReport & Record<string, unknown>>;
 }
 
 export class OperationsServer {
@@ -81,7 +88,7 @@ async function handle(
       return;
     }
     case '/healthz': {
-      const liveness = routes.liveness();
+      const liveness = await routes.liveness();
       respondJson(response, liveness.alive ? 200 : 503, {
         status: liveness.alive ? 'ok' : 'failing',
         ...liveness,
@@ -89,7 +96,7 @@ async function handle(
       return;
     }
     case '/readyz': {
-      const readiness = routes.readiness();
+      const readiness = await routes.readiness();
       respondJson(response, readiness.ready ? 200 : 503, readiness);
       return;
     }

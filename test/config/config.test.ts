@@ -38,6 +38,7 @@ test('the two required variables alone yield the documented defaults', () => {
     appId: 'eos-rollup',
     instanceId: undefined,
     groupInstanceId: undefined,
+    streamThreads: 1,
     kafka: {
       brokers: ['kafka-1:9092'],
       ssl: undefined,
@@ -238,6 +239,13 @@ test('STATIC_MEMBERSHIP=true makes INSTANCE_ID the group instance id, and needs 
   assert.deepEqual(problemsWith({ STATIC_MEMBERSHIP: 'true' }), [
     'STATIC_MEMBERSHIP=true needs INSTANCE_ID, a name that stays the same across restarts',
   ]);
+});
+
+test('STREAM_THREADS is a count from 1 to 16', () => {
+  assert.equal(load({ STREAM_THREADS: '2' }).streamThreads, 2);
+  for (const value of ['0', '17', 'two', '1.5']) {
+    assert.match(problemsWith({ STREAM_THREADS: value }).join(), /^STREAM_THREADS=/, value);
+  }
 });
 
 test('topic names follow Kafka rules', () => {
