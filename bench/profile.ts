@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:profile -- [--records N] [--repeat N] [--label L] [--commit-interval-ms N]
- * [--commit-max-records N]`: where the stage's CPU goes while it drains a
+ * [--commit-max-records N] [--layouts one,threads,processes]`: where the stage's CPU goes while it drains a
  * preloaded input. Preloads the bench workload once into the broker of KAFKA_BROKERS (the shared stack: load
  * .stack/env), then, `--repeat` times, runs `eos-rollup run` exactly-once under `node --cpu-prof` with a fresh
  * group until its committed offsets reach the input's end, stops it with SIGTERM and reads its profile.
@@ -13,22 +13,22 @@
  * bench/results/profile-<label>.{json,md}.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from '../scripts/stack/local-stack.js';
 import { repoRoot } from '../scripts/stack/paths.js';
 import { Child } from './lib/children.js';
 import { selfTimes, type CpuProfile, type SelfTime } from './lib/cpu-profile.js';
-import { OffsetProbe } from './lib/offsets.js';
+import type { OffsetProbe } from './lib/offsets.js';
 import { stageEnv, type BenchContext } from './lib/peers.js';
-import { parseClockTicks, readCpuTicks } from './lib/proc.js';
+import { parseClockTicks, readCpuTicks, readMemory } from './lib/proc.js';
 import { sustainedThroughput, type ProgressSample } from './lib/progress.js';
 import { median } from './lib/stats.js';
-import { loadInventory, preloadInput, workloadStartMs } from './lib/workload.js';
+import { openSharedStack } from './lib/shared-stack.js';
+import { preloadInput, workloadStartMs } from './lib/workload.js';
 
 const PARTITIONS = 6;
 const HOSTS = 10_000;
@@ -38,22 +38,18 @@ const TIMEOUT_MS = 600_000;
 const TOP = 25;
 
 interface RepeatFigures {
+  /** Absent in reports written before layouts were measured: those ran `one`. */
+  layout?: Layout;
   recordsPerSecond: number | null;
   cpuUsPerRecord: number | null;
+  /** Highest sum over the stage's processes of VmRSS at a sample; absent in older reports. */
+  peakRssMb?: number;
   groups: SelfTime[];
   functions: SelfTime[];
 }
 
 function log(line: string): void {
   console.log(`[profile ${new Date().toISOString().slice(11, 19)}] ${line}`);
-}
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    throw new Error(`${name} is not set: load the shared stack's addresses (set -a; . .stack/env; set +a)`);
-  }
-  return value;
 }
 
 function clockTicks(): number {
@@ -64,6 +60,60 @@ function clockTicks(): number {
   }
 }
 
+/**
+ * How the stage runs in one repeat. `one` is the stage as shipped, and the only layout profiled; the others are
+ * the second-core measurement, two group members sharing the input's partitions: as two stream threads of one
+ * process (STREAM_THREADS=2) or as two processes. CPU and RSS are summed over the processes.
+ */
+const LAYOUTS = {
+  one: 'one process, one event loop',
+  threads: 'one process, STREAM_THREADS=2',
+  processes: 'two processes, each a group member',
+} as const;
+type Layout = keyof typeof LAYOUTS;
+const MEMBERS = 2;
+
+function isLayout(name: string): name is Layout {
+  return Object.hasOwn(LAYOUTS, name);
+}
+
+async function launch(
+  context: BenchContext,
+  layout: Layout,
+  appId: string,
+  env: NodeJS.ProcessEnv,
+  cpuProf: string[],
+): Promise<Child[]> {
+  const stageMain = join(context.root, 'dist', 'src', 'cli', 'main.js');
+  const logFile = (suffix: string) => join(context.logDir, `${appId}${suffix}.log`);
+  const start = async (suffix: string, args: string[], extra: NodeJS.ProcessEnv) =>
+    Child.start(`${appId}${suffix}`, process.execPath, [...cpuProf, ...args], {
+      logFile: logFile(suffix),
+      env: { ...env, METRICS_PORT: String(await freePort()), INSTANCE_ID: `${appId}${suffix}`, ...extra },
+    });
+  switch (layout) {
+    case 'one':
+      return [await start('-1', [stageMain, 'run'], {})];
+    case 'processes': {
+      const children: Child[] = [];
+      for (let n = 1; n <= MEMBERS; n++) children.push(await start(`-${n}`, [stageMain, 'run'], {}));
+      return children;
+    }
+    case 'threads':
+      return [await start('', [stageMain, 'run'], { STREAM_THREADS: String(MEMBERS) })];
+  }
+}
+
+function sumOver(children: readonly Child[], read: (pid: number) => number | undefined): number | undefined {
+  let sum = 0;
+  for (const child of children) {
+    const value = read(child.pid);
+    if (value === undefined) return undefined;
+    sum += value;
+  }
+  return sum;
+}
+
 async function profileOnce(
   context: BenchContext,
   probe: OffsetProbe,
@@ -71,66 +121,67 @@ async function profileOnce(
   inputEnd: number,
   repeat: number,
   tickUs: number,
-  commitIntervalMs: number,
-  commitMaxRecords: string | undefined,
+  run: { layout: Layout; profiled: boolean; commitIntervalMs: number; commitMaxRecords: string | undefined },
 ): Promise<RepeatFigures> {
-  const appId = `${context.tag}-p${repeat}`;
+  const appId = `${context.tag}-${run.layout}-p${repeat}`;
   const profileDir = mkdtempSync(join(tmpdir(), 'eos-rollup-cpuprof-'));
-  const logFile = join(context.logDir, `${appId}.log`);
-  const names = { appId, inputTopic, inputRecords: inputEnd, logFile };
-  const child = Child.start(
+  const names = { appId, inputTopic, inputRecords: inputEnd, logFile: join(context.logDir, `${appId}.log`) };
+  const children = await launch(
+    context,
+    run.layout,
     appId,
-    process.execPath,
-    [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profileDir}`,
-      join(context.root, 'dist', 'src', 'cli', 'main.js'),
-      'run',
-    ],
     {
-      logFile,
-      env: {
-        ...stageEnv(context, names, commitIntervalMs),
-        ...(commitMaxRecords === undefined ? {} : { COMMIT_MAX_RECORDS: commitMaxRecords }),
-        PROCESSING_GUARANTEE: 'exactly_once',
-        METRICS_PORT: String(await freePort()),
-        INSTANCE_ID: `${appId}-1`,
-      },
+      ...stageEnv(context, names, run.commitIntervalMs),
+      ...(run.commitMaxRecords === undefined ? {} : { COMMIT_MAX_RECORDS: run.commitMaxRecords }),
+      PROCESSING_GUARANTEE: 'exactly_once',
     },
+    run.profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
   const started = Date.now();
   const samples: ProgressSample[] = [];
+  let peakRssBytes = 0;
   try {
     for (;;) {
       const tickAt = Date.now();
-      if (!child.isRunning) throw new Error(`the stage exited before draining the input; see ${logFile}`);
+      if (children.some((child) => !child.isRunning))
+        throw new Error(`a stage exited before draining the input; see ${context.logDir}/${appId}*.log`);
       if (tickAt - started > TIMEOUT_MS)
-        throw new Error(`not drained after ${TIMEOUT_MS / 1000} s; see ${logFile}`);
+        throw new Error(`not drained after ${TIMEOUT_MS / 1000} s; see ${context.logDir}/${appId}*.log`);
       const committed = await probe.committed(appId, inputTopic);
-      samples.push({ atMs: tickAt - started, committed, end: inputEnd, cpuTicks: readCpuTicks(child.pid) });
+      const cpuTicks = sumOver(children, readCpuTicks);
+      peakRssBytes = Math.max(peakRssBytes, sumOver(children, (pid) => readMemory(pid)?.rssBytes) ?? 0);
+      samples.push({ atMs: tickAt - started, committed, end: inputEnd, cpuTicks });
       if (committed >= inputEnd) break;
       await sleep(Math.max(0, POLL_MS - (Date.now() - tickAt)));
     }
   } finally {
-    const exit = await child.stop('SIGTERM');
-    if (exit.code !== 0) log(`${appId} exited with code ${exit.code} (signal ${exit.signal})`);
+    for (const child of children) {
+      const exit = await child.stop('SIGTERM');
+      if (exit.code !== 0) log(`${child.name} exited with code ${exit.code} (signal ${exit.signal})`);
+    }
     await probe.deleteEverything(appId);
   }
-  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-  if (file === undefined) throw new Error(`no .cpuprofile in ${profileDir}: did the stage exit normally?`);
-  const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
-  rmSync(profileDir, { recursive: true, force: true });
   const sustained = sustainedThroughput(samples);
-  const { groups, functions } = selfTimes(profile);
-  return {
+  const figures = {
+    layout: run.layout,
     recordsPerSecond: sustained.recordsPerSecond,
     cpuUsPerRecord:
       sustained.cpuTicks === null || sustained.records === 0
         ? null
         : (sustained.cpuTicks * tickUs) / sustained.records,
-    groups,
-    functions,
+    peakRssMb: peakRssBytes / 2 ** 20,
+    groups: [],
+    functions: [],
   };
+  if (!run.profiled) {
+    rmSync(profileDir, { recursive: true, force: true });
+    return figures;
+  }
+  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+  if (file === undefined) throw new Error(`no .cpuprofile in ${profileDir}: did the stage exit normally?`);
+  const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
+  rmSync(profileDir, { recursive: true, force: true });
+  return { ...figures, ...selfTimes(profile) };
 }
 
 /**
@@ -161,7 +212,31 @@ function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
+/** The second-core comparison: each layout's medians and every repeat, in the order they ran. */
+function renderLayouts(label: string, records: number, repeats: readonly RepeatFigures[]): string {
+  const layouts = [...new Set(repeats.map((r) => r.layout ?? 'one'))];
+  const fixed = (value: number | null | undefined, digits: number) =>
+    value === null || value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
+  const rows = layouts.map((layout) => {
+    const own = repeats.filter((r) => (r.layout ?? 'one') === layout);
+    const rps = median(own.map((r) => r.recordsPerSecond ?? NaN));
+    const base = median(
+      repeats.filter((r) => (r.layout ?? 'one') === 'one').map((r) => r.recordsPerSecond ?? NaN),
+    );
+    return `| \`${layout}\`: ${LAYOUTS[layout]} | ${fixed(rps, 0)} | ${rps === null || base === null ? '-' : fixed(rps / base, 2)} | ${fixed(median(own.map((r) => r.cpuUsPerRecord ?? NaN)), 1)} | ${fixed(median(own.map((r) => r.peakRssMb ?? NaN)), 0)} | ${own.map((r) => fixed(r.recordsPerSecond, 0)).join(', ')} |`;
+  });
+  return [
+    `# Layouts ${label}: ${records} records, ${repeats.length / layouts.length} repeats of each, interleaved, without a CPU profile`,
+    '',
+    '| layout | records/s (median) | ÷ `one` | CPU µs/record, all processes | peak RSS MB, all processes | records/s of each repeat |',
+    '|---|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 function render(label: string, records: number, repeats: RepeatFigures[]): string {
+  if (repeats.some((r) => r.groups.length === 0)) return renderLayouts(label, records, repeats);
   const rps = median(repeats.map((r) => r.recordsPerSecond ?? NaN));
   const cpu = median(repeats.map((r) => r.cpuUsPerRecord ?? NaN));
   const each = repeats
@@ -213,6 +288,8 @@ async function main(): Promise<void> {
       label: { type: 'string', default: 'latest' },
       'report-only': { type: 'boolean', default: false },
       'commit-interval-ms': { type: 'string', default: '1000' },
+      // More than one: each repeat runs each layout in turn, none under the profiler (see LAYOUTS).
+      layouts: { type: 'string', default: 'one' },
       // Unset: the stage's default. The stage checks the value.
       'commit-max-records': { type: 'string' },
     },
@@ -227,6 +304,11 @@ async function main(): Promise<void> {
     throw new Error(
       `--commit-interval-ms ${values['commit-interval-ms']}: not a COMMIT_INTERVAL_MS (at least 10)`,
     );
+  const layouts = values.layouts.split(',');
+  const unknown = layouts.filter((layout) => !isLayout(layout));
+  if (unknown.length > 0 || layouts.length === 0)
+    throw new Error(`--layouts ${values.layouts}: each one of ${Object.keys(LAYOUTS).join(', ')}`);
+  const profiled = layouts.length === 1 && layouts[0] === 'one';
   const root = repoRoot();
   const outDir = join(root, 'bench', 'results');
   if (values['report-only']) {
@@ -240,34 +322,14 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, `profile-${values.label}.md`), report);
     return;
   }
-  const logDir = join(outDir, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const brokers = required('KAFKA_BROKERS');
-  const registryUrl = required('SCHEMA_REGISTRY_URL');
-  const kafka = new Kafka({ clientId: 'eos-rollup-profile', brokers: [brokers], logLevel: logLevel.NOTHING });
-  const probe = await OffsetProbe.connect(kafka);
-  const tag = `profile-${Date.now().toString(36)}`;
-  const context: BenchContext = {
-    root,
-    brokers,
-    registryUrl,
-    inventoryTopic: `${tag}-inventory`,
+  const { kafka, probe, context, close } = await openSharedStack('profile', {
     partitions: PARTITIONS,
     windowMs: WINDOW_MS,
-    graceMs: 5000,
-    sessionTimeoutMs: 10_000,
-    logDir,
-    tag,
-    s1Jar: '',
-    s1Java: '',
-    s1Heap: '',
-  };
+    hosts: HOSTS,
+  });
+  const { registryUrl, tag } = context;
   const inputTopic = `${tag}-input`;
   try {
-    await probe.createTopic(context.inventoryTopic, PARTITIONS, [
-      { name: 'cleanup.policy', value: 'compact' },
-    ]);
-    await loadInventory(kafka, registryUrl, context.inventoryTopic, HOSTS);
     await probe.createTopic(inputTopic, PARTITIONS);
     const spec = { records, partitions: PARTITIONS, hosts: HOSTS, stepMs: 10_000, seed: 1 };
     const preload = await preloadInput(
@@ -282,20 +344,18 @@ async function main(): Promise<void> {
     const tickUs = 1e6 / clockTicks();
     const repeats: RepeatFigures[] = [];
     for (let i = 1; i <= repeat; i++) {
-      const figures = await profileOnce(
-        context,
-        probe,
-        inputTopic,
-        inputEnd,
-        i,
-        tickUs,
-        commitIntervalMs,
-        values['commit-max-records'],
-      );
-      log(
-        `repeat ${i}: ${figures.recordsPerSecond?.toFixed(0) ?? '-'} records/s, ${figures.cpuUsPerRecord?.toFixed(1) ?? '-'} CPU µs/record`,
-      );
-      repeats.push(figures);
+      for (const layout of layouts.filter(isLayout)) {
+        const figures = await profileOnce(context, probe, inputTopic, inputEnd, i, tickUs, {
+          layout,
+          profiled,
+          commitIntervalMs,
+          commitMaxRecords: values['commit-max-records'],
+        });
+        log(
+          `repeat ${i} ${layout}: ${figures.recordsPerSecond?.toFixed(0) ?? '-'} records/s, ${figures.cpuUsPerRecord?.toFixed(1) ?? '-'} CPU µs/record, peak RSS ${figures.peakRssMb?.toFixed(0) ?? '-'} MB`,
+        );
+        repeats.push(figures);
+      }
     }
     const report = render(values.label, records, repeats);
     console.log(`\n${report}`);
@@ -305,8 +365,7 @@ async function main(): Promise<void> {
       `${JSON.stringify({ records, repeats }, null, 2)}\n`,
     );
   } finally {
-    await probe.deleteEverything(tag).catch(() => undefined);
-    await probe.close();
+    await close();
   }
 }
 

@@ -54,7 +54,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --grace-ms <ms>          grace [5000]
   --step-ms <ms>           event-time step between two records of one host [10000]
   --seed <n>               workload seed [1]
-  --peers <list>           comma-separated subset of ${PEER_IDS.join(',')} [all but K1-ALO; quick: also not S1-100ms]
+  --peers <list>           comma-separated subset of ${PEER_IDS.join(',')} [all but K1-ALO; quick: also not S1-100ms and the -2t peers]
   --session-timeout-ms <ms>  session timeout of every peer [10000]
   --shared-broker          measure on the shared stack's broker (quick's default: no broker start-up)
   --private-broker         measure on a private broker of this run (the default without --quick)
@@ -73,7 +73,7 @@ export const USAGE = `usage: npm run bench -- [options]
 export class UsageError extends Error {}
 
 /** K1-ALO only on request: the stage's own at-least-once mode (SUT-ALO-1s) is the EOS tax's baseline. */
-const FULL_PEERS: PeerId[] = ['R0', 'R1', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s', 'S1-100ms'];
+const FULL_PEERS: PeerId[] = PEER_IDS.filter((id) => id !== 'K1-ALO');
 const QUICK_PEERS: PeerId[] = ['R0', 'R1', 'K1', 'SUT-100ms', 'SUT-1s', 'SUT-ALO-1s', 'S1-1s'];
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {

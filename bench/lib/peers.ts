@@ -300,16 +300,18 @@ export const STAGE_COMMIT_MEANING =
   'eos_rollup_commit_latency_seconds (one committed transaction: schema lookups, processing, sends, sendOffsets, commit), quantiles interpolated in its buckets (5, 10, 25, 50, 100, 250, 500, 1000 ms …)';
 
 function sut(
-  id: 'SUT-100ms' | 'SUT-1s' | 'SUT-ALO-1s',
+  id: 'SUT-100ms' | 'SUT-1s' | 'SUT-ALO-1s' | 'SUT-1s-2t',
   commitIntervalMs: number,
   guarantee: 'exactly_once' | 'at_least_once',
+  streamThreads = 1,
 ): PeerDefinition {
   const interval = commitIntervalMs === 1000 ? '1 s' : `${commitIntervalMs} ms`;
   const exactlyOnce = guarantee === 'exactly_once';
+  const threads = streamThreads === 1 ? '' : `, STREAM_THREADS=${streamThreads}`;
   return {
     id,
-    label: `SUT eos-rollup, ${exactlyOnce ? '' : 'at-least-once, '}${interval} commits`,
-    description: `node dist/src/cli/main.js run, one instance, PROCESSING_GUARANTEE=${guarantee}${exactlyOnce ? '' : ' (the same tasks without transactions: idempotent sends, then the group’s offset commit)'}, COMMIT_INTERVAL_MS=${commitIntervalMs}, other settings at their defaults (COMMIT_MAX_RECORDS 5000).`,
+    label: `SUT eos-rollup, ${exactlyOnce ? '' : 'at-least-once, '}${interval} commits${threads}`,
+    description: `node dist/src/cli/main.js run, one instance${threads}, PROCESSING_GUARANTEE=${guarantee}${exactlyOnce ? '' : ' (the same tasks without transactions: idempotent sends, then the group’s offset commit)'}, COMMIT_INTERVAL_MS=${commitIntervalMs}, other settings at their defaults (COMMIT_MAX_RECORDS 5000).`,
     commitLatencyMeaning: STAGE_COMMIT_MEANING,
     throughputFrom: 'broker',
     exitsByItself: false,
@@ -327,6 +329,7 @@ function sut(
           env: {
             ...stageEnv(context, names, commitIntervalMs),
             PROCESSING_GUARANTEE: guarantee,
+            STREAM_THREADS: String(streamThreads),
             METRICS_PORT: String(port),
             INSTANCE_ID: `${names.appId}-1`,
             ...extra.env,
@@ -345,11 +348,15 @@ function sut(
   };
 }
 
-function s1(id: 'S1-1s' | 'S1-100ms', commitIntervalMs: number): PeerDefinition {
+function s1(
+  id: 'S1-1s' | 'S1-100ms' | 'S1-1s-2t',
+  commitIntervalMs: number,
+  streamThreads = 1,
+): PeerDefinition {
   return {
     id,
-    label: `S1 Kafka Streams exactly_once_v2, ${commitIntervalMs === 1000 ? '1 s' : `${commitIntervalMs} ms`} commits`,
-    description: `bench/streams (Kafka Streams 4.1.1, exactly_once_v2, one stream thread, inventory as a GlobalKTable, RocksDB stores, 10 MB cache): group by host, tumbling window with grace, aggregate, suppress until the window closes; COMMIT_INTERVAL_MS=${commitIntervalMs}.`,
+    label: `S1 Kafka Streams exactly_once_v2, ${commitIntervalMs === 1000 ? '1 s' : `${commitIntervalMs} ms`} commits${streamThreads === 1 ? '' : `, ${streamThreads} stream threads`}`,
+    description: `bench/streams (Kafka Streams 4.1.1, exactly_once_v2, ${streamThreads === 1 ? 'one stream thread' : `NUM_STREAM_THREADS=${streamThreads}`}, inventory as a GlobalKTable, RocksDB stores, 10 MB cache): group by host, tumbling window with grace, aggregate, suppress until the window closes; COMMIT_INTERVAL_MS=${commitIntervalMs}.`,
     commitLatencyMeaning:
       'each transaction commit as S1 times it (sendOffsetsToTransaction to the end of commitTransaction; the cache and store flush before it is not included)',
     throughputFrom: 'broker',
@@ -364,7 +371,11 @@ function s1(id: 'S1-1s' | 'S1-100ms', commitIntervalMs: number): PeerDefinition 
           out.onLine(line);
           extra.onLine?.(line, atMs);
         },
-        env: { ...stageEnv(context, names, commitIntervalMs), ...extra.env },
+        env: {
+          ...stageEnv(context, names, commitIntervalMs),
+          NUM_STREAM_THREADS: String(streamThreads),
+          ...extra.env,
+        },
       });
       return Promise.resolve({
         child,
@@ -394,4 +405,6 @@ export const PEERS: Record<PeerId, PeerDefinition> = {
   'SUT-ALO-1s': sut('SUT-ALO-1s', 1000, 'at_least_once'),
   'S1-1s': s1('S1-1s', 1000),
   'S1-100ms': s1('S1-100ms', 100),
+  'SUT-1s-2t': sut('SUT-1s-2t', 1000, 'exactly_once', 2),
+  'S1-1s-2t': s1('S1-1s-2t', 1000, 2),
 };

@@ -23,6 +23,7 @@ function table(header: string[], align: ('l' | 'r')[], rows: string[][]): string
 
 const TARGET_FOR_RATIO: Record<string, string> = {
   sut_over_s1: 'SUT/S1 throughput',
+  sut2t_over_s1: 'SUT-2t/S1 throughput',
   sut_over_r0: 'SUT/R0 throughput',
   sut_over_r1: 'SUT/R1 throughput',
   eos_tax_1s: 'EOS tax at 1 s commits',
@@ -31,6 +32,16 @@ const TARGET_FOR_RATIO: Record<string, string> = {
 function ratiosSection(result: BenchResult): string {
   const rows: [string, keyof BenchResult['ratios'], (v: number | null) => string][] = [
     ['SUT/S1 (eos-rollup vs Kafka Streams EOS v2, 1 s commits)', 'sut_over_s1', (v) => formatNumber(v, 2)],
+    [
+      'SUT-2t/S1 (eos-rollup with STREAM_THREADS=2 vs the same S1)',
+      'sut2t_over_s1',
+      (v) => formatNumber(v, 2),
+    ],
+    [
+      'SUT-2t/S1-2t (two threads each: STREAM_THREADS=2, num.stream.threads=2)',
+      'sut2t_over_s1_2t',
+      (v) => formatNumber(v, 2),
+    ],
     ['SUT/R0 (vs the raw read_committed read)', 'sut_over_r0', (v) => formatNumber(v, 2)],
     ['SUT/R1 (vs a kafkajs read plus Avro decoding)', 'sut_over_r1', (v) => formatNumber(v, 2)],
     ['SUT/K1 (vs a naive kafkajs EOS pipe)', 'sut_over_k1', (v) => formatNumber(v, 2)],

@@ -10,6 +10,8 @@ export const PEER_IDS = [
   'SUT-ALO-1s',
   'S1-1s',
   'S1-100ms',
+  'SUT-1s-2t',
+  'S1-1s-2t',
 ] as const;
 export type PeerId = (typeof PEER_IDS)[number];
 
@@ -153,6 +155,9 @@ export interface Ratios {
   sut_over_r1: number | null;
   sut_over_k1: number | null;
   eos_tax_1s: number | null;
+  /** The second core: SUT-1s-2t over S1-1s, and over S1-1s-2t (two threads each). */
+  sut2t_over_s1: number | null;
+  sut2t_over_s1_2t: number | null;
 }
 
 export interface TargetCheck {

@@ -45,6 +45,8 @@ export function sampleResult(): BenchResult {
     peer('SUT-1s', [50_000, 60_000, 55_000], { commitP50Ms: 400, commitP99Ms: 900 }),
     peer('SUT-ALO-1s', [60_000, 62_000, null]),
     peer('S1-1s', [45_000, 50_000, 55_000], { commitP50Ms: 10, commitP99Ms: 80 }),
+    peer('SUT-1s-2t', [70_000, 75_000, 80_000]),
+    peer('S1-1s-2t', [60_000, 62_500, 65_000]),
   ];
   const result: BenchResult = {
     schema: 1,

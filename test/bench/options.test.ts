@@ -23,6 +23,8 @@ void test('the defaults are the issue workload: 6 partitions, 10,000 hosts, 60 s
     'SUT-ALO-1s',
     'S1-1s',
     'S1-100ms',
+    'SUT-1s-2t',
+    'S1-1s-2t',
   ]);
 });
 

@@ -17,6 +17,12 @@ void test('the ratios divide median throughputs: SUT at 1 s commits over S1, R0,
   assert.equal(ratios.sut_over_k1, 2.75); // 55,000 / 20,000
 });
 
+void test('the second core: SUT with two stream threads over S1 with one, and over S1 with two', () => {
+  const { ratios } = sampleResult();
+  assert.equal(ratios.sut2t_over_s1, 1.5); // 75,000 / 50,000
+  assert.equal(ratios.sut2t_over_s1_2t, 1.2); // 75,000 / 62,500
+});
+
 void test('the EOS tax is one minus the stage exactly-once over the stage at-least-once, both at 1 s commits', () => {
   // SUT-1s 55,000; SUT-ALO-1s median of its two good rounds 61,000; 1 − 0.9016.
   assert.equal(sampleResult().ratios.eos_tax_1s, 0.0984);

@@ -38,7 +38,7 @@ void test('every round of every peer appears, in run order, with its failure rea
   const md = renderMarkdown(sampleResult());
   const rounds = md.slice(md.indexOf('## Every round'), md.indexOf('## Chart'));
   const rows = rounds.split('\n').filter((l) => /^\| \d/.test(l));
-  assert.equal(rows.length, 21);
+  assert.equal(rows.length, 27); // 9 peers, 3 rounds each
   assert.ok(rows.some((r) => r.includes('| SUT-ALO-1s |') && r.endsWith('| failed |')));
 });
 
@@ -51,9 +51,9 @@ void test('the chart is one SVG document with a throughput bar per measured peer
   const svg = renderSvg(sampleResult());
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   assert.ok(svg.trimEnd().endsWith('</svg>'));
-  // 7 throughput bars (3 of the stage); latency bars and legend: commit p99 for 3 peers, input-to-visible for 3.
-  assert.equal((svg.match(/<rect [^>]*fill="#1f6feb"/g) ?? []).length, 3);
-  assert.equal((svg.match(/<rect [^>]*fill="#8c959f"/g) ?? []).length, 4);
+  // 9 throughput bars (4 of the stage, 5 others); latency bars and legend: commit p99 for 3 peers, input-to-visible for 3.
+  assert.equal((svg.match(/<rect [^>]*fill="#1f6feb"/g) ?? []).length, 4);
+  assert.equal((svg.match(/<rect [^>]*fill="#8c959f"/g) ?? []).length, 5);
   assert.equal((svg.match(/<rect [^>]*fill="#bf8700"/g) ?? []).length, 4);
   assert.equal((svg.match(/<rect [^>]*fill="#8250df"/g) ?? []).length, 4);
   assert.ok(!svg.includes('NaN') && !svg.includes('undefined'));
