@@ -166,7 +166,7 @@ export function renderSoakMarkdown(result: SoakResult): string {
   return [
     `# eos-rollup memory soak`,
     '',
-    `${result.generatedAt.slice(0, 10)}, commit \`${result.gitCommit.slice(0, 12)}\`, Node ${result.nodeVersion}. One stage (\`eos-rollup run\`, exactly-once, 1 s commits, defaults otherwise) on the shared stack for ${result.minutes} minutes under a live load of ${formatNumber(result.ratePerSecond, 0)} records/s over ${formatNumber(result.hosts, 0)} hosts and ${result.partitions} partitions, event time = wall clock (60 s windows close as they would in production). RSS from /proc, heap from the stage's /metrics, every sample; the first ${result.warmUpS / 60} minutes are warm-up and not judged.`,
+    `${result.generatedAt.slice(0, 10)}, commit \`${result.gitCommit.slice(0, 12)}\`, Node ${result.nodeVersion}. One stage (\`eos-rollup run\`, exactly-once, 1 s commits, defaults otherwise) on the shared stack for ${result.minutes} minutes under a live load of ${formatNumber(result.ratePerSecond, 0)} records/s over ${formatNumber(result.hosts, 0)} hosts and ${result.partitions} partitions, event time = wall clock (60 s windows close as they would in production). RSS from /proc, heap from the stage's /metrics, every sample; the first ${formatNumber(result.warmUpS / 60, 1)} minutes are warm-up and not judged.`,
     '',
     `**Verdict: ${verdict}** (flat: the least-squares line through RSS, and through heap used, rises by at most ${FLAT_TOLERANCE * 100}% of its mean over the judged span).`,
     '',
