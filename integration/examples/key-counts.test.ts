@@ -112,18 +112,20 @@ async function killHeld(names: PipelineNames, extraEnv: Record<string, string>):
   assert.equal(exit.signal, 'SIGKILL', `the example died of the kill while held at ${held.point}`);
 }
 
-async function drain(names: PipelineNames, extraEnv: Record<string, string> = {}): Promise<void> {
+async function drain(names: PipelineNames, extraEnv: Record<string, string> = {}): Promise<StageProcess> {
   const second = start(names, extraEnv);
   await waitForDrain(kafka, names, DRAIN_MS, [second]);
   const exit = await second.stop('SIGTERM');
   assert.equal(exit.code, 0, `clean stop:\n${second.output().slice(-2000)}`);
+  return second;
 }
 
-test('key counts: a SIGKILL held before a commit leaves every key counted exactly once and every keyless record in the DLQ once', async () => {
-  const { names, expected, keyless } = await prepare();
-  await killHeld(names, { EOS_ROLLUP_FAULT: 'before-commit@3:hold' });
-  await drain(names);
-
+/** After a kill inside a transaction and a drain: every count once, every keyless record in the DLQ once. */
+async function assertExactlyOnce(
+  names: PipelineNames,
+  expected: ReadonlyMap<string, number>,
+  keyless: readonly string[],
+): Promise<void> {
   const committed = await readAll(kafka, names.output);
   const uncommitted = await readAll(kafka, names.output, { readUncommitted: true });
   assert.ok(committed.complete && uncommitted.complete, 'read both isolation levels to the end');
@@ -144,6 +146,23 @@ test('key counts: a SIGKILL held before a commit leaves every key counted exactl
     return `${text(DLQ_HEADERS.partition)}/${text(DLQ_HEADERS.offset)}`;
   });
   assert.deepEqual(dead.sort(), [...keyless].sort(), 'each keyless record dead-lettered once');
+}
+
+test('key counts: a SIGKILL held before a commit leaves every key counted exactly once and every keyless record in the DLQ once', async () => {
+  const { names, expected, keyless } = await prepare();
+  await killHeld(names, { EOS_ROLLUP_FAULT: 'before-commit@3:hold' });
+  await drain(names);
+  await assertExactlyOnce(names, expected, keyless);
+});
+
+test('key counts with STREAM_THREADS=2: the job script runs in each thread, and the same kill leaves every key counted exactly once', async () => {
+  const { names, expected, keyless } = await prepare();
+  const threads = { STREAM_THREADS: '2' };
+  await killHeld(names, { ...threads, EOS_ROLLUP_FAULT: 'before-commit@3:hold' });
+  const second = await drain(names, threads);
+  assert.match(second.output(), /starting key-counts, stream thread 1 of 2/);
+  assert.match(second.output(), /starting key-counts, stream thread 2 of 2/);
+  await assertExactlyOnce(names, expected, keyless);
 });
 
 test('negative control: offsets committed outside the transaction lose counts under the same kill, and the judge says so', async () => {
