@@ -12,7 +12,6 @@
  * runs on the machine, so compare shares between builds rather than absolute times. Writes
  * bench/results/profile-<label>.{json,md}.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,8 @@ import { Child } from './lib/children.js';
 import { selfTimes, type CpuProfile, type SelfTime } from './lib/cpu-profile.js';
 import type { OffsetProbe } from './lib/offsets.js';
 import { stageEnv, type BenchContext } from './lib/peers.js';
-import { parseClockTicks, readCpuTicks, readMemory } from './lib/proc.js';
+import { clockTicksPerSecond } from './lib/machine.js';
+import { readCpuTicks, readMemory } from './lib/proc.js';
 import { sustainedThroughput, type ProgressSample } from './lib/progress.js';
 import { median } from './lib/stats.js';
 import { openSharedStack } from './lib/shared-stack.js';
@@ -50,14 +50,6 @@ interface RepeatFigures {
 
 function log(line: string): void {
   console.log(`[profile ${new Date().toISOString().slice(11, 19)}] ${line}`);
-}
-
-function clockTicks(): number {
-  try {
-    return parseClockTicks(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-  } catch {
-    return parseClockTicks(undefined);
-  }
 }
 
 /**
@@ -217,12 +209,11 @@ function renderLayouts(label: string, records: number, repeats: readonly RepeatF
   const layouts = [...new Set(repeats.map((r) => r.layout ?? 'one'))];
   const fixed = (value: number | null | undefined, digits: number) =>
     value === null || value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
+  const of = (layout: Layout) => repeats.filter((r) => (r.layout ?? 'one') === layout);
+  const base = median(of('one').map((r) => r.recordsPerSecond ?? NaN));
   const rows = layouts.map((layout) => {
-    const own = repeats.filter((r) => (r.layout ?? 'one') === layout);
+    const own = of(layout);
     const rps = median(own.map((r) => r.recordsPerSecond ?? NaN));
-    const base = median(
-      repeats.filter((r) => (r.layout ?? 'one') === 'one').map((r) => r.recordsPerSecond ?? NaN),
-    );
     return `| \`${layout}\`: ${LAYOUTS[layout]} | ${fixed(rps, 0)} | ${rps === null || base === null ? '-' : fixed(rps / base, 2)} | ${fixed(median(own.map((r) => r.cpuUsPerRecord ?? NaN)), 1)} | ${fixed(median(own.map((r) => r.peakRssMb ?? NaN)), 0)} | ${own.map((r) => fixed(r.recordsPerSecond, 0)).join(', ')} |`;
   });
   return [
@@ -341,7 +332,7 @@ async function main(): Promise<void> {
     );
     log(`preloaded ${preload.records} records in ${(preload.elapsedMs / 1000).toFixed(1)} s`);
     const inputEnd = await probe.endOffset(inputTopic);
-    const tickUs = 1e6 / clockTicks();
+    const tickUs = 1e6 / clockTicksPerSecond();
     const repeats: RepeatFigures[] = [];
     for (let i = 1; i <= repeat; i++) {
       for (const layout of layouts.filter(isLayout)) {

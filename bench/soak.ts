@@ -7,7 +7,6 @@
  * the stage drains and stops cleanly. Writes bench/results/soak/latest.{json,md,svg}; the verdict is in
  * bench/lib/memory-soak.ts. Load the shared stack's addresses first (set -a; . .stack/env; set +a).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +16,8 @@ import { Child } from './lib/children.js';
 import { LiveLoad } from './lib/live-load.js';
 import { renderSoakMarkdown, renderSoakSvg, summarizeSoak, type MemorySample } from './lib/memory-soak.js';
 import { totalCommitted } from './lib/offsets.js';
-import { stageEnv } from './lib/peers.js';
+import { gitCommit } from './lib/machine.js';
+import { scrape, stageEnv } from './lib/peers.js';
 import { readMemory } from './lib/proc.js';
 import { parseSamples } from './lib/prometheus.js';
 import { openSharedStack } from './lib/shared-stack.js';
@@ -38,16 +38,13 @@ function count(name: string, text: string, min: number): number {
 
 /** The stage's heap in MB from its /metrics, or nulls when the scrape failed (the sample keeps its RSS). */
 async function heapOf(port: number): Promise<{ used: number | null; total: number | null }> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-    const samples = parseSamples(await response.text());
-    const value = (name: string) => samples.find((s) => s.name === name)?.value;
-    const used = value('nodejs_heap_size_used_bytes');
-    const total = value('nodejs_heap_size_total_bytes');
-    return { used: used === undefined ? null : used / MB, total: total === undefined ? null : total / MB };
-  } catch {
-    return { used: null, total: null };
-  }
+  const text = await scrape(port);
+  const samples = text === undefined ? [] : parseSamples(text);
+  const mb = (name: string) => {
+    const value = samples.find((s) => s.name === name)?.value;
+    return value === undefined ? null : value / MB;
+  };
+  return { used: mb('nodejs_heap_size_used_bytes'), total: mb('nodejs_heap_size_total_bytes') };
 }
 
 async function main(): Promise<void> {
@@ -152,14 +149,6 @@ async function main(): Promise<void> {
   const report = renderSoakMarkdown(result);
   writeFileSync(join(outDir, 'latest.md'), report);
   console.log(`\n${report}`);
-}
-
-function gitCommit(root: string): string {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 // process.exit: a kafkajs timer left behind must not keep a finished run alive.

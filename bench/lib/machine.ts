@@ -26,6 +26,11 @@ export function clockTicksPerSecond(): number {
   return parseClockTicks(run('getconf', ['CLK_TCK']));
 }
 
+/** The commit checked out at `root`, or 'unknown' outside git. */
+export function gitCommit(root: string): string {
+  return run('git', ['rev-parse', 'HEAD'], root)?.trim() ?? 'unknown';
+}
+
 export function describeMachine(root: string, javaBin: string): BenchResult['machine'] {
   let cpu = { model: 'unknown', cores: 0 };
   try {
@@ -33,7 +38,6 @@ export function describeMachine(root: string, javaBin: string): BenchResult['mac
   } catch {
     // not Linux: leave it unknown
   }
-  const commit = run('git', ['rev-parse', 'HEAD'], root)?.trim() ?? 'unknown';
   // Dirty: what the stage runs (its code, schemas, dependency patches, manifest) differs from the commit,
   // new files included.
   const status =
@@ -44,7 +48,7 @@ export function describeMachine(root: string, javaBin: string): BenchResult['mac
     kafkaVersion: stackVersions(root).kafka,
     nodeVersion: process.version,
     javaVersion: javaVersion(javaBin),
-    gitCommit: commit,
+    gitCommit: gitCommit(root),
     gitDirty: status.trim() !== '',
   };
 }

@@ -274,8 +274,8 @@ function k1(id: 'R1' | 'K1' | 'K1-ALO'): PeerDefinition {
   };
 }
 
-/** The stage's /metrics text, or undefined if it does not answer. */
-async function scrape(port: number): Promise<string | undefined> {
+/** The stage's /metrics text, or undefined if it does not answer within 5 s. */
+export async function scrape(port: number): Promise<string | undefined> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
     return response.ok ? await response.text() : undefined;

@@ -106,10 +106,11 @@ export async function runJob<In, Out, W extends StoreWrites>(
     thread === undefined ? undefined : pino.destination({ fd: 1, sync: true }),
   );
   const { version } = job;
-  if (thread === undefined && loaded.streamThreads > 1) {
+  // The main thread says once what it starts with; a stream thread only that it started.
+  if (thread === undefined) {
     logger.info({ version, config: redactConfig(loaded) }, `starting ${job.name}`);
     for (const warning of misspelledVariables(withDefaults)) logger.warn(warning);
-    return runStreamThreads(loaded, env, logger, pretty);
+    if (loaded.streamThreads > 1) return runStreamThreads(loaded, env, logger, pretty);
   }
   const config = thread === undefined ? loaded : configForThread(loaded, thread);
   const stage = wireStage({
@@ -122,11 +123,7 @@ export async function runJob<In, Out, W extends StoreWrites>(
     },
   });
   attachLogSubscriber(stage.events, logger);
-  if (thread === undefined) {
-    logger.info({ version, config: redactConfig(config) }, `starting ${job.name}`);
-    for (const warning of misspelledVariables(withDefaults)) logger.warn(warning);
-  } else {
-    // The main thread logged the configuration and its warnings once.
+  if (thread !== undefined) {
     logger.info(
       { version, instanceId: stage.instanceId },
       `starting ${job.name}, stream thread ${thread.number} of ${thread.of}`,

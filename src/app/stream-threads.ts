@@ -9,7 +9,6 @@
  * for all of them, forwards SIGTERM and SIGINT, and exits once every thread has: with the code of the first thread
  * that failed, after asking the others to stop cleanly, as one process's fatal error ends all of its tasks.
  */
-import { hostname } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import {
@@ -20,7 +19,7 @@ import {
   type MetricValue,
 } from 'prom-client';
 import { CommandError, EXIT } from '../cli/exit.js';
-import type { Config } from '../config/config.js';
+import { instanceIdOf, type Config } from '../config/config.js';
 import { errorMessage } from '../errors/message.js';
 import {
   OperationsServer,
@@ -58,7 +57,7 @@ export function configForThread(config: Config, thread: StreamThread): Config {
   const suffix = `-${thread.number}`;
   return {
     ...config,
-    instanceId: `${config.instanceId ?? `${hostname()}-${process.pid}`}${suffix}`,
+    instanceId: `${instanceIdOf(config)}${suffix}`,
     groupInstanceId: config.groupInstanceId === undefined ? undefined : `${config.groupInstanceId}${suffix}`,
   };
 }

@@ -6,10 +6,9 @@
  * the codecs, the consumer last.
  */
 import { writeSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.js';
+import { instanceIdOf, type Config } from '../config/config.js';
 import { FaultInjector, parseFaultSpecs } from '../engine/faults.js';
 import type { TaskProcessorFactory } from '../engine/processor.js';
 import { Stage } from '../engine/stage.js';
@@ -50,7 +49,7 @@ export interface StageWiring {
 }
 
 export function wireStage({ config, logger, version, job }: StageWiring): Stage {
-  const instanceId = config.instanceId ?? `${hostname()}-${process.pid}`;
+  const instanceId = instanceIdOf(config);
   return new Stage({
     config,
     logger,

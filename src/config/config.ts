@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { ConfigError } from '../errors/errors.js';
 import { EnvReader } from './env-reader.js';
 import { unknownVariables } from './suggest.js';
@@ -107,7 +108,7 @@ export interface TopicSettingsConfig {
 
 export interface Config {
   readonly appId: string;
-  /** undefined: the caller fills in `${hostname}-${pid}` (config does no I/O). */
+  /** undefined: `instanceIdOf` fills in `${hostname}-${pid}` (loading the config asks the machine nothing). */
   readonly instanceId: string | undefined;
   /** The input consumer's group.instance.id (STATIC_MEMBERSHIP); undefined: dynamic membership. */
   readonly groupInstanceId: string | undefined;
@@ -143,6 +144,11 @@ export interface Config {
   readonly faultSpec: string | undefined;
   /** Test-only negative control: a deliberately broken variant of the stage. */
   readonly brokenVariant: BrokenVariant | undefined;
+}
+
+/** INSTANCE_ID, or this process as `<hostname>-<pid>` when it is unset. */
+export function instanceIdOf(config: Pick<Config, 'instanceId'>): string {
+  return config.instanceId ?? `${hostname()}-${process.pid}`;
 }
 
 const ID = /^[A-Za-z0-9._-]{1,200}$/;

@@ -1,7 +1,6 @@
 /** `eos-rollup dlq replay`. */
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, type Config } from '../../../config/config.js';
+import { instanceIdOf, loadConfig, type Config } from '../../../config/config.js';
 import { FaultInjector, parseFaultSpecs } from '../../../engine/faults.js';
 import { isStageError } from '../../../errors/errors.js';
 import { createKafka } from '../../../kafka/client/client.js';
@@ -163,7 +162,7 @@ async function replayOnce(
     const plan = planner.plan(replayed);
     if (replayer === undefined) return { plan, replayed: 0, transactions: 0 };
 
-    const replayId = `${config.instanceId ?? `${hostname()}-${process.pid}`}@${new Date().toISOString()}`;
+    const replayId = `${instanceIdOf(config)}@${new Date().toISOString()}`;
     let done = 0;
     let transactions = 0;
     for (let from = 0; from < plan.items.length; from += options.batch) {
