@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:profile -- [--records N] [--repeat N] [--label L] [--commit-interval-ms N]
- * [--commit-max-records N] [--layouts one,threads,processes]`: where the stage's CPU goes while it drains a
+ * [--commit-max-records N] [--layouts one,threads,processes] [--keep-profile]`: where the stage's CPU goes while it drains a
  * preloaded input. Preloads the bench workload once into the broker of KAFKA_BROKERS (the shared stack: load
  * .stack/env), then, `--repeat` times, runs `eos-rollup run` exactly-once under `node --cpu-prof` with a fresh
  * group until its committed offsets reach the input's end, stops it with SIGTERM and reads its profile.
@@ -12,7 +12,7 @@
  * runs on the machine, so compare shares between builds rather than absolute times. Writes
  * bench/results/profile-<label>.{json,md}.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -113,7 +113,13 @@ async function profileOnce(
   inputEnd: number,
   repeat: number,
   tickUs: number,
-  run: { layout: Layout; profiled: boolean; commitIntervalMs: number; commitMaxRecords: string | undefined },
+  run: {
+    layout: Layout;
+    profiled: boolean;
+    commitIntervalMs: number;
+    commitMaxRecords: string | undefined;
+    keepAs: string | undefined;
+  },
 ): Promise<RepeatFigures> {
   const appId = `${context.tag}-${run.layout}-p${repeat}`;
   const profileDir = mkdtempSync(join(tmpdir(), 'eos-rollup-cpuprof-'));
@@ -172,6 +178,7 @@ async function profileOnce(
   const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`no .cpuprofile in ${profileDir}: did the stage exit normally?`);
   const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
+  if (run.keepAs !== undefined) copyFileSync(join(profileDir, file), run.keepAs);
   rmSync(profileDir, { recursive: true, force: true });
   return { ...figures, ...selfTimes(profile) };
 }
@@ -283,6 +290,8 @@ async function main(): Promise<void> {
       layouts: { type: 'string', default: 'one' },
       // Unset: the stage's default. The stage checks the value.
       'commit-max-records': { type: 'string' },
+      // Keeps each repeat's .cpuprofile as bench/results/profile-<label>-<repeat>.cpuprofile, for `bench/callers`.
+      'keep-profile': { type: 'boolean', default: false },
     },
   });
   const records = Number(values.records);
@@ -341,6 +350,9 @@ async function main(): Promise<void> {
           profiled,
           commitIntervalMs,
           commitMaxRecords: values['commit-max-records'],
+          keepAs: values['keep-profile']
+            ? join(outDir, `profile-${values.label}-${i}.cpuprofile`)
+            : undefined,
         });
         log(
           `repeat ${i} ${layout}: ${figures.recordsPerSecond?.toFixed(0) ?? '-'} records/s, ${figures.cpuUsPerRecord?.toFixed(1) ?? '-'} CPU µs/record, peak RSS ${figures.peakRssMb?.toFixed(0) ?? '-'} MB`,

@@ -4,8 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metricEncoder, produceRaw } from '../support/pipeline.js';
+import { producerPartitionOf } from '../support/kafka.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {
   START_MS,
@@ -21,7 +21,7 @@ const suite = useStageSuite();
 test('F18: SIGKILL after the DLQ send: every poison pill is dead-lettered exactly once', async () => {
   const { names, partitions, workload } = await prepareScenario(suite, { seed: 118 });
   const encoder = await metricEncoder(suite.env, names.input);
-  const partitionOf = keyPartitioner(partitions);
+  const partitionOf = producerPartitionOf(partitions);
   const base = workload[0]!;
   const poison = Array.from({ length: 40 }, (_, i) => {
     const key = Buffer.from(`poison-${i}`);

@@ -5,10 +5,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metrics } from '../../src/tools/workload.js';
 import { createPipeline, loadInventory, metricEncoder } from '../support/pipeline.js';
-import { uniqueName } from '../support/kafka.js';
+import { producerPartitionOf, uniqueName } from '../support/kafka.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import { START_MS, assertNoViolations, auditScenario, runOnce } from '../support/scenario.js';
 
@@ -19,7 +18,7 @@ test('F23: aborted upstream transactions are never counted and committed offsets
   const names = await createPipeline(suite.kafka, PARTITIONS);
   await loadInventory(suite.env, suite.kafka, names.inventory, []);
   const encoder = await metricEncoder(suite.env, names.input);
-  const partitionOf = keyPartitioner(PARTITIONS);
+  const partitionOf = producerPartitionOf(PARTITIONS);
   const workload = [...metrics({ hosts: 20, perHost: 60, startMs: START_MS, stepMs: 2000, seed: 123 })];
   const upstream = suite.kafka.producer({
     transactionalId: uniqueName('upstream'),

@@ -4,8 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metricEncoder, produceRaw } from '../support/pipeline.js';
+import { producerPartitionOf } from '../support/kafka.js';
 import { useStageSuite } from '../support/stage-suite.js';
 import {
   START_MS,
@@ -27,7 +27,7 @@ test('F24: SIGKILL at window close, restore, then late data: no window twice, la
   assert.equal((await runOnce(suite, names, {})).exit.code, 0);
 
   const encoder = await metricEncoder(suite.env, names.input);
-  const partitionOf = keyPartitioner(partitions);
+  const partitionOf = producerPartitionOf(partitions);
   const late = workload.slice(0, 20).map((m) => ({
     partition: partitionOf(Buffer.from(m.host)),
     key: Buffer.from(m.host),

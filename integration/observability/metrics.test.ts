@@ -21,8 +21,8 @@ import {
   type ProducedRecord,
 } from '../support/pipeline.js';
 import { START_MS } from '../support/scenario.js';
+import { producerPartitionOf } from '../support/kafka.js';
 import { useStageSuite } from '../support/stage-suite.js';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { eventually, probe, scrape } from './scrape.js';
 
 const suite = useStageSuite();
@@ -32,7 +32,7 @@ test('after a drained run, /metrics counts every input record, DLQ records by re
   const names = await createPipeline(suite.kafka, PARTITIONS);
   await loadInventory(suite.env, suite.kafka, names.inventory, []);
   const v2 = await metricEncoder(suite.env, names.input, 'v2');
-  const partitionOf = keyPartitioner(PARTITIONS);
+  const partitionOf = producerPartitionOf(PARTITIONS);
   const good = [...metrics({ hosts: 20, perHost: 50, startMs: START_MS, stepMs: 2000, seed: 31 })];
   const records: ProducedRecord[] = good.map((m) => ({
     partition: partitionOf(Buffer.from(m.host)),

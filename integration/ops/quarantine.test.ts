@@ -14,9 +14,8 @@ import { freePort } from '../../scripts/stack/local-stack.js';
 import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import { committedOffsets, partitionRanges } from '../../src/kafka/client/offsets.js';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { eventually, probe } from '../observability/scrape.js';
-import { readAll } from '../support/kafka.js';
+import { producerPartitionOf, readAll } from '../support/kafka.js';
 import { compareRollups, expectedWindows, readRollups, type StageProcess } from '../support/pipeline.js';
 import {
   FAULT_SETTINGS,
@@ -180,7 +179,7 @@ test('a record that kills the process every time quarantines its partition; the 
     'the culprit, exactly once',
   );
   // The judge: the input, minus the culprit (the 8th record produced to partition 0), grouped offline.
-  const partitionOf = keyPartitioner(2);
+  const partitionOf = producerPartitionOf(2);
   const culpritMetric = workload.filter((m) => partitionOf(Buffer.from(m.host)) === 0)[Number(culprit)];
   const expected = expectedWindows(
     workload.filter((m) => m !== culpritMetric),

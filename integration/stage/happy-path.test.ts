@@ -6,10 +6,9 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { hostName, metrics } from '../../src/tools/workload.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import { committedOffsets } from '../support/kafka.js';
+import { producerPartitionOf, committedOffsets } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
@@ -42,7 +41,7 @@ test('20,000 records over 100 hosts and 4 partitions: exactly one correct rollup
     })),
   );
   const encoder = await metricEncoder(suite.env, names.input);
-  const partitionOf = keyPartitioner(PARTITIONS);
+  const partitionOf = producerPartitionOf(PARTITIONS);
   // One far-future record per partition moves every partition's stream time past the last window's grace.
   const flush: ServerMetric[] = Array.from({ length: PARTITIONS }, (_, p) => ({
     ...workload[0]!,

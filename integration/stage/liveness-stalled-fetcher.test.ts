@@ -10,7 +10,6 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import { metrics } from '../../src/tools/workload.js';
 import {
   compareRollups,
@@ -22,7 +21,7 @@ import {
   waitForDrain,
   waitForLog,
 } from '../support/pipeline.js';
-import { readAll } from '../support/kafka.js';
+import { producerPartitionOf, readAll } from '../support/kafka.js';
 import { useStageSuite } from '../support/stage-suite.js';
 
 const suite = useStageSuite();
@@ -33,7 +32,7 @@ test('records in Kafka beyond a stalled task position are never dead-lettered as
   const names = await createPipeline(suite.kafka, 2);
   await loadInventory(suite.env, suite.kafka, names.inventory, []);
   const startMs = Date.UTC(2026, 10, 25, 12, 0, 0);
-  const partitionOf = keyPartitioner(2);
+  const partitionOf = producerPartitionOf(2);
   const onPartition = (p: number, list: ServerMetric[]) =>
     list.filter((m) => partitionOf(Buffer.from(m.host)) === p);
   // Everything lies in the window [start, start + 20 s): only an idle flush can close it.

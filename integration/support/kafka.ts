@@ -1,11 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage } from 'kafkajs';
 import { readToEnd } from '../../src/kafka/client/topic-reader.js';
 import type { TestEnvironment } from './environment.js';
 
 /** Unique per test: topics, groups and transactional ids never collide across tests or reruns. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Where a Kafka producer's default partitioner puts a key, computed by kafkajs's own DefaultPartitioner (murmur2,
+ * as the Java client), not by the stage's: tests place their input records with it.
+ */
+export function producerPartitionOf(partitionCount: number): (key: Buffer) => number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+    offlineReplicas: [],
+  }));
+  return (key) => partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
 }
 
 export function testKafka(env: TestEnvironment, clientId = 'eos-rollup-test'): Kafka {

@@ -13,10 +13,16 @@ import { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { HEADER_LENGTH } from '../../src/serde/wire-format.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
-import { keyPartitioner } from '../../src/kafka/stage/task-kafka.js';
 import type { HostInfo, MetricRollup, ServerMetric } from '../../src/domain/metric.js';
 import type { TestEnvironment } from './environment.js';
-import { committedOffsets, createTopics, readAll, uniqueName, type ReadRecord } from './kafka.js';
+import {
+  producerPartitionOf,
+  committedOffsets,
+  createTopics,
+  readAll,
+  uniqueName,
+  type ReadRecord,
+} from './kafka.js';
 
 export interface PipelineNames {
   appId: string;
@@ -307,7 +313,7 @@ async function workloadEncoder(
 ): Promise<(metric: ServerMetric, index: number) => ProducedRecord> {
   const v1 = await metricEncoder(env, names.input, 'v1');
   const v2 = await metricEncoder(env, names.input, 'v2');
-  const partitionOf = keyPartitioner(partitions);
+  const partitionOf = producerPartitionOf(partitions);
   return (m, i) => ({
     partition: partitionOf(Buffer.from(m.host)),
     key: Buffer.from(m.host),

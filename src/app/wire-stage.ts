@@ -20,7 +20,8 @@ import { assertKafkajsInternals, crc32cImplementation } from '../kafkajs-interna
 import { decorateForNegativeControl } from '../negative-controls/decorators.js';
 import { InputConsumer } from '../kafka/stage/input-consumer.js';
 import { InventoryFollower } from '../kafka/stage/inventory-follower.js';
-import { KafkajsTaskPort, keyPartitioner } from '../kafka/stage/task-kafka.js';
+import { keyPartitioner } from '../kafka/client/key-partition.js';
+import { KafkajsTaskPort } from '../kafka/stage/task-kafka.js';
 import { checkTransactionTimeout, prepareTopics } from '../kafka/stage/topics.js';
 import { translateKafkaError } from '../kafka/client/translate-error.js';
 import { RegistryClient } from '../serde/registry-client.js';

@@ -94,7 +94,11 @@ const produceRequest = requireFromKafkajs('kafkajs/src/protocol/requests/produce
 
 /** Zigzag varint, as Kafka's record format encodes lengths and deltas. */
 function varint(value: number): Buffer {
-  let zigzag = BigInt.asUintN(64, (BigInt(value) << 1n) ^ (BigInt(value) >> 63n));
+  return varintOfBigInt(BigInt(value));
+}
+
+function varintOfBigInt(value: bigint): Buffer {
+  let zigzag = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
   const bytes: number[] = [];
   do {
     let byte = Number(zigzag & 0x7fn);
@@ -192,6 +196,75 @@ test('the patched record encoder writes the bytes the Kafka record format prescr
   }
 });
 
+interface VarintEncoder {
+  readonly buffer: Buffer;
+  writeVarInt(value: number): VarintEncoder;
+  writeVarLong(value: unknown): VarintEncoder;
+}
+const VarintEncoderClass = requireFromKafkajs('kafkajs/src/protocol/encoder') as {
+  new (initialSize?: number): VarintEncoder;
+  sizeOfVarLong(value: unknown): number;
+};
+const KafkajsLong = requireFromKafkajs('kafkajs/src/utils/long') as { fromString(text: string): unknown };
+
+test("the patched varint writers give the record format's zigzag bytes: negative, at every byte boundary, and past 2^52 through Long", () => {
+  const boundaries = [
+    0,
+    1,
+    63,
+    64,
+    127,
+    128,
+    8191,
+    8192,
+    2 ** 20,
+    2 ** 27,
+    2 ** 30 - 1,
+    2 ** 30,
+    2 ** 31 - 1,
+  ];
+  const ints = boundaries.flatMap((v) => [v, -v, -v - 1]).filter((v) => v >= -(2 ** 31) && v < 2 ** 31);
+  for (const value of ints) {
+    // An encoder of exactly one byte: the writer must grow it itself, as before.
+    assert.deepEqual(new VarintEncoderClass(1).writeVarInt(value).buffer, varint(value), `varint ${value}`);
+  }
+  const longs = [
+    ...ints,
+    2 ** 35,
+    2 ** 49 + 3,
+    2 ** 52 - 1,
+    2 ** 52,
+    -(2 ** 52),
+    -(2 ** 52) + 1,
+    1_764_806_400_123,
+  ];
+  for (const value of longs) {
+    const bytes = new VarintEncoderClass(1).writeVarLong(value).buffer;
+    assert.deepEqual(bytes, varint(value), `varlong ${value}`);
+    assert.equal(VarintEncoderClass.sizeOfVarLong(value), bytes.length, `size of varlong ${value}`);
+  }
+  // Past ±2^52 and as Long objects the writer keeps kafkajs's Long arithmetic: still the same bytes.
+  for (const text of [
+    '9007199254740993',
+    '-9007199254740993',
+    '9223372036854775807',
+    '-9223372036854775808',
+  ]) {
+    const expected = varintOfBigInt(BigInt(text));
+    assert.deepEqual(
+      new VarintEncoderClass().writeVarLong(KafkajsLong.fromString(text)).buffer,
+      expected,
+      text,
+    );
+    assert.equal(VarintEncoderClass.sizeOfVarLong(KafkajsLong.fromString(text)), expected.length, text);
+  }
+  assert.deepEqual(
+    new VarintEncoderClass().writeVarLong(2 ** 53).buffer,
+    varint(2 ** 53),
+    'number past 2^52',
+  );
+});
+
 test('messages are grouped per partition in their original order (the patched grouping appends in place)', () => {
   const messages = Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, partition: (i * 7) % 6 }));
   const grouped = groupMessagesPerPartition({
@@ -277,10 +350,16 @@ test('the patched produce path sends the bytes kafkajs 2.2.4 sent, byte for byte
   t.mock.method(Date, 'now', () => dateNow);
   const random = generator(23);
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => random(256)));
-  const message = (): ProduceMessage => {
+  const newHeaders = () => {
     const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};
     for (let h = random(4); h > 0; h--)
       headers[`h${random(5)}`] = random(2) ? bytes(random(60)) : `s${random(99)}`;
+    return headers;
+  };
+  // As the stage sends them: runs of records sharing one headers object (their encoding is shared), and others.
+  const shared = [newHeaders(), newHeaders(), { 'eos-rollup.txn.attempt': 'i/p0#1', é: ['a', bytes(3)] }];
+  const message = (): ProduceMessage => {
+    const headers = random(2) === 0 ? newHeaders() : (shared[random(shared.length)] ?? {});
     return {
       key: random(6) === 0 ? null : random(2) ? `host-${random(10_000)}` : bytes(random(60)),
       value: random(9) === 0 ? null : bytes(random(2000)),
@@ -309,6 +388,26 @@ test('the patched produce path sends the bytes kafkajs 2.2.4 sent, byte for byte
     const patched = (await produceRequest(args).encode()).buffer;
     assert.ok(patched.equals(originalProduceRequest(args, dateNow)), `request ${i}`);
   }
+  // A headers object changed between two sends is encoded afresh: the shared encoding lives for one batch only.
+  const headers: Record<string, string> = { lineage: 'first' };
+  const args = (): ProduceRequestArgs => ({
+    acks: -1,
+    timeout: 30_000,
+    transactionalId: 'app',
+    producerId: '7',
+    producerEpoch: 0,
+    topicData: [
+      {
+        topic: 't',
+        partitions: [{ partition: 0, firstSequence: 0, messages: [{ key: 'k', value: null, headers }] }],
+      },
+    ],
+  });
+  assert.ok((await produceRequest(args()).encode()).buffer.equals(originalProduceRequest(args(), dateNow)));
+  headers.lineage = 'second';
+  const second = (await produceRequest(args()).encode()).buffer;
+  assert.ok(second.equals(originalProduceRequest(args(), dateNow)));
+  assert.ok(second.includes(Buffer.from('second')));
 });
 
 interface CapturedRequest {

@@ -1,5 +1,5 @@
 /** TaskKafkaPort on kafkajs: what a task needs for its assignment steps. */
-import { Partitioners, type Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { headerText, LINEAGE_HEADERS } from '../../engine/lineage.js';
 import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../../engine/ports.js';
 import { RetriableError, StageError } from '../../errors/errors.js';
@@ -115,18 +115,4 @@ export class KafkajsTaskPort implements TaskKafkaPort {
       );
     }
   }
-}
-
-/** The partition the Java client's default partitioner (murmur2 of the key) picks, so output keys land where Kafka tools expect them. */
-export function keyPartitioner(partitionCount: number): (key: Buffer) => number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
-    partitionId,
-    leader: 0,
-    partitionErrorCode: 0,
-    replicas: [0],
-    isr: [0],
-    offlineReplicas: [],
-  }));
-  return (key) => partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
 }
