@@ -42,6 +42,11 @@ export class PendingTransaction {
     return this.range?.endOffset;
   }
 
+  /** How many records wait. */
+  get size(): number {
+    return this.range?.messages.length ?? 0;
+  }
+
   get isEmpty(): boolean {
     return this.range === undefined;
   }

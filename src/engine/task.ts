@@ -159,9 +159,16 @@ export class PartitionTask {
         await this.initializeWithRetry();
         return;
       }
-      const messages = batch.messages.filter((m) => m.offset >= (this.pending.endOffset ?? this.nextOffset));
+      const position = this.pending.endOffset ?? this.nextOffset;
+      const messages = batch.messages.filter((m) => m.offset >= position);
       const head = messages[0];
-      if (!head) return;
+      if (!head) {
+        // Everything here is already committed or waiting for its commit. kafkajs starts again from the group's
+        // committed offset after every rejoin, even for a partition this task kept: unresolved, these records
+        // would be handed over again and again, and a waiting range longer than one fetch would never be passed.
+        if (batch.lastOffset < position) control.resolveOffset(position - 1n);
+        return;
+      }
       if (this.accumulates(head)) {
         await this.accumulate(batch, messages, control);
         return;
@@ -248,7 +255,7 @@ export class PartitionTask {
     this.pending.cancelTimer();
     return this.serially(async () => {
       if (flush && this.state === 'running' && this.breaker.state !== 'open') await this.flushPending();
-      this.pending.take();
+      if (this.pending.take()) this.reportPending();
       await this.shutDown(clean);
     });
   }
@@ -313,6 +320,7 @@ export class PartitionTask {
       const added = this.pending.add(batch, messages, start, this.nextOffset);
       if (!added) return;
       start = added.next;
+      this.reportPending();
       // kafkajs fetches from the last resolved offset: without this it would fetch these records again. It
       // commits nothing (offsets are committed only in transactions), and a failure seeks back to the last commit.
       control.resolveOffset(added.last.offset);
@@ -331,7 +339,13 @@ export class PartitionTask {
   /** Commits the pending transaction, if any. False: it failed, was discarded, and the failure was handled. */
   private async flushPending(): Promise<boolean> {
     const range = this.pending.take();
-    return range ? this.commitChunk(range.messages, range.endOffset) : true;
+    if (!range) return true;
+    this.reportPending();
+    return this.commitChunk(range.messages, range.endOffset);
+  }
+
+  private reportPending(): void {
+    this.deps.events.emit('task.pending_changed', { partition: this.partition, records: this.pending.size });
   }
 
   /** The interval elapsed with no batch to notice it: commit through the queue; no batch may follow to recover. */

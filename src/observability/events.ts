@@ -34,6 +34,8 @@ export interface StageEventMap {
   };
   'task.aborted': { partition: number; kind: ErrorKind; code: string; message: string; attempt: number };
   'task.closed': { partition: number; clean: boolean };
+  /** Records fetched and waiting for the partition's next commit (commit on the interval); 0 once taken by it. */
+  'task.pending_changed': { partition: number; records: number };
   'record.dead_lettered': { partition: number; reason: string; offset: bigint };
   'breaker.changed': { partition: number; state: BreakerState };
   /** The record at `offset` crashed the process `crashes` times alone: the partition is paused until an operator acts. */

@@ -178,6 +178,17 @@ export function attachMetrics(
       }
     },
   });
+  const pendingRecords = new Map<number, number>();
+  const pending = new Gauge<'partition'>({
+    name: `${PREFIX}pending_records`,
+    help: 'Input records fetched and waiting for their partition\'s next commit (COMMIT_INTERVAL_MS, COMMIT_MAX_RECORDS).',
+    labelNames: ['partition'],
+    registers,
+    collect: () => {
+      pending.reset();
+      for (const [partition, records] of pendingRecords) pending.set({ partition }, records);
+    },
+  });
   const restoreUnstable = new Gauge<'partition'>({
     name: `${PREFIX}restore_unstable_changelog_offsets`,
     help: 'Changelog offsets between the last stable offset and the high watermark that a restore waits for (an open transaction on the changelog); only partitions waiting now.',
@@ -341,6 +352,11 @@ export function attachMetrics(
       restoring.delete(partition);
       unstable.delete(partition);
       quarantinedAt.delete(partition);
+      pendingRecords.delete(partition);
+    }),
+    events.on('task.pending_changed', ({ partition, records }) => {
+      if (records > 0) pendingRecords.set(partition, records);
+      else pendingRecords.delete(partition);
     }),
     events.on('task.restore_progressed', ({ partition, position, endOffset }) => {
       unstable.delete(partition);

@@ -711,10 +711,12 @@ test('records below the task next offset (re-delivered after a seek) are skipped
   await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), new FakeBatchControl(h.broker));
   assert.equal(h.broker.committed(GROUP, IN, P), 3n);
 
-  // Entirely below the next offset: no work at all.
+  // Entirely below the next offset: no work at all, but the consumer is told to go on from the next offset.
   let start = h.broker.log.length;
-  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), new FakeBatchControl(h.broker));
-  assert.deepEqual(stepsOf(h.broker.log, start), []);
+  const below = new FakeBatchControl(h.broker);
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 3)), below);
+  assert.deepEqual(stepsOf(h.broker.log, start), ['resolveOffset']);
+  assert.deepEqual(below.resolved, [2n]);
 
   // Overlapping: only offsets 3 and 4 are processed.
   start = h.broker.log.length;
@@ -976,6 +978,23 @@ async function drainOnTheInterval(h: Harness, intervalMs: number): Promise<void>
   }
   assert.fail('the task did not reach the end of its input in 60 polls');
 }
+
+void test('commit interval: after a rejoin kafkajs hands the pending records over again from the committed offset; the task skips them and resolves up to its pending end', async () => {
+  const h = setup({ commitIntervalMs: 1000 });
+  await poll(h); // assignment
+  await poll(h); // 0-2
+  await poll(h); // 3-5: pending, not committed
+  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  const start = h.broker.log.length;
+  // A rejoin: kafkajs starts the kept partition again at the committed offset (none: the start).
+  h.consumer.positions.set(P, 0n);
+  await poll(h);
+  assert.deepEqual(commitsSince(h, start), { commits: 0, offsets: [] });
+  assert.equal(h.consumer.positions.get(P), 6n, 'the next fetch starts after the pending records, not at 0 again');
+  await drainOnTheInterval(h, 1000);
+  await h.task.close(true);
+  await assertFinalOutcome(h);
+});
 
 function commitsSince(h: Harness, start: number): { commits: number; offsets: (bigint | undefined)[] } {
   const steps = h.broker.log.slice(start).filter((e) => e.producer !== undefined);
