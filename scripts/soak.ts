@@ -48,6 +48,9 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
   return parsed;
 }
 
+const USAGE = `usage: npm run test:soak -- [--minutes N (5)] [--seed S (1)] [--instances N (3)] [--partitions N (6)]
+       npm run test:soak -- --cluster   (the three-broker scenarios)`;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -56,8 +59,13 @@ async function main(): Promise<number> {
       instances: { type: 'string' },
       partitions: { type: 'string' },
       cluster: { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
   if (values.cluster === true) return clusterSoak();
   const minutes = positiveInteger('minutes', values.minutes, 5);
   const seed = positiveInteger('seed', values.seed, 1);
@@ -104,7 +112,13 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    // A mistyped option is the user's error, not the soak's: one line and the usage, no stack.
+    const usage = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    console.error(
+      usage
+        ? `soak: ${(error as Error).message}\n${USAGE}`
+        : `soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     process.exitCode = 1;
   },
 );

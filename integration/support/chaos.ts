@@ -16,7 +16,7 @@ import {
   createPipeline,
   loadInventory,
   produceFlush,
-  produceWorkload,
+  workloadWriter,
   startStage,
   waitForDrain,
   type PipelineNames,
@@ -113,6 +113,9 @@ export async function runChaos(
   const perHost = 5;
   const sliceRecords = hosts * perHost;
   const pauseMs = Math.max(0, (1000 * sliceRecords) / (options.recordsPerSecond ?? 1000));
+  // Schemas registered and the producer connected once: a registry slow under the soak's load (Apicurio timed out
+  // registering after minutes of it) must not end the run, and each slice is then one send.
+  const writer = await workloadWriter(env, kafka, names, options.partitions);
   const producer = (async () => {
     while (load.running) {
       // Event time advances with each slice, so windows keep closing while faults land.
@@ -125,7 +128,7 @@ export async function runChaos(
           seed: options.seed + step,
         }),
       ];
-      await produceWorkload(env, kafka, names, options.partitions, slice);
+      await writer.write(slice);
       produced += slice.length;
       step += 1;
       await sleep(pauseMs);
@@ -175,6 +178,7 @@ export async function runChaos(
   }
   load.running = false;
   await producer;
+  await writer.close();
   await produceFlush(env, kafka, names, options.partitions, START_MS + (step + 400) * 10_000);
   const alive = slots.filter((s): s is StageProcess => s !== undefined);
   await waitForDrain(kafka, names, 600_000, alive);

@@ -181,7 +181,7 @@ export function attachMetrics(
   const pendingRecords = new Map<number, number>();
   const pending = new Gauge<'partition'>({
     name: `${PREFIX}pending_records`,
-    help: 'Input records fetched and waiting for their partition\'s next commit (COMMIT_INTERVAL_MS, COMMIT_MAX_RECORDS).',
+    help: "Input records fetched and waiting for their partition's next commit (COMMIT_INTERVAL_MS, COMMIT_MAX_RECORDS).",
     labelNames: ['partition'],
     registers,
     collect: () => {

@@ -990,7 +990,11 @@ void test('commit interval: after a rejoin kafkajs hands the pending records ove
   h.consumer.positions.set(P, 0n);
   await poll(h);
   assert.deepEqual(commitsSince(h, start), { commits: 0, offsets: [] });
-  assert.equal(h.consumer.positions.get(P), 6n, 'the next fetch starts after the pending records, not at 0 again');
+  assert.equal(
+    h.consumer.positions.get(P),
+    6n,
+    'the next fetch starts after the pending records, not at 0 again',
+  );
   await drainOnTheInterval(h, 1000);
   await h.task.close(true);
   await assertFinalOutcome(h);
