@@ -179,26 +179,18 @@ export function attachMetrics(
     },
   });
   const pendingRecords = new Map<number, number>();
-  const pending = new Gauge<'partition'>({
-    name: `${PREFIX}pending_records`,
-    help: "Input records fetched and waiting for their partition's next commit (COMMIT_INTERVAL_MS, COMMIT_MAX_RECORDS).",
-    labelNames: ['partition'],
+  partitionGauge(
     registers,
-    collect: () => {
-      pending.reset();
-      for (const [partition, records] of pendingRecords) pending.set({ partition }, records);
-    },
-  });
-  const restoreUnstable = new Gauge<'partition'>({
-    name: `${PREFIX}restore_unstable_changelog_offsets`,
-    help: 'Changelog offsets between the last stable offset and the high watermark that a restore waits for (an open transaction on the changelog); only partitions waiting now.',
-    labelNames: ['partition'],
+    'pending_records',
+    "Input records fetched and waiting for their partition's next commit (COMMIT_INTERVAL_MS, COMMIT_MAX_RECORDS).",
+    pendingRecords,
+  );
+  partitionGauge(
     registers,
-    collect: () => {
-      restoreUnstable.reset();
-      for (const [partition, offsets] of unstable) restoreUnstable.set({ partition }, Number(offsets));
-    },
-  });
+    'restore_unstable_changelog_offsets',
+    'Changelog offsets between the last stable offset and the high watermark that a restore waits for (an open transaction on the changelog); only partitions waiting now.',
+    unstable,
+  );
   const breakerState = new Gauge<'partition' | 'state'>({
     name: `${PREFIX}circuit_breaker_state`,
     help: "Each assigned partition's circuit breaker: 1 for its current state (closed, half-open or open), 0 for the others.",
@@ -212,16 +204,12 @@ export function attachMetrics(
       }
     },
   });
-  const quarantined = new Gauge<'partition'>({
-    name: `${PREFIX}quarantined_partition_offset`,
-    help: 'Partitions paused by the crash-loop guard (only those): the offset of the record that crashed the process each time it was processed alone.',
-    labelNames: ['partition'],
+  partitionGauge(
     registers,
-    collect: () => {
-      quarantined.reset();
-      for (const [partition, offset] of quarantinedAt) quarantined.set({ partition }, Number(offset));
-    },
-  });
+    'quarantined_partition_offset',
+    'Partitions paused by the crash-loop guard (only those): the offset of the record that crashed the process each time it was processed alone.',
+    quarantinedAt,
+  );
   const assignedPartitions: Gauge = new Gauge({
     name: `${PREFIX}assigned_partitions`,
     help: 'Input partitions assigned to this instance.',
@@ -377,6 +365,25 @@ export function attachMetrics(
 }
 
 /** kafka-lag-exporter's lag metrics, for this instance's partitions, computed at scrape time. */
+/** A gauge with one series per partition the map lists, and none for the others. */
+function partitionGauge(
+  registers: Registry[],
+  name: string,
+  help: string,
+  values: ReadonlyMap<number, number | bigint>,
+): void {
+  const gauge = new Gauge<'partition'>({
+    name: `${PREFIX}${name}`,
+    help,
+    labelNames: ['partition'],
+    registers,
+    collect: () => {
+      gauge.reset();
+      for (const [partition, value] of values) gauge.set({ partition }, Number(value));
+    },
+  });
+}
+
 function attachLagMetrics(
   registers: Registry[],
   lag: () => Promise<LagSnapshot | undefined>,

@@ -304,3 +304,21 @@ test('build_info says which build runs: version, Node.js and processing guarante
     /^eos_rollup_build_info\{version="1\.2\.3",node_version="v24\.0\.0",processing_guarantee="exactly_once"\} 1$/m,
   );
 });
+
+test('per-partition gauges list only the partitions they describe: records waiting, unstable changelog offsets, quarantine', async () => {
+  const m = setUp();
+  m.events.emit('task.pending_changed', { partition: 0, records: 1200 });
+  m.events.emit('task.pending_changed', { partition: 1, records: 30 });
+  m.events.emit('task.restore_waiting', { partition: 2, stableOffset: 10n, highWatermark: 17n, waitedMs: 5 });
+  m.events.emit('partition.quarantined', { partition: 3, offset: 42n, crashes: 3 });
+  assert.equal(await m.value('eos_rollup_pending_records', { partition: 0 }), 1200);
+  assert.equal(await m.value('eos_rollup_pending_records', { partition: 1 }), 30);
+  assert.equal(await m.value('eos_rollup_restore_unstable_changelog_offsets', { partition: 2 }), 7);
+  assert.equal(await m.value('eos_rollup_quarantined_partition_offset', { partition: 3 }), 42);
+  assert.equal(await m.series('eos_rollup_restore_unstable_changelog_offsets'), 1);
+  assert.equal(await m.series('eos_rollup_quarantined_partition_offset'), 1);
+  // Taken by its commit, or its task closed: the series goes.
+  m.events.emit('task.pending_changed', { partition: 0, records: 0 });
+  m.events.emit('task.closed', { partition: 1, clean: true });
+  assert.equal(await m.series('eos_rollup_pending_records'), 0);
+});
