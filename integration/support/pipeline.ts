@@ -8,7 +8,8 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Producer } from 'kafkajs';
-import { avroType } from '../../src/serde/schema-files.js';
+import { avroType, type SchemaName } from '../../src/serde/schema-files.js';
+import { RegistryUnavailableError } from '../../src/errors/errors.js';
 import { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { HEADER_LENGTH } from '../../src/serde/wire-format.js';
@@ -84,11 +85,25 @@ export async function metricEncoder(
   topic: string,
   version: 'v1' | 'v2' = 'v2',
 ): Promise<AvroEncoder<ServerMetric>> {
-  return AvroEncoder.register<ServerMetric>(
-    new RegistryClient({ url: env.registryUrl }),
-    topic,
-    version === 'v1' ? 'serverMetricV1' : 'serverMetricV2',
-  );
+  return registerForTest<ServerMetric>(env, topic, version === 'v1' ? 'serverMetricV1' : 'serverMetricV2');
+}
+
+/**
+ * A test's input schemas, registered with a few more tries than the client's own: the registry under test load
+ * sometimes leaves a request unanswered twice, and a test that cannot write its input proves nothing either way.
+ */
+async function registerForTest<T>(
+  env: TestEnvironment,
+  topic: string,
+  schema: SchemaName,
+): Promise<AvroEncoder<T>> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await AvroEncoder.register<T>(new RegistryClient({ url: env.registryUrl }), topic, schema);
+    } catch (error) {
+      if (!(error instanceof RegistryUnavailableError) || attempt === 3) throw error;
+    }
+  }
 }
 
 export async function loadInventory(
@@ -97,11 +112,7 @@ export async function loadInventory(
   topic: string,
   hosts: HostInfo[],
 ): Promise<void> {
-  const encoder = await AvroEncoder.register<HostInfo>(
-    new RegistryClient({ url: env.registryUrl }),
-    topic,
-    'hostInfo',
-  );
+  const encoder = await registerForTest<HostInfo>(env, topic, 'hostInfo');
   await produceRaw(
     kafka,
     topic,

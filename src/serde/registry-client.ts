@@ -39,6 +39,12 @@ interface ResponseBody {
   data(): { id?: number; compatibilityLevel?: string };
 }
 
+/** What mappersmith's retry middleware shows of a failed attempt. */
+interface RetriedResponse {
+  status(): number;
+  error(): Error | null;
+}
+
 /**
  * mappersmith reports a request that never got an answer (refused, reset, timed out) as HTTP 400 whose body is
  * Node's message, so the error reads "Error, status 400: <message>"; a registry's own 400 carries a JSON message.
@@ -100,8 +106,17 @@ export class RegistryClient {
       ...(agent ? { agent } : {}),
       // Retries stay short: the engine owns back-off and the circuit breaker, outside any open transaction.
       // Writes too (mappersmith retries only GETs by default): registering a schema and setting a subject's
-      // compatibility are idempotent, and Apicurio closes about one connection in a thousand unanswered.
-      retry: { retries: 1, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1, enableRetry: () => true },
+      // compatibility are idempotent, and Apicurio closes about one connection in a thousand unanswered. A timed
+      // out request too: mappersmith retries only 5xx answers and network errors with a code, and its timeout has
+      // none, so a request Apicurio left unanswered once failed a start that its second try would have passed.
+      retry: {
+        retries: 1,
+        initialRetryTimeInSecs: 0.1,
+        maxRetryTimeInSecs: 1,
+        enableRetry: () => true,
+        validateRetry: (response: RetriedResponse) =>
+          response.status() >= 500 || response.error()?.name === 'TimeoutError',
+      },
       middlewares: [TimeoutMiddleware(settings.requestTimeoutMs ?? REGISTRY_REQUEST_TIMEOUT_MS)],
     };
     this.registry = new SchemaRegistry(client);

@@ -10,7 +10,7 @@ import { FatalError, RegistryUnavailableError } from '../../src/errors/errors.js
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { schemaJson } from '../../src/serde/schema-files.js';
 
-/** Writes seen per method and path, for the subject whose writes are hung up on once. */
+/** Requests seen per method and path, for the subjects that fail a request once. */
 const writes = new Map<string, number>();
 
 /** Answers by the subject in the path, so each test picks the registry's behaviour through the topic name. */
@@ -35,6 +35,16 @@ function handler(request: import('node:http').IncomingMessage, response: import(
   }
   // A registry, or an ingress in front of it, that accepts the request and never answers.
   if (url.includes('silent-value')) return;
+  // A request that goes unanswered once (Apicurio under load does this): here every request's first try.
+  if (url.includes('stalls-once-value')) {
+    const key = `${request.method ?? ''} ${url}`;
+    writes.set(key, (writes.get(key) ?? 0) + 1);
+    if (writes.get(key) === 1) return;
+    if (request.method === 'POST') reply(200, { id: 8 });
+    else if (request.method === 'PUT') reply(200, { compatibility: 'BACKWARD' });
+    else reply(404, { error_code: 40408 });
+    return;
+  }
   if (url.includes('none-value') && request.method === 'GET') {
     reply(200, { compatibilityLevel: 'NONE' });
     return;
@@ -124,9 +134,22 @@ test(
   },
 );
 
+test('a request that times out once is asked once more, like one whose connection was hung up on', async () => {
+  const impatient = new RegistryClient({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requestTimeoutMs: 200,
+  });
+  assert.equal(await impatient.register('stalls-once', rollup), 8);
+  assert.deepEqual([...writes].filter(([key]) => key.includes('stalls-once')).sort(), [
+    ['GET /config/stalls-once-value', 2],
+    ['POST /subjects/stalls-once-value/versions', 2],
+    ['PUT /config/stalls-once-value', 2],
+  ]);
+});
+
 test('a registry that hangs up on a write is asked once more: the compatibility rule and the schema are written, each on its second try', async () => {
   assert.equal(await client.register('hangup', rollup), 7);
-  assert.deepEqual([...writes].sort(), [
+  assert.deepEqual([...writes].filter(([key]) => key.includes('hangup')).sort(), [
     ['POST /subjects/hangup-value/versions', 2],
     ['PUT /config/hangup-value', 2],
   ]);
