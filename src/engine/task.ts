@@ -5,7 +5,9 @@
  * here. What a transaction sends is built by the RecordCollector, the assignment steps are the StateRestorer's,
  * the breaker's probe and the idle flush's clock are in partition-timers.ts.
  *
- * Everything a task does runs through `serially`, so a batch, an offsets-only commit and a close never overlap.
+ * Everything a task does runs through `serially`, so commits, initializations and a close never overlap. The one
+ * exception is adding a batch to the pending transaction of a running task, which only keeps records for the
+ * next commit and may overlap the commit running (design §24).
  */
 import type { Logger } from 'pino';
 import { classify } from '../errors/classify.js';
@@ -74,6 +76,10 @@ export class PartitionTask {
   private quarantinedAt: bigint | undefined;
   /** Fetched records waiting for the next commit: nothing of them is processed before it (design §24). */
   private readonly pending: PendingTransaction;
+  /** The end of the range a commit in progress took from `pending`: batches arriving meanwhile start there. */
+  private committingEnd: bigint | undefined;
+  /** The last commit queued by a batch (settled: never rejects), for the next batch to wait on. */
+  private lastQueuedCommit: Promise<void> = Promise.resolve();
 
   constructor(
     readonly partition: number,
@@ -148,57 +154,61 @@ export class PartitionTask {
     });
   }
 
-  /** Processes one fetched batch; returns once every chunk is committed, or after a failure was handled. */
+  /**
+   * Processes one fetched batch. A running task that commits on the interval only adds the records to the pending
+   * transaction, outside the queue, so a commit in progress does not hold up kafkajs's next fetch; otherwise
+   * returns once every chunk is committed, or after a failure was handled.
+   */
   handleBatch(batch: InputBatch, control: BatchControl): Promise<void> {
-    return this.serially(async () => {
-      if (this.closing || this.state === 'closed' || this.breaker.state === 'open') return;
-      if (this.quarantinedAt !== undefined) return;
-      if (this.state === 'new') {
-        // The batch was fetched from kafkajs's own idea of the committed offset, before this task fenced its
-        // predecessor; initialize() seeks to the settled offset, so this batch is dropped and fetched again.
-        await this.initializeWithRetry();
+    if (this.acceptsRecordsNow) return this.addWhileCommitting(batch, control);
+    return this.serially(() => this.handleInQueue(batch, control));
+  }
+
+  /** Resolves once everything queued so far has run, such as the commits batches queued: their outcome is known. */
+  settled(): Promise<void> {
+    return this.serially(() => Promise.resolve());
+  }
+
+  private async handleInQueue(batch: InputBatch, control: BatchControl): Promise<void> {
+    if (this.closing || this.state === 'closed' || this.breaker.state === 'open') return;
+    if (this.quarantinedAt !== undefined) return;
+    if (this.state === 'new') {
+      // The batch was fetched from kafkajs's own idea of the committed offset, before this task fenced its
+      // predecessor; initialize() seeks to the settled offset, so this batch is dropped and fetched again.
+      await this.initializeWithRetry();
+      return;
+    }
+    const messages = this.unseen(batch, control);
+    const head = messages[0];
+    if (!head) return;
+    if (this.accumulates(head)) {
+      await this.accumulate(batch, messages, control);
+      return;
+    }
+    if (!(await this.flushPending())) return;
+    for (let start = 0; start < messages.length;) {
+      if (!control.isActive() || !this.isRunning) return;
+      // After a crash at this offset, one record per transaction until the suspected range is behind. The
+      // plan is keyed by the first record, not the committed offset: that may sit on a transaction marker.
+      const first = messages[start];
+      const plan = first ? this.guard.planAt(first.offset) : undefined;
+      if (first && plan?.mode === 'quarantine') {
+        this.quarantine(first.offset, plan.crashes);
         return;
       }
-      const position = this.pending.endOffset ?? this.nextOffset;
-      const messages = batch.messages.filter((m) => m.offset >= position);
-      const head = messages[0];
-      if (!head) {
-        // Everything here is already committed or waiting for its commit. kafkajs starts again from the group's
-        // committed offset after every rejoin, even for a partition this task kept: unresolved, these records
-        // would be handed over again and again, and a waiting range longer than one fetch would never be passed.
-        if (batch.lastOffset < position) control.resolveOffset(position - 1n);
-        return;
-      }
-      if (this.accumulates(head)) {
-        await this.accumulate(batch, messages, control);
-        return;
-      }
-      if (!(await this.flushPending())) return;
-      for (let start = 0; start < messages.length;) {
-        if (!control.isActive() || !this.isRunning) return;
-        // After a crash at this offset, one record per transaction until the suspected range is behind. The
-        // plan is keyed by the first record, not the committed offset: that may sit on a transaction marker.
-        const first = messages[start];
-        const plan = first ? this.guard.planAt(first.offset) : undefined;
-        if (first && plan?.mode === 'quarantine') {
-          this.quarantine(first.offset, plan.crashes);
-          return;
-        }
-        const size = !plan || plan.mode === 'normal' ? this.deps.maxRecordsPerTransaction : 1;
-        const chunk = messages.slice(start, start + size);
-        start += chunk.length;
-        const isLast = start >= messages.length;
-        const last = chunk[chunk.length - 1];
-        if (!last) return;
-        // The last chunk also covers trailing transaction markers, so the committed offset never stops on one.
-        const endOffset =
-          isLast && batch.lastOffset >= last.offset ? batch.lastOffset + 1n : last.offset + 1n;
-        const committed = await this.commitChunk(chunk, endOffset);
-        if (!committed) return;
-        control.resolveOffset(last.offset);
-        await control.heartbeat();
-      }
-    });
+      const size = !plan || plan.mode === 'normal' ? this.deps.maxRecordsPerTransaction : 1;
+      const chunk = messages.slice(start, start + size);
+      start += chunk.length;
+      const isLast = start >= messages.length;
+      const last = chunk[chunk.length - 1];
+      if (!last) return;
+      // The last chunk also covers trailing transaction markers, so the committed offset never stops on one.
+      const endOffset = isLast && batch.lastOffset >= last.offset ? batch.lastOffset + 1n : last.offset + 1n;
+      const committed = await this.commitChunk(chunk, endOffset);
+      if (!committed) return;
+      control.resolveOffset(last.offset);
+      await control.heartbeat();
+    }
   }
 
   /**
@@ -309,6 +319,81 @@ export class PartitionTask {
     return this.guard.planAt(first).mode === 'normal' && this.guard.planAt(head.offset).mode === 'normal';
   }
 
+  /**
+   * Where the next unseen record starts: past the records waiting, past those a commit in progress covers, past
+   * the committed ones.
+   */
+  private get position(): bigint {
+    return this.pending.endOffset ?? this.committingEnd ?? this.nextOffset;
+  }
+
+  /** The batch's records from the task's position on. */
+  private unseen(batch: InputBatch, control: BatchControl): InputMessage[] {
+    const position = this.position;
+    const messages = batch.messages.filter((m) => m.offset >= position);
+    // Everything here is already committed or waiting for its commit. kafkajs starts again from the group's
+    // committed offset after every rejoin, even for a partition this task kept: unresolved, these records
+    // would be handed over again and again, and a waiting range longer than one fetch would never be passed.
+    if (messages.length === 0 && batch.lastOffset < position) control.resolveOffset(position - 1n);
+    return messages;
+  }
+
+  /**
+   * Whether a batch may join the pending transaction without waiting for the task's queue. Adding records is
+   * only bookkeeping (nothing is processed before the commit that takes them), so it may overlap a commit: the
+   * commit covers the range it took, the batch starts a new one. Anything else (initialization, a failure being
+   * handled, a close, the crash-loop guard's isolated records) goes through the queue.
+   */
+  private get acceptsRecordsNow(): boolean {
+    return (
+      this.pending.enabled &&
+      this.state === 'running' &&
+      !this.closing &&
+      this.breaker.state !== 'open' &&
+      this.quarantinedAt === undefined
+    );
+  }
+
+  private async addWhileCommitting(batch: InputBatch, control: BatchControl): Promise<void> {
+    const messages = this.unseen(batch, control);
+    const head = messages[0];
+    if (!head) return;
+    // The crash-loop guard has these records processed alone: that is the queue's path.
+    if (!this.accumulates(head)) return this.serially(() => this.handleInQueue(batch, control));
+    for (let start = 0; start < messages.length;) {
+      if (!control.isActive() || !this.acceptsRecordsNow) return;
+      const added = this.pending.add(batch, messages, start, this.position);
+      if (!added) {
+        // Full while its commit waits in the queue: wait for a commit to take it.
+        await this.queueCommit();
+        await this.lastQueuedCommit;
+        continue;
+      }
+      start = added.next;
+      this.reportPending();
+      control.resolveOffset(added.last.offset);
+      if (this.pending.isDue()) await this.queueCommit();
+      else
+        this.pending.scheduleCommit((range) => {
+          this.commitOnTimer(range);
+        });
+      await control.heartbeat();
+    }
+  }
+
+  /**
+   * Queues the commit of the records waiting, then waits for the commit queued before it: one commit runs while
+   * the next range fills, and no more (that bounds the records held to two transactions' worth).
+   */
+  private async queueCommit(): Promise<void> {
+    const previous = this.lastQueuedCommit;
+    const commit = this.serially(() => this.commitWaiting());
+    this.lastQueuedCommit = commit.catch((error: unknown) => {
+      this.deps.onFatal(error);
+    });
+    await previous;
+  }
+
   /** Adds a batch's records to the pending transaction; commits when it is full or its interval has elapsed. */
   private async accumulate(
     batch: InputBatch,
@@ -341,7 +426,12 @@ export class PartitionTask {
     const range = this.pending.take();
     if (!range) return true;
     this.reportPending();
-    return this.commitChunk(range.messages, range.endOffset);
+    this.committingEnd = range.endOffset;
+    try {
+      return await this.commitChunk(range.messages, range.endOffset);
+    } finally {
+      this.committingEnd = undefined;
+    }
   }
 
   private reportPending(): void {
@@ -351,11 +441,16 @@ export class PartitionTask {
   /** The interval elapsed with no batch to notice it: commit through the queue; no batch may follow to recover. */
   private commitOnTimer(range: PendingRange): void {
     this.serially(async () => {
-      if (this.closing || this.state !== 'running' || !this.pending.holds(range)) return;
-      if (!(await this.flushPending())) await this.reinitializeAfterFailure();
+      if (this.pending.holds(range)) await this.commitWaiting();
     }).catch((error: unknown) => {
       this.deps.onFatal(error);
     });
+  }
+
+  /** A commit run from the queue, not from a batch: no batch may follow to recover, so it recovers now. */
+  private async commitWaiting(): Promise<void> {
+    if (this.closing || this.state !== 'running') return;
+    if (!(await this.flushPending())) await this.reinitializeAfterFailure();
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -596,11 +691,14 @@ export class PartitionTask {
       { kind, code, err: message, attempt: this.retryCount, backoffMs: decision.backoffMs },
       `transaction failed while ${doing}; rewinding`,
     );
+    // No batch joins the pending transaction from here on, and the records that joined it while this commit
+    // ran are dropped unprocessed: the rewind below fetches them again from the last commit.
+    this.state = this.state === 'closed' ? 'closed' : 'new';
+    if (this.pending.take()) this.reportPending();
     // The producer may be stuck or fenced: it is never used again. The next try starts from the assignment
     // steps, which also settle a commit whose outcome is unknown by re-reading the committed offset.
     await this.producer?.close();
     this.producer = undefined;
-    this.state = this.state === 'closed' ? 'closed' : 'new';
     if (this.breaker.recordFailure() === 'open') return false;
     await this.deps.sleep(decision.backoffMs);
     if (this.closing || this.state === 'closed') return false;

@@ -37,6 +37,7 @@ import type {
 } from '../../src/engine/ports.js';
 import { FencedError, RetriableError } from '../../src/errors/errors.js';
 import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
+import type { HoldRelease } from '../../src/engine/faults.js';
 
 export type Step =
   | 'init'
@@ -563,4 +564,23 @@ export class FakeJournal implements AttemptJournalPort {
     }
     return Promise.resolve();
   }
+}
+
+/** A hold released only when the test says so, counting who waits. */
+export function manualRelease(): HoldRelease & { readonly waiting: number; release(): void } {
+  let waiters: (() => void)[] = [];
+  return {
+    get waiting() {
+      return waiters.length;
+    },
+    wait: () =>
+      new Promise<void>((resolve) => {
+        waiters.push(resolve);
+      }),
+    release() {
+      const released = waiters;
+      waiters = [];
+      for (const resolve of released) resolve();
+    },
+  };
 }

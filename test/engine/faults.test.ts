@@ -1,12 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { after, test } from 'node:test';
-import {
-  FaultInjector,
-  InjectedFault,
-  parseFaultSpecs,
-  signalRelease,
-  type HoldRelease,
-} from '../../src/engine/faults.js';
+import { FaultInjector, InjectedFault, parseFaultSpecs, signalRelease } from '../../src/engine/faults.js';
+import { manualRelease } from './fakes.js';
 
 test('fault specs parse the point, the trigger, the partition and the action', () => {
   assert.deepEqual(
@@ -105,25 +100,6 @@ test('two specs on one point count their hits separately', async () => {
   await faults.hit('after-send', 0);
   assert.deepEqual(fired, ['@2', '@3']);
 });
-
-/** A release the test triggers by hand, counting who waits. */
-function manualRelease(): HoldRelease & { waiting: number; release(): void } {
-  let waiters: (() => void)[] = [];
-  return {
-    get waiting() {
-      return waiters.length;
-    },
-    wait: () =>
-      new Promise<void>((resolve) => {
-        waiters.push(resolve);
-      }),
-    release() {
-      const released = waiters;
-      waiters = [];
-      for (const resolve of released) resolve();
-    },
-  };
-}
 
 test('a hold keeps its task at the point, announced first, until released', async () => {
   const release = manualRelease();

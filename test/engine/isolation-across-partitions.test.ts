@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import type { HostInfo } from '../../src/domain/metric.js';
 import type { DecodedInput } from '../../src/domain/process-record.js';
 import { CommitLedger } from '../../src/engine/commit-ledger.js';
-import { FaultInjector, parseFaultSpecs, type HoldRelease } from '../../src/engine/faults.js';
+import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
 import { OPEN_GATE, ProcessIsolationGate, type IsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
 import { PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
@@ -26,6 +26,7 @@ import {
   FakeDecoder,
   T0,
   batchOf,
+  manualRelease,
   message,
   metricValue,
   silentLogger,
@@ -37,19 +38,6 @@ const INVENTORY = new Map<string, HostInfo>([
   ['a', { host: 'a', region: 'eu-west', datacenter: 'dub-1', role: 'web' }],
 ]);
 const INPUT: InputMessage[] = [0, 1, 2].map((o) => message(o, metricValue('a', T0 + o * 1000, 10 + o)));
-
-/** A hold released only when the test says so. */
-function manualRelease(): HoldRelease & { release: () => void } {
-  let waiters: (() => void)[] = [];
-  return {
-    wait: () => new Promise<void>((resolve) => waiters.push(resolve)),
-    release: () => {
-      const released = waiters;
-      waiters = [];
-      for (const resolve of released) resolve();
-    },
-  };
-}
 
 function task(
   partition: number,

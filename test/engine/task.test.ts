@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
 import { LINEAGE_HEADERS } from '../../src/engine/lineage.js';
 import type { HostInfo, MetricRollup } from '../../src/domain/metric.js';
-import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
+import { FaultInjector, parseFaultSpecs, type HoldRelease } from '../../src/engine/faults.js';
 import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
 import { CommitLedger } from '../../src/engine/commit-ledger.js';
@@ -33,6 +33,7 @@ import {
   FakeDecoder,
   T0,
   batchOf,
+  manualRelease,
   message,
   metricValue,
   silentLogger,
@@ -106,6 +107,8 @@ interface SetupOptions {
   consumer?: FakeConsumer;
   idleFlushMs?: number;
   faults?: string;
+  /** Where a `hold` fault waits: released by the test. */
+  release?: HoldRelease;
   /** Told when a fault triggers (before its action). */
   onFault?: () => void;
   onProcessCrash?: 'quarantine' | 'dead-letter';
@@ -139,7 +142,12 @@ function setup(options: SetupOptions = {}): Harness {
     }),
     outputPartition: () => 0,
     events,
-    faults: new FaultInjector(parseFaultSpecs(options.faults), () => options.onFault?.()),
+    faults: new FaultInjector(
+      parseFaultSpecs(options.faults),
+      () => options.onFault?.(),
+      Math.random,
+      options.release,
+    ),
     logger: silentLogger,
     now: () => (clock.value += 1),
     sleep: (ms) => {
@@ -184,6 +192,8 @@ async function poll(h: Harness): Promise<'handled' | 'paused' | 'empty'> {
   const seeksBefore = h.consumer.seeks;
   const control = new FakeBatchControl(h.broker, () => h.consumer.seeks === seeksBefore);
   await h.task.handleBatch(batchOf(IN, P, messages), control);
+  // A commit the batch queued runs after the handler returns; the tests look at its outcome.
+  await h.task.settled();
   const resolved = control.resolved[control.resolved.length - 1];
   if (h.consumer.seeks === seeksBefore && resolved !== undefined) h.consumer.positions.set(P, resolved + 1n);
   return 'handled';
@@ -1092,6 +1102,85 @@ for (const failure of ['prepare', 'commit'] as const) {
     await assertFinalOutcome(h);
   });
 }
+
+/** Hands the task the input records [from, to) as one batch, as kafkajs would, without waiting for its queue. */
+async function handOver(h: Harness, from: number, to: number): Promise<FakeBatchControl> {
+  const control = new FakeBatchControl(h.broker, () => true);
+  await h.task.handleBatch(batchOf(IN, P, h.input.slice(from, to)), control);
+  return control;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i += 1) {
+    if (condition()) return;
+    await delay(5);
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+void test(
+  'commit interval: a batch fetched while a commit runs is added without waiting for it, and the next commit covers it',
+  { timeout: 10_000 },
+  async () => {
+    const release = manualRelease();
+    const h = setup({ commitIntervalMs: 1000, faults: 'before-commit@1:hold', release });
+    await poll(h); // assignment
+    await poll(h); // 0-2 pending
+    h.clock.value += 1000;
+    await handOver(h, 3, 6); // 3-5 join; the commit of 0-5 is queued, and held before its EndTxn
+    await until(() => release.waiting === 1, 'the commit of 0-5 is held');
+    const during = await handOver(h, 6, 9);
+    assert.deepEqual(during.resolved, [8n], 'kafkajs may fetch on past 6-8');
+    assert.equal(h.broker.committed(GROUP, IN, P), null, 'the commit of 0-5 is still held');
+    assert.equal(release.waiting, 1);
+    const again = await handOver(h, 3, 9);
+    // Handed over again (a rejoin): taken by the held commit or waiting, none is added twice (the final outcome
+    // shows it); kafkajs is told to fetch on from the end of what waits.
+    assert.deepEqual(again.resolved, [8n]);
+    release.release();
+    await h.task.settled();
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+    h.clock.value += 1000;
+    h.consumer.positions.set(P, 9n);
+    await drainOnTheInterval(h, 1000);
+    await h.task.close(true);
+    assert.deepEqual(commitsSince(h, 0).offsets, [6n, 12n]);
+    await assertFinalOutcome(h);
+  },
+);
+
+void test(
+  'commit interval: when the commit running fails, the records added meanwhile are dropped unprocessed and fetched again from the last commit',
+  { timeout: 10_000 },
+  async () => {
+    const release = manualRelease();
+    const h = setup({ commitIntervalMs: 1000, faults: 'before-commit@2:hold', release });
+    await poll(h); // assignment
+    await poll(h); // 0-2 pending
+    h.clock.value += 1000;
+    await poll(h); // 3-5 join; 0-5 commit
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+    const changelogBefore = h.broker.records(CHANGELOG, P).length;
+    h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'injected at commit'));
+    await handOver(h, 6, 8);
+    h.clock.value += 1000;
+    await handOver(h, 8, 9); // 6-8 due: their commit is queued and held
+    await until(() => release.waiting === 1, 'the commit of 6-8 is held');
+    await handOver(h, 9, 12); // added while it is held
+    const seeksBefore = h.consumer.seeks;
+    release.release();
+    await h.task.settled();
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n, 'the commit of 6-8 failed');
+    assert.equal(h.aborted.length, 1);
+    assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore, 'nothing of 6-11 was written');
+    assert.deepEqual(taskState(h.task), changelogState(h.broker), 'nothing of 9-11 was processed');
+    assert.ok(h.consumer.seeks > seeksBefore, 'rewound');
+    assert.equal(h.consumer.positions.get(P), 6n);
+    await drainOnTheInterval(h, 1000);
+    await h.task.close(true);
+    await assertFinalOutcome(h);
+  },
+);
 
 void test('commit interval: a record failing in the second batch of a transaction is retried and dead-lettered once', async () => {
   const h = setup({ commitIntervalMs: 1000, faults: 'process-record@o4:throw', threshold: 10 });
