@@ -278,36 +278,63 @@ function render(label: string, records: number, repeats: RepeatFigures[]): strin
   ].join('\n');
 }
 
+const USAGE = `usage: npm run bench:profile -- [options]   (load the shared stack first: set -a; . .stack/env; set +a)
+  --records <n>             records preloaded and drained [200000]
+  --repeat <n>              runs of the stage, each with a fresh group [3]
+  --label <name>            writes bench/results/profile-<name>.{json,md} [latest]
+  --commit-interval-ms <ms> COMMIT_INTERVAL_MS of the stage [1000]
+  --commit-max-records <n>  COMMIT_MAX_RECORDS of the stage [the stage's default]
+  --layouts <list>          one, threads, processes; more than one compares them, unprofiled [one]
+  --keep-profile            keeps each repeat's .cpuprofile for bench/callers
+  --report-only             renders an earlier run's JSON again
+  --help                    this text`;
+
+class UsageError extends Error {}
+
+function parseProfileArgs() {
+  try {
+    return parseArgs({ options: PROFILE_OPTIONS }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+const PROFILE_OPTIONS = {
+  records: { type: 'string', default: '200000' },
+  repeat: { type: 'string', default: '3' },
+  label: { type: 'string', default: 'latest' },
+  'report-only': { type: 'boolean', default: false },
+  'commit-interval-ms': { type: 'string', default: '1000' },
+  // More than one: each repeat runs each layout in turn, none under the profiler (see LAYOUTS).
+  layouts: { type: 'string', default: 'one' },
+  // Unset: the stage's default. The stage checks the value.
+  'commit-max-records': { type: 'string' },
+  // Keeps each repeat's .cpuprofile as bench/results/profile-<label>-<repeat>.cpuprofile, for `bench/callers`.
+  'keep-profile': { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      records: { type: 'string', default: '200000' },
-      repeat: { type: 'string', default: '3' },
-      label: { type: 'string', default: 'latest' },
-      'report-only': { type: 'boolean', default: false },
-      'commit-interval-ms': { type: 'string', default: '1000' },
-      // More than one: each repeat runs each layout in turn, none under the profiler (see LAYOUTS).
-      layouts: { type: 'string', default: 'one' },
-      // Unset: the stage's default. The stage checks the value.
-      'commit-max-records': { type: 'string' },
-      // Keeps each repeat's .cpuprofile as bench/results/profile-<label>-<repeat>.cpuprofile, for `bench/callers`.
-      'keep-profile': { type: 'boolean', default: false },
-    },
-  });
+  const values = parseProfileArgs();
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const records = Number(values.records);
   const repeat = Number(values.repeat);
   if (!Number.isSafeInteger(records) || records < 1)
-    throw new Error(`--records ${values.records}: not a count`);
-  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new Error(`--repeat ${values.repeat}: not a count`);
+    throw new UsageError(`--records ${values.records}: not a count`);
+  if (!Number.isSafeInteger(repeat) || repeat < 1)
+    throw new UsageError(`--repeat ${values.repeat}: not a count`);
   const commitIntervalMs = Number(values['commit-interval-ms']);
   if (!Number.isSafeInteger(commitIntervalMs) || commitIntervalMs < 10)
-    throw new Error(
+    throw new UsageError(
       `--commit-interval-ms ${values['commit-interval-ms']}: not a COMMIT_INTERVAL_MS (at least 10)`,
     );
   const layouts = values.layouts.split(',');
   const unknown = layouts.filter((layout) => !isLayout(layout));
   if (unknown.length > 0 || layouts.length === 0)
-    throw new Error(`--layouts ${values.layouts}: each one of ${Object.keys(LAYOUTS).join(', ')}`);
+    throw new UsageError(`--layouts ${values.layouts}: each one of ${Object.keys(LAYOUTS).join(', ')}`);
   const profiled = layouts.length === 1 && layouts[0] === 'one';
   const root = repoRoot();
   const outDir = join(root, 'bench', 'results');
@@ -376,6 +403,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`bench:profile: ${error.message}\n${USAGE}`);
+      process.exit(2);
+    }
     console.error(
       `bench:profile: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
     );

@@ -132,9 +132,8 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger, job: 
           heartbeatIntervalMs: config.heartbeatIntervalMs,
           rebalanceTimeoutMs: config.rebalanceTimeoutMs,
           groupInstanceId: config.groupInstanceId,
-          // kafkajs heartbeats between fetches only: a fetch that waited longer than the session for its
-          // minimum size would get the member expelled. Records that come in meanwhile wait in their pending
-          // transaction, whose timer commits on the interval.
+          // kafkajs heartbeats between fetches only: a fetch of an idle partition that waited longer than the
+          // session would get the member expelled.
           maxWaitTimeMs: Math.min(config.commit.intervalMs, config.heartbeatIntervalMs),
           concurrency,
           // Negative control only: kafkajs's round robin, which moves partitions whatever each member owns.

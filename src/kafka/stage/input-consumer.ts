@@ -24,7 +24,7 @@ export interface InputConsumerSettings {
   rebalanceTimeoutMs: number;
   /** Static membership's group.instance.id; undefined: a dynamic member. */
   groupInstanceId: string | undefined;
-  /** The fetch waits up to this long for data: with large minBytes it paces transactions under light load. */
+  /** The fetch waits up to this long when there is no data (a fetch returns whatever there is: design §24). */
   maxWaitTimeMs: number;
   /** Partitions handled in parallel, each by its own task and producer. */
   concurrency: number;
@@ -59,7 +59,7 @@ export class InputConsumer implements InputConsumerPort {
       rebalanceTimeout: settings.rebalanceTimeoutMs,
       groupInstanceId: settings.groupInstanceId ?? null,
       maxWaitTimeInMs: settings.maxWaitTimeMs,
-      minBytes: 1024 * 1024,
+      minBytes: 1,
       maxBytesPerPartition: 1024 * 1024,
       retry: CONSUMER_RETRY,
       partitionAssigners: settings.stickyAssignment
