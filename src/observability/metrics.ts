@@ -364,7 +364,6 @@ export function attachMetrics(
   };
 }
 
-/** kafka-lag-exporter's lag metrics, for this instance's partitions, computed at scrape time. */
 /** A gauge with one series per partition the map lists, and none for the others. */
 function partitionGauge(
   registers: Registry[],
@@ -384,6 +383,7 @@ function partitionGauge(
   });
 }
 
+/** kafka-lag-exporter's lag metrics, for this instance's partitions, computed at scrape time. */
 function attachLagMetrics(
   registers: Registry[],
   lag: () => Promise<LagSnapshot | undefined>,

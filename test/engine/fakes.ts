@@ -10,6 +10,7 @@
  * Producers enforce the design §2 rule that a producer is never used after an error or after close: such a
  * call is recorded in `broker.violations` and throws, so a test can assert the list stays empty.
  */
+import { strict as assert } from 'node:assert';
 import { Buffer } from 'node:buffer';
 
 import pino from 'pino';
@@ -583,4 +584,13 @@ export function manualRelease(): HoldRelease & { readonly waiting: number; relea
       for (const resolve of released) resolve();
     },
   };
+}
+
+/** Waits, in real time (up to 2 s), until `condition` holds: for work a real timer or a queue runs later. */
+export async function eventually(what: string, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 400; i += 1) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.fail(`timed out waiting until ${what}`);
 }

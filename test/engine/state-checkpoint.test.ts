@@ -45,6 +45,7 @@ import {
   FakeDecoder,
   T0,
   batchOf,
+  eventually,
   message,
   metricValue,
 } from './fakes.js';
@@ -443,11 +444,6 @@ void test('a checkpoint refused at initialization (fingerprint differs, offset o
     one.task = next.task;
   }
 });
-
-async function eventually(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(condition(), what);
-}
 
 const offsetIn = (path: string) => decodeCheckpoint(readFileSync(path)).offset;
 

@@ -33,6 +33,7 @@ import {
   FakeDecoder,
   T0,
   batchOf,
+  eventually,
   manualRelease,
   message,
   metricValue,
@@ -1048,7 +1049,7 @@ void test('commit interval: when it elapses with no further batch, a timer commi
   assert.equal(h.broker.committed(GROUP, IN, P), null);
   h.clock.value += 50;
   // The timer is real (50 ms); wait for its commit, bounded, rather than a fixed time.
-  for (let i = 0; i < 400 && h.broker.committed(GROUP, IN, P) === null; i += 1) await delay(5);
+  await eventually('the timer commits', () => h.broker.committed(GROUP, IN, P) !== null);
   assert.equal(h.broker.committed(GROUP, IN, P), 6n);
   assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
   assert.deepEqual(taskState(h.task), changelogState(h.broker));
@@ -1110,14 +1111,6 @@ async function handOver(h: Harness, from: number, to: number): Promise<FakeBatch
   return control;
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i += 1) {
-    if (condition()) return;
-    await delay(5);
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
-
 void test(
   'commit interval: a batch fetched while a commit runs is added without waiting for it, and the next commit covers it',
   { timeout: 10_000 },
@@ -1128,7 +1121,7 @@ void test(
     await poll(h); // 0-2 pending
     h.clock.value += 1000;
     await handOver(h, 3, 6); // 3-5 join; the commit of 0-5 is queued, and held before its EndTxn
-    await until(() => release.waiting === 1, 'the commit of 0-5 is held');
+    await eventually('the commit of 0-5 is held', () => release.waiting === 1);
     const during = await handOver(h, 6, 9);
     assert.deepEqual(during.resolved, [8n], 'kafkajs may fetch on past 6-8');
     assert.equal(h.broker.committed(GROUP, IN, P), null, 'the commit of 0-5 is still held');
@@ -1165,7 +1158,7 @@ void test(
     await handOver(h, 6, 8);
     h.clock.value += 1000;
     await handOver(h, 8, 9); // 6-8 due: their commit is queued and held
-    await until(() => release.waiting === 1, 'the commit of 6-8 is held');
+    await eventually('the commit of 6-8 is held', () => release.waiting === 1);
     await handOver(h, 9, 12); // added while it is held
     const seeksBefore = h.consumer.seeks;
     release.release();
