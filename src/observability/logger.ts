@@ -15,7 +15,7 @@ export const REDACTED = '[redacted]';
 /** Up to four levels deep: `{ config: { kafka: { sasl: { password } } } }` is three. */
 const DEPTHS = ['', '*.', '*.*.', '*.*.*.', '*.*.*.*.'];
 const SECRET_FIELDS = ['password', 'passphrase', 'authorization', 'Authorization', 'secretAccessKey'];
-const REDACT_PATHS = [
+export const REDACT_PATHS = [
   ...DEPTHS.flatMap((depth) => SECRET_FIELDS.map((field) => `${depth}${field}`)),
   // kafkajs' SASL options object and a TLS options object's private key, whole, where they are passed around.
   'sasl',
@@ -50,11 +50,48 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
     level: options.level,
     ...(options.base ? { base: options.base } : {}),
     // Level names, not pino's numbers: a reader or a log query should not need pino's table.
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label) => ({ level: label }), log: withBinariesDescribed },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     hooks: { streamWrite: options.pretty ? (line) => prettyLine(scrub(line)) : scrub },
   };
   return destination ? pino(settings, destination) : pino(settings);
+}
+
+/** Deep enough for kafkajs' log extras (`{ kafkajs: { request: { payload } } }`) and the stage's own fields. */
+const MAX_DESCRIBED_DEPTH = 6;
+
+/**
+ * The fields with every Buffer or typed array (however deep, within MAX_DESCRIBED_DEPTH) replaced by its size.
+ * Pino's path redaction (@pinojs/redact 0.4.0) throws on a binary value under a wildcard path (it reads
+ * `Buffer.prototype.parent`, a getter that throws off an instance), and a logging call that throws inside kafkajs's
+ * log creator crashed the consumer: kafkajs's debug logs (`KAFKAJS_LOG_LEVEL=debug`) carry request payloads. A
+ * byte dump would not help a reader anyway. Objects without binaries are returned as they are, not copied.
+ */
+export function withBinariesDescribed(fields: Record<string, unknown>): Record<string, unknown> {
+  return described(fields, 0) as Record<string, unknown>;
+}
+
+function described(value: unknown, depth: number): unknown {
+  if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
+  if (value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
+  if (depth >= MAX_DESCRIBED_DEPTH || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const items = value as unknown[];
+    let copy: unknown[] | undefined;
+    items.forEach((item, index) => {
+      const replaced = described(item, depth + 1);
+      if (replaced !== item) (copy ??= [...items])[index] = replaced;
+    });
+    return copy ?? items;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return value; // errors, dates, class instances: pino's
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, field] of Object.entries(value)) {
+    const replaced = described(field, depth + 1);
+    if (replaced !== field) (copy ??= { ...value })[key] = replaced;
+  }
+  return copy ?? value;
 }
 
 /** The function applied to each serialised line: secrets and URL credentials out, everything else untouched. */
