@@ -3,7 +3,7 @@
  * protocol-aware proxy that loses chosen requests of the stage and then cuts the connection, as a broken link
  * does: (a) an EndTxn, a TxnOffsetCommit and a Produce never reach the broker; (b) an EndTxn and a Produce do
  * reach it, but their responses are lost. A lost TxnOffsetCommit or Produce is sent again on a new connection
- * within its transaction (kafkajs's own retries; the TxnOffsetCommit's made reachable by the coordinator-cache
+ * within its transaction (kafkajs's own retries; the TxnOffsetCommit's made reachable by the transaction-coordinator
  * patch), so it fails nothing; a lost EndTxn leaves the stage with a commit of unknown outcome: it must
  * settle it by re-reading the committed offset (design §2), which says "aborted" in (a) and "committed" in (b),
  * and go on from there without reprocessing a committed range or skipping an aborted one. A Produce whose

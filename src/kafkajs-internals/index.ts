@@ -179,6 +179,7 @@ export const PATCHED_FILES: readonly string[] = [
   'network/requestQueue/index.js',
   'producer/eosManager/index.js',
   'producer/groupMessagesPerPartition.js',
+  'producer/index.js',
   'protocol/encoder.js',
   'protocol/recordBatch/crc32C/index.js',
   'protocol/recordBatch/record/v0/index.js',

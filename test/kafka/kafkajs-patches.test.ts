@@ -769,6 +769,143 @@ test('negative control: a TxnOffsetCommit refused for another reason fails the s
   assert.match(String(seen.failed), /old epoch/);
 });
 
+type ProducerFactory = (options: Record<string, unknown>) => { transaction(): Promise<unknown> };
+const createProducer = requireFromKafkajs('kafkajs/src/producer') as ProducerFactory;
+
+const concurrentTransactions = (): Error =>
+  new kafkajsErrors.KafkaJSProtocolError({
+    message: 'The producer attempted to update a transaction while another concurrent operation was ongoing',
+    type: 'CONCURRENT_TRANSACTIONS',
+    code: 51,
+    retriable: true,
+  });
+
+/**
+ * The first back-off (`retryTime`) kafkajs's transaction manager used for an InitProducerId answered
+ * CONCURRENT_TRANSACTIONS once, as its debug log reports it: through kafkajs's own producer factory given `retry`
+ * (`viaProducer`), or through a transaction manager made with no retry settings at all.
+ */
+async function firstInitProducerIdBackoff(
+  retry: Record<string, number>,
+  viaProducer: boolean,
+): Promise<number> {
+  const backoffs: number[] = [];
+  const recording: SilentLogger = {
+    ...logger,
+    namespace: () => recording,
+    debug: ((message: string, extra?: { retryTime?: number }) => {
+      if (message.includes('ongoing transaction') && extra?.retryTime !== undefined)
+        backoffs.push(extra.retryTime);
+    }) as () => void,
+  };
+  let refusals = 1;
+  const coordinator = {
+    isConnected: () => true,
+    initProducerId: () =>
+      refusals-- > 0
+        ? Promise.reject(concurrentTransactions())
+        : Promise.resolve({ producerId: 7, producerEpoch: 0 }),
+  };
+  const cluster = {
+    refreshMetadataIfNecessary: () => Promise.resolve(),
+    findGroupCoordinator: () => Promise.resolve(coordinator),
+  };
+  if (viaProducer) {
+    const producer = createProducer({
+      logger: recording,
+      cluster,
+      retry,
+      idempotent: true,
+      transactionalId: 't',
+      createPartitioner: () => () => 0,
+    });
+    await producer.transaction();
+  } else {
+    await createEosManager({
+      logger: recording,
+      cluster,
+      transactional: true,
+      transactionalId: 't',
+    }).initProducerId();
+  }
+  assert.equal(backoffs.length, 1, 'one CONCURRENT_TRANSACTIONS, retried once');
+  return backoffs[0] ?? -1;
+}
+
+test("a transactional producer's InitProducerId backs off by the producer's retry settings, not kafkajs's defaults", async () => {
+  // factor 0: no jitter, so the first back-off is exactly the configured initial retry time.
+  assert.equal(await firstInitProducerIdBackoff({ initialRetryTime: 7, factor: 0, retries: 3 }, true), 7);
+});
+
+test("negative control: a transaction manager given no retry settings backs off by kafkajs's default, 300 ms ± 20%", async () => {
+  const backoff = await firstInitProducerIdBackoff({}, false);
+  assert.ok(backoff >= 240 && backoff <= 360, `first back-off ${backoff} ms`);
+});
+
+/** How kafkajs's transaction manager's addPartitionsToTransaction ends when AddPartitionsToTxn is answered `answers` in turn, then accepted. */
+async function addPartitionsAnswered(
+  answers: (() => Error)[],
+): Promise<{ requests: number; failed: unknown }> {
+  let requests = 0;
+  const coordinator = {
+    isConnected: () => true,
+    initProducerId: () => Promise.resolve({ producerId: 7, producerEpoch: 0 }),
+    addPartitionsToTxn: () => {
+      const answer = answers[requests++];
+      return answer ? Promise.reject(answer()) : Promise.resolve();
+    },
+  };
+  const eos = createEosManager({
+    logger,
+    transactional: true,
+    transactionalId: 't',
+    retry: { retries: 1, initialRetryTime: 1, maxRetryTime: 1 },
+    cluster: {
+      refreshMetadataIfNecessary: () => Promise.resolve(),
+      findGroupCoordinator: () => Promise.resolve(coordinator),
+    },
+  }) as ReturnType<EosManagerFactory> & {
+    addPartitionsToTransaction(
+      topics: { topic: string; partitions: { partition: number }[] }[],
+    ): Promise<void>;
+  };
+  await eos.initProducerId();
+  eos.beginTransaction();
+  let failed: unknown;
+  try {
+    await eos.addPartitionsToTransaction([{ topic: 'out', partitions: [{ partition: 0 }] }]);
+  } catch (error) {
+    failed = error;
+  }
+  return { requests, failed };
+}
+
+test('an AddPartitionsToTxn answered CONCURRENT_TRANSACTIONS (the last commit still writing its markers) is retried in place', async () => {
+  const seen = await addPartitionsAnswered([
+    concurrentTransactions,
+    concurrentTransactions,
+    concurrentTransactions,
+  ]);
+  assert.deepEqual(seen, { requests: 4, failed: undefined });
+});
+
+test("negative control: CONCURRENT_TRANSACTIONS past the window, or another refusal at once, goes up to the send's retry", async () => {
+  const endless = await addPartitionsAnswered(Array.from({ length: 1000 }, () => concurrentTransactions));
+  assert.match(String(endless.failed), /concurrent operation/);
+  assert.ok(endless.requests > 4 && endless.requests < 60, `${endless.requests} requests within the window`);
+  const fenced = await addPartitionsAnswered([
+    () =>
+      new kafkajsErrors.KafkaJSProtocolError({
+        message: 'Producer attempted an operation with an old epoch',
+        type: 'INVALID_PRODUCER_EPOCH',
+        code: 47,
+        retriable: false,
+      }),
+  ]);
+  assert.equal(fenced.requests, 1);
+  assert.match(String(fenced.failed), /old epoch/);
+});
+
 type BrokerPoolClass = new (options: Record<string, unknown>) => {
   createBroker: (options: { connectionPool: { host: string } }) => unknown;
   connect(): Promise<void>;

@@ -25,7 +25,11 @@ type ProducerState = 'ready' | 'in-transaction' | 'broken' | 'closed';
 
 export interface ProducerSettings {
   transactionTimeoutMs: number;
-  /** kafkajs waits this long before retrying CONCURRENT_TRANSACTIONS; its default (300 ms) caps a task at ~3 tx/s. */
+  /**
+   * The first back-off of the producer's retries: its sends and (with the transaction-coordinator patch) its
+   * InitProducerId and TxnOffsetCommit. kafkajs's default, 300 ms, would make each wait for a coordinator that is
+   * busy or has just moved cost a third of a second or more.
+   */
   initialRetryMs: number;
 }
 
