@@ -130,7 +130,7 @@ export class RecordCollector {
     for (const message of chunk) {
       const outcome = this.processOne(processor, message, message === chunk[0] ? plan : undefined);
       if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
-      else rollups.push(...outcome.emitted);
+      else for (const emitted of outcome.emitted) rollups.push(emitted);
     }
     if (advanceStreamTimeTo !== undefined) {
       storeTx.advanceStreamTime(advanceStreamTimeTo);
@@ -217,7 +217,9 @@ export class RecordCollector {
         },
       };
     }
-    const failed = this.processingFailures.get(message.offset);
+    // Hashing a bigint per record costs more than the size check when, as nearly always, nothing has failed.
+    const failed =
+      this.processingFailures.size === 0 ? undefined : this.processingFailures.get(message.offset);
     if (failed && failed.failures >= MAX_PROCESSING_ATTEMPTS) {
       return {
         kind: 'dead-letter',

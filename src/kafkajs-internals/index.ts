@@ -182,6 +182,7 @@ export const PATCHED_FILES: readonly string[] = [
   'producer/index.js',
   'protocol/encoder.js',
   'protocol/recordBatch/crc32C/index.js',
+  'protocol/recordBatch/record/v0/decoder.js',
   'protocol/recordBatch/record/v0/index.js',
   'protocol/recordBatch/v0/index.js',
   'protocol/requests/fetch/v4/decodeMessages.js',

@@ -265,6 +265,46 @@ test("the patched varint writers give the record format's zigzag bytes: negative
   );
 });
 
+type RecordDecoder = (
+  decoder: unknown,
+  batchContext: { firstOffset: string; firstTimestamp: string; magicByte: number },
+) => { timestamp: string; offset: string; key: Buffer | null; value: Buffer | null };
+const decodeRecord = requireFromKafkajs(
+  'kafkajs/src/protocol/recordBatch/record/v0/decoder',
+) as RecordDecoder;
+const KafkajsDecoder = requireFromKafkajs('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => {
+  offset: number;
+};
+
+test("the patched record decoder gives each record's timestamp and offset as the batch's first plus its delta, exactly, past 2^53 too", () => {
+  // Past 2^53 a double rounds (2^53 + 1 reads as 2^53): those cases must take the 64-bit path and still be exact.
+  const firsts = ['0', '-1', '1700000000000', '9007199254740990', '9007199254740993', '9223372036854775000'];
+  const timestampDeltas = [0n, 1n, -1n, 63n, 64n, -65n, 127n, 128n, 2n ** 31n, 2n ** 48n - 1n, 2n ** 48n];
+  timestampDeltas.push(-(2n ** 48n), 2n ** 49n, 2n ** 52n + 7n, -(2n ** 55n), 2n ** 60n);
+  const offsetDeltas = [0, 1, 63, 64, 2 ** 20, 2 ** 30];
+  for (const first of firsts) {
+    for (const timestampDelta of timestampDeltas) {
+      for (const offsetDelta of offsetDeltas) {
+        const body = Buffer.concat([
+          Buffer.from([0]),
+          varintOfBigInt(timestampDelta),
+          varint(offsetDelta),
+          varBytes('k'),
+          varBytes(Buffer.from([1, 2, 3])),
+          varint(0),
+        ]);
+        const decoder = new KafkajsDecoder(body);
+        const record = decodeRecord(decoder, { firstOffset: first, firstTimestamp: first, magicByte: 2 });
+        const what = `first ${first}, timestamp delta ${timestampDelta}, offset delta ${offsetDelta}`;
+        assert.equal(record.timestamp, String(BigInt(first) + timestampDelta), what);
+        assert.equal(record.offset, String(BigInt(first) + BigInt(offsetDelta)), what);
+        assert.deepEqual([record.key?.toString(), [...(record.value ?? [])]], ['k', [1, 2, 3]], what);
+        assert.equal(decoder.offset, body.length, `${what}: the whole record read`);
+      }
+    }
+  }
+});
+
 test('messages are grouped per partition in their original order (the patched grouping appends in place)', () => {
   const messages = Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, partition: (i * 7) % 6 }));
   const grouped = groupMessagesPerPartition({
