@@ -18,7 +18,14 @@ import type { StateStore } from './state-store.js';
 import type { UnsettledCommits } from './commit-ledger.js';
 import type { FaultInjector } from './faults.js';
 import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from './ports.js';
+import { LatestPerKey } from './latest-per-key.js';
 import { STATE_ROLLBACK, type StateRollbackPort } from './state-rollback.js';
+
+/**
+ * Distinct keys a restore collapses to their latest record before applying them (latest-per-key.ts): about a
+ * partition's live windows and those closed meanwhile in the stage's usual runs, and a bound on what is held.
+ */
+const RESTORE_RUN_KEYS = 50_000;
 
 /** RESTORE_STABLE_WAIT_MS's default; tasks built without the setting (engine tests) use it too. */
 export const DEFAULT_RESTORE_STABLE_WAIT_MS = 60_000;
@@ -191,6 +198,9 @@ export class StateRestorer {
     let last: ChangelogRecord | undefined;
     let unverified = fingerprint;
     let lastLogged = started;
+    const run = new LatestPerKey(RESTORE_RUN_KEYS, (key, value) => {
+      this.store.restore(key, value);
+    });
     await this.deps.kafka.readChangelog(
       this.deps.topics.changelog,
       this.partition,
@@ -214,7 +224,7 @@ export class StateRestorer {
           last = first;
           rest = rest.slice(1);
         }
-        for (const record of rest) this.store.restore(record.key, record.value);
+        for (const record of rest) run.add(record.key, record.value);
         records += rest.length;
         last = rest[rest.length - 1] ?? last;
       },
@@ -228,6 +238,7 @@ export class StateRestorer {
       fingerprint?.offset,
     );
     if (unverified) throw new FingerprintDiffers(`changelog has no record at offset ${unverified.offset}`);
+    run.flush();
     return { records, last };
   }
 
