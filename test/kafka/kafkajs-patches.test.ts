@@ -305,6 +305,67 @@ test("the patched record decoder gives each record's timestamp and offset as the
   }
 });
 
+/** kafkajs 2.2.4's own header collection, as the patch found it: the reference its result must equal. */
+function originalHeaders(decoded: { key: string; value: Buffer }[]): Record<string, unknown> {
+  return decoded.reduce<Record<string, unknown>>(
+    (obj, { key, value }) => ({
+      ...obj,
+      [key]:
+        obj[key] === undefined
+          ? value
+          : Array.isArray(obj[key])
+            ? (obj[key] as unknown[]).concat([value])
+            : [obj[key], value],
+    }),
+    {},
+  );
+}
+
+test("the patched record decoder collects headers as kafkajs's reduce did: order, repeated names, inherited names, __proto__", () => {
+  const lists: [string, string][][] = [
+    [],
+    [['a', '1']],
+    [
+      ['eos-attempt', 'x'],
+      ['eos-source-topic', 'in'],
+      ['eos-source-partition', '3'],
+    ],
+    [
+      ['dup', '1'],
+      ['other', '2'],
+      ['dup', '3'],
+      ['dup', '4'],
+    ],
+    [
+      ['toString', 'inherited name'],
+      ['__proto__', 'own property, not a prototype'],
+      ['__proto__', 'again'],
+      ['constructor', 'c'],
+    ],
+  ];
+  for (const list of lists) {
+    const body = Buffer.concat([
+      Buffer.from([0]),
+      varint(0),
+      varint(0),
+      varBytes(null),
+      varBytes(null),
+      varint(list.length),
+      ...list.map(([name, text]) => Buffer.concat([varBytes(name), varBytes(text)])),
+    ]);
+    const decoded = decodeRecord(new KafkajsDecoder(body), {
+      firstOffset: '0',
+      firstTimestamp: '0',
+      magicByte: 2,
+    }) as unknown as { headers: Record<string, unknown> };
+    const expected = originalHeaders(list.map(([key, text]) => ({ key, value: Buffer.from(text) })));
+    const what = JSON.stringify(list);
+    assert.deepStrictEqual(decoded.headers, expected, what);
+    assert.deepEqual(Object.getOwnPropertyNames(decoded.headers), Object.getOwnPropertyNames(expected), what);
+    assert.equal(Object.getPrototypeOf(decoded.headers), Object.prototype, `${what}: the prototype is kept`);
+  }
+});
+
 test('messages are grouped per partition in their original order (the patched grouping appends in place)', () => {
   const messages = Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, partition: (i * 7) % 6 }));
   const grouped = groupMessagesPerPartition({
