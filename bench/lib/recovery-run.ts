@@ -122,11 +122,25 @@ export async function createAuditableChangelog(
 }
 
 /** `eos-rollup audit --drained` over a finished run: the stage's own auditor, a separate process. */
+/**
+ * The auditor holds every record of the run in memory (about 1 KB per input record, decoded twice: its own way
+ * and as fetched); the dynamic recovery run's 4 million records outgrew Node's default heap here (4.3 GB), and an
+ * auditor that dies of it reads as "violations". The machine has memory to spare.
+ */
+const AUDITOR_HEAP_MB = 12_288;
+
 export function runAudit(root: string, env: NodeJS.ProcessEnv): Promise<AuditVerdict> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(root, 'dist', 'src', 'cli', 'main.js'), 'audit', '--drained', '--settle-ms', '5000'],
+      [
+        `--max-old-space-size=${AUDITOR_HEAP_MB}`,
+        join(root, 'dist', 'src', 'cli', 'main.js'),
+        'audit',
+        '--drained',
+        '--settle-ms',
+        '5000',
+      ],
       { env, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
