@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { LatestPerKey } from '../../src/engine/latest-per-key.js';
+import { generator } from '../seeded-random.js';
 
 type Change = [key: string, value: string | null];
 
@@ -32,15 +33,6 @@ function appliedInRuns(
     run.add(Buffer.from(key, 'latin1'), value === null ? null : Buffer.from(value, 'latin1'));
   run.flush();
   return { store, applied };
-}
-
-/** Deterministic pseudo-random numbers, so a failure reproduces. */
-function generator(seed: number): (n: number) => number {
-  let state = seed >>> 0;
-  return (n) => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state % n;
-  };
 }
 
 test('each key reaches the store once per run, with its latest value or its tombstone', () => {

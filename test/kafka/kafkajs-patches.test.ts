@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { crc32cImplementation } from '../../src/kafkajs-internals/index.js';
+import { generator } from '../seeded-random.js';
 import {
   originalProduceRequest,
   type KafkajsEncoder,
@@ -130,15 +131,6 @@ function referenceRecord(record: RecordInput): Buffer {
     ...headers,
   ]);
   return Buffer.concat([varint(body.length), body]);
-}
-
-/** Deterministic pseudo-random numbers, so a failure reproduces. */
-function generator(seed: number): (n: number) => number {
-  let state = seed >>> 0;
-  return (n) => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state % n;
-  };
 }
 
 test('kafkajs is the version the patch was reviewed against, and every patched file carries the patch', () => {
