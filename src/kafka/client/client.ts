@@ -58,6 +58,14 @@ export interface KafkaClientOptions {
   quietRetries?: boolean;
 }
 
+/**
+ * kafkajs's retry for every call that does not bring its own (admin reads, coordinator look-ups): back-offs of
+ * 100 ms doubling, none longer than Kafka's own clients wait (`retry.backoff.max.ms`, 1 s). A back-off slept
+ * through a broker failover is stall the user sees: with a 3 s cap, the fifth look-up of a dead group
+ * coordinator slept 1.5 s, and whatever of that remained when Kafka moved the role was waited out first.
+ */
+export const CLIENT_RETRY = { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } as const;
+
 export function createKafka(
   config: KafkaConfig,
   clientId: string,
@@ -75,6 +83,6 @@ export function createKafka(
     requestTimeout: config.requestTimeoutMs,
     logLevel: KafkaLogLevel.WARN,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' }), options.quietRetries ?? false),
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },
+    retry: { ...CLIENT_RETRY },
   });
 }
