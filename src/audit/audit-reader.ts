@@ -123,6 +123,38 @@ function counts(topic: string, logs: PartitionLog[]): AbortedCounts {
   };
 }
 
+/**
+ * Every input record counted in full; those below the committed offsets decoded for the audit. One partition at
+ * a time, so that only one partition's raw records are held while they are decoded: the audit keeps the decoded
+ * ones only.
+ */
+async function readInput(
+  reader: LogReader,
+  readUpTo: ReadonlyMap<number, bigint>,
+  options: AuditReadOptions,
+): Promise<{ input: AuditInputRecord[]; inputSeen: AbortedCounts }> {
+  const topic = options.topics.input;
+  const codec = new MetricCodec(registryLookup(options.registry));
+  const input: AuditInputRecord[] = [];
+  const inputSeen: AbortedCounts = { topic, committed: 0, uncommitted: 0 };
+  let before = 0;
+  for (const partition of await reader.partitions(topic)) {
+    const log = await reader.readPartition(topic, partition, {
+      onRecords: (n) => options.onProgress?.(topic, before + n),
+    });
+    before += log.records;
+    inputSeen.committed += log.view.visible.length;
+    inputSeen.uncommitted += log.records;
+    const upTo = readUpTo.get(partition) ?? 0n;
+    const audited = log.view.visible.filter((r) => BigInt(r.offset) < upTo);
+    await codec.prepare(audited.map((record) => record.value));
+    for (const record of audited) {
+      input.push({ partition, offset: BigInt(record.offset), decoded: codec.decode(record.value) });
+    }
+  }
+  return { input, inputSeen };
+}
+
 export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Promise<AuditRead> {
   const { topics } = options;
   const reader = await LogReader.open(kafka);
@@ -147,25 +179,8 @@ export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Pro
       end: e.lastStable,
     }));
     const readUpTo = new Map(partitions.map((p) => [p.partition, p.committed ?? p.start]));
-    // Every input record is counted in full; only those below the committed offsets are audited.
-    const inputLogs = await readTopic(reader, topics.input, {
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    const inputSeen = counts(topics.input, inputLogs);
+    const { input, inputSeen } = await readInput(reader, readUpTo, options);
     const aborted: AbortedCounts[] = [];
-    const codec = new MetricCodec(registryLookup(options.registry));
-    const audited = inputLogs.flatMap((log) =>
-      log.view.visible
-        .filter((r) => BigInt(r.offset) < (readUpTo.get(log.partition) ?? 0n))
-        .map((r) => ({ partition: log.partition, record: r })),
-    );
-    await codec.prepare(audited.map(({ record }) => record.value));
-    const input: AuditInputRecord[] = audited.map(({ partition, record }) => ({
-      partition,
-      offset: BigInt(record.offset),
-      decoded: codec.decode(record.value),
-    }));
-
     const records: AuditWrittenRecord[] = [];
     for (const [kind, topic] of written) {
       const logs = await readTopic(
@@ -187,8 +202,9 @@ export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Pro
             if (rollup !== null) record.rollup = rollup;
           }
           if (kind === 'changelog') {
-            record.key = message.key;
-            record.value = message.value;
+            // Copies: kafkajs's are views of the whole fetched response, which they would keep alive.
+            record.key = message.key && Buffer.from(message.key);
+            record.value = message.value && Buffer.from(message.value);
           }
           records.push(record);
         }
