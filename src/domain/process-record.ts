@@ -13,20 +13,28 @@ export interface WindowTable {
   /** max(current, t): stream time never goes back. */
   advanceStreamTime(eventTimeMs: number): void;
   /** Removes and returns every window with closeTime <= streamTime, ordered by windowStart then host. */
-  takeClosedWindows(spec: WindowSpec): WindowAggregate[];
+  takeClosedWindows(spec: WindowSpec): readonly WindowAggregate[];
 }
 
 export type DecodedInput = { kind: 'metric'; metric: ServerMetric } | { kind: 'poison'; poison: Poison };
 
 export type RecordOutcome =
-  { kind: 'aggregated'; closed: MetricRollup[] } | { kind: 'dead-letter'; poison: Poison };
+  { kind: 'aggregated'; closed: readonly MetricRollup[] } | { kind: 'dead-letter'; poison: Poison };
+
+/**
+ * Most records close no window: they share one frozen outcome instead of allocating an empty array and an
+ * outcome each (the per-record step runs for every input record).
+ */
+const NO_ROLLUPS: readonly MetricRollup[] = Object.freeze([]);
+const AGGREGATED_CLOSING_NOTHING: RecordOutcome = Object.freeze({ kind: 'aggregated', closed: NO_ROLLUPS });
 
 /**
  * Emits the final rollup of every window the table's stream time has closed. Exported for the idle flush,
  * which advances stream time without a record and must close windows exactly as a record would.
  */
-export function closeWindows(table: WindowTable, spec: WindowSpec): MetricRollup[] {
-  return table.takeClosedWindows(spec).map((agg) => toRollup(agg, spec.sizeMs));
+export function closeWindows(table: WindowTable, spec: WindowSpec): readonly MetricRollup[] {
+  const closed = table.takeClosedWindows(spec);
+  return closed.length === 0 ? NO_ROLLUPS : closed.map((agg) => toRollup(agg, spec.sizeMs));
 }
 
 function lateCheck(
@@ -87,5 +95,6 @@ export function processRecord(
   if (overflow !== null) return { kind: 'dead-letter', poison: overflow };
   table.put(next);
   table.advanceStreamTime(metric.timestamp);
-  return { kind: 'aggregated', closed: closeWindows(table, spec) };
+  const closed = closeWindows(table, spec);
+  return closed === NO_ROLLUPS ? AGGREGATED_CLOSING_NOTHING : { kind: 'aggregated', closed };
 }
