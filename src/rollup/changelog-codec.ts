@@ -41,8 +41,24 @@ function toJsonBytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
+/** Whether JSON.stringify would escape anything in `text` (quote, backslash, control characters), or any surrogate. */
+function needsJsonEscaping(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return true;
+  }
+  return false;
+}
+
+/**
+ * `["w",host,windowStart]` as JSON, byte for byte: written as text when the host needs no escaping (a window
+ * start is a safe integer, whose JSON is its decimal string), by JSON.stringify otherwise. One key per changelog
+ * write; the stringify of a three-element array was a visible share of the profile.
+ */
 export function encodeWindowKey(host: string, windowStart: number): Buffer {
-  return toJsonBytes(['w', host, windowStart]);
+  if (needsJsonEscaping(host) || !Number.isSafeInteger(windowStart))
+    return toJsonBytes(['w', host, windowStart]);
+  return Buffer.from(`["w","${host}",${windowStart}]`, 'utf8');
 }
 
 export function encodeStreamTimeKey(): Buffer {

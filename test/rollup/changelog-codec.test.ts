@@ -10,6 +10,7 @@ import {
   encodeStreamTimeKey,
   encodeWindowKey,
 } from '../../src/rollup/changelog-codec.js';
+import { generator } from '../seeded-random.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 
@@ -45,6 +46,47 @@ function corruption(key: Uint8Array, value: Uint8Array | null): unknown {
 void test('a window key is the UTF-8 JSON array ["w", host, windowStart]', () => {
   assert.equal(encodeWindowKey('web-1', T0).toString('utf8'), `["w","web-1",${T0}]`);
   assert.equal(encodeStreamTimeKey().toString('utf8'), '["t"]');
+});
+
+void test('a window key is byte for byte what JSON.stringify gives, whatever the host and window start', () => {
+  // Written as text when nothing needs escaping: every other case must still match the JSON of earlier builds,
+  // or compaction would keep a stale value under the old key.
+  const pieces = [
+    'web-1',
+    'a',
+    '"',
+    '\\',
+    '\n',
+    '\u0000',
+    '\u001f',
+    '\u007f',
+    'é',
+    '中',
+    '😀',
+    '\ud800',
+    '\udfff',
+    '\u2028',
+    '/',
+    "'",
+  ];
+  const starts = [T0, 0, -0, -60_000, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1.5, 2 ** 53];
+  const next = generator(20261206);
+  const hosts = [''];
+  for (let i = 0; i < 500; i += 1) {
+    let host = '';
+    for (let n = next(6); n >= 0; n -= 1) host += pieces[next(pieces.length)] ?? '';
+    hosts.push(host);
+  }
+  for (const host of hosts) {
+    for (const start of starts) {
+      const expected = Buffer.from(JSON.stringify(['w', host, start]), 'utf8');
+      assert.deepEqual(
+        encodeWindowKey(host, start),
+        expected,
+        `host ${JSON.stringify(host)}, start ${start}`,
+      );
+    }
+  }
 });
 
 void test('the same state key always encodes to the same bytes, so compaction keeps only the latest', () => {
