@@ -128,7 +128,15 @@ export function encodeAggregate(agg: WindowAggregate): Buffer {
   const { host } = agg;
   const { region, datacenter, role } = agg.enrichment;
   // UTF-8 cannot carry a lone surrogate (it would come back as U+FFFD); JSON escapes it, and is still read.
-  if (LONE_SURROGATE.test(host + region + datacenter + role)) return encodeJsonAggregate(agg);
+  // Each string on its own: joined, a lone high surrogate ending one and a lone low one starting the next would
+  // look like a pair, and UTF-8 would turn both into U+FFFD.
+  if (
+    LONE_SURROGATE.test(host) ||
+    LONE_SURROGATE.test(region) ||
+    LONE_SURROGATE.test(datacenter) ||
+    LONE_SURROGATE.test(role)
+  )
+    return encodeJsonAggregate(agg);
   const hostBytes = stringBytes('host', host);
   const regionBytes = stringBytes('enrichment.region', region);
   const datacenterBytes = stringBytes('enrichment.datacenter', datacenter);

@@ -170,6 +170,13 @@ void test('a host UTF-8 cannot carry (a lone surrogate) is written in JSON, whic
   assert.equal(value[0], '{'.charCodeAt(0));
 });
 
+void test('lone surrogates at the ends of two strings, which would pair up if joined, still round trip exactly', () => {
+  const agg = aggregate('ends-high\ud800');
+  agg.enrichment = { region: '\udc00starts-low', datacenter: 'dc\udbff', role: '\udfffrole' };
+  const decoded = decodeChangelogEntry(encodeWindowKey(agg.host, T0), encodeAggregate(agg));
+  assert.deepEqual(decoded, { kind: 'window', host: agg.host, windowStart: T0, aggregate: agg });
+});
+
 void test('an unknown value version or format is ChangelogCorruptError', () => {
   const error = corruption(encodeWindowKey('web-1', T0), jsonV1(aggregate('web-1'), { v: 2 }));
   assert.ok(error instanceof ChangelogCorruptError);
