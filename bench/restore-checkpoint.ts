@@ -107,11 +107,7 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'bench-restore-'));
   try {
     await produceChangelog(kafka, changelog);
-    const port = new KafkajsTaskPort(
-      kafka,
-      { transactionTimeoutMs: 60_000, initialRetryMs: 30 },
-      'bench-restore',
-    );
+    const port = new KafkajsTaskPort(kafka, { transactionTimeoutMs: 60_000, initialRetryMs: 30 });
     const id = { appId: 'bench', changelog, partition: 0 };
     const log = pino({ level: 'warn' });
     const full = await restoreOnce(port, changelog, new TaskCheckpoint(stateDir, id, port, log));

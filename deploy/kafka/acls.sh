@@ -65,11 +65,10 @@ fi
 # AddOffsetsToTxn and TxnOffsetCommit (READ).
 acl --operation Read --group "$APP_ID"
 
-# Private groups that never commit: the inventory follower (<APP_ID>-inventory-<uuid>) and the changelog
-# restores (<APP_ID>-restore-<uuid>) join them to read (READ) and delete them when done (DeleteGroups: DELETE;
-# best effort, an empty group expires on its own without it).
+# The inventory follower's private groups (<APP_ID>-inventory-<uuid>), which never commit: it joins one to read
+# (READ) and deletes it when done (DeleteGroups: DELETE; best effort, an empty group expires on its own without
+# it). Restores fetch the changelog directly and need no group.
 acl --operation Read --operation Delete --group "${APP_ID}-inventory-" --resource-pattern-type prefixed
-acl --operation Read --operation Delete --group "${APP_ID}-restore-" --resource-pattern-type prefixed
 
 # One transactional id per input partition, <APP_ID>-<INPUT_TOPIC>-<partition>: InitProducerId, AddPartitionsToTxn,
 # AddOffsetsToTxn, TxnOffsetCommit, EndTxn and transactional Produce (WRITE); FindCoordinator (DESCRIBE, implied).

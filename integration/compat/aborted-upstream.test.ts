@@ -8,6 +8,8 @@
  *   inside an aborted range, and of 64 KiB, must return exactly that set, while kafkajs 2.2.4's original
  *   algorithm run over the same fetched data must not (the negative control: the comparison can fail);
  * - a kafkajs consumer with 512-byte fetches must return exactly that set;
+ * - the partition fetcher that restores read (Fetch requests, no group) must return exactly that set at
+ *   read_committed, over fetches of one record batch and of 64 KiB, and every record at read_uncommitted;
  * - the stage must count, per host, exactly the committed records the test wrote, and dead-letter exactly the
  *   committed poison records (some poison is aborted too);
  * - the audit reader must read exactly the reference set.
@@ -24,6 +26,7 @@ import { audit, formatReport } from '../../src/audit/auditor.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
 import { readForAudit } from '../../src/audit/audit-reader.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
+import { fetchPartitionRange } from '../../src/kafka/client/partition-fetcher.js';
 import {
   createInternalCluster,
   type FetchedPartition,
@@ -438,6 +441,52 @@ test("kafkajs's fetch path over small fetches returns exactly the Java consumer'
 test("a kafkajs consumer with tiny fetches returns exactly the Java consumer's records", async () => {
   const { built, java } = await prepared();
   sameSet(await consumeWithTinyFetches(built.names.input), new Set(java.keys()), 'kafkajs consumer');
+});
+
+/** Reads partition 0 up to its last stable offset with the restores' partition fetcher. */
+async function fetchAllOf(
+  topic: string,
+  isolation: 'read_committed' | 'read_uncommitted',
+  fetchMaxBytes: number,
+): Promise<{ offsets: Set<bigint>; fetches: number; controlRecords: number }> {
+  const end = (await partitionRanges(suite.kafka, topic, 'read_committed')).get(0)?.end ?? 0n;
+  const read = { offsets: new Set<bigint>(), fetches: 0, controlRecords: 0 };
+  await fetchPartitionRange(suite.kafka, {
+    topic,
+    partition: 0,
+    isolation,
+    end,
+    fetchMaxBytes,
+    onRecords: (records) => {
+      for (const r of records) {
+        if (r.isControlRecord) read.controlRecords++;
+        assert.ok(!read.offsets.has(BigInt(r.offset)), `offset ${r.offset} handed over once`);
+        read.offsets.add(BigInt(r.offset));
+      }
+    },
+    onProgress: () => {
+      read.fetches++;
+      return Promise.resolve();
+    },
+  });
+  return read;
+}
+
+test("the restores' partition fetcher returns exactly the Java consumer's records, and all of them read_uncommitted", async () => {
+  const { built, java } = await prepared();
+  const reference = new Set(java.keys());
+  for (const fetchMaxBytes of [1, 64 * 1024]) {
+    const committed = await fetchAllOf(built.names.input, 'read_committed', fetchMaxBytes);
+    assert.ok(committed.fetches > 1, `${fetchMaxBytes}: several fetches`);
+    assert.equal(committed.controlRecords, 0, 'no transaction marker is handed over');
+    sameSet(committed.offsets, reference, `partition fetcher, fetches of ${fetchMaxBytes} bytes`);
+  }
+  // The same reader at read_uncommitted hands over the aborted records too: the isolation is what filters.
+  const uncommitted = await fetchAllOf(built.names.input, 'read_uncommitted', 64 * 1024);
+  assert.equal(uncommitted.offsets.size, built.totalRecords);
+  assert.equal(uncommitted.controlRecords, 0);
+  assert.deepEqual(difference(reference, uncommitted.offsets), []);
+  assert.ok(difference(uncommitted.offsets, reference).length >= built.abortedRecords);
 });
 
 test('the stage counts every host exactly its committed records and dead-letters only committed poison', async () => {

@@ -7,7 +7,8 @@
  * reached the changelog's end, and a task whose offset landed there never moved.
  *
  * The reference is Kafka's own console consumer: the test waits until it shows the cleaner's work, then reads
- * the same partition as a restore does, and must see the same records.
+ * the same partition with a kafkajs consumer (the stage's input path) and with the partition fetcher restores
+ * read through, and each must see the same records and reach the end.
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -17,6 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { repoRoot } from '../../scripts/stack/paths.js';
+import { partitionRanges } from '../../src/kafka/client/offsets.js';
+import { fetchPartitionRange } from '../../src/kafka/client/partition-fetcher.js';
 import { readToEnd } from '../../src/kafka/client/topic-reader.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { createTopicsWithConfig, testKafka, uniqueName } from '../support/kafka.js';
@@ -112,4 +115,23 @@ test('a reader moves past a batch emptied by compaction at the end of a segment,
   });
   assert.deepEqual(seen, cleaned, 'the same records as the Java consumer');
   assert.equal(result.complete, true, 'the reader reached the end instead of fetching offset 1 forever');
+
+  const end = (await partitionRanges(kafka, topic, 'read_committed')).get(0)?.end ?? 0n;
+  const fetched: string[] = [];
+  const positions: bigint[] = [];
+  await fetchPartitionRange(kafka, {
+    topic,
+    partition: 0,
+    isolation: 'read_committed',
+    end,
+    onRecords: (records) => {
+      for (const r of records) fetched.push(`${r.offset}:${r.key?.toString() ?? ''}`);
+    },
+    onProgress: (position) => {
+      positions.push(position);
+      return Promise.resolve();
+    },
+  });
+  assert.deepEqual(fetched, cleaned, 'the partition fetcher: the same records as the Java consumer');
+  assert.equal(positions.at(-1), end, 'the partition fetcher reached the end');
 });

@@ -118,7 +118,6 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger, job: 
       (taskPort = new KafkajsTaskPort(
         client(),
         { transactionTimeoutMs: config.transactionTimeoutMs, initialRetryMs: 10 },
-        `${config.appId}-restore`,
         atLeastOnce ? { commitOffset: atLeastOnce } : undefined,
       )),
     outputPartitioner: keyPartitioner,

@@ -23,7 +23,11 @@ export const KAFKAJS_VERSION = '2.2.4';
 const FACTORY_SYMBOL = 'private:Kafka:createCluster';
 
 export type Isolation = 'read_committed' | 'read_uncommitted';
-const ISOLATION_LEVEL: Record<Isolation, number> = { read_uncommitted: 0, read_committed: 1 };
+/** The Fetch and ListOffsets requests' `isolation_level` field. */
+export const ISOLATION_LEVEL: Readonly<Record<Isolation, number>> = {
+  read_uncommitted: 0,
+  read_committed: 1,
+};
 
 /** As the Fetch response lists it: a producer's aborted transaction and the offset of its first record. */
 export interface AbortedTransaction {
@@ -57,8 +61,14 @@ export interface FetchedPartition {
   highWatermark: string;
   /** Listed only for read_committed fetches. */
   abortedTransactions: AbortedTransaction[];
-  messages: FetchedRecord[];
+  messages: FetchedRecords;
 }
+
+/**
+ * A partition's decoded records. `batchesEndOffset` (patches/kafkajs+2.2.4+002+compaction-emptied-batches.patch):
+ * the offset after the last complete record batch decoded, even one that held no record.
+ */
+export type FetchedRecords = FetchedRecord[] & { readonly batchesEndOffset?: string };
 
 export interface FetchRequest {
   /** -1, as every client sends; kafkajs's default too. */

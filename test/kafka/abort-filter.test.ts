@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { committedRecords } from '../../src/kafka/operator/abort-filter.js';
+import { committedRecords } from '../../src/kafka/client/abort-filter.js';
 import type { AbortedTransaction } from '../../src/kafkajs-internals/index.js';
 import { originalFilterAbortedMessages } from './kafkajs-original-abort-filter.js';
 

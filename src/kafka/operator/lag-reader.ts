@@ -18,7 +18,7 @@ import {
   type InternalCluster,
 } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
-import { committedRecords } from './abort-filter.js';
+import { committedRecords } from '../client/abort-filter.js';
 import { LazyConnection } from '../client/lazy-connection.js';
 
 const READ_COMMITTED = 1;

@@ -2,9 +2,9 @@
 import type { Kafka } from 'kafkajs';
 import { headerText, LINEAGE_HEADERS } from '../../engine/lineage.js';
 import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../../engine/ports.js';
-import { RetriableError, StageError } from '../../errors/errors.js';
+import { StageError } from '../../errors/errors.js';
 import { committedOffsets, partitionRanges } from '../client/offsets.js';
-import { readToEnd } from '../client/topic-reader.js';
+import { fetchPartitionRange } from '../client/partition-fetcher.js';
 import { translateKafkaError } from '../client/translate-error.js';
 import { createAtLeastOnceProducer, type OffsetCommitter } from './at-least-once-producer.js';
 import { createTransactionalProducer, type ProducerSettings } from '../client/transactional-producer.js';
@@ -14,7 +14,6 @@ export class KafkajsTaskPort implements TaskKafkaPort {
   constructor(
     private readonly kafka: Kafka,
     private readonly producerSettings: ProducerSettings,
-    private readonly readerGroupPrefix: string,
     private readonly atLeastOnce?: { commitOffset: OffsetCommitter },
   ) {}
 
@@ -81,18 +80,16 @@ export class KafkajsTaskPort implements TaskKafkaPort {
     onProgress: (position: bigint) => Promise<void>,
     fromOffset?: bigint,
   ): Promise<void> {
-    const result = await readToEnd(this.kafka, {
+    await fetchPartitionRange(this.kafka, {
       topic,
-      readUncommitted: isolation === 'read_uncommitted',
-      partitions: [partition],
-      endOffsets: new Map([[partition, endOffset]]),
-      startOffsets: fromOffset === undefined ? undefined : new Map([[partition, fromOffset]]),
-      groupIdPrefix: this.readerGroupPrefix,
-      timeoutMs: 10 * 60_000,
-      onMessages: (_, messages) => {
+      partition,
+      isolation,
+      from: fromOffset,
+      end: endOffset,
+      onRecords: (records) => {
         onRecords(
-          messages.map((m) => {
-            const attempt = m.headers?.[LINEAGE_HEADERS.attempt];
+          records.map((m) => {
+            const attempt = m.headers[LINEAGE_HEADERS.attempt];
             return {
               key: m.key ?? Buffer.alloc(0),
               value: m.value,
@@ -102,17 +99,11 @@ export class KafkajsTaskPort implements TaskKafkaPort {
           }),
         );
       },
-      onProgress: (_, position) => onProgress(position),
+      onProgress,
     }).catch((error: unknown) => {
       throw error instanceof StageError
         ? error
         : translateKafkaError(error, `restoring ${topic}-${partition}`);
     });
-    if (!result.complete) {
-      throw new RetriableError(
-        'REQUEST_TIMED_OUT',
-        `restoring ${topic}-${partition}: timed out before reaching offset ${endOffset}`,
-      );
-    }
   }
 }

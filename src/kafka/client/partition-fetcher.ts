@@ -1,0 +1,169 @@
+/**
+ * Reads a range of one partition with Fetch requests sent straight to its leader: no consumer group. A restore
+ * used to read through a throwaway group (kafkajs has no `assign()`), and every restore then paid a
+ * FindCoordinator, two JoinGroups, a SyncGroup, a LeaveGroup and a DeleteGroups, plus the broker's
+ * `group.initial.rebalance.delay.ms` (3 s by default) before its first record.
+ *
+ * Records are handed over as a kafkajs consumer would hand them: at read_committed, kafkajs's (patched) abort
+ * filter drops aborted transactions (abort-filter.ts); transaction markers are never handed over. The position
+ * moves past every complete record batch fetched, including batches made only of markers or aborted records and
+ * batches compaction emptied (the `batchesEndOffset` the decodeMessages patch records), as the Java consumer's
+ * does; a fetch that moves it nowhere is an error, never a loop.
+ */
+import type { Kafka } from 'kafkajs';
+import { RetriableError } from '../../errors/errors.js';
+import {
+  createInternalCluster,
+  ISOLATION_LEVEL,
+  type FetchedPartition,
+  type FetchedRecord,
+  type InternalCluster,
+  type Isolation,
+} from '../../kafkajs-internals/index.js';
+import { committedRecords } from './abort-filter.js';
+import { translateKafkaError } from './translate-error.js';
+
+/** Per Fetch: big enough that a fetch's round trip is small beside decoding it, small enough to hold a few. */
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+/** A leader that moved or a connection that broke: refresh the metadata and fetch again, this many times. */
+const ATTEMPTS = 6;
+const BACKOFF_MAX_MS = 1000;
+
+export interface PartitionRead {
+  topic: string;
+  partition: number;
+  isolation: Isolation;
+  /** First offset wanted; the log start when it is earlier (or not given). */
+  from?: bigint | undefined;
+  /** Stop once the position reaches this offset; records at or after it are not handed over. */
+  end: bigint;
+  onRecords: (records: FetchedRecord[]) => void;
+  /** Called after each fetch with the position reached. */
+  onProgress: (position: bigint) => Promise<void>;
+  /** Bytes per Fetch; smaller makes more fetches start inside a transaction (tests). */
+  fetchMaxBytes?: number | undefined;
+}
+
+export async function fetchPartitionRange(kafka: Kafka, read: PartitionRead): Promise<void> {
+  const cluster = createInternalCluster(kafka, { isolation: read.isolation });
+  const context = `reading ${read.topic}-${read.partition}`;
+  try {
+    await withRetries(cluster, context, async () => {
+      await cluster.connect();
+      await cluster.addTargetTopic(read.topic);
+    });
+    let position = await withRetries(cluster, context, () => logStart(cluster, read));
+    if (read.from !== undefined && read.from > position) position = read.from;
+    while (position < read.end) {
+      const from = position;
+      const fetched = await withRetries(cluster, context, () => fetchAt(cluster, read, from));
+      const next = nextPosition(fetched, from);
+      if (next <= from) {
+        throw new RetriableError(
+          'KAFKA_RETRIABLE',
+          `${context}: a fetch at offset ${from} returned nothing, below the end ${read.end}`,
+        );
+      }
+      const handed = handedOver(fetched, from, read.end, read.isolation);
+      if (handed.length > 0) read.onRecords(handed);
+      position = next < read.end ? next : read.end;
+      await read.onProgress(position);
+    }
+  } finally {
+    await cluster.disconnect().catch(() => undefined);
+  }
+}
+
+async function logStart(cluster: InternalCluster, read: PartitionRead): Promise<bigint> {
+  const [starts] = await cluster.fetchTopicsOffset([
+    { topic: read.topic, partitions: [{ partition: read.partition }], fromBeginning: true },
+  ]);
+  const start = starts?.partitions.find((p) => p.partition === read.partition)?.offset;
+  if (start === undefined) throw new Error(`topic ${read.topic} has no partition ${read.partition}`);
+  return BigInt(start);
+}
+
+async function fetchAt(
+  cluster: InternalCluster,
+  read: PartitionRead,
+  offset: bigint,
+): Promise<FetchedPartition> {
+  const { topic, partition } = read;
+  const [leader] = Object.keys(cluster.findLeaderForPartitions(topic, [partition]));
+  if (leader === undefined)
+    throw new RetriableError('LEADER_NOT_AVAILABLE', `no leader for ${topic}-${partition}`);
+  const broker = await cluster.findBroker({ nodeId: leader });
+  const maxBytes = read.fetchMaxBytes ?? FETCH_MAX_BYTES;
+  const response = await broker.fetch({
+    isolationLevel: ISOLATION_LEVEL[read.isolation],
+    // Below the end everything is there already; waiting could only add latency.
+    maxWaitTime: 0,
+    minBytes: 1,
+    maxBytes,
+    topics: [{ topic, partitions: [{ partition, fetchOffset: offset.toString(), maxBytes }] }],
+  });
+  const data = response.responses.flatMap((r) => r.partitions).find((p) => p.partition === partition);
+  if (data === undefined) {
+    throw new RetriableError('KAFKA_RETRIABLE', `the fetch of ${topic}-${partition} returned no data for it`);
+  }
+  return data;
+}
+
+/**
+ * Where the next fetch starts: after the last complete record batch fetched, or after its last record when the
+ * decoder did not say; never before `from` (then nothing was fetched past it).
+ */
+export function nextPosition(fetched: Pick<FetchedPartition, 'messages'>, from: bigint): bigint {
+  const { messages } = fetched;
+  const last = messages[messages.length - 1];
+  let next = from;
+  if (last !== undefined && BigInt(last.offset) >= next) next = BigInt(last.offset) + 1n;
+  if (messages.batchesEndOffset !== undefined) {
+    const batchesEnd = BigInt(messages.batchesEndOffset);
+    if (batchesEnd > next) next = batchesEnd;
+  }
+  return next;
+}
+
+/** The records of [from, end) a consumer at this isolation is handed, in offset order. */
+export function handedOver(
+  fetched: Pick<FetchedPartition, 'messages' | 'abortedTransactions'>,
+  from: bigint,
+  end: bigint,
+  isolation: Isolation,
+): FetchedRecord[] {
+  const { messages } = fetched;
+  // A fetch returns whole record batches: records before `from` were handed over by the previous one. Offsets
+  // only rise, so only the first and the last record need parsing to know whether anything is to be cut.
+  const fresh = startsBefore(messages, from) ? messages.filter((m) => BigInt(m.offset) >= from) : messages;
+  const visible =
+    isolation === 'read_committed'
+      ? committedRecords(fresh, fetched.abortedTransactions)
+      : fresh.filter((m) => !m.isControlRecord);
+  const last = visible[visible.length - 1];
+  return last !== undefined && BigInt(last.offset) >= end
+    ? visible.filter((m) => BigInt(m.offset) < end)
+    : visible;
+}
+
+function startsBefore(messages: readonly FetchedRecord[], offset: bigint): boolean {
+  const first = messages[0];
+  return first !== undefined && BigInt(first.offset) < offset;
+}
+
+async function withRetries<T>(
+  cluster: InternalCluster,
+  context: string,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  for (let i = 1; ; i += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const translated = translateKafkaError(error, context);
+      if (!(translated instanceof RetriableError) || i >= ATTEMPTS) throw translated;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(BACKOFF_MAX_MS, 100 * 2 ** (i - 1))));
+      await cluster.refreshMetadata().catch(() => undefined);
+    }
+  }
+}
