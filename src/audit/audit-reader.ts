@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { decodeRollup, MetricCodec, registryLookup, type RegistryAccess } from './metric-codec.js';
-import { headerStrings, LogReader, type PartitionLog } from './log-reader.js';
+import { headerStrings, LogReader, type PartitionLog, type RawRecord } from './log-reader.js';
 import type {
   AuditCulprit,
   AuditData,
@@ -96,63 +96,72 @@ async function committedOffsets(kafka: Kafka, groupId: string, topic: string): P
   }
 }
 
+/**
+ * Reads a topic one partition at a time, handing each partition's log to `onLog` before the next is read, so
+ * only one partition's raw records are held at once: callers keep what they take out of them. Returns what
+ * read_committed and read_uncommitted saw of the whole topic.
+ */
 async function readTopic(
   reader: LogReader,
   topic: string,
-  options: { upTo?: Map<number, bigint>; onProgress?: (topic: string, recordsRead: number) => void },
-): Promise<PartitionLog[]> {
-  const logs: PartitionLog[] = [];
-  let before = 0;
+  onLog: (log: PartitionLog) => void | Promise<void>,
+  onProgress?: (topic: string, recordsRead: number) => void,
+): Promise<AbortedCounts> {
+  const seen: AbortedCounts = { topic, committed: 0, uncommitted: 0 };
   for (const partition of await reader.partitions(topic)) {
-    const upTo = options.upTo?.get(partition);
+    const before = seen.uncommitted;
     const log = await reader.readPartition(topic, partition, {
-      ...(upTo === undefined ? {} : { upTo }),
-      onRecords: (n) => options.onProgress?.(topic, before + n),
+      onRecords: (n) => onProgress?.(topic, before + n),
     });
-    before += log.records;
-    logs.push(log);
+    seen.committed += log.view.visible.length;
+    seen.uncommitted += log.records;
+    await onLog(log);
   }
-  return logs;
+  return seen;
 }
 
-function counts(topic: string, logs: PartitionLog[]): AbortedCounts {
-  return {
-    topic,
-    committed: logs.reduce((n, l) => n + l.view.visible.length, 0),
-    uncommitted: logs.reduce((n, l) => n + l.records, 0),
-  };
-}
-
-/**
- * Every input record counted in full; those below the committed offsets decoded for the audit. One partition at
- * a time, so that only one partition's raw records are held while they are decoded: the audit keeps the decoded
- * ones only.
- */
+/** Every input record counted in full; those below the committed offsets decoded for the audit. */
 async function readInput(
   reader: LogReader,
   readUpTo: ReadonlyMap<number, bigint>,
   options: AuditReadOptions,
 ): Promise<{ input: AuditInputRecord[]; inputSeen: AbortedCounts }> {
-  const topic = options.topics.input;
   const codec = new MetricCodec(registryLookup(options.registry));
   const input: AuditInputRecord[] = [];
-  const inputSeen: AbortedCounts = { topic, committed: 0, uncommitted: 0 };
-  let before = 0;
-  for (const partition of await reader.partitions(topic)) {
-    const log = await reader.readPartition(topic, partition, {
-      onRecords: (n) => options.onProgress?.(topic, before + n),
-    });
-    before += log.records;
-    inputSeen.committed += log.view.visible.length;
-    inputSeen.uncommitted += log.records;
-    const upTo = readUpTo.get(partition) ?? 0n;
-    const audited = log.view.visible.filter((r) => BigInt(r.offset) < upTo);
-    await codec.prepare(audited.map((record) => record.value));
-    for (const record of audited) {
-      input.push({ partition, offset: BigInt(record.offset), decoded: codec.decode(record.value) });
-    }
-  }
+  const inputSeen = await readTopic(
+    reader,
+    options.topics.input,
+    async ({ partition, view }) => {
+      const upTo = readUpTo.get(partition) ?? 0n;
+      const audited = view.visible.filter((r) => BigInt(r.offset) < upTo);
+      await codec.prepare(audited.map((record) => record.value));
+      for (const record of audited) {
+        input.push({ partition, offset: BigInt(record.offset), decoded: codec.decode(record.value) });
+      }
+    },
+    options.onProgress,
+  );
   return { input, inputSeen };
+}
+
+/** What the audit keeps of a record the stage wrote: its headers, and the rollup or changelog entry it holds. */
+function writtenRecord(kind: WrittenTopic, partition: number, message: RawRecord): AuditWrittenRecord {
+  const record: AuditWrittenRecord = {
+    topic: kind,
+    partition,
+    offset: BigInt(message.offset),
+    headers: headerStrings(message.headers),
+  };
+  if (kind === 'output') {
+    const rollup = decodeRollup(message.value);
+    if (rollup !== null) record.rollup = rollup;
+  }
+  if (kind === 'changelog') {
+    // Copies: kafkajs's are views of the whole fetched response, which they would keep alive.
+    record.key = message.key && Buffer.from(message.key);
+    record.value = message.value && Buffer.from(message.value);
+  }
+  return record;
 }
 
 export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Promise<AuditRead> {
@@ -183,32 +192,15 @@ export async function readForAudit(kafka: Kafka, options: AuditReadOptions): Pro
     const aborted: AbortedCounts[] = [];
     const records: AuditWrittenRecord[] = [];
     for (const [kind, topic] of written) {
-      const logs = await readTopic(
+      const seen = await readTopic(
         reader,
         topic,
-        options.onProgress ? { onProgress: options.onProgress } : {},
+        ({ partition, view }) => {
+          for (const message of view.visible) records.push(writtenRecord(kind, partition, message));
+        },
+        options.onProgress,
       );
-      aborted.push(counts(topic, logs));
-      for (const log of logs) {
-        for (const message of log.view.visible) {
-          const record: AuditWrittenRecord = {
-            topic: kind,
-            partition: log.partition,
-            offset: BigInt(message.offset),
-            headers: headerStrings(message.headers),
-          };
-          if (kind === 'output') {
-            const rollup = decodeRollup(message.value);
-            if (rollup !== null) record.rollup = rollup;
-          }
-          if (kind === 'changelog') {
-            // Copies: kafkajs's are views of the whole fetched response, which they would keep alive.
-            record.key = message.key && Buffer.from(message.key);
-            record.value = message.value && Buffer.from(message.value);
-          }
-          records.push(record);
-        }
-      }
+      aborted.push(seen);
     }
     return {
       data: {
