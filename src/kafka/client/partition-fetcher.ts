@@ -23,8 +23,11 @@ import {
 import { committedRecords } from './abort-filter.js';
 import { translateKafkaError } from './translate-error.js';
 
-/** Per Fetch: big enough that a fetch's round trip is small beside decoding it, small enough to hold a few. */
-const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * Per Fetch, as the consumer fetches a partition: a task restores its partition while the others restore theirs,
+ * and 4 MiB read no faster (500k records: 1.54 and 1.44 s against 1.70 and 1.31 s).
+ */
+const FETCH_MAX_BYTES = 1024 * 1024;
 /** A leader that moved or a connection that broke: refresh the metadata and fetch again, this many times. */
 const ATTEMPTS = 6;
 const BACKOFF_MAX_MS = 1000;

@@ -6,7 +6,7 @@
 import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { FatalError } from '../../errors/errors.js';
 import { partitionRanges } from '../client/offsets.js';
-import { readToEnd } from '../client/topic-reader.js';
+import { fetchPartitionRange } from '../client/partition-fetcher.js';
 import { translateKafkaError } from '../client/translate-error.js';
 
 type RawHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
@@ -29,10 +29,13 @@ export interface ReadProgress {
 
 export interface TopicReadOptions {
   onProgress?: (progress: ReadProgress) => void;
-  timeoutMs?: number;
 }
 
-/** Calls `onRecord` for every record a read_committed consumer sees up to the end offsets at the start. */
+/**
+ * Calls `onRecord` for every record a read_committed consumer sees up to the end offsets at the start, partition
+ * by partition, by Fetch requests (partition-fetcher.ts): no consumer group, so no group ACL and no
+ * `group.initial.rebalance.delay.ms` before the first record.
+ */
 export async function readTopicRecords(
   kafka: Kafka,
   topic: string,
@@ -41,37 +44,37 @@ export async function readTopicRecords(
 ): Promise<{ records: number }> {
   const ranges = await partitionRanges(kafka, topic, 'read_committed');
   const total = [...ranges.values()].reduce((sum, r) => sum + (r.end - r.start), 0n);
-  const positions = new Map([...ranges].map(([p, r]) => [p, r.start]));
-  const starts = new Map(positions);
   let records = 0;
-  const result = await readToEnd(kafka, {
-    topic,
-    endOffsets: new Map([...ranges].map(([p, r]) => [p, r.end])),
-    groupIdPrefix: 'eos-rollup-dlq-reader',
-    timeoutMs: options.timeoutMs ?? 10 * 60_000,
-    onMessages: (partition, messages) => {
-      for (const m of messages) {
-        records += 1;
-        onRecord({
-          topic,
-          partition,
-          offset: BigInt(m.offset),
-          timestampMs: Number(m.timestamp),
-          key: m.key,
-          value: m.value,
-          headers: m.headers ?? {},
-        });
-      }
-    },
-    onProgress: (partition, position) => {
-      if (!options.onProgress) return;
-      positions.set(partition, position);
-      let read = 0n;
-      for (const [p, at] of positions) read += at - (starts.get(p) ?? at);
-      options.onProgress({ read: read > total ? total : read, total });
-    },
-  });
-  if (!result.complete) throw new Error(`could not read ${topic} to its end offsets in time`);
+  let before = 0n;
+  for (const [partition, range] of [...ranges].sort(([a], [b]) => a - b)) {
+    await fetchPartitionRange(kafka, {
+      topic,
+      partition,
+      isolation: 'read_committed',
+      from: range.start,
+      end: range.end,
+      onRecords: (messages) => {
+        for (const m of messages) {
+          records += 1;
+          onRecord({
+            topic,
+            partition,
+            offset: BigInt(m.offset),
+            timestampMs: Number(m.timestamp),
+            key: m.key,
+            value: m.value,
+            headers: m.headers,
+          });
+        }
+      },
+      onProgress: (position) => {
+        const read = before + position - range.start;
+        options.onProgress?.({ read: read > total ? total : read, total });
+        return Promise.resolve();
+      },
+    });
+    before += range.end - range.start;
+  }
   return { records };
 }
 
