@@ -249,6 +249,24 @@ export function outsideTheLog(c: Checkpoint, range: { start: bigint; end: bigint
   return `fingerprint offset ${c.fingerprint.offset} and checkpoint offset ${c.offset} not within [${range.start}, ${range.end}]`;
 }
 
+/**
+ * A committed transaction's last changelog record as a restore will read it back: its key, value and attempt
+ * header, at the offset the broker acknowledged; undefined when it wrote none or the broker did not say where.
+ */
+export function lastCommittedRecord(
+  changelog: readonly OutgoingRecord[],
+  acknowledged: Acknowledged | undefined,
+): (ChangelogRecord & { offset: bigint }) | undefined {
+  const last = changelog[changelog.length - 1];
+  if (last === undefined || acknowledged === undefined) return undefined;
+  return {
+    key: last.key ?? Buffer.alloc(0),
+    value: last.value,
+    attempt: headerText(last.headers[LINEAGE_HEADERS.attempt]),
+    offset: acknowledged.lastOffset,
+  };
+}
+
 /** The committed changelog record the task's state reflects last: the one a checkpoint's fingerprint must find. */
 export type LastWrite = { attempt: string } | { offset: bigint } | null;
 
@@ -309,18 +327,10 @@ export class TaskCheckpoint {
     acknowledged: Acknowledged | undefined,
     store: StateStore,
   ): void {
-    const last = changelog[changelog.length - 1];
-    if (last === undefined) return;
+    if (changelog.length === 0) return;
     this.lastWrite = { attempt: attemptId };
-    if (acknowledged === undefined) return;
-    // As the restore will read it back: the key, the value and the attempt header of the record at that offset.
-    const record = {
-      key: last.key ?? Buffer.alloc(0),
-      value: last.value,
-      attempt: headerText(last.headers[LINEAGE_HEADERS.attempt]),
-      offset: acknowledged.lastOffset,
-    };
-    this.saveIfDue(store, record);
+    const record = lastCommittedRecord(changelog, acknowledged);
+    if (record !== undefined) this.saveIfDue(store, record);
   }
 
   /** Resolves once no write is in flight. */

@@ -1,7 +1,8 @@
 /**
  * The assignment steps that rebuild a task (design §2): a fresh producer whose InitProducerId fences the previous
  * owner and settles its open transaction; only then the group's committed offset, which also settles a commit
- * whose outcome was unknown; the store restored from the changelog, read_committed, up to a stable end. The task
+ * whose outcome was unknown; the store restored from the changelog, read_committed, up to a stable end (or the
+ * state kept in memory since the task's last restore or commit brought up to it: retained-state.ts). The task
  * decides when to initialize and what to do with a failure; this only does the steps.
  */
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import { RetriableError } from '../errors/errors.js';
 import type { StageEvents } from '../observability/events.js';
 import {
   fingerprintOf,
+  MAX_CHECKPOINT_AGE_MS,
   outsideTheLog,
   type Fingerprint,
   type TakenCheckpoint,
@@ -17,7 +19,8 @@ import {
 import type { StateStore } from './state-store.js';
 import type { UnsettledCommits } from './commit-ledger.js';
 import type { FaultInjector } from './faults.js';
-import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from './ports.js';
+import type { Acknowledged, ChangelogRecord, OutgoingRecord, ProducerPort, TaskKafkaPort } from './ports.js';
+import { RetainedState } from './retained-state.js';
 import { LatestPerKey } from './latest-per-key.js';
 import { STATE_ROLLBACK, type StateRollbackPort } from './state-rollback.js';
 
@@ -26,6 +29,8 @@ import { STATE_ROLLBACK, type StateRollbackPort } from './state-rollback.js';
  * partition's live windows and those closed meanwhile in the stage's usual runs, and a bound on what is held.
  */
 const RESTORE_RUN_KEYS = 50_000;
+
+const IN_MEMORY = 'state in memory';
 
 /** RESTORE_STABLE_WAIT_MS's default; tasks built without the setting (engine tests) use it too. */
 export const DEFAULT_RESTORE_STABLE_WAIT_MS = 60_000;
@@ -44,6 +49,8 @@ export interface RestorerDependencies {
   sleep: (ms: number) => Promise<void>;
   /** How long a restore waits for the changelog's open transactions to end before this try fails. */
   restoreStableWaitMs?: number | undefined;
+  /** How old a checkpoint, or the state kept in memory, may be (maxCheckpointAgeMs). */
+  checkpointMaxAgeMs?: number | undefined;
 }
 
 export interface Initialized {
@@ -63,7 +70,11 @@ export class StateRestorer {
     private readonly isClosing: () => boolean,
     /** STATE_DIR's checkpoint of this task; undefined: every restore reads the whole changelog. */
     private readonly checkpoint?: TaskCheckpoint | undefined,
-  ) {}
+  ) {
+    this.retained = new RetainedState(deps.now, deps.checkpointMaxAgeMs ?? MAX_CHECKPOINT_AGE_MS);
+  }
+
+  private readonly retained: RetainedState;
 
   /**
    * Steps 1 to 3 of the assignment; `adopt` receives the new producer as soon as it exists, and `alongside` (the
@@ -115,14 +126,23 @@ export class StateRestorer {
     );
   }
 
+  /** A transaction's state was applied after its commit (see RetainedState). */
+  committed(changelog: readonly OutgoingRecord[], acknowledged: Acknowledged | undefined): void {
+    this.retained.committed(changelog, acknowledged);
+  }
+
   private async restore(): Promise<void> {
     const started = this.deps.now();
     // Taken (and deleted) before anything else: a checkpoint is left again only from this task's committed state.
     const taken = await this.checkpoint?.take();
+    const retained = this.retained.take();
     const rollback = this.deps.stateRollback ?? STATE_ROLLBACK;
-    if (!rollback.clearForRestore(this.store)) return;
     const range = await this.stableChangelogRange();
-    const tail = taken ? this.tailFrom(taken, range) : undefined;
+    const kept = this.keptInMemory(retained, range);
+    if (!kept && !rollback.clearForRestore(this.store)) return;
+    // Reported as the windows kept, unless the changelog refuses the state in memory below.
+    let keptWindows = kept ? this.store.size : undefined;
+    const tail = kept ?? (taken ? this.tailFrom(taken, range) : undefined);
     let fromCheckpoint = 0;
     let read: { records: number; last: ChangelogRecord | undefined };
     if (tail) {
@@ -133,14 +153,16 @@ export class StateRestorer {
       } catch (error) {
         const differs = fingerprintDiffers(error);
         if (!differs) throw error;
-        this.refuse('fingerprint differs', differs.message);
+        this.refuse('fingerprint differs', differs.message, kept ? IN_MEMORY : undefined);
         this.store.clear();
         fromCheckpoint = 0;
+        keptWindows = undefined;
         read = await this.read(range.end, undefined);
       }
     } else {
       read = await this.read(range.end, undefined);
     }
+    this.retained.restored(read.last);
     this.checkpoint?.restored(read.last, this.store);
     const { records } = read;
     const durationMs = this.deps.now() - started;
@@ -148,6 +170,7 @@ export class StateRestorer {
       partition: this.partition,
       records,
       fromCheckpoint,
+      ...(keptWindows === undefined ? {} : { keptInMemory: keptWindows }),
       windows: this.store.size,
       durationMs,
     });
@@ -155,6 +178,7 @@ export class StateRestorer {
       {
         records,
         fromCheckpoint,
+        ...(keptWindows === undefined ? {} : { keptInMemory: keptWindows }),
         tailRecords: records,
         windows: this.store.size,
         durationMs,
@@ -162,6 +186,31 @@ export class StateRestorer {
       },
       'state restored',
     );
+  }
+
+  /**
+   * The state this task holds in memory, kept to read only the changelog after it (RetainedState), or undefined
+   * (logged why when there was one): the store is then emptied and restored.
+   */
+  private keptInMemory(
+    retained: ReturnType<RetainedState['take']>,
+    range: { start: bigint; end: bigint },
+  ): { entries: readonly []; fingerprint: Fingerprint } | undefined {
+    if (retained === undefined) return undefined;
+    if ('refused' in retained) {
+      this.refuse('too old', retained.refused, IN_MEMORY);
+      return undefined;
+    }
+    const { fingerprint } = retained;
+    if (fingerprint.offset < range.start || fingerprint.offset >= range.end) {
+      this.refuse(
+        'offset outside the log',
+        `fingerprint offset ${fingerprint.offset} not within [${range.start}, ${range.end})`,
+        IN_MEMORY,
+      );
+      return undefined;
+    }
+    return { entries: [], fingerprint };
   }
 
   /** The checkpoint to load and where its tail starts, or undefined (logged why) for a full restore. */
@@ -181,8 +230,8 @@ export class StateRestorer {
     return taken.checkpoint;
   }
 
-  private refuse(reason: string, detail: string): void {
-    this.log.info({ reason, detail }, `state checkpoint not used (${reason}): full restore`);
+  private refuse(reason: string, detail: string, what = 'state checkpoint'): void {
+    this.log.info({ reason, detail }, `${what} not used (${reason}): full restore`);
   }
 
   /**

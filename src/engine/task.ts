@@ -584,10 +584,14 @@ export class PartitionTask {
     }
     // 7. Only now does the state change become real.
     prepared.storeTx.apply();
+    const changelogAcknowledged = changelogWritten.find(
+      (a) => a.topic === this.deps.topics.changelog && a.partition === this.partition,
+    );
+    this.restorer.committed(prepared.changelog, changelogAcknowledged);
     this.checkpoint?.committed(
       prepared.attemptId,
       prepared.changelog,
-      changelogWritten.find((a) => a.topic === this.deps.topics.changelog && a.partition === this.partition),
+      changelogAcknowledged,
       this.processor.store,
     );
     this.nextOffset = endOffset;

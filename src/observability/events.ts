@@ -19,6 +19,8 @@ export interface StageEventMap {
     partition: number;
     records: number;
     fromCheckpoint?: number;
+    /** Windows kept in memory from before a re-initialization, the changelog read from their last record on. */
+    keptInMemory?: number;
     windows: number;
     durationMs: number;
   };

@@ -565,6 +565,73 @@ test('a commit whose outcome is unknown is settled by re-reading the committed o
   await assertFinalOutcome(h);
 });
 
+/** Each `task.restored` of the harness's task, in order. */
+function restores(h: Harness): StageEventMap['task.restored'][] {
+  const seen: StageEventMap['task.restored'][] = [];
+  h.events.on('task.restored', (e) => seen.push(e));
+  return seen;
+}
+
+test('re-initializing after a failed commit keeps the state in memory and reads the changelog only from its last record', async () => {
+  const h = setup();
+  const restored = restores(h);
+  await poll(h); // assignment: a full restore of the empty changelog
+  await poll(h); // transaction 1 commits
+  h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'commit failed'));
+  await poll(h); // transaction 2 fails and is aborted
+  assert.equal(h.broker.injected.length, 1, 'the commit really failed');
+  await poll(h); // re-initialization
+  assert.equal(restored.length, 2);
+  const again = restored[1];
+  assert.ok(again?.keptInMemory !== undefined && again.keptInMemory > 0, 'the windows in memory were kept');
+  assert.equal(again.records, 0, 'nothing after the last committed changelog record was read');
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('a commit that landed though its outcome was unknown is read back over the state kept in memory', async () => {
+  const h = setup();
+  const restored = restores(h);
+  await poll(h);
+  await poll(h);
+  const changelogBefore = h.broker.records(CHANGELOG, P).length;
+  h.broker.failAt('commit', 1, () => new CommitOutcomeUnknownError('commit timed out'), {
+    afterEffect: true,
+  });
+  await poll(h);
+  const landed = h.broker.records(CHANGELOG, P).length - changelogBefore;
+  assert.ok(landed > 0, 'the transaction did commit changelog records');
+  await poll(h); // re-initialization
+  const again = restored[1];
+  assert.ok(again?.keptInMemory !== undefined, 'the state in memory was kept');
+  assert.equal(again.records, landed, "exactly the landed transaction's changelog records were read");
+  assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  await runToEnd(h);
+  await assertFinalOutcome(h);
+});
+
+test('the state in memory is not kept when its last record is not where the broker said, nor when it is too old', async () => {
+  for (const spoil of ['fingerprint', 'age'] as const) {
+    const h = setup();
+    const restored = restores(h);
+    await poll(h);
+    if (spoil === 'fingerprint') h.broker.acknowledgeSkew = -1n;
+    await poll(h); // transaction 1 commits; its acknowledged offset is one short when spoiled
+    h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'commit failed'));
+    await poll(h);
+    if (spoil === 'age') h.clock.value += 12 * 3_600_000 + 1;
+    await poll(h); // re-initialization: a full restore
+    const again = restored[1];
+    assert.ok(again, `${spoil}: restored again`);
+    assert.equal(again.keptInMemory, undefined, `${spoil}: restored in full`);
+    assert.equal(again.records, h.broker.records(CHANGELOG, P).length, `${spoil}: the whole changelog read`);
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    await runToEnd(h);
+    await assertFinalOutcome(h);
+  }
+});
+
 test('a registry failure opens no transaction and dead-letters nothing', async () => {
   const h = setup();
   await poll(h); // assignment
