@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Producer } from 'kafkajs';
@@ -158,6 +158,7 @@ export function startStage(
   let log = '';
   // EOS_ROLLUP_TEST_LOG_DIR keeps every stage's full log for a post-mortem.
   const logDir = process.env.EOS_ROLLUP_TEST_LOG_DIR;
+  if (logDir) mkdirSync(logDir, { recursive: true });
   const logFile = logDir
     ? join(logDir, `${names.appId}-${extraEnv.INSTANCE_ID ?? String(child.pid)}.log`)
     : undefined;
