@@ -8,8 +8,6 @@
  *   records, and a transaction left open) sees exactly what Kafka's Java console consumer sees read_committed.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, Producer } from 'kafkajs';
@@ -19,7 +17,7 @@ import { deadLetterHeaders } from '../../src/engine/dead-letter.js';
 import { lineageHeaders } from '../../src/engine/lineage.js';
 import { encodeAggregate, encodeWindowKey } from '../../src/rollup/changelog-codec.js';
 import { metrics } from '../../src/tools/workload.js';
-import { repoRoot } from '../../scripts/stack/paths.js';
+import { javaReadCommitted } from '../support/java-console-consumer.js';
 import { readAll, uniqueName } from '../support/kafka.js';
 import {
   createPipeline,
@@ -172,47 +170,6 @@ test('a valid record dead-lettered processing-failed is a violation unless decla
   );
 });
 
-/** `Partition:N\tOffset:M` lines of Kafka's Java console consumer, read_committed, until it idles. */
-function javaReadCommitted(brokers: string, topic: string): Promise<string[]> {
-  const args = [
-    'kafka-console-consumer',
-    '--bootstrap-server',
-    brokers,
-    '--topic',
-    topic,
-    '--from-beginning',
-    '--isolation-level',
-    'read_committed',
-    '--property',
-    'print.partition=true',
-    '--property',
-    'print.offset=true',
-    '--property',
-    'print.value=false',
-    '--timeout-ms',
-    '15000',
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(repoRoot(), 'scripts', 'kafka-tool'), args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    // It exits non-zero on its idle timeout; what it printed is the answer, and its summary line proves it ran.
-    child.on('exit', () => {
-      if (!/Processed a total of \d+ messages/.test(err)) {
-        reject(new Error(`the console consumer did not finish:\n${err.slice(-2000)}`));
-        return;
-      }
-      const lines = out.split('\n').filter((l) => l.startsWith('Partition:'));
-      resolve(lines.map((l) => l.replace(/\s+/g, ' ').trim()));
-    });
-  });
-}
-
 test('negative control: interleaved aborts of two upstream producers; the auditor’s reader matches Java record for record', async () => {
   const partitions = 2;
   const names = await createPipeline(suite.kafka, partitions);
@@ -279,7 +236,14 @@ test('negative control: interleaved aborts of two upstream producers; the audito
     } finally {
       await reader.close();
     }
-    const java = await javaReadCommitted(suite.env.brokers, names.input);
+    const java = (
+      await javaReadCommitted({
+        brokers: suite.env.brokers,
+        topic: names.input,
+        print: ['partition', 'offset'],
+        idleMs: 15_000,
+      })
+    ).map((line) => line.replace(/\s+/g, ' ').trim());
     const kafkajs = await readAll(suite.kafka, names.input, { timeoutMs: 20_000 });
     console.log(
       `# visible: auditor ${ours.length}, java ${java.length}, kafkajs read_committed ${kafkajs.records.length}; ` +

@@ -16,10 +16,7 @@
  * read_uncommitted proves the aborted records are really in the log.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Kafka, Producer, Transaction } from 'kafkajs';
 import { audit, formatReport } from '../../src/audit/auditor.js';
@@ -33,8 +30,8 @@ import {
   type FetchedRecord,
 } from '../../src/kafkajs-internals/index.js';
 import type { AvroEncoder } from '../../src/serde/avro-encoder.js';
-import { repoRoot } from '../../scripts/stack/paths.js';
 import { originalFilterAbortedMessages } from '../../test/kafka/kafkajs-original-abort-filter.js';
+import { javaReadCommitted } from '../support/java-console-consumer.js';
 import { readAll, uniqueName, withAdmin } from '../support/kafka.js';
 import {
   compareRollups,
@@ -215,45 +212,20 @@ async function buildInput(kafka: Kafka): Promise<Built> {
 }
 
 /** Offset → key of every record Kafka's Java console consumer returns under read_committed. */
-async function javaReadCommitted(topic: string): Promise<Map<bigint, string>> {
-  const child = spawn(
-    'bash',
-    [
-      join(repoRoot(), 'scripts', 'kafka-tool'),
-      'kafka-console-consumer',
-      '--bootstrap-server',
-      suite.env.brokers,
-      '--topic',
-      topic,
-      '--partition',
-      '0',
-      '--offset',
-      'earliest',
-      '--isolation-level',
-      'read_committed',
-      '--timeout-ms',
-      '20000',
-      '--property',
-      'print.offset=true',
-      '--property',
-      'print.key=true',
-      '--property',
-      'print.value=false',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  assert.equal(code, 0, `kafka-console-consumer failed:\n${err.slice(-2000)}`);
+async function javaRecords(topic: string): Promise<Map<bigint, string>> {
+  const lines = await javaReadCommitted({
+    brokers: suite.env.brokers,
+    topic,
+    partition: 0,
+    print: ['offset', 'key'],
+    idleMs: 20_000,
+  });
   const records = new Map<bigint, string>();
-  for (const line of out.split('\n')) {
+  for (const line of lines) {
     const match = /^Offset:(\d+)\t(.*)$/.exec(line);
-    if (match?.[1] !== undefined) records.set(BigInt(match[1]), match[2] ?? '');
+    assert.ok(match?.[1] !== undefined, `a console consumer line: ${line}`);
+    records.set(BigInt(match[1]), match[2] ?? '');
   }
-  assert.match(err, new RegExp(`Processed a total of ${records.size} messages`), err.slice(-2000));
   return records;
 }
 
@@ -393,7 +365,7 @@ let preparing: Promise<{ built: Built; java: Map<bigint, string> }> | undefined;
 function prepared(): Promise<{ built: Built; java: Map<bigint, string> }> {
   preparing ??= (async () => {
     const built = await buildInput(suite.kafka);
-    return { built, java: await javaReadCommitted(built.names.input) };
+    return { built, java: await javaRecords(built.names.input) };
   })();
   return preparing;
 }

@@ -11,97 +11,37 @@
  * read through, and each must see the same records and reach the end.
  */
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import type { Kafka } from 'kafkajs';
-import { repoRoot } from '../../scripts/stack/paths.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { fetchPartitionRange } from '../../src/kafka/client/partition-fetcher.js';
 import { readToEnd } from '../../src/kafka/client/topic-reader.js';
-import { testEnvironment, type TestEnvironment } from '../support/environment.js';
+import {
+  awaitCleaned,
+  CLEANED_WITHIN_SECONDS,
+  produceAlone,
+  SEGMENT_FILLER,
+  segmentRoll,
+} from '../support/compacted-segments.js';
+import { testEnvironment } from '../support/environment.js';
 import { createTopicsWithConfig, testKafka, uniqueName } from '../support/kafka.js';
-
-/** One idempotent producer per record: each record is its own batch, the last of its producer. */
-async function produceAlone(kafka: Kafka, topic: string, key: string, value: string): Promise<void> {
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
-  await producer.connect();
-  try {
-    await producer.send({ topic, messages: [{ key, value }] });
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-/** Offsets and keys as Kafka's Java console consumer (read_committed) sees the topic. */
-async function javaView(env: TestEnvironment, topic: string): Promise<string[]> {
-  const tool = join(repoRoot(), 'scripts/kafka-tool');
-  const { stdout } = await promisify(execFile)(
-    tool,
-    [
-      'kafka-console-consumer',
-      ...['--bootstrap-server', env.brokers, '--topic', topic, '--from-beginning'],
-      ...['--isolation-level', 'read_committed', '--timeout-ms', '5000'],
-      ...[
-        '--property',
-        'print.offset=true',
-        '--property',
-        'print.key=true',
-        '--property',
-        'print.value=false',
-      ],
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  ).catch((error: unknown) => {
-    // It exits 1 when its --timeout-ms passes, which is how it stops at the end of the topic.
-    const stdout = (error as { stdout?: unknown }).stdout;
-    return { stdout: typeof stdout === 'string' ? stdout : '' };
-  });
-  return [...stdout.matchAll(/^Offset:(\d+)\s+(\S+)/gm)].map((m) => `${m[1]}:${m[2]}`);
-}
 
 test('a reader moves past a batch emptied by compaction at the end of a segment, as the Java consumer does', async () => {
   const env = await testEnvironment();
   const kafka = testKafka(env);
   const topic = uniqueName('liveness-compacted');
-  // Segments of at most 1 MB, rolled after 500 ms, cleaned as soon as possible.
-  await createTopicsWithConfig(kafka, [
-    {
-      topic,
-      partitions: 1,
-      config: {
-        'cleanup.policy': 'compact',
-        'segment.bytes': '1048576',
-        'segment.ms': '500',
-        'min.cleanable.dirty.ratio': '0.001',
-        'min.compaction.lag.ms': '0',
-        'delete.retention.ms': '0',
-      },
-    },
-  ]);
+  await createTopicsWithConfig(kafka, [{ topic, partitions: 1, config: CLEANED_WITHIN_SECONDS }]);
   // Segment 1: a (600 KB) at 0, b at 1. Segment 2: b again (600 KB) at 2. Segment 3 (active): d at 3. The
   // cleaner empties the batch at 1 (superseded by 2) but keeps it, its producer's last; the two large segments
   // are too big to be cleaned into one, so segment 1 ends with that empty batch.
-  const large = 'x'.repeat(600 * 1024);
-  await produceAlone(kafka, topic, 'a', large);
+  await produceAlone(kafka, topic, 'a', SEGMENT_FILLER);
   await produceAlone(kafka, topic, 'b', 'small');
-  await sleep(1000);
-  await produceAlone(kafka, topic, 'b', large);
-  await sleep(1000);
+  await segmentRoll();
+  await produceAlone(kafka, topic, 'b', SEGMENT_FILLER);
+  await segmentRoll();
   await produceAlone(kafka, topic, 'd', 'small');
 
   const cleaned = ['0:a', '2:b', '3:d'];
-  let reference: string[] = [];
-  for (let attempt = 0; attempt < 20 && reference.join() !== cleaned.join(); attempt += 1) {
-    await sleep(1000);
-    reference = await javaView(env, topic);
-  }
+  const reference = await awaitCleaned(env, topic, cleaned);
   assert.deepEqual(reference, cleaned, 'the log cleaner removed the record at offset 1 (Java consumer view)');
 
   const seen: string[] = [];

@@ -15,6 +15,8 @@ import { RetriableError } from '../../errors/errors.js';
 import {
   createInternalCluster,
   ISOLATION_LEVEL,
+  type AbortedTransaction,
+  type AbortFilterMessage,
   type FetchedPartition,
   type FetchedRecord,
   type InternalCluster,
@@ -40,39 +42,52 @@ export interface PartitionRead {
   end: bigint;
   onRecords: (records: FetchedRecord[]) => void;
   /** Called after each fetch with the position reached. */
-  onProgress: (position: bigint) => Promise<void>;
+  onProgress?: ((position: bigint) => Promise<void>) | undefined;
   /** Bytes per Fetch; smaller makes more fetches start inside a transaction (tests). */
   fetchMaxBytes?: number | undefined;
 }
 
 export async function fetchPartitionRange(kafka: Kafka, read: PartitionRead): Promise<void> {
   const cluster = createInternalCluster(kafka, { isolation: read.isolation });
-  const context = `reading ${read.topic}-${read.partition}`;
   try {
-    await withRetries(cluster, context, async () => {
+    await withRetries(cluster, contextOf(read), async () => {
       await cluster.connect();
       await cluster.addTargetTopic(read.topic);
     });
-    let position = await withRetries(cluster, context, () => logStart(cluster, read));
-    if (read.from !== undefined && read.from > position) position = read.from;
-    while (position < read.end) {
-      const from = position;
-      const fetched = await withRetries(cluster, context, () => fetchAt(cluster, read, from));
-      const next = nextPosition(fetched, from);
-      if (next <= from) {
-        throw new RetriableError(
-          'KAFKA_RETRIABLE',
-          `${context}: a fetch at offset ${from} returned nothing, below the end ${read.end}`,
-        );
-      }
-      const handed = handedOver(fetched, from, read.end, read.isolation);
-      if (handed.length > 0) read.onRecords(handed);
-      position = next < read.end ? next : read.end;
-      await read.onProgress(position);
-    }
+    await readPartitionRange(cluster, read);
   } finally {
     await cluster.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * The same read on a cluster the caller keeps connected between reads, with the topic among its targets (the
+ * attempts journal reads its partition's tail at every task start). The cluster's isolation must be the read's:
+ * it decides the end ListOffsets reports.
+ */
+export async function readPartitionRange(cluster: InternalCluster, read: PartitionRead): Promise<void> {
+  const context = contextOf(read);
+  let position = await withRetries(cluster, context, () => logStart(cluster, read));
+  if (read.from !== undefined && read.from > position) position = read.from;
+  while (position < read.end) {
+    const from = position;
+    const fetched = await withRetries(cluster, context, () => fetchAt(cluster, read, from));
+    const next = nextPosition(fetched, from);
+    if (next <= from) {
+      throw new RetriableError(
+        'KAFKA_RETRIABLE',
+        `${context}: a fetch at offset ${from} returned nothing, below the end ${read.end}`,
+      );
+    }
+    const handed = handedOver(fetched, from, read.end, read.isolation);
+    if (handed.length > 0) read.onRecords(handed);
+    position = next < read.end ? next : read.end;
+    if (read.onProgress) await read.onProgress(position);
+  }
+}
+
+function contextOf(read: PartitionRead): string {
+  return `reading ${read.topic}-${read.partition}`;
 }
 
 async function logStart(cluster: InternalCluster, read: PartitionRead): Promise<bigint> {
@@ -84,9 +99,10 @@ async function logStart(cluster: InternalCluster, read: PartitionRead): Promise<
   return BigInt(start);
 }
 
-async function fetchAt(
+/** One Fetch of one partition at `offset`, from its leader as the cluster's metadata has it. */
+export async function fetchAt(
   cluster: InternalCluster,
-  read: PartitionRead,
+  read: Pick<PartitionRead, 'topic' | 'partition' | 'isolation' | 'fetchMaxBytes'>,
   offset: bigint,
 ): Promise<FetchedPartition> {
   const { topic, partition } = read;
@@ -110,11 +126,19 @@ async function fetchAt(
   return data;
 }
 
+/** Fetched records as the position arithmetic reads them; tests build them by hand. */
+export type FetchedMessages<M extends AbortFilterMessage> = readonly M[] & {
+  readonly batchesEndOffset?: string;
+};
+
 /**
  * Where the next fetch starts: after the last complete record batch fetched, or after its last record when the
  * decoder did not say; never before `from` (then nothing was fetched past it).
  */
-export function nextPosition(fetched: Pick<FetchedPartition, 'messages'>, from: bigint): bigint {
+export function nextPosition(
+  fetched: { messages: FetchedMessages<AbortFilterMessage> },
+  from: bigint,
+): bigint {
   const { messages } = fetched;
   const last = messages[messages.length - 1];
   let next = from;
@@ -127,16 +151,18 @@ export function nextPosition(fetched: Pick<FetchedPartition, 'messages'>, from: 
 }
 
 /** The records of [from, end) a consumer at this isolation is handed, in offset order. */
-export function handedOver(
-  fetched: Pick<FetchedPartition, 'messages' | 'abortedTransactions'>,
+export function handedOver<M extends AbortFilterMessage>(
+  fetched: { messages: FetchedMessages<M>; abortedTransactions?: readonly AbortedTransaction[] },
   from: bigint,
   end: bigint,
   isolation: Isolation,
-): FetchedRecord[] {
+): M[] {
   const { messages } = fetched;
   // A fetch returns whole record batches: records before `from` were handed over by the previous one. Offsets
   // only rise, so only the first and the last record need parsing to know whether anything is to be cut.
-  const fresh = startsBefore(messages, from) ? messages.filter((m) => BigInt(m.offset) >= from) : messages;
+  const fresh: readonly M[] = startsBefore(messages, from)
+    ? messages.filter((m) => BigInt(m.offset) >= from)
+    : messages;
   const visible =
     isolation === 'read_committed'
       ? committedRecords(fresh, fetched.abortedTransactions)
@@ -147,7 +173,7 @@ export function handedOver(
     : visible;
 }
 
-function startsBefore(messages: readonly FetchedRecord[], offset: bigint): boolean {
+function startsBefore(messages: readonly AbortFilterMessage[], offset: bigint): boolean {
   const first = messages[0];
   return first !== undefined && BigInt(first.offset) < offset;
 }

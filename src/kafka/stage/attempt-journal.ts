@@ -2,18 +2,16 @@
  * The processing-attempts journal on kafkajs: a compacted topic `<APP_ID>-processing-attempts` with the input's
  * partition count, one key per input partition (`<input topic>/<partition>`) in the partition of the same
  * number, JSON values. Written outside any transaction (it must survive the transaction it guards) by one
- * idempotent producer with acks=all, awaited; read by one Fetch of the partition's tail (no consumer group to
- * join at every task start), folded in order: entries and tombstones replace, a release takes back only the
+ * idempotent producer with acks=all, awaited; its partition's tail is read by Fetch requests to the leader
+ * (partition-fetcher.ts: no consumer group to join at every task start, and past the batches compaction emptied,
+ * which a fetch at the end of a cleaned segment returns alone), folded in order: entries and tombstones replace, a release takes back only the
  * entry it names (attempt-ownership.ts). The partition holds one key only, so its tail is that key's history.
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { currentAttempt, type JournalRecord } from '../../engine/attempt-ownership.js';
 import type { AttemptEntry, AttemptJournalPort, AttemptStamp, JournaledAttempt } from '../../engine/ports.js';
-import {
-  createInternalCluster,
-  type FetchedRecord,
-  type InternalCluster,
-} from '../../kafkajs-internals/index.js';
+import { createInternalCluster, type InternalCluster } from '../../kafkajs-internals/index.js';
+import { readPartitionRange } from '../client/partition-fetcher.js';
 import { translateKafkaError } from '../client/translate-error.js';
 import { LazyConnection } from '../client/lazy-connection.js';
 
@@ -125,13 +123,6 @@ function parseEntry(fields: Record<string, unknown>): AttemptEntry | undefined {
   return { offset: BigInt(offset), attempts, isolated, isolateUntil: BigInt(isolateUntil) };
 }
 
-/**
- * read_uncommitted on purpose, and no abort filter needed: only the idempotent producer above writes this topic,
- * never inside a transaction, so it holds no transactional record, aborted or not, and no marker. Its last
- * record is the journal's latest entry under either isolation level; read_committed would add nothing but a
- * wait behind the last stable offset if anything ever left a transaction open on it.
- */
-const READ_UNCOMMITTED = 0;
 /** One record is ~250 bytes; the broker returns at least the whole batch holding the wanted offset anyway. */
 const FETCH_MAX_BYTES = 64 * 1024;
 /**
@@ -168,6 +159,10 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });
+    // read_uncommitted on purpose, and no abort filter needed: only the idempotent producer above writes this
+    // topic, never inside a transaction, so it holds no transactional record, aborted or not, and no marker. Its
+    // last record is the journal's latest entry under either isolation level; read_committed would add nothing
+    // but a wait behind the last stable offset if anything ever left a transaction open on it.
     this.cluster = createInternalCluster(kafka, { isolation: 'read_uncommitted' });
   }
 
@@ -179,22 +174,24 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
       ]);
       const end = BigInt(ends?.partitions.find((p) => p.partition === partition)?.offset ?? '0');
       if (end === 0n) return undefined;
+      const key = attemptKey(this.inputTopic, partition);
       const records: JournalRecord[] = [];
-      let position = end > TAIL_RECORDS ? end - TAIL_RECORDS : 0n;
-      while (position < end) {
-        const messages = await this.fetchFrom(partition, position);
-        const next = messages.filter((m) => BigInt(m.offset) >= position);
-        if (next.length === 0) break;
-        for (const message of next) {
-          // Another key there (the input topic was renamed under the same APP_ID): no entry of ours.
-          records.push(
-            message.key?.toString('utf8') === attemptKey(this.inputTopic, partition)
-              ? decodeJournalRecord(message.value)
-              : { kind: 'clear' },
-          );
-        }
-        position = BigInt(next[next.length - 1]?.offset ?? end) + 1n;
-      }
+      await readPartitionRange(this.cluster, {
+        topic: this.topic,
+        partition,
+        isolation: 'read_uncommitted',
+        from: end > TAIL_RECORDS ? end - TAIL_RECORDS : 0n,
+        end,
+        fetchMaxBytes: FETCH_MAX_BYTES,
+        onRecords: (messages) => {
+          for (const message of messages) {
+            // Another key there (the input topic was renamed under the same APP_ID): no entry of ours.
+            records.push(
+              message.key?.toString('utf8') === key ? decodeJournalRecord(message.value) : { kind: 'clear' },
+            );
+          }
+        },
+      });
       return currentAttempt(records);
     } catch (error) {
       // Leadership may have moved: look again next time.
@@ -212,29 +209,6 @@ export class KafkajsAttemptJournal implements AttemptJournalPort {
 
   release(partition: number, own: AttemptStamp, restore: JournaledAttempt | undefined): Promise<void> {
     return this.send(partition, encodeAttemptRelease(own, restore, this.writer, Date.now()));
-  }
-
-  private async fetchFrom(partition: number, offset: bigint): Promise<FetchedRecord[]> {
-    const [nodeId] = Object.entries(this.cluster.findLeaderForPartitions(this.topic, [partition])).map(
-      ([id]) => id,
-    );
-    if (nodeId === undefined) throw new Error(`no leader for ${this.topic}-${partition}`);
-    const broker = await this.cluster.findBroker({ nodeId });
-    const response = await broker.fetch({
-      isolationLevel: READ_UNCOMMITTED,
-      maxWaitTime: 0,
-      minBytes: 1,
-      maxBytes: FETCH_MAX_BYTES,
-      topics: [
-        {
-          topic: this.topic,
-          partitions: [{ partition, fetchOffset: offset.toString(), maxBytes: FETCH_MAX_BYTES }],
-        },
-      ],
-    });
-    return (
-      response.responses.flatMap((r) => r.partitions).find((p) => p.partition === partition)?.messages ?? []
-    );
   }
 
   private async send(partition: number, value: Buffer | null): Promise<void> {
