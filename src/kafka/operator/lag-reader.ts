@@ -6,22 +6,21 @@
  *   (read_committed, no wait) per partition, so lag in seconds is the age of the oldest unread record;
  * - the input's retention.ms (DescribeConfigs, cached), which lag in seconds must stay well below.
  * kafkajs has no public call for a fetch at a given offset without joining a group, so, like client/offsets.ts,
- * this uses a cluster from kafkajs-internals (kafkajs is pinned to 2.2.4); connections are kept between lookups.
+ * this uses a cluster from kafkajs-internals (kafkajs is pinned to 2.2.4), and fetches as the partition fetcher
+ * does; connections are kept between lookups.
  */
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import {
   createInternalCluster,
   type AbortFilterMessage,
   type AbortedTransaction,
-  type FetchedPartition,
   type FetchedRecord,
   type InternalCluster,
 } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
-import { committedRecords } from '../client/abort-filter.js';
+import { fetchAt, handedOver, nextPosition, type FetchedMessages } from '../client/partition-fetcher.js';
 import { LazyConnection } from '../client/lazy-connection.js';
 
-const READ_COMMITTED = 1;
 /** Per request: the broker still returns the whole first record batch, however large (KIP-74). */
 const FETCH_PARTITION_MAX_BYTES = 1024;
 /** A batch of markers or aborted records at the position: look once more, past it. */
@@ -141,15 +140,21 @@ export class KafkaLagReader {
   private async readOldestTimestamps(samples: PartitionOffsetsSample[]): Promise<void> {
     await Promise.all(
       samples.map(async (sample) => {
+        const { partition, lastStableOffset } = sample;
         const committed = sample.committedOffset ?? sample.logStartOffset;
         let position = committed < sample.logStartOffset ? sample.logStartOffset : committed;
-        for (
-          let round = 0;
-          round < MAX_FETCHES_PER_PARTITION && position < sample.lastStableOffset;
-          round++
-        ) {
-          const fetched = await this.fetchAt(sample.partition, position);
-          const found = firstReadableRecord(fetched?.messages ?? [], position, fetched?.abortedTransactions);
+        for (let round = 0; round < MAX_FETCHES_PER_PARTITION && position < lastStableOffset; round++) {
+          const fetched = await fetchAt(
+            this.cluster,
+            {
+              topic: this.topic,
+              partition,
+              isolation: 'read_committed',
+              fetchMaxBytes: FETCH_PARTITION_MAX_BYTES,
+            },
+            position,
+          );
+          const found = firstReadableRecord(fetched, position, lastStableOffset);
           if (found.timestampMs !== undefined) {
             sample.oldestUnreadTimestampMs = found.timestampMs;
             return;
@@ -160,43 +165,26 @@ export class KafkaLagReader {
       }),
     );
   }
-
-  private async fetchAt(partition: number, position: bigint): Promise<FetchedPartition | undefined> {
-    const [nodeId] = Object.keys(this.cluster.findLeaderForPartitions(this.topic, [partition]));
-    if (nodeId === undefined) return undefined;
-    const broker = await this.cluster.findBroker({ nodeId });
-    const response = await broker.fetch({
-      isolationLevel: READ_COMMITTED,
-      maxWaitTime: 0,
-      minBytes: 1,
-      maxBytes: FETCH_PARTITION_MAX_BYTES,
-      topics: [
-        {
-          topic: this.topic,
-          partitions: [{ partition, fetchOffset: position.toString(), maxBytes: FETCH_PARTITION_MAX_BYTES }],
-        },
-      ],
-    });
-    return response.responses
-      .find((t) => t.topicName === this.topic)
-      ?.partitions.find((p) => p.partition === partition);
-  }
 }
 
 /**
- * The first data record at or after `position` that a read_committed consumer would be handed, as kafkajs's
- * (patched) filter decides: not a transaction marker, not part of an aborted transaction. Otherwise, where to
- * look next: after the last record this fetch returned.
+ * The first data record in [position, end) that a read_committed consumer would be handed, as the partition
+ * fetcher decides (kafkajs's patched abort filter; no transaction marker). Otherwise, where to look next: past
+ * every complete batch this fetch returned, including batches of markers, of aborted records, or emptied by
+ * compaction.
  */
 export function firstReadableRecord(
-  records: readonly TimestampedRecord[],
+  fetched: {
+    messages: FetchedMessages<TimestampedRecord>;
+    abortedTransactions?: readonly AbortedTransaction[];
+  },
   position: bigint,
-  abortedTransactions: readonly AbortedTransaction[] = [],
+  end: bigint,
 ): { timestampMs?: number; nextPosition?: bigint } {
-  const readable = committedRecords(records, abortedTransactions).find((r) => BigInt(r.offset) >= position);
+  const readable = handedOver(fetched, position, end, 'read_committed')[0];
   if (readable) return { timestampMs: Number(readable.timestamp) };
-  const last = records.at(-1);
-  return last === undefined ? {} : { nextPosition: BigInt(last.offset) + 1n };
+  const next = nextPosition(fetched, position);
+  return next > position ? { nextPosition: next } : {};
 }
 
 function offsetsByPartition(entries: readonly { partition: number; offset: string }[]): Map<number, bigint> {
