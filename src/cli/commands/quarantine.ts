@@ -24,11 +24,8 @@ import { KafkajsAttemptJournal, processingAttemptsTopic } from '../../kafka/stag
 import { createKafka } from '../../kafka/client/client.js';
 import { committedOffsets } from '../../kafka/client/offsets.js';
 import { createTransactionalProducer } from '../../kafka/client/transactional-producer.js';
-import {
-  assertKafkajsInternals,
-  createInternalCluster,
-  type FetchedRecord,
-} from '../../kafkajs-internals/index.js';
+import { assertKafkajsInternals, type FetchedRecord } from '../../kafkajs-internals/index.js';
+import { fetchPartitionRange } from '../../kafka/client/partition-fetcher.js';
 import { commandLogger } from '../command-logger.js';
 import { closest } from '../../config/suggest.js';
 import {
@@ -221,41 +218,29 @@ async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
   }
 }
 
-const READ_COMMITTED = 1;
-const FETCH_MAX_BYTES = 4 * 1024 * 1024;
-
-/** The record at `offset`, read_committed, as the stage's consumer saw it: one Fetch, no consumer group. */
+/**
+ * The record at `offset` as the stage's consumer was handed it: read_committed through the partition fetcher (no
+ * consumer group), so a record of an aborted transaction or a marker there is no record.
+ */
 async function fetchRecord(
   kafka: Kafka,
   topic: string,
   partition: number,
   offset: bigint,
 ): Promise<FetchedRecord> {
-  const cluster = createInternalCluster(kafka, { isolation: 'read_committed' });
-  await cluster.connect();
-  try {
-    await cluster.addTargetTopic(topic);
-    const [nodeId] = Object.keys(cluster.findLeaderForPartitions(topic, [partition]));
-    if (nodeId === undefined) throw new CommandError(`no leader for ${topic}-${partition}`);
-    const broker = await cluster.findBroker({ nodeId });
-    const response = await broker.fetch({
-      isolationLevel: READ_COMMITTED,
-      maxWaitTime: 0,
-      minBytes: 1,
-      maxBytes: FETCH_MAX_BYTES,
-      topics: [
-        { topic, partitions: [{ partition, fetchOffset: offset.toString(), maxBytes: FETCH_MAX_BYTES }] },
-      ],
-    });
-    const record = response.responses
-      .flatMap((r) => r.partitions)
-      .find((p) => p.partition === partition)
-      ?.messages.find((m) => m.offset === offset.toString());
-    if (!record) throw new CommandError(`no record at ${topic}-${partition} offset ${offset}`);
-    return record;
-  } finally {
-    await cluster.disconnect().catch(() => undefined);
-  }
+  let record: FetchedRecord | undefined;
+  await fetchPartitionRange(kafka, {
+    topic,
+    partition,
+    isolation: 'read_committed',
+    from: offset,
+    end: offset + 1n,
+    onRecords: (records) => {
+      record ??= records.find((m) => m.offset === offset.toString());
+    },
+  });
+  if (!record) throw new CommandError(`no committed record at ${topic}-${partition} offset ${offset}`);
+  return record;
 }
 
 async function deadLetterRecord(
