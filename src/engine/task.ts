@@ -16,14 +16,12 @@ import { errorMessage } from '../errors/message.js';
 import { AttemptGuard } from './attempt-guard.js';
 import { MAX_PROCESSING_ATTEMPTS, type AttemptPlan } from './attempt-policy.js';
 import { recordIfInDoubt } from './commit-ledger.js';
-import type { FaultPoint } from './faults.js';
 import { IdleFlush, PartitionBreaker } from './partition-timers.js';
 import { PendingTransaction, type PendingRange } from './pending-transaction.js';
 import type {
   BatchControl,
   InputBatch,
   InputMessage,
-  OutgoingRecord,
   Acknowledged,
   ProducerPort,
   TransactionPort,
@@ -548,11 +546,9 @@ export class PartitionTask {
       if (!producer) throw new StageError('INVARIANT_VIOLATED', 'no producer while running');
       if (prepared.rollups > 0) await this.deps.faults.hit('at-window-close', this.partition);
       await this.deps.faults.hit('before-send', this.partition);
-      // 4. Begin; send the rollups, then the dead letters, then the changelog deltas.
+      // 4. Begin; send the rollups, the dead letters and the changelog deltas together.
       transaction = await producer.begin();
-      await this.sendPart(transaction, prepared.outputs, 'after-output-send');
-      await this.sendPart(transaction, prepared.deadLetters, 'after-dlq-send');
-      changelogWritten = await this.sendPart(transaction, prepared.changelog, 'after-changelog-send');
+      changelogWritten = await this.sendRecords(transaction, prepared);
       await this.deps.faults.hit('after-send', this.partition);
       // 5. The input offsets, in the same transaction.
       await transaction.sendOffsets(this.deps.groupId, {
@@ -650,14 +646,21 @@ export class PartitionTask {
     }
   }
 
-  private async sendPart(
+  /**
+   * One send for every record of the transaction: one AddPartitionsToTxn and one Produce request per leader,
+   * where a send per kind took one of each per kind, in sequence. The fault points of the kinds keep their order
+   * and their counts (each is hit only when its kind was sent); they are all after the one request now.
+   */
+  private async sendRecords(
     transaction: TransactionPort,
-    records: readonly OutgoingRecord[],
-    after: FaultPoint,
+    prepared: PreparedTransaction,
   ): Promise<readonly Acknowledged[]> {
-    if (records.length === 0) return [];
-    const acknowledged = await transaction.send(records);
-    await this.deps.faults.hit(after, this.partition);
+    const { outputs, deadLetters, changelog } = prepared;
+    if (outputs.length + deadLetters.length + changelog.length === 0) return [];
+    const acknowledged = await transaction.send([...outputs, ...deadLetters, ...changelog]);
+    if (outputs.length > 0) await this.deps.faults.hit('after-output-send', this.partition);
+    if (deadLetters.length > 0) await this.deps.faults.hit('after-dlq-send', this.partition);
+    if (changelog.length > 0) await this.deps.faults.hit('after-changelog-send', this.partition);
     return acknowledged;
   }
 
