@@ -41,8 +41,9 @@ test('F16a: EndTxn, TxnOffsetCommit and Produce held past the transaction timeou
     stageRequests(API_KEYS.EndTxn, 4),
     stageRequests(API_KEYS.TxnOffsetCommit, 12),
     // The transaction's records, not the processing-attempts journal's writes (the same client, no transaction):
-    // a late journal write is fenced by nothing.
-    { ...stageRequests(API_KEYS.Produce, 30), transactionalProduce: true },
+    // a late journal write is fenced by nothing. One transactional Produce per transaction (its rollups, dead
+    // letters and changelog go together), and the run commits about 27 transactions.
+    { ...stageRequests(API_KEYS.Produce, 20), transactionalProduce: true },
   ]);
   const result = await runOnce(suite, names, { TRANSACTION_TIMEOUT_MS: String(transactionTimeoutMs) });
   suite.proxy.clearRules();
