@@ -228,7 +228,15 @@ export class RecordCollector {
     }
     try {
       this.deps.faults.hitSync('process-record', this.partition, message.offset);
-      return processor.process({ ...message, partition: this.partition });
+      // Fields named, not spread: the profile put about 1 µs of self time per record on the spread's clone.
+      return processor.process({
+        partition: this.partition,
+        offset: message.offset,
+        timestampMs: message.timestampMs,
+        key: message.key,
+        headers: message.headers,
+        value: message.value,
+      });
     } catch (error) {
       throw new RecordProcessingError(message.offset, error);
     }
