@@ -7,11 +7,12 @@
  * reached the changelog's end, and a task whose offset landed there never moved.
  *
  * The reference is Kafka's own console consumer: the test waits until it shows the cleaner's work, then reads
- * the same partition with a kafkajs consumer (the stage's input path) and with the partition fetcher restores
- * read through, and each must see the same records and reach the end.
+ * the same partition with a kafkajs consumer (the stage's input path), with the partition fetcher restores read
+ * through, and with the auditor's own reader, and each must see the same records and reach the end.
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
+import { LogReader } from '../../src/audit/log-reader.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { fetchPartitionRange } from '../../src/kafka/client/partition-fetcher.js';
 import { readToEnd } from '../../src/kafka/client/topic-reader.js';
@@ -74,4 +75,17 @@ test('a reader moves past a batch emptied by compaction at the end of a segment,
   });
   assert.deepEqual(fetched, cleaned, 'the partition fetcher: the same records as the Java consumer');
   assert.equal(positions.at(-1), end, 'the partition fetcher reached the end');
+
+  // The auditor's own fetch path reads changelogs too, and must get past the same batch.
+  const reader = await LogReader.open(kafka);
+  try {
+    const log = await reader.readPartition(topic, 0);
+    assert.deepEqual(
+      log.view.visible.map((r) => `${r.offset}:${r.key?.toString() ?? ''}`),
+      cleaned,
+      "the auditor's reader: the same records as the Java consumer",
+    );
+  } finally {
+    await reader.close();
+  }
 });

@@ -133,7 +133,7 @@ export class LogReader {
     let next = start;
     while (next < end) {
       const from = next;
-      const records = await this.retrying(topic, 'Fetch', async () => {
+      const fetched = await this.retrying(topic, 'Fetch', async () => {
         const broker = await this.leader(topic, partition);
         const response = await broker.fetch({
           replicaId: -1,
@@ -151,13 +151,17 @@ export class LogReader {
         if (data === undefined) throw new Error(`no fetch data for ${topic} partition ${partition}`);
         // A fetch returns whole batches: records before the requested offset belong to the previous read.
         const fresh = data.messages.filter((m) => BigInt(m.offset) >= from && BigInt(m.offset) < end);
-        if (fresh.length === 0) {
-          throw new Error(`no record at or after offset ${from.toString()} below ${end.toString()}`);
-        }
-        return fresh;
+        const last = fresh[fresh.length - 1];
+        if (last !== undefined) return { records: fresh, next: BigInt(last.offset) + 1n };
+        // Batches the log cleaner emptied (kept as their producer's last) hold no record, and a fetch at the end
+        // of a cleaned segment returns them alone: the read goes on past them, as Kafka's own consumer does.
+        const batchesEnd = data.messages.batchesEndOffset;
+        if (batchesEnd !== undefined && BigInt(batchesEnd) > from)
+          return { records: [], next: BigInt(batchesEnd) };
+        throw new Error(`no record at or after offset ${from.toString()} below ${end.toString()}`);
       });
-      out.push(...records);
-      next = BigInt(records[records.length - 1]?.offset ?? from.toString()) + 1n;
+      for (const record of fetched.records) out.push(record);
+      next = fetched.next;
       onRecords?.(out.length);
     }
     return out;
