@@ -431,6 +431,40 @@ test('a batch larger than maxRecordsPerTransaction commits chunk by chunk; only 
   assert.equal(h.broker.committed(GROUP, IN, P), 7n);
 });
 
+/**
+ * The three kinds go in one send; each kind's fault point is hit after it, only when that kind was in it. With
+ * batches of three, transaction 1 (0-2) holds a dead letter and changelog but no rollup, transaction 2 (3-5) the
+ * first rollups.
+ */
+const KIND_POINTS = [
+  { point: 'after-dlq-send', failingTransaction: 1 },
+  { point: 'after-changelog-send', failingTransaction: 1 },
+  { point: 'after-output-send', failingTransaction: 2 },
+] as const;
+
+for (const { point, failingTransaction } of KIND_POINTS) {
+  test(`${point} strikes after the one send and before sendOffsets, first at transaction ${failingTransaction}`, async () => {
+    const h = setup({ faults: `${point}@1:throw` });
+    await poll(h); // assignment
+    for (let t = 1; t < failingTransaction; t++) await poll(h);
+    const committedBefore = h.broker.committed(GROUP, IN, P);
+    const start = h.broker.log.length;
+    await poll(h); // the transaction the fault strikes
+    assert.equal(h.broker.committed(GROUP, IN, P), committedBefore, 'nothing committed');
+    assert.equal(h.aborted.length, 1, 'one attempt failed');
+    const failed = h.broker.log.slice(start).find((e) => e.step === 'send')?.producer;
+    assert.ok(failed !== undefined, 'the attempt sent its records');
+    assert.deepEqual(
+      h.broker.log
+        .slice(start)
+        .filter((e) => e.producer === failed)
+        .map((e) => e.step),
+      ['begin', 'send', 'abort', 'close'],
+      'one send, then the fault: no sendOffsets, no commit',
+    );
+  });
+}
+
 const FAILING_STEPS: FailStep[] = ['begin', 'send', 'sendOffsets', 'commit'];
 
 for (const step of FAILING_STEPS) {
