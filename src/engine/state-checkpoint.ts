@@ -242,8 +242,14 @@ export async function takeCheckpoint(
   return { kind: 'found', checkpoint };
 }
 
-/** The changelog must still hold the fingerprint record and reach the checkpoint's offset. */
-export function outsideTheLog(c: Checkpoint, range: { start: bigint; end: bigint }): string | null {
+/**
+ * The changelog must still hold the fingerprint record and reach the checkpoint's offset (for the state kept in
+ * memory, the offset right after its fingerprint record).
+ */
+export function outsideTheLog(
+  c: Pick<Checkpoint, 'fingerprint' | 'offset'>,
+  range: { start: bigint; end: bigint },
+): string | null {
   if (c.fingerprint.offset >= range.start && c.offset <= range.end && c.fingerprint.offset < c.offset)
     return null;
   return `fingerprint offset ${c.fingerprint.offset} and checkpoint offset ${c.offset} not within [${range.start}, ${range.end}]`;

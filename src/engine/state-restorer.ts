@@ -202,12 +202,9 @@ export class StateRestorer {
       return undefined;
     }
     const { fingerprint } = retained;
-    if (fingerprint.offset < range.start || fingerprint.offset >= range.end) {
-      this.refuse(
-        'offset outside the log',
-        `fingerprint offset ${fingerprint.offset} not within [${range.start}, ${range.end})`,
-        IN_MEMORY,
-      );
+    const outside = outsideTheLog({ fingerprint, offset: fingerprint.offset + 1n }, range);
+    if (outside !== null) {
+      this.refuse('offset outside the log', outside, IN_MEMORY);
       return undefined;
     }
     return { entries: [], fingerprint };
