@@ -235,8 +235,9 @@ async function fetchRecord(
     isolation: 'read_committed',
     from: offset,
     end: offset + 1n,
+    // The fetcher hands over only records of [from, end): the one at `offset`, if it is committed data.
     onRecords: (records) => {
-      record ??= records.find((m) => m.offset === offset.toString());
+      record ??= records[0];
     },
   });
   if (!record) throw new CommandError(`no committed record at ${topic}-${partition} offset ${offset}`);
