@@ -53,6 +53,14 @@ export class AttemptGuard {
   }
 
   /**
+   * Whether `arm(at, ...)` would write nothing and change nothing: a normal attempt after this task's first one.
+   * Records from `at` on may then be processed without awaiting it, as they are fetched (design §24).
+   */
+  isArmedAt(at: bigint): boolean {
+    return this.armed !== undefined && this.planAt(at).mode === 'normal';
+  }
+
+  /**
    * Before processing from the record at `at` (a transaction covering up to `end`): journals the attempt when
    * it must be, and says how to process. A normal attempt is journaled once per task, at its first transaction:
    * a process that dies after committing past that offset shows at its restart as an attempt at a new offset.

@@ -18,6 +18,8 @@ export interface IsolationGate {
   hold(partition: number): Promise<LeaveGate>;
   /** Settles when the gate is not held by another partition's task. Process synchronously right after. */
   waitOpen(partition: number): Promise<void>;
+  /** Whether `waitOpen` would settle at once: a task may then process synchronously without awaiting it. */
+  isOpenFor(partition: number): boolean;
 }
 
 export class ProcessIsolationGate implements IsolationGate {
@@ -39,9 +41,13 @@ export class ProcessIsolationGate implements IsolationGate {
   }
 
   async waitOpen(partition: number): Promise<void> {
-    while (this.holder !== undefined && this.holder !== partition) {
+    while (!this.isOpenFor(partition)) {
       await new Promise<void>((open) => this.openers.push(open));
     }
+  }
+
+  isOpenFor(partition: number): boolean {
+    return this.holder === undefined || this.holder === partition;
   }
 
   private pass(): void {
@@ -63,4 +69,5 @@ export class ProcessIsolationGate implements IsolationGate {
 export const OPEN_GATE: IsolationGate = {
   hold: () => Promise.resolve(() => undefined),
   waitOpen: () => Promise.resolve(),
+  isOpenFor: () => true,
 };

@@ -93,6 +93,11 @@ export interface InputBatch {
   messages: InputMessage[];
   /** Offset of the last entry fetched, control records and filtered aborted records included. */
   lastOffset: bigint;
+  /**
+   * The fetch found nothing after this batch: it ends at the partition's high watermark. Absent: unknown, taken
+   * as not at the end.
+   */
+  atEnd?: boolean;
 }
 
 export interface BatchControl {

@@ -82,6 +82,8 @@ const FORWARDED_NOTHING: StepOutcome = Object.freeze({ kind: 'forwarded', emitte
 export interface TaskProcessor {
   readonly store: StateStore;
   prepare(values: readonly (Buffer | null)[]): Promise<void>;
+  /** Whether `prepare` would do nothing for these values (see Deserializer.isPrepared). */
+  isPrepared(values: readonly (Buffer | null)[]): boolean;
   init(): void;
   begin(): StoreWrites;
   process(message: RecordMetadata & { value: Buffer | null }): StepOutcome;
@@ -124,6 +126,11 @@ export function bindProcessor<In, Out, W extends StoreWrites>(
       store,
       prepare: async (values) => {
         await supplier.input.prepare?.(values);
+      },
+      isPrepared: (values) => {
+        const { input } = supplier;
+        if (input.prepare === undefined) return true;
+        return input.isPrepared?.(values) ?? false;
       },
       init: () => processor.init?.(store, partition),
       begin: () => {

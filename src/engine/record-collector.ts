@@ -68,6 +68,19 @@ export type ProcessedChunk =
   | { readonly outcome: 'failed'; readonly error: unknown; readonly step: string }
   | { readonly outcome: 'quarantined' };
 
+/**
+ * A transaction's records processed so far, into its store transaction: what it will send once sealed. Records
+ * join it in offset order, at its commit or, with commit on the interval, as they are fetched (design §24).
+ */
+export interface OpenTransaction {
+  readonly storeTx: StoreWrites;
+  readonly rollups: Emitted[];
+  readonly deadLetters: { message: InputMessage; poison: DeadLetter }[];
+  firstOffset: bigint | undefined;
+  lastOffset: bigint | undefined;
+  inputRecords: number;
+}
+
 export class RecordCollector {
   /** Transactional attempts prepared by this task incarnation. */
   private transactionalAttempts = 0;
@@ -83,8 +96,9 @@ export class RecordCollector {
   ) {}
 
   /**
-   * Processes the chunk in a new store transaction and builds its records. A processing failure discards the
-   * store transaction, is remembered against its record, and is thrown as RecordProcessingError.
+   * Processes the chunk in a new store transaction (or on in `open`, the transaction's records processed as they
+   * were fetched) and builds its records. A processing failure discards the store transaction, is remembered
+   * against its record, and is thrown as RecordProcessingError. `plan` is the first record's of the transaction.
    */
   collect(
     processor: TaskProcessor,
@@ -92,13 +106,55 @@ export class RecordCollector {
     endOffset: bigint,
     plan: AttemptPlan,
     advanceStreamTimeTo?: number,
+    open: OpenTransaction = this.open(processor),
   ): PreparedTransaction {
-    const storeTx = processor.begin();
+    this.add(processor, open, chunk, 0, chunk.length, open.inputRecords === 0 ? plan : undefined);
     try {
-      return this.collectWithin(processor, storeTx, chunk, endOffset, plan, advanceStreamTimeTo);
+      return this.seal(processor, open, endOffset, advanceStreamTimeTo);
     } catch (error) {
-      // A record that breaks processing must not leave the store with an open transaction.
-      storeTx.discard();
+      open.storeTx.discard();
+      throw error;
+    }
+  }
+
+  /** A transaction's store transaction, before any record of it is processed. */
+  open(processor: TaskProcessor): OpenTransaction {
+    return {
+      storeTx: processor.begin(),
+      rollups: [],
+      deadLetters: [],
+      firstOffset: undefined,
+      lastOffset: undefined,
+      inputRecords: 0,
+    };
+  }
+
+  /**
+   * Processes `messages[from..to)` into the open transaction. A failure discards its store transaction (it must
+   * not stay open on the store), is remembered against its record when it is a RecordProcessingError, and is
+   * thrown: the whole transaction is then retried.
+   */
+  add(
+    processor: TaskProcessor,
+    open: OpenTransaction,
+    messages: readonly InputMessage[],
+    from: number,
+    to: number,
+    plan?: AttemptPlan,
+  ): void {
+    try {
+      for (let i = from; i < to; i += 1) {
+        const message = messages[i];
+        if (!message) continue;
+        const outcome = this.processOne(processor, message, i === from ? plan : undefined);
+        if (outcome.kind === 'dead-letter') open.deadLetters.push({ message, poison: outcome.poison });
+        else for (const emitted of outcome.emitted) open.rollups.push(emitted);
+        open.firstOffset ??= message.offset;
+        open.lastOffset = message.offset;
+        open.inputRecords += 1;
+      }
+    } catch (error) {
+      open.storeTx.discard();
       if (error instanceof RecordProcessingError) {
         const seen = this.processingFailures.get(error.offset);
         this.processingFailures.set(error.offset, {
@@ -116,22 +172,14 @@ export class RecordCollector {
       if (offset < endOffset) this.processingFailures.delete(offset);
   }
 
-  private collectWithin(
+  private seal(
     processor: TaskProcessor,
-    storeTx: StoreWrites,
-    chunk: readonly InputMessage[],
+    open: OpenTransaction,
     endOffset: bigint,
-    plan: AttemptPlan,
     advanceStreamTimeTo: number | undefined,
   ): PreparedTransaction {
     const { topics } = this.deps;
-    const rollups: Emitted[] = [];
-    const deadLetters: { message: InputMessage; poison: DeadLetter }[] = [];
-    for (const message of chunk) {
-      const outcome = this.processOne(processor, message, message === chunk[0] ? plan : undefined);
-      if (outcome.kind === 'dead-letter') deadLetters.push({ message, poison: outcome.poison });
-      else for (const emitted of outcome.emitted) rollups.push(emitted);
-    }
+    const { storeTx, rollups, deadLetters } = open;
     if (advanceStreamTimeTo !== undefined) {
       storeTx.advanceStreamTime(advanceStreamTimeTo);
       rollups.push(...processor.punctuate());
@@ -140,8 +188,8 @@ export class RecordCollector {
     this.transactionalAttempts += 1;
     // Unique across the tasks of one instance too: the task incarnation, partition, then this counter.
     const attempt = attemptId(`${this.deps.incarnation}/p${this.partition}`, this.transactionalAttempts);
-    const first = chunk[0]?.offset ?? endOffset;
-    const last = chunk[chunk.length - 1]?.offset ?? endOffset - 1n;
+    const first = open.firstOffset ?? endOffset;
+    const last = open.lastOffset ?? endOffset - 1n;
     const lineage = lineageHeaders({
       sourceTopic: topics.input,
       sourcePartition: this.partition,
@@ -188,7 +236,7 @@ export class RecordCollector {
       deadLetters: deadLetterRecords,
       changelog: changelogRecords,
       endOffset,
-      inputRecords: chunk.length,
+      inputRecords: open.inputRecords,
       rollups: rollups.length,
       deadLettered: deadLetters.map(({ message, poison }) => ({
         reason: poison.reason,

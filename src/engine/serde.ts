@@ -14,6 +14,12 @@ export interface Deserializer<T> {
    * needs (a schema registry lookup). A throw is retriable: the chunk is retried, nothing is dead-lettered.
    */
   prepare?(values: readonly (Buffer | null)[]): Promise<void>;
+  /**
+   * Whether `prepare` would have nothing to do for these values, so they can be deserialized now, without an
+   * await (the engine then processes records as they are fetched: design §24). Absent while `prepare` is
+   * present: never assumed.
+   */
+  isPrepared?(values: readonly (Buffer | null)[]): boolean;
   /** Synchronous and deterministic: the same bytes give the same answer on every replay. */
   deserialize(bytes: Buffer | null): Deserialized<T>;
 }

@@ -6,8 +6,9 @@
  * the breaker's probe and the idle flush's clock are in partition-timers.ts.
  *
  * Everything a task does runs through `serially`, so commits, initializations and a close never overlap. The one
- * exception is adding a batch to the pending transaction of a running task, which only keeps records for the
- * next commit and may overlap the commit running (design §24).
+ * exception is adding a batch to the pending transaction of a running task, which may overlap the commit running
+ * (design §24): it processes the records into the range's store transaction only when nothing runs in the queue,
+ * and otherwise keeps them for the queue to process.
  */
 import type { Logger } from 'pino';
 import { classify } from '../errors/classify.js';
@@ -29,6 +30,7 @@ import type {
 import {
   RecordCollector,
   RecordProcessingError,
+  type OpenTransaction,
   type PreparedTransaction,
   type ProcessedChunk,
   type TaskTopics,
@@ -72,8 +74,12 @@ export class PartitionTask {
   private readonly log: Logger;
   /** The offset of the record that quarantined this partition: nothing more is processed or committed. */
   private quarantinedAt: bigint | undefined;
-  /** Fetched records waiting for the next commit: nothing of them is processed before it (design §24). */
+  /** Fetched records waiting for the next commit, processed as they join when they can be (design §24). */
   private readonly pending: PendingTransaction;
+  /** Works in the queue, running or waiting: records join outside it processed only when there are none. */
+  private queued = 0;
+  /** Commits running: their state is not applied yet, so no record may be processed on top of it meanwhile. */
+  private commitsRunning = 0;
   /** The end of the range a commit in progress took from `pending`: batches arriving meanwhile start there. */
   private committingEnd: bigint | undefined;
   /** The last commit queued by a batch (settled: never rejects), for the next batch to wait on. */
@@ -241,7 +247,8 @@ export class PartitionTask {
       // Records are waiting for their commit: the partition is not idle.
       if (!this.pending.isEmpty) return;
       const due = await this.idle.due(this.processor, this.nextOffset);
-      if (!due) return;
+      // Records joined while it looked: the partition is not idle after all.
+      if (!due || this.pending.current !== undefined) return;
       const { idleForMs, target } = due;
       this.log.info({ idleForMs, streamTimeMs: target }, 'idle: advancing stream time to close windows');
       if (await this.commitChunk([], this.nextOffset, target)) return;
@@ -263,7 +270,7 @@ export class PartitionTask {
     this.pending.cancelTimer();
     return this.serially(async () => {
       if (flush && this.state === 'running' && this.breaker.state !== 'open') await this.flushPending();
-      if (this.pending.take()) this.reportPending();
+      this.dropPending();
       await this.shutDown(clean);
     });
   }
@@ -337,10 +344,10 @@ export class PartitionTask {
   }
 
   /**
-   * Whether a batch may join the pending transaction without waiting for the task's queue. Adding records is
-   * only bookkeeping (nothing is processed before the commit that takes them), so it may overlap a commit: the
-   * commit covers the range it took, the batch starts a new one. Anything else (initialization, a failure being
-   * handled, a close, the crash-loop guard's isolated records) goes through the queue.
+   * Whether a batch may join the pending transaction without waiting for the task's queue. While the queue runs
+   * something, joining records are only kept (see `canProcessNow`), so it may overlap a commit: the commit covers
+   * the range it took, the batch starts a new one. Anything else (initialization, a failure being handled, a
+   * close, the crash-loop guard's isolated records) goes through the queue.
    */
   private get acceptsRecordsNow(): boolean {
     return (
@@ -360,7 +367,7 @@ export class PartitionTask {
     if (!this.accumulates(head)) return this.serially(() => this.handleInQueue(batch, control));
     for (let start = 0; start < messages.length;) {
       if (!control.isActive() || !this.acceptsRecordsNow) return;
-      const added = this.pending.add(batch, messages, start, this.position);
+      const added = this.join(batch, messages, start, this.position, false);
       if (!added) {
         // Full while its commit waits in the queue: wait for a commit to take it.
         await this.queueCommit();
@@ -370,7 +377,7 @@ export class PartitionTask {
       start = added.next;
       this.reportPending();
       control.resolveOffset(added.last.offset);
-      if (this.pending.isDue()) await this.queueCommit();
+      if (this.pending.isDue() || this.outputWaitsAtEnd()) await this.queueCommit();
       else
         this.pending.scheduleCommit((range) => {
           this.commitOnTimer(range);
@@ -400,14 +407,14 @@ export class PartitionTask {
   ): Promise<void> {
     for (let start = 0; start < messages.length;) {
       if (!control.isActive() || !this.isRunning) return;
-      const added = this.pending.add(batch, messages, start, this.nextOffset);
+      const added = this.join(batch, messages, start, this.nextOffset, true);
       if (!added) return;
       start = added.next;
       this.reportPending();
       // kafkajs fetches from the last resolved offset: without this it would fetch these records again. It
       // commits nothing (offsets are committed only in transactions), and a failure seeks back to the last commit.
       control.resolveOffset(added.last.offset);
-      if (this.pending.isDue()) {
+      if (this.pending.isDue() || this.outputWaitsAtEnd()) {
         if (!(await this.flushPending())) return;
       } else {
         this.pending.scheduleCommit((range) => {
@@ -424,19 +431,117 @@ export class PartitionTask {
     const range = this.pending.take();
     if (!range) return true;
     this.reportPending();
+    if (range.failure) {
+      await this.recover(range.failure.error, 'processing');
+      return false;
+    }
     this.committingEnd = range.endOffset;
+    let committed: boolean;
     try {
-      return await this.commitChunk(range.messages, range.endOffset);
+      committed = await this.commitChunk(range.messages, range.endOffset, undefined, range.processed);
     } finally {
       this.committingEnd = undefined;
     }
+    if (committed) this.processKept();
+    return committed;
+  }
+
+  /**
+   * Adds `messages[start..]` (up to the cap) to the pending range and, when it can, processes them into the
+   * range's open transaction at once instead of keeping them for the commit: the commit then only seals and
+   * sends, and the records are not held until it. A failure is kept on the range, which is then due: its commit
+   * fails with it and recovers as a commit whose processing failed.
+   */
+  private join(
+    batch: InputBatch,
+    messages: readonly InputMessage[],
+    start: number,
+    position: bigint,
+    inQueue: boolean,
+  ): ReturnType<PendingTransaction['add']> {
+    const range = this.pending.current;
+    const now =
+      (range === undefined || (range.messages.length === 0 && range.failure === undefined)) &&
+      this.canProcessNow(range?.firstOffset ?? messages[start]?.offset, messages, start, inQueue);
+    const added = this.pending.add(batch, messages, start, position, !now);
+    if (added && now) this.processInto(added.range, messages, start, added.next);
+    return added;
+  }
+
+  /**
+   * After a commit, in the queue: the records kept while it ran are processed now that its state is applied,
+   * when they can be; the range's later records are then processed as they join.
+   */
+  private processKept(): void {
+    const range = this.pending.current;
+    if (!range || range.processed || range.failure || range.messages.length === 0) return;
+    if (!this.canProcessNow(range.firstOffset, range.messages, 0, true)) return;
+    const kept = range.messages.splice(0);
+    this.processInto(range, kept, 0, kept.length);
+    // Queued, not awaited: this runs inside the queue, at the end of the commit that just applied.
+    if (this.pending.isDue() || this.outputWaitsAtEnd()) this.commitOnTimer(range);
+  }
+
+  /**
+   * Output (a closed window) waits in a range that reached the partition's end: nothing is known to follow that
+   * waiting out the interval would gather into the same transaction, so it is committed at once, and the output
+   * is visible up to an interval sooner. Behind a backlog the range does not reach the end, and the interval
+   * and the cap pace commits as before (design §24).
+   */
+  private outputWaitsAtEnd(): boolean {
+    const range = this.pending.current;
+    return range !== undefined && range.atEnd && (range.processed?.rollups.length ?? 0) > 0;
+  }
+
+  /**
+   * Whether records from `messages[start]` on, the transaction starting at `first`, can be processed right now,
+   * synchronously, with every rule of a commit's steps 1-3 kept: no commit is running (its state is not
+   * applied yet) and no other work of the queue may open a store transaction meanwhile; the crash-loop guard
+   * journaled this task's attempt already and would journal nothing more for `first`; the isolation gate is
+   * open; the decoder needs no registry lookup for them.
+   */
+  private canProcessNow(
+    first: bigint | undefined,
+    messages: readonly InputMessage[],
+    start: number,
+    inQueue: boolean,
+  ): boolean {
+    if (first === undefined || this.commitsRunning > 0 || (!inQueue && this.queued > 0)) return false;
+    if (!this.guard.isArmedAt(first) || !this.deps.isolationGate.isOpenFor(this.partition)) return false;
+    const values: (Buffer | null)[] = [];
+    for (let i = start; i < messages.length; i += 1) values.push(messages[i]?.value ?? null);
+    return this.processor.isPrepared(values);
+  }
+
+  private processInto(
+    range: PendingRange,
+    messages: readonly InputMessage[],
+    from: number,
+    to: number,
+  ): void {
+    try {
+      range.processed ??= this.collector.open(this.processor);
+      this.collector.add(this.processor, range.processed, messages, from, to);
+    } catch (error) {
+      // The collector discarded the store transaction; the commit that takes the range fails with this.
+      range.processed = undefined;
+      range.failure = { error };
+    }
+  }
+
+  /** Drops the records waiting, with whatever of them was processed into a store transaction. */
+  private dropPending(): void {
+    const range = this.pending.take();
+    if (!range) return;
+    range.processed?.storeTx.discard();
+    this.reportPending();
   }
 
   private reportPending(): void {
     this.deps.events.emit('task.pending_changed', { partition: this.partition, records: this.pending.size });
   }
 
-  /** The interval elapsed with no batch to notice it: commit through the queue; no batch may follow to recover. */
+  /** Commits `range` through the queue, if it still waits by then; no batch may follow to recover. */
   private commitOnTimer(range: PendingRange): void {
     this.serially(async () => {
       if (this.pending.holds(range)) await this.commitWaiting();
@@ -452,7 +557,10 @@ export class PartitionTask {
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
+    this.queued += 1;
+    const run = this.queue.then(work, work).finally(() => {
+      this.queued -= 1;
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -520,18 +628,38 @@ export class PartitionTask {
     chunk: readonly InputMessage[],
     endOffset: bigint,
     advanceStreamTimeTo?: number,
+    processedHead?: OpenTransaction,
+  ): Promise<boolean> {
+    this.commitsRunning += 1;
+    try {
+      return await this.commitChunkSteps(chunk, endOffset, advanceStreamTimeTo, processedHead);
+    } finally {
+      this.commitsRunning -= 1;
+    }
+  }
+
+  /**
+   * `processedHead`: the transaction's first records, processed as they joined it (steps 1-3 already done for
+   * them); `chunk` then holds only the records after them.
+   */
+  private async commitChunkSteps(
+    chunk: readonly InputMessage[],
+    endOffset: bigint,
+    advanceStreamTimeTo: number | undefined,
+    processedHead: OpenTransaction | undefined,
   ): Promise<boolean> {
     const started = this.deps.now();
     // 1. Registry lookups, outside any transaction: an outage aborts nothing and dead-letters nothing.
     try {
       await this.processor.prepare(chunk.map((m) => m.value));
     } catch (error) {
+      processedHead?.storeTx.discard();
       await this.recover(error, 'looking up schemas');
       return false;
     }
     // 2. The attempt is journaled before any record of it is processed: a record that kills the process is found.
     // 3. Everything the transaction will send is computed before its first send.
-    const processed = await this.processChunk(chunk, endOffset, advanceStreamTimeTo);
+    const processed = await this.processChunk(chunk, endOffset, advanceStreamTimeTo, processedHead);
     if (processed.outcome === 'quarantined') return false;
     if (processed.outcome === 'failed') {
       await this.recover(processed.error, processed.step);
@@ -592,7 +720,7 @@ export class PartitionTask {
     );
     this.nextOffset = endOffset;
     this.collector.committedUpTo(endOffset);
-    if (chunk.length > 0) this.idle.noteRecords(this.processor.store.streamTimeMs);
+    if (prepared.inputRecords > 0) this.idle.noteRecords(this.processor.store.streamTimeMs);
     this.retryCount = 0;
     this.breaker.recordSuccess();
     await this.deps.faults.hit('after-commit', this.partition);
@@ -609,23 +737,26 @@ export class PartitionTask {
     chunk: readonly InputMessage[],
     endOffset: bigint,
     advanceStreamTimeTo: number | undefined,
+    processedHead: OpenTransaction | undefined,
   ): Promise<ProcessedChunk> {
-    const first = chunk[0];
+    const first = processedHead?.firstOffset ?? chunk[0]?.offset;
     const gate = this.deps.isolationGate;
     const leave =
-      first && this.guard.planAt(first.offset).mode === 'isolated'
+      first !== undefined && this.guard.planAt(first).mode === 'isolated'
         ? await gate.hold(this.partition)
         : undefined;
     try {
       let plan: AttemptPlan = { mode: 'normal' };
-      if (first) {
+      if (first !== undefined) {
         try {
-          plan = await this.guard.arm(first.offset, endOffset);
+          plan = await this.guard.arm(first, endOffset);
         } catch (error) {
+          processedHead?.storeTx.discard();
           return { outcome: 'failed', error, step: 'journaling the attempt' };
         }
         if (plan.mode === 'quarantine') {
-          this.quarantine(first.offset, plan.crashes);
+          processedHead?.storeTx.discard();
+          this.quarantine(first, plan.crashes);
           return { outcome: 'quarantined' };
         }
         await this.deps.faults.hit('after-arm', this.partition);
@@ -633,13 +764,20 @@ export class PartitionTask {
       await gate.waitOpen(this.partition);
       let prepared: PreparedTransaction;
       try {
-        prepared = this.collector.collect(this.processor, chunk, endOffset, plan, advanceStreamTimeTo);
+        prepared = this.collector.collect(
+          this.processor,
+          chunk,
+          endOffset,
+          plan,
+          advanceStreamTimeTo,
+          processedHead,
+        );
       } catch (error) {
         if (!(error instanceof RecordProcessingError)) throw error;
         return { outcome: 'failed', error, step: 'processing' };
       }
       // Processed alone without dying: whatever kills the process from here on is not this record's doing.
-      if (first) await this.guard.processed(first.offset);
+      if (first !== undefined) await this.guard.processed(first);
       return { outcome: 'prepared', prepared };
     } finally {
       leave?.();
@@ -701,7 +839,7 @@ export class PartitionTask {
     // No batch joins the pending transaction from here on, and the records that joined it while this commit
     // ran are dropped unprocessed: the rewind below fetches them again from the last commit.
     this.state = this.state === 'closed' ? 'closed' : 'new';
-    if (this.pending.take()) this.reportPending();
+    this.dropPending();
     // The producer may be stuck or fenced: it is never used again. The next try starts from the assignment
     // steps, which also settle a commit whose outcome is unknown by re-reading the committed offset.
     await this.producer?.close();

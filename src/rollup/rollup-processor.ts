@@ -16,6 +16,8 @@ import { WindowStore, type StoreTransaction } from './window-store.js';
 /** The metric decoder as the engine sees it (src/serde's MetricDecoder, a fake in tests). */
 export interface MetricSource {
   prepare(values: readonly (Buffer | null)[]): Promise<void>;
+  /** Whether `prepare` would look nothing up for these values. Absent: never assumed. */
+  isPrepared?(values: readonly (Buffer | null)[]): boolean;
   decode(value: Buffer | null): DecodedInput;
 }
 
@@ -36,6 +38,7 @@ function forwardAll(context: RollupContext, rollups: readonly MetricRollup[]): v
 export function metricDeserializer(decoder: MetricSource): Deserializer<ServerMetric> {
   return {
     prepare: (values) => decoder.prepare(values),
+    isPrepared: (values) => decoder.isPrepared?.(values) ?? false,
     deserialize: (bytes) => {
       const decoded = decoder.decode(bytes);
       return decoded.kind === 'poison'

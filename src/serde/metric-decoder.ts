@@ -54,6 +54,16 @@ export class MetricDecoder {
     }
   }
 
+  /** Whether `prepare` would look nothing up: every schema id among `values` is known now. */
+  isPrepared(values: readonly (Buffer | null)[]): boolean {
+    for (const value of values) {
+      if (!value) continue;
+      const header = readWireHeader(value);
+      if (header.ok && !this.isKnown(header.schemaId)) return false;
+    }
+    return true;
+  }
+
   private isKnown(schemaId: number): boolean {
     const entry = this.writers.get(schemaId);
     return entry !== undefined && (entry.kind !== 'unknown' || this.now() < entry.recheckAt);

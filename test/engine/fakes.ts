@@ -58,7 +58,8 @@ export type Step =
   | 'resolveOffset'
   | 'journalRead'
   | 'journalWrite'
-  | 'journalRelease';
+  | 'journalRelease'
+  | 'decode';
 
 export interface LogEntry {
   step: Step;
@@ -435,12 +436,19 @@ export class FakeBatchControl implements BatchControl {
 
 /**
  * Decodes JSON values to metrics; a null value or one starting with `bad` is a poison pill. `prepare` (the
- * registry lookup) can be told to throw for its next calls.
+ * registry lookup) can be told to throw for its next calls. `knowsEverySchema`: it says every value is prepared
+ * (unless a prepare failure is queued), so the task processes records as they join its pending transaction, and
+ * each decode is logged, so a test sees when records were processed.
  */
 export class FakeDecoder implements MetricSource {
   private readonly prepareErrors: (() => Error)[] = [];
+  knowsEverySchema = false;
 
   constructor(private readonly broker: FakeBroker) {}
+
+  isPrepared(): boolean {
+    return this.knowsEverySchema && this.prepareErrors.length === 0;
+  }
 
   failPrepare(times: number, error: () => Error): void {
     for (let i = 0; i < times; i += 1) this.prepareErrors.push(error);
@@ -453,6 +461,8 @@ export class FakeDecoder implements MetricSource {
   }
 
   decode(value: Buffer | null): DecodedInput {
+    if (this.knowsEverySchema)
+      this.broker.record({ step: 'decode', detail: value?.toString('utf8') ?? 'null' });
     if (value === null) return { kind: 'poison', poison: { reason: 'null-value', message: 'value is null' } };
     const text = value.toString('utf8');
     if (text.startsWith('bad')) {

@@ -22,9 +22,12 @@ test('while a partition holds the gate, another partition cannot pass waitOpen; 
   await settle();
   assert.equal(passed, false, 'partition 1 processed while partition 0 isolated a record');
   await gate.waitOpen(0);
+  assert.equal(gate.isOpenFor(1), false, 'closed to another partition, synchronously too');
+  assert.equal(gate.isOpenFor(0), true, 'open to its holder');
   leave();
   await settle();
   assert.equal(passed, true);
+  assert.equal(gate.isOpenFor(1), true);
 });
 
 test('holders follow in arrival order and the gate never opens between them', async () => {

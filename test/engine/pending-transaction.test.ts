@@ -11,6 +11,12 @@ function batch(offsets: number[], lastOffset: number): InputBatch {
   return { topic: 'in', partition: 0, messages: offsets.map(message), lastOffset: BigInt(lastOffset) };
 }
 
+function waiting(pending: PendingTransaction) {
+  const range = pending.current;
+  assert.ok(range, 'a range waits');
+  return range;
+}
+
 function pendingWith(maxRecords: number, intervalMs = 100) {
   let now = 1_000;
   const pending = new PendingTransaction({ intervalMs, maxRecords, now: () => now });
@@ -91,4 +97,51 @@ test('the timer commits the range it was set for, once its interval elapsed, and
   taken.take();
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.deepEqual(due, [0n], 'a taken range has no timer');
+});
+
+test('records added without being kept (the task processed them) count toward the cap and set the first offset', () => {
+  const { pending } = pendingWith(4);
+  const fetched = batch([3, 4, 5], 5);
+  pending.add(fetched, fetched.messages, 0, 3n, false);
+  assert.equal(pending.firstOffset, 3n);
+  assert.equal(pending.size, 3);
+  assert.equal(waiting(pending).messages.length, 0, 'nothing kept');
+  const next = batch([6, 7], 7);
+  const added = pending.add(next, next.messages, 0, 3n);
+  assert.equal(added?.next, 1, 'one record of room left');
+  assert.ok(pending.isDue(), 'full');
+  assert.deepEqual(
+    waiting(pending).messages.map((m) => m.offset),
+    [6n],
+  );
+});
+
+test('a range whose processing failed is due at once, within its interval', () => {
+  const { pending } = pendingWith(100, 60_000);
+  const fetched = batch([0, 1], 1);
+  const added = pending.add(fetched, fetched.messages, 0, 0n, false);
+  assert.ok(added);
+  assert.equal(pending.isDue(), false);
+  added.range.failure = { error: new Error('processing threw') };
+  assert.ok(pending.isDue());
+});
+
+test('a range is at the end only when its last batch joined whole and ended at the high watermark', () => {
+  const { pending } = pendingWith(2);
+  const atEnd = (offsets: number[]): InputBatch => ({
+    ...batch(offsets, offsets[offsets.length - 1] ?? 0),
+    atEnd: true,
+  });
+  const first = atEnd([0]);
+  pending.add(first, first.messages, 0, 0n);
+  assert.equal(waiting(pending).atEnd, true);
+  const split = atEnd([1, 2]);
+  pending.add(split, split.messages, 0, 0n);
+  assert.equal(waiting(pending).atEnd, false, 'the cap left record 2 behind: not at the end');
+  pending.take();
+  pending.add(split, split.messages, 1, 2n);
+  assert.equal(waiting(pending).atEnd, true);
+  const behind = batch([3], 3);
+  pending.add(behind, behind.messages, 0, 2n);
+  assert.equal(waiting(pending).atEnd, false, 'a later batch short of the end');
 });

@@ -113,12 +113,15 @@ interface SetupOptions {
   /** Told when a fault triggers (before its action). */
   onFault?: () => void;
   onProcessCrash?: 'quarantine' | 'dead-letter';
+  /** The decoder needs no lookup: records are processed as they join the pending transaction (design §24). */
+  processOnJoin?: boolean;
 }
 
 function setup(options: SetupOptions = {}): Harness {
   const broker = options.broker ?? new FakeBroker();
   const consumer = options.consumer ?? new FakeConsumer(broker);
   const decoder = new FakeDecoder(broker);
+  decoder.knowsEverySchema = options.processOnJoin ?? false;
   const events = new StageEvents();
   const sleeps: number[] = [];
   const clock = { value: 0 };
@@ -1095,118 +1098,12 @@ async function drainOnTheInterval(h: Harness, intervalMs: number): Promise<void>
   assert.fail('the task did not reach the end of its input in 60 polls');
 }
 
-void test('commit interval: after a rejoin kafkajs hands the pending records over again from the committed offset; the task skips them and resolves up to its pending end', async () => {
-  const h = setup({ commitIntervalMs: 1000 });
-  await poll(h); // assignment
-  await poll(h); // 0-2
-  await poll(h); // 3-5: pending, not committed
-  assert.equal(h.broker.committed(GROUP, IN, P), null);
-  const start = h.broker.log.length;
-  // A rejoin: kafkajs starts the kept partition again at the committed offset (none: the start).
-  h.consumer.positions.set(P, 0n);
-  await poll(h);
-  assert.deepEqual(commitsSince(h, start), { commits: 0, offsets: [] });
-  assert.equal(
-    h.consumer.positions.get(P),
-    6n,
-    'the next fetch starts after the pending records, not at 0 again',
-  );
-  await drainOnTheInterval(h, 1000);
-  await h.task.close(true);
-  await assertFinalOutcome(h);
-});
-
 function commitsSince(h: Harness, start: number): { commits: number; offsets: (bigint | undefined)[] } {
   const steps = h.broker.log.slice(start).filter((e) => e.producer !== undefined);
   return {
     commits: steps.filter((e) => e.step === 'commit').length,
     offsets: steps.filter((e) => e.step === 'sendOffsets').map((e) => e.offset),
   };
-}
-
-void test('commit interval: two batches within the interval make one transaction, committed by the batch that finds it elapsed', async () => {
-  const h = setup({ commitIntervalMs: 1000 });
-  await poll(h); // assignment
-  const start = h.broker.log.length;
-  await poll(h); // 0-2
-  await poll(h); // 3-5
-  assert.deepEqual(commitsSince(h, start), { commits: 0, offsets: [] }, 'nothing begun within the interval');
-  assert.equal(h.broker.committed(GROUP, IN, P), null);
-  assert.equal(taskState(h.task).windows.length, 0, 'no state change before the commit');
-  assert.equal(h.consumer.positions.get(P), 6n, 'kafkajs fetches on past the pending records');
-  h.clock.value += 1000;
-  await poll(h); // 6-8: the interval has elapsed
-  assert.deepEqual(commitsSince(h, start), { commits: 1, offsets: [9n] });
-  assert.deepEqual(rollupKeys(h.broker), [`a@${s(0)}`, `b@${s(0)}`, `a@${s(60)}`, `b@${s(60)}`]);
-  assert.deepEqual(taskState(h.task), changelogState(h.broker));
-  const attempts = new Set(h.broker.records(CHANGELOG, P).map((r) => headerText(r, LINEAGE_HEADERS.attempt)));
-  assert.equal(attempts.size, 1, 'one transaction: one lineage attempt');
-  await drainOnTheInterval(h, 1000);
-  await h.task.close(true);
-  await assertFinalOutcome(h);
-});
-
-void test('commit interval: when it elapses with no further batch, a timer commits the pending transaction', async () => {
-  const h = setup({ commitIntervalMs: 50 });
-  await poll(h);
-  await poll(h);
-  await poll(h);
-  assert.equal(h.broker.committed(GROUP, IN, P), null);
-  h.clock.value += 50;
-  // The timer is real (50 ms); wait for its commit, bounded, rather than a fixed time.
-  await eventually('the timer commits', () => h.broker.committed(GROUP, IN, P) !== null);
-  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
-  assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
-  assert.deepEqual(taskState(h.task), changelogState(h.broker));
-  await h.task.close(true);
-});
-
-void test('commit interval: a transaction holding maxRecordsPerTransaction records commits at once, within the interval', async () => {
-  const h = setup({ commitIntervalMs: 60_000, maxRecordsPerTransaction: 4 });
-  await poll(h);
-  const start = h.broker.log.length;
-  await poll(h); // 0-2
-  assert.equal(h.broker.committed(GROUP, IN, P), null);
-  await poll(h); // 3 fills the transaction; 4-5 open the next one
-  assert.deepEqual(commitsSince(h, start), { commits: 1, offsets: [4n] });
-  assert.equal(h.broker.committed(GROUP, IN, P), 4n);
-  await poll(h); // 6-8: 4-7 commit
-  assert.deepEqual(commitsSince(h, start), { commits: 2, offsets: [4n, 8n] });
-  await runToEnd(h);
-  await h.task.close(true);
-  await assertFinalOutcome(h);
-});
-
-for (const failure of ['prepare', 'commit'] as const) {
-  void test(`commit interval: a failure at ${failure} discards both batches' state and rewinds to the last commit`, async () => {
-    const h = setup({ commitIntervalMs: 1000 });
-    await poll(h);
-    await poll(h); // 0-2 pending
-    h.clock.value += 1000;
-    await poll(h); // 3-5 join; 0-5 commit
-    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
-    const changelogBefore = h.broker.records(CHANGELOG, P).length;
-    const rollupsBefore = rollupKeys(h.broker);
-    await poll(h); // 6-8 pending
-    if (failure === 'prepare')
-      h.decoder.failPrepare(1, () => new RegistryUnavailableError('registry answered 503'));
-    else h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'injected at commit'));
-    h.clock.value += 1000;
-    const start = h.broker.log.length;
-    await poll(h); // 9-11 join, and the transaction of 6-11 fails
-    assert.equal(h.aborted.length, 1);
-    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
-    assert.deepEqual(rollupKeys(h.broker), rollupsBefore);
-    assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore);
-    assert.deepEqual(taskState(h.task), changelogState(h.broker));
-    const seek = indexOf(h.broker.log, (e) => e.step === 'seek', start);
-    assert.ok(seek >= 0, 'rewound');
-    assert.equal(h.broker.log[seek]?.offset, 6n);
-    assert.equal(h.consumer.positions.get(P), 6n);
-    await drainOnTheInterval(h, 1000);
-    await h.task.close(true);
-    await assertFinalOutcome(h);
-  });
 }
 
 /** Hands the task the input records [from, to) as one batch, as kafkajs would, without waiting for its queue. */
@@ -1216,112 +1113,340 @@ async function handOver(h: Harness, from: number, to: number): Promise<FakeBatch
   return control;
 }
 
-void test(
-  'commit interval: a batch fetched while a commit runs is added without waiting for it, and the next commit covers it',
-  { timeout: 10_000 },
-  async () => {
-    const release = manualRelease();
-    const h = setup({ commitIntervalMs: 1000, faults: 'before-commit@1:hold', release });
+for (const processOnJoin of [false, true]) {
+  const mode = processOnJoin ? ' (records processed as they join)' : '';
+
+  void test(`commit interval${mode}: after a rejoin kafkajs hands the pending records over again from the committed offset; the task skips them and resolves up to its pending end`, async () => {
+    const h = setup({ processOnJoin, commitIntervalMs: 1000 });
     await poll(h); // assignment
-    await poll(h); // 0-2 pending
-    h.clock.value += 1000;
-    await handOver(h, 3, 6); // 3-5 join; the commit of 0-5 is queued, and held before its EndTxn
-    await eventually('the commit of 0-5 is held', () => release.waiting === 1);
-    const during = await handOver(h, 6, 9);
-    assert.deepEqual(during.resolved, [8n], 'kafkajs may fetch on past 6-8');
-    assert.equal(h.broker.committed(GROUP, IN, P), null, 'the commit of 0-5 is still held');
-    assert.equal(release.waiting, 1);
-    const again = await handOver(h, 3, 9);
-    // Handed over again (a rejoin): taken by the held commit or waiting, none is added twice (the final outcome
-    // shows it); kafkajs is told to fetch on from the end of what waits.
-    assert.deepEqual(again.resolved, [8n]);
-    release.release();
-    await h.task.settled();
-    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
-    h.clock.value += 1000;
-    h.consumer.positions.set(P, 9n);
+    await poll(h); // 0-2
+    await poll(h); // 3-5: pending, not committed
+    assert.equal(h.broker.committed(GROUP, IN, P), null);
+    const start = h.broker.log.length;
+    // A rejoin: kafkajs starts the kept partition again at the committed offset (none: the start).
+    h.consumer.positions.set(P, 0n);
+    await poll(h);
+    assert.deepEqual(commitsSince(h, start), { commits: 0, offsets: [] });
+    assert.equal(
+      h.consumer.positions.get(P),
+      6n,
+      'the next fetch starts after the pending records, not at 0 again',
+    );
     await drainOnTheInterval(h, 1000);
     await h.task.close(true);
-    assert.deepEqual(commitsSince(h, 0).offsets, [6n, 12n]);
     await assertFinalOutcome(h);
-  },
-);
+  });
 
-void test(
-  'commit interval: when the commit running fails, the records added meanwhile are dropped unprocessed and fetched again from the last commit',
-  { timeout: 10_000 },
-  async () => {
-    const release = manualRelease();
-    const h = setup({ commitIntervalMs: 1000, faults: 'before-commit@2:hold', release });
+  void test(`commit interval${mode}: two batches within the interval make one transaction, committed by the batch that finds it elapsed`, async () => {
+    const h = setup({ processOnJoin, commitIntervalMs: 1000 });
     await poll(h); // assignment
+    const start = h.broker.log.length;
+    await poll(h); // 0-2
+    await poll(h); // 3-5
+    assert.deepEqual(
+      commitsSince(h, start),
+      { commits: 0, offsets: [] },
+      'nothing begun within the interval',
+    );
+    assert.equal(h.broker.committed(GROUP, IN, P), null);
+    assert.equal(taskState(h.task).windows.length, 0, 'no state change before the commit');
+    assert.equal(h.consumer.positions.get(P), 6n, 'kafkajs fetches on past the pending records');
+    h.clock.value += 1000;
+    await poll(h); // 6-8: the interval has elapsed
+    assert.deepEqual(commitsSince(h, start), { commits: 1, offsets: [9n] });
+    assert.deepEqual(rollupKeys(h.broker), [`a@${s(0)}`, `b@${s(0)}`, `a@${s(60)}`, `b@${s(60)}`]);
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    const attempts = new Set(
+      h.broker.records(CHANGELOG, P).map((r) => headerText(r, LINEAGE_HEADERS.attempt)),
+    );
+    assert.equal(attempts.size, 1, 'one transaction: one lineage attempt');
+    await drainOnTheInterval(h, 1000);
+    await h.task.close(true);
+    await assertFinalOutcome(h);
+  });
+
+  void test(`commit interval${mode}: when it elapses with no further batch, a timer commits the pending transaction`, async () => {
+    const h = setup({ processOnJoin, commitIntervalMs: 50 });
+    await poll(h);
+    await poll(h);
+    await poll(h);
+    assert.equal(h.broker.committed(GROUP, IN, P), null);
+    h.clock.value += 50;
+    // The timer is real (50 ms); wait for its commit, bounded, rather than a fixed time.
+    await eventually('the timer commits', () => h.broker.committed(GROUP, IN, P) !== null);
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+    assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    await h.task.close(true);
+  });
+
+  void test(`commit interval${mode}: a transaction holding maxRecordsPerTransaction records commits at once, within the interval`, async () => {
+    const h = setup({ processOnJoin, commitIntervalMs: 60_000, maxRecordsPerTransaction: 4 });
+    await poll(h);
+    const start = h.broker.log.length;
+    await poll(h); // 0-2
+    assert.equal(h.broker.committed(GROUP, IN, P), null);
+    await poll(h); // 3 fills the transaction; 4-5 open the next one
+    assert.deepEqual(commitsSince(h, start), { commits: 1, offsets: [4n] });
+    assert.equal(h.broker.committed(GROUP, IN, P), 4n);
+    await poll(h); // 6-8: 4-7 commit
+    assert.deepEqual(commitsSince(h, start), { commits: 2, offsets: [4n, 8n] });
+    await runToEnd(h);
+    await h.task.close(true);
+    await assertFinalOutcome(h);
+  });
+
+  for (const failure of ['prepare', 'commit'] as const) {
+    void test(`commit interval${mode}: a failure at ${failure} discards both batches' state and rewinds to the last commit`, async () => {
+      const h = setup({ processOnJoin, commitIntervalMs: 1000 });
+      await poll(h);
+      await poll(h); // 0-2 pending
+      h.clock.value += 1000;
+      await poll(h); // 3-5 join; 0-5 commit
+      assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+      const changelogBefore = h.broker.records(CHANGELOG, P).length;
+      const rollupsBefore = rollupKeys(h.broker);
+      await poll(h); // 6-8 pending
+      if (failure === 'prepare')
+        h.decoder.failPrepare(1, () => new RegistryUnavailableError('registry answered 503'));
+      else h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'injected at commit'));
+      h.clock.value += 1000;
+      const start = h.broker.log.length;
+      await poll(h); // 9-11 join, and the transaction of 6-11 fails
+      assert.equal(h.aborted.length, 1);
+      assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+      assert.deepEqual(rollupKeys(h.broker), rollupsBefore);
+      assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore);
+      assert.deepEqual(taskState(h.task), changelogState(h.broker));
+      const seek = indexOf(h.broker.log, (e) => e.step === 'seek', start);
+      assert.ok(seek >= 0, 'rewound');
+      assert.equal(h.broker.log[seek]?.offset, 6n);
+      assert.equal(h.consumer.positions.get(P), 6n);
+      await drainOnTheInterval(h, 1000);
+      await h.task.close(true);
+      await assertFinalOutcome(h);
+    });
+  }
+
+  void test(
+    `commit interval${mode}: a batch fetched while a commit runs is added without waiting for it, and the next commit covers it`,
+    { timeout: 10_000 },
+    async () => {
+      const release = manualRelease();
+      const h = setup({ processOnJoin, commitIntervalMs: 1000, faults: 'before-commit@1:hold', release });
+      await poll(h); // assignment
+      await poll(h); // 0-2 pending
+      h.clock.value += 1000;
+      await handOver(h, 3, 6); // 3-5 join; the commit of 0-5 is queued, and held before its EndTxn
+      await eventually('the commit of 0-5 is held', () => release.waiting === 1);
+      const during = await handOver(h, 6, 9);
+      assert.deepEqual(during.resolved, [8n], 'kafkajs may fetch on past 6-8');
+      assert.equal(h.broker.committed(GROUP, IN, P), null, 'the commit of 0-5 is still held');
+      assert.equal(release.waiting, 1);
+      const again = await handOver(h, 3, 9);
+      // Handed over again (a rejoin): taken by the held commit or waiting, none is added twice (the final outcome
+      // shows it); kafkajs is told to fetch on from the end of what waits.
+      assert.deepEqual(again.resolved, [8n]);
+      const released = h.broker.log.length;
+      release.release();
+      await h.task.settled();
+      assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+      if (processOnJoin) {
+        // Kept while the commit ran (its state was not applied yet), processed as soon as it was.
+        const steps = stepsOf(h.broker.log, released).filter((step) => step === 'decode' || step === 'begin');
+        assert.deepEqual(steps, ['decode', 'decode', 'decode'], '6-8 processed after the commit, none begun');
+      }
+      h.clock.value += 1000;
+      h.consumer.positions.set(P, 9n);
+      await drainOnTheInterval(h, 1000);
+      await h.task.close(true);
+      assert.deepEqual(commitsSince(h, 0).offsets, [6n, 12n]);
+      assert.deepEqual(h.aborted, [], 'no transaction failed');
+      await assertFinalOutcome(h);
+    },
+  );
+
+  void test(
+    `commit interval${mode}: when the commit running fails, the records added meanwhile are dropped unprocessed and fetched again from the last commit`,
+    { timeout: 10_000 },
+    async () => {
+      const release = manualRelease();
+      const h = setup({ processOnJoin, commitIntervalMs: 1000, faults: 'before-commit@2:hold', release });
+      await poll(h); // assignment
+      await poll(h); // 0-2 pending
+      h.clock.value += 1000;
+      await poll(h); // 3-5 join; 0-5 commit
+      assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+      const changelogBefore = h.broker.records(CHANGELOG, P).length;
+      h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'injected at commit'));
+      await handOver(h, 6, 8);
+      h.clock.value += 1000;
+      await handOver(h, 8, 9); // 6-8 due: their commit is queued and held
+      await eventually('the commit of 6-8 is held', () => release.waiting === 1);
+      await handOver(h, 9, 12); // added while it is held
+      const seeksBefore = h.consumer.seeks;
+      release.release();
+      await h.task.settled();
+      assert.equal(h.broker.committed(GROUP, IN, P), 6n, 'the commit of 6-8 failed');
+      assert.equal(h.aborted.length, 1);
+      assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore, 'nothing of 6-11 was written');
+      assert.deepEqual(taskState(h.task), changelogState(h.broker), 'nothing of 9-11 was processed');
+      assert.ok(h.consumer.seeks > seeksBefore, 'rewound');
+      assert.equal(h.consumer.positions.get(P), 6n);
+      await drainOnTheInterval(h, 1000);
+      await h.task.close(true);
+      await assertFinalOutcome(h);
+    },
+  );
+
+  void test(`commit interval${mode}: a record failing in the second batch of a transaction is retried and dead-lettered once`, async () => {
+    const h = setup({
+      processOnJoin,
+      commitIntervalMs: 1000,
+      faults: 'process-record@o4:throw',
+      threshold: 10,
+    });
+    await poll(h);
     await poll(h); // 0-2 pending
     h.clock.value += 1000;
+    await poll(h); // 3-5 join; processing 4 throws: 0-5 discarded
+    assert.equal(h.broker.committed(GROUP, IN, P), null);
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    await drainOnTheInterval(h, 1000);
+    await h.task.close(true);
+    const dead = h.broker
+      .records(DLQ)
+      .filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed');
+    assert.deepEqual(
+      dead.map((r) => headerText(r, DLQ_HEADERS.offset)),
+      ['4'],
+    );
+    assertNoDuplicateRollups(h.broker);
+    assert.equal(h.broker.committed(GROUP, IN, P), 12n);
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+  });
+
+  void test(`commit interval${mode}: a clean close commits the pending transaction`, async () => {
+    const h = setup({ processOnJoin, commitIntervalMs: 60_000 });
+    await runToEnd(h);
+    assert.equal(h.broker.committed(GROUP, IN, P), null, 'all 12 records pending');
+    await h.task.close(true);
+    assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
+    await assertFinalOutcome(h);
+  });
+
+  void test(`commit interval${mode}: a revoked partition drops its pending records, and the next owner processes them once`, async () => {
+    const h = setup({ processOnJoin, commitIntervalMs: 60_000 });
+    await poll(h);
+    await poll(h); // 0-2 pending
+    h.clock.value += 60_000;
     await poll(h); // 3-5 join; 0-5 commit
+    await poll(h); // 6-8 pending
+    await h.task.close(true, false);
     assert.equal(h.broker.committed(GROUP, IN, P), 6n);
-    const changelogBefore = h.broker.records(CHANGELOG, P).length;
-    h.broker.failAt('commit', 1, () => new RetriableError('KAFKA_RETRIABLE', 'injected at commit'));
-    await handOver(h, 6, 8);
-    h.clock.value += 1000;
-    await handOver(h, 8, 9); // 6-8 due: their commit is queued and held
-    await eventually('the commit of 6-8 is held', () => release.waiting === 1);
-    await handOver(h, 9, 12); // added while it is held
-    const seeksBefore = h.consumer.seeks;
-    release.release();
-    await h.task.settled();
-    assert.equal(h.broker.committed(GROUP, IN, P), 6n, 'the commit of 6-8 failed');
-    assert.equal(h.aborted.length, 1);
-    assert.equal(h.broker.records(CHANGELOG, P).length, changelogBefore, 'nothing of 6-11 was written');
-    assert.deepEqual(taskState(h.task), changelogState(h.broker), 'nothing of 9-11 was processed');
-    assert.ok(h.consumer.seeks > seeksBefore, 'rewound');
-    assert.equal(h.consumer.positions.get(P), 6n);
-    await drainOnTheInterval(h, 1000);
-    await h.task.close(true);
-    await assertFinalOutcome(h);
-  },
-);
+    assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1, 'nothing more committed');
+    const next = setup({
+      processOnJoin,
+      commitIntervalMs: 60_000,
+      broker: h.broker,
+      instanceId: 'instance-2',
+    });
+    next.consumer.positions.set(P, 9n); // where the revoked owner's fetches had got to
+    await runToEnd(next);
+    await next.task.close(true);
+    await assertFinalOutcome(next);
+  });
+}
 
-void test('commit interval: a record failing in the second batch of a transaction is retried and dead-lettered once', async () => {
-  const h = setup({ commitIntervalMs: 1000, faults: 'process-record@o4:throw', threshold: 10 });
-  await poll(h);
-  await poll(h); // 0-2 pending
+/** The log entries since `start` that are decodes or a transaction's begin, in order. */
+function decodesAndBegins(h: Harness, start: number): string[] {
+  return stepsOf(h.broker.log, start).filter((step) => step === 'decode' || step === 'begin');
+}
+
+void test('commit interval (records processed as they join): the first transaction of a task is processed after its attempt is journaled; later records as they join, before their transaction begins', async () => {
+  const h = setup({ processOnJoin: true, commitIntervalMs: 1000 });
+  await poll(h); // assignment
+  const start = h.broker.log.length;
+  await poll(h); // 0-2: the task's first transaction, not journaled yet
+  assert.deepEqual(decodesAndBegins(h, start), [], 'nothing processed before the attempt is journaled');
   h.clock.value += 1000;
-  await poll(h); // 3-5 join; processing 4 throws: 0-5 discarded
-  assert.equal(h.broker.committed(GROUP, IN, P), null);
+  await poll(h); // 3-5 join; 0-5 commit
+  const journaled = indexOf(h.broker.log, (e) => e.step === 'journalWrite', start);
+  const firstDecode = indexOf(h.broker.log, (e) => e.step === 'decode', start);
+  assert.ok(journaled >= 0 && journaled < firstDecode, stepsOf(h.broker.log, start).join());
+  const afterFirst = h.broker.log.length;
+  await poll(h); // 6-8 join: processed at once
+  assert.deepEqual(decodesAndBegins(h, afterFirst), ['decode', 'decode', 'decode']);
+  assert.deepEqual(taskState(h.task), changelogState(h.broker), 'processed, not applied before the commit');
+  h.clock.value += 1000;
+  const beforeCommit = h.broker.log.length;
+  await poll(h); // 9-11 join, processed; 6-11 commit
+  assert.deepEqual(decodesAndBegins(h, beforeCommit), ['decode', 'decode', 'decode', 'begin']);
+  assert.deepEqual(commitsSince(h, start).offsets, [6n, 12n]);
+  await h.task.close(true);
+  await assertFinalOutcome(h);
+});
+
+void test('commit interval (records processed as they join): a record whose processing throws as it joins fails its transaction before it begins, and is dead-lettered once', async () => {
+  const h = setup({
+    processOnJoin: true,
+    commitIntervalMs: 1000,
+    faults: 'process-record@o7:throw',
+    threshold: 10,
+  });
+  await poll(h); // assignment
+  await poll(h); // 0-2
+  h.clock.value += 1000;
+  await poll(h); // 3-5 join; 0-5 commit
+  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+  const begins = h.broker.log.filter((e) => e.step === 'begin').length;
+  await poll(h); // 6-8 join: 7 throws as it is processed, and the range fails at once
+  assert.equal(h.aborted.length, 1);
+  assert.equal(h.aborted[0]?.code, 'RECORD_PROCESSING_FAILED');
+  assert.equal(h.broker.log.filter((e) => e.step === 'begin').length, begins, 'nothing begun for it');
+  assert.equal(h.consumer.positions.get(P), 6n, 'rewound to the last commit');
   assert.deepEqual(taskState(h.task), changelogState(h.broker));
   await drainOnTheInterval(h, 1000);
   await h.task.close(true);
   const dead = h.broker.records(DLQ).filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed');
   assert.deepEqual(
     dead.map((r) => headerText(r, DLQ_HEADERS.offset)),
-    ['4'],
+    ['7'],
   );
   assertNoDuplicateRollups(h.broker);
   assert.equal(h.broker.committed(GROUP, IN, P), 12n);
   assert.deepEqual(taskState(h.task), changelogState(h.broker));
 });
 
-void test('commit interval: a clean close commits the pending transaction', async () => {
-  const h = setup({ commitIntervalMs: 60_000 });
-  await runToEnd(h);
-  assert.equal(h.broker.committed(GROUP, IN, P), null, 'all 12 records pending');
-  await h.task.close(true);
-  assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1);
-  await assertFinalOutcome(h);
-});
+/** Hands the task input records [from, to) as a batch that ends at the partition's high watermark. */
+async function handOverAtEnd(h: Harness, from: number, to: number): Promise<void> {
+  const control = new FakeBatchControl(h.broker, () => true);
+  await h.task.handleBatch({ ...batchOf(IN, P, h.input.slice(from, to)), atEnd: true }, control);
+  await h.task.settled();
+}
 
-void test('commit interval: a revoked partition drops its pending records, and the next owner processes them once', async () => {
-  const h = setup({ commitIntervalMs: 60_000 });
-  await poll(h);
-  await poll(h); // 0-2 pending
-  h.clock.value += 60_000;
-  await poll(h); // 3-5 join; 0-5 commit
-  await poll(h); // 6-8 pending
-  await h.task.close(true, false);
-  assert.equal(h.broker.committed(GROUP, IN, P), 6n);
-  assert.equal(h.broker.log.filter((e) => e.step === 'commit').length, 1, 'nothing more committed');
-  const next = setup({ commitIntervalMs: 60_000, broker: h.broker, instanceId: 'instance-2' });
-  next.consumer.positions.set(P, 9n); // where the revoked owner's fetches had got to
-  await runToEnd(next);
-  await next.task.close(true);
-  await assertFinalOutcome(next);
-});
+for (const atEnd of [true, false]) {
+  void test(`commit interval (records processed as they join): a closed window in a batch ${atEnd ? 'at' : 'short of'} the partition's end is committed ${atEnd ? 'at once' : 'on the interval'}; state alone waits either way`, async () => {
+    const h = setup({ processOnJoin: true, commitIntervalMs: 60_000 });
+    await poll(h); // assignment
+    await poll(h); // 0-2: the first transaction
+    h.clock.value += 60_000;
+    await poll(h); // 3-5 join; 0-5 commit
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n);
+    const hand = atEnd
+      ? handOverAtEnd
+      : async (x: Harness, from: number, to: number) => {
+          await handOver(x, from, to);
+          await x.task.settled();
+        };
+    await hand(h, 6, 8); // 6-7: no window closes
+    assert.equal(h.broker.committed(GROUP, IN, P), 6n, 'state alone waits for the interval');
+    await hand(h, 8, 9); // 8 closes W1
+    assert.equal(h.broker.committed(GROUP, IN, P), atEnd ? 9n : 6n);
+    h.clock.value += 60_000;
+    h.consumer.positions.set(P, 9n);
+    await drainOnTheInterval(h, 60_000);
+    await h.task.close(true);
+    await assertFinalOutcome(h);
+  });
+}

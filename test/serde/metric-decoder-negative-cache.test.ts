@@ -85,3 +85,17 @@ test('a found writer is never asked again', async () => {
   assert.equal(registry.lookups, 1);
   assert.equal(kindOf(decoder.decode(value)), 'metric');
 });
+
+test('isPrepared says whether prepare would look anything up: an id never asked, or a 404 past its recheck time, is not prepared', async () => {
+  const { registry, clock, decoder } = setup();
+  assert.equal(decoder.isPrepared([value]), false, 'never asked');
+  assert.equal(decoder.isPrepared([null, Buffer.from('not avro')]), true, 'no schema id to look up');
+  await decoder.prepare([value]);
+  assert.equal(decoder.isPrepared([value]), true, 'the 404 is believed for now');
+  clock.ms += UNKNOWN_SCHEMA_ID_RECHECK_MS;
+  assert.equal(decoder.isPrepared([value]), false, 'the 404 is due for a recheck');
+  registry.knows = true;
+  await decoder.prepare([value]);
+  assert.equal(decoder.isPrepared([value]), true);
+  assert.equal(registry.lookups, 2);
+});

@@ -159,10 +159,12 @@ function namingTheInstance(error: unknown, groupInstanceId: string | undefined):
 }
 
 function toInputBatch({ batch }: EachBatchPayload): InputBatch {
+  const lastOffset = BigInt(batch.lastOffset());
   return {
     topic: batch.topic,
     partition: batch.partition,
-    lastOffset: BigInt(batch.lastOffset()),
+    lastOffset,
+    atEnd: lastOffset + 1n >= BigInt(batch.highWatermark),
     messages: batch.messages.map((m) => ({
       offset: BigInt(m.offset),
       key: m.key,
