@@ -297,7 +297,7 @@ export function stageCommitFigures(metrics: string | undefined): Partial<RoundFi
 }
 
 export const STAGE_COMMIT_MEANING =
-  'eos_rollup_commit_latency_seconds (one committed transaction: schema lookups, processing, sends, sendOffsets, commit), quantiles interpolated in its buckets (5, 10, 25, 50, 100, 250, 500, 1000 ms …)';
+  'eos_rollup_commit_latency_seconds (one committed transaction: schema lookups, processing of the records not processed as they joined, sends, sendOffsets, commit), quantiles interpolated in its buckets (5, 10, 25, 50, 100, 250, 500, 1000 ms …)';
 
 function sut(
   id: 'SUT-100ms' | 'SUT-1s' | 'SUT-ALO-1s' | 'SUT-1s-2t',
