@@ -179,7 +179,8 @@ export const VARIABLE_SPECS = {
   COMMIT_INTERVAL_MS: {
     kind: 'integer',
     default: '100',
-    description: 'Commit a transaction (spanning fetched batches) this long after its first record.',
+    description:
+      "Commit a transaction (spanning fetched batches) this long after its first record; at once when output waits at the partition's end.",
     min: 10,
     max: 60_000,
     unit: ms,
