@@ -53,7 +53,8 @@ export class AttemptGuard {
   }
 
   /**
-   * Whether `arm(at, ...)` would write nothing and change nothing: a normal attempt after this task's first one.
+   * Whether `arm(at, ...)` would write nothing and change nothing: this task has armed an attempt, and the plan
+   * for the record at `at` is normal.
    * Records from `at` on may then be processed without awaiting it, as they are fetched (design §24).
    */
   isArmedAt(at: bigint): boolean {

@@ -759,7 +759,14 @@ export class PartitionTask {
           this.quarantine(first, plan.crashes);
           return { outcome: 'quarantined' };
         }
-        await this.deps.faults.hit('after-arm', this.partition);
+        try {
+          await this.deps.faults.hit('after-arm', this.partition);
+        } catch (error) {
+          // A fault that throws here leaves the transaction's processed records behind: their store
+          // transaction must not stay open on the store.
+          processedHead?.storeTx.discard();
+          throw error;
+        }
       }
       await gate.waitOpen(this.partition);
       let prepared: PreparedTransaction;
