@@ -78,8 +78,6 @@ export class PartitionTask {
   private readonly pending: PendingTransaction;
   /** Works in the queue, running or waiting: records join outside it processed only when there are none. */
   private queued = 0;
-  /** Commits running: their state is not applied yet, so no record may be processed on top of it meanwhile. */
-  private commitsRunning = 0;
   /** The end of the range a commit in progress took from `pending`: batches arriving meanwhile start there. */
   private committingEnd: bigint | undefined;
   /** The last commit queued by a batch (settled: never rejects), for the next batch to wait on. */
@@ -495,10 +493,10 @@ export class PartitionTask {
 
   /**
    * Whether records from `messages[start]` on, the transaction starting at `first`, can be processed right now,
-   * synchronously, with every rule of a commit's steps 1-3 kept: no commit is running (its state is not
-   * applied yet) and no other work of the queue may open a store transaction meanwhile; the crash-loop guard
-   * journaled this task's attempt already and would journal nothing more for `first`; the isolation gate is
-   * open; the decoder needs no registry lookup for them.
+   * synchronously, with every rule of a commit's steps 1-3 kept: outside the queue, nothing runs or waits in it
+   * (a commit whose state is not applied yet, or any work that may open a store transaction meanwhile; inside
+   * it, the callers run between commits); the crash-loop guard would journal nothing for `first`; the
+   * isolation gate is open; the decoder needs no registry lookup for them.
    */
   private canProcessNow(
     first: bigint | undefined,
@@ -506,7 +504,7 @@ export class PartitionTask {
     start: number,
     inQueue: boolean,
   ): boolean {
-    if (first === undefined || this.commitsRunning > 0 || (!inQueue && this.queued > 0)) return false;
+    if (first === undefined || (!inQueue && this.queued > 0)) return false;
     if (!this.guard.isArmedAt(first) || !this.deps.isolationGate.isOpenFor(this.partition)) return false;
     const values: (Buffer | null)[] = [];
     for (let i = start; i < messages.length; i += 1) values.push(messages[i]?.value ?? null);
@@ -622,31 +620,15 @@ export class PartitionTask {
 
   /**
    * One transaction, as numbered steps. Returns true when committed; false when it failed and the failure was
-   * handled (state discarded, consumer rewound, producer replaced, backed off).
+   * handled (state discarded, consumer rewound, producer replaced, backed off). `processedHead`: the
+   * transaction's first records, processed as they joined it (steps 1-3 already done for them); `chunk` then
+   * holds only the records after them.
    */
   private async commitChunk(
     chunk: readonly InputMessage[],
     endOffset: bigint,
     advanceStreamTimeTo?: number,
     processedHead?: OpenTransaction,
-  ): Promise<boolean> {
-    this.commitsRunning += 1;
-    try {
-      return await this.commitChunkSteps(chunk, endOffset, advanceStreamTimeTo, processedHead);
-    } finally {
-      this.commitsRunning -= 1;
-    }
-  }
-
-  /**
-   * `processedHead`: the transaction's first records, processed as they joined it (steps 1-3 already done for
-   * them); `chunk` then holds only the records after them.
-   */
-  private async commitChunkSteps(
-    chunk: readonly InputMessage[],
-    endOffset: bigint,
-    advanceStreamTimeTo: number | undefined,
-    processedHead: OpenTransaction | undefined,
   ): Promise<boolean> {
     const started = this.deps.now();
     // 1. Registry lookups, outside any transaction: an outage aborts nothing and dead-letters nothing.

@@ -37,13 +37,7 @@ export class MetricDecoder {
 
   /** Ensures every schema id among `values` is known; throws RegistryUnavailableError when it cannot tell. */
   async prepare(values: readonly (Buffer | null)[]): Promise<void> {
-    const missing = new Set<number>();
-    for (const value of values) {
-      if (!value) continue;
-      const header = readWireHeader(value);
-      if (header.ok && !this.isKnown(header.schemaId)) missing.add(header.schemaId);
-    }
-    for (const schemaId of missing) {
+    for (const schemaId of this.missingSchemaIds(values)) {
       const lookup = await this.registry.writerSchema(schemaId);
       this.writers.set(
         schemaId,
@@ -56,12 +50,18 @@ export class MetricDecoder {
 
   /** Whether `prepare` would look nothing up: every schema id among `values` is known now. */
   isPrepared(values: readonly (Buffer | null)[]): boolean {
+    return this.missingSchemaIds(values).size === 0;
+  }
+
+  /** The schema ids among `values` that `prepare` has to look up. */
+  private missingSchemaIds(values: readonly (Buffer | null)[]): Set<number> {
+    const missing = new Set<number>();
     for (const value of values) {
       if (!value) continue;
       const header = readWireHeader(value);
-      if (header.ok && !this.isKnown(header.schemaId)) return false;
+      if (header.ok && !this.isKnown(header.schemaId)) missing.add(header.schemaId);
     }
-    return true;
+    return missing;
   }
 
   private isKnown(schemaId: number): boolean {
