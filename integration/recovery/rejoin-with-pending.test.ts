@@ -55,8 +55,8 @@ function lastAssignment(stage: StageProcess, from: number): number[] | undefined
 }
 
 test('a partition kept through a rebalance with records waiting past one fetch goes on to its new records', async () => {
-  // 60,000 records of about 72 bytes: each partition holds twice the stage's 1 MB fetch per partition (and its
-  // minimum fetch size, which a smaller input would wait the whole 60 s for).
+  // 60,000 records of about 72 bytes: each partition holds about 2 MB, many of the stage's fetches of a partition
+  // (MAX_PARTITION_FETCH_BYTES).
   const { names } = await prepareScenario(suite, {
     partitions: PARTITIONS,
     hosts: 120,
@@ -65,7 +65,7 @@ test('a partition kept through a rebalance with records waiting past one fetch g
   });
   const [portA, portB] = [await freePort(), await freePort()];
   const a = suite.start(names, { ...SETTINGS, INSTANCE_ID: 'a', METRICS_PORT: String(portA) });
-  // About 14,500 of these records fill one fetch of a partition: A holds more than that of each, uncommitted.
+  // About 3,600 of these records fill one fetch of a partition: A holds more than that of each, uncommitted.
   const held = await eventually('A holds over 20,000 records of each partition waiting', 60_000, async () => {
     if (a.child.exitCode !== null) throw new Error(`A exited:\n${a.output().slice(-2000)}`);
     const pending = await pendingOf(portA);

@@ -40,7 +40,7 @@ async function transactionsAt(commitIntervalMs: number): Promise<number> {
     COMMIT_INTERVAL_MS: String(commitIntervalMs),
   });
   await waitForLog(stage, /task initialized/, 60_000);
-  // A live trickle: a preloaded backlog is fetched in batches of about a megabyte, whatever the interval.
+  // A live trickle: a preloaded backlog is fetched in batches of MAX_PARTITION_FETCH_BYTES, whatever the interval.
   const perStep = Math.ceil(workload.length / STEPS);
   const writer = await workloadWriter(suite.env, suite.kafka, names, PARTITIONS);
   try {

@@ -134,6 +134,7 @@ function stageAdapters(config: Config, instanceId: string, logger: Logger, job: 
           // kafkajs heartbeats between fetches only: a fetch of an idle partition that waited longer than the
           // session would get the member expelled.
           maxWaitTimeMs: Math.min(config.commit.intervalMs, config.heartbeatIntervalMs),
+          maxPartitionFetchBytes: config.maxPartitionFetchBytes,
           concurrency,
           // Negative control only: kafkajs's round robin, which moves partitions whatever each member owns.
           stickyAssignment: config.brokenVariant !== 'round-robin-assignment',

@@ -121,6 +121,8 @@ export interface Config {
   readonly processingGuarantee: ProcessingGuarantee;
   readonly onProcessCrash: OnProcessCrash;
   readonly commit: CommitConfig;
+  /** The input consumer's per-partition fetch limit (design §24, "How much a fetch takes"). */
+  readonly maxPartitionFetchBytes: number;
   readonly transactionTimeoutMs: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
@@ -217,6 +219,7 @@ export function loadConfig(
   const processingGuarantee = readProcessingGuarantee(r);
   const onProcessCrash = r.choice('ON_PROCESS_CRASH', ON_PROCESS_CRASH_CHOICES) ?? 'quarantine';
   const commit = readCommit(r);
+  const maxPartitionFetchBytes = r.integer('MAX_PARTITION_FETCH_BYTES');
   const transactionTimeoutMs = readTransactionTimeout(r, commit);
   const sessionTimeoutMs = r.integer('SESSION_TIMEOUT_MS');
   const heartbeatIntervalMs = readHeartbeatInterval(r, sessionTimeoutMs);
@@ -265,6 +268,7 @@ export function loadConfig(
     processingGuarantee,
     onProcessCrash,
     commit,
+    maxPartitionFetchBytes,
     transactionTimeoutMs,
     sessionTimeoutMs,
     heartbeatIntervalMs,

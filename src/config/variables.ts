@@ -193,6 +193,15 @@ export const VARIABLE_SPECS = {
     max: 100_000,
     unit: 'records',
   },
+  MAX_PARTITION_FETCH_BYTES: {
+    kind: 'integer',
+    default: '262144',
+    description:
+      "Kafka's max.partition.fetch.bytes for the input: the most one fetch takes from a partition (a larger batch still comes).",
+    min: 1024,
+    max: 10_485_760,
+    unit: 'bytes',
+  },
   TRANSACTION_TIMEOUT_MS: {
     kind: 'integer',
     default: '60000',

@@ -58,6 +58,7 @@ test('the two required variables alone yield the documented defaults', () => {
     processingGuarantee: 'exactly_once',
     onProcessCrash: 'quarantine',
     commit: { intervalMs: 100, maxRecords: 5000 },
+    maxPartitionFetchBytes: 262_144,
     transactionTimeoutMs: 60_000,
     sessionTimeoutMs: 30_000,
     heartbeatIntervalMs: 3000,

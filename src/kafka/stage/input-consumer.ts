@@ -26,6 +26,13 @@ export interface InputConsumerSettings {
   groupInstanceId: string | undefined;
   /** The fetch waits up to this long when there is no data (a fetch returns whatever there is: design §24). */
   maxWaitTimeMs: number;
+  /**
+   * Most bytes a fetch takes from one partition. Everything a fetch returns is decoded at once and held until
+   * its records are committed, so this bounds memory more than speed (design §24, "How much a fetch takes").
+   * Kafka still returns a larger record batch whole when its partition is the first with data in a fetch, and
+   * kafkajs shuffles the partitions of every fetch, so such a batch is read, only later.
+   */
+  maxPartitionFetchBytes: number;
   /** Partitions handled in parallel, each by its own task and producer. */
   concurrency: number;
   /** Keep partitions with their owners across rebalances (sticky-assigner.ts); false: kafkajs's round robin. */
@@ -60,7 +67,7 @@ export class InputConsumer implements InputConsumerPort {
       groupInstanceId: settings.groupInstanceId ?? null,
       maxWaitTimeInMs: settings.maxWaitTimeMs,
       minBytes: 1,
-      maxBytesPerPartition: 1024 * 1024,
+      maxBytesPerPartition: settings.maxPartitionFetchBytes,
       retry: CONSUMER_RETRY,
       partitionAssigners: settings.stickyAssignment
         ? [stickyAssigner(() => this.owned), PartitionAssigners.roundRobin]
