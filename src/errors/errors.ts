@@ -41,6 +41,13 @@ export const ERROR_CODES = {
   COMMIT_OUTCOME_UNKNOWN: 'retriable',
   /** A changelog partition's last stable offset stayed below its high watermark (an open transaction) too long. */
   CHANGELOG_UNSTABLE: 'retriable',
+  /**
+   * A transactional producer's request was answered UNKNOWN_SERVER_ERROR, an exception inside the broker: seen
+   * from a transaction coordinator whose EndTxn raced the InitProducerId of a rebalance's new owner. The producer
+   * is replaced and the task re-initialized, whose InitProducerId settles the transaction; an EndTxn answered so
+   * is a commit whose outcome is unknown. Only the transactional producer maps it here; elsewhere it stays fatal.
+   */
+  BROKER_UNEXPECTED_ERROR: 'retriable',
 
   /** Another producer with the same transactional id has a newer epoch: this one is a zombie. */
   PRODUCER_FENCED: 'fenced',

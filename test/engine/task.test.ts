@@ -606,6 +606,28 @@ test('a commit whose outcome is unknown is settled by re-reading the committed o
   await assertFinalOutcome(h);
 });
 
+test('an EndTxn answered with a broker-internal error (BROKER_UNEXPECTED_ERROR) is settled like a lost answer, whether or not it landed', async () => {
+  for (const landed of [true, false]) {
+    const h = setup();
+    await poll(h);
+    await poll(h);
+    h.broker.failAt(
+      'commit',
+      1,
+      () =>
+        new RetriableError('BROKER_UNEXPECTED_ERROR', 'EndTxn: the server experienced an unexpected error'),
+      { afterEffect: landed },
+    );
+    await poll(h);
+    assert.equal(h.broker.injected.length, 1, 'the commit really failed');
+    assert.equal(h.broker.committed(GROUP, IN, P), landed ? 6n : 3n, `landed: ${landed}`);
+    await poll(h); // re-initialization settles it by the committed offset
+    assert.deepEqual(taskState(h.task), changelogState(h.broker));
+    await runToEnd(h);
+    await assertFinalOutcome(h);
+  }
+});
+
 /** Each `task.restored` of the harness's task, in order. */
 function restores(h: Harness): StageEventMap['task.restored'][] {
   const seen: StageEventMap['task.restored'][] = [];

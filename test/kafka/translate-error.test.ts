@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
 import { FencedError, RetriableError, StageError } from '../../src/errors/errors.js';
-import { translateKafkaError } from '../../src/kafka/client/translate-error.js';
+import { translateKafkaError, translateTransactionalError } from '../../src/kafka/client/translate-error.js';
 
 // The real kafkajs 2.2.4 classes, from its sources: its .d.ts omits several constructors' arguments and does not
 // export createErrorFromCode, which builds protocol errors exactly as the broker client does.
@@ -99,6 +99,21 @@ test('OUT_OF_ORDER_SEQUENCE_NUMBER is fenced: the producer must be replaced', ()
 
 test('a fenced error wrapped by kafkajs in KafkaJSNonRetriableError is still fenced', () => {
   expectTranslation(nonRetriable(protocol(CODE.INVALID_PRODUCER_EPOCH)), 'fenced', 'PRODUCER_FENCED');
+});
+
+test("UNKNOWN_SERVER_ERROR is retriable from a transactional producer's requests, and fatal anywhere else", () => {
+  const unknown = protocol(-1);
+  for (const error of [unknown, nonRetriable(unknown)]) {
+    const translated = translateTransactionalError(error, 'EndTxn');
+    assert.deepEqual(
+      { kind: translated.kind, code: translated.code },
+      { kind: 'retriable', code: 'BROKER_UNEXPECTED_ERROR' },
+    );
+    expectTranslation(error, 'fatal', 'KAFKA_FATAL');
+  }
+  // Everything else a transactional producer meets means what it means anywhere.
+  const fenced = translateTransactionalError(protocol(CODE.INVALID_PRODUCER_EPOCH), 'EndTxn');
+  assert.deepEqual({ kind: fenced.kind, code: fenced.code }, { kind: 'fenced', code: 'PRODUCER_FENCED' });
 });
 
 test('CONCURRENT_TRANSACTIONS is retriable', () => {

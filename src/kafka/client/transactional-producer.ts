@@ -16,7 +16,7 @@ import type {
   TransactionPort,
 } from '../../engine/ports.js';
 import { StageError } from '../../errors/errors.js';
-import { translateKafkaError } from './translate-error.js';
+import { translateTransactionalError } from './translate-error.js';
 
 export const MAX_RECORDS_PER_SEND = 2000;
 export const MAX_BYTES_PER_SEND = 1024 * 1024;
@@ -54,7 +54,7 @@ export async function createTransactionalProducer(
     await fencing.abort(); // nothing was added: kafkajs sends no EndTxn, the epoch bump stands
   } catch (error) {
     await producer.disconnect().catch(() => undefined);
-    throw translateKafkaError(error, `initialising transactional producer ${transactionalId}`);
+    throw translateTransactionalError(error, `initialising transactional producer ${transactionalId}`);
   }
   return new KafkajsTransactionalProducer(producer, transactionalId);
 }
@@ -119,7 +119,7 @@ class KafkajsTransactionalProducer implements ProducerPort {
 
   private fail(error: unknown, doing: string): StageError {
     this.state = 'broken';
-    return translateKafkaError(error, `${this.transactionalId}: ${doing}`);
+    return translateTransactionalError(error, `${this.transactionalId}: ${doing}`);
   }
 }
 

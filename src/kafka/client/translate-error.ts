@@ -23,8 +23,22 @@ import { isTlsVerificationCode } from '../../errors/tls.js';
  * across two copies of kafkajs and could not see the class of the wrapped rebalance error anyway).
  */
 export function translateKafkaError(error: unknown, context: string): StageError {
+  return translateWith(error, context, NO_OVERRIDES);
+}
+
+/**
+ * translateKafkaError for the requests of a transactional producer, where one more broker answer has a recovery:
+ * UNKNOWN_SERVER_ERROR. A producer is replaced after any failure, and the new one's InitProducerId settles
+ * whatever transaction the broken one left (a commit in doubt included), so retrying costs nothing that any
+ * failed commit does not. Elsewhere (admin calls, the consumer) nothing settles it, and it stays fatal.
+ */
+export function translateTransactionalError(error: unknown, context: string): StageError {
+  return translateWith(error, context, TRANSACTIONAL_OVERRIDES);
+}
+
+function translateWith(error: unknown, context: string, overrides: ReadonlyMap<string, Verdict>): StageError {
   try {
-    return translate(error, context);
+    return translate(error, context, overrides);
   } catch {
     // Reading properties of an exotic value (a Proxy, a getter) threw; nothing is known, so fail safe.
     return new FatalError('KAFKA_FATAL', `${context}: an error that could not be inspected`, {
@@ -114,6 +128,13 @@ const BY_PROTOCOL_TYPE = new Map<string, Verdict>([
   ],
 ]);
 
+const NO_OVERRIDES: ReadonlyMap<string, Verdict> = new Map();
+// kafkajs names Kafka's UNKNOWN_SERVER_ERROR (-1) 'UNKNOWN'.
+const TRANSACTIONAL_OVERRIDES: ReadonlyMap<string, Verdict> = new Map([
+  ['UNKNOWN', retriable('BROKER_UNEXPECTED_ERROR')],
+  ['UNKNOWN_SERVER_ERROR', retriable('BROKER_UNEXPECTED_ERROR')],
+]);
+
 /** Broker error codes kafkajs 2.2.4 does not know, by the names Kafka gives them. */
 const TYPE_OF_UNKNOWN_CODE = new Map<number, string>([
   [89, 'THROTTLING_QUOTA_EXCEEDED'],
@@ -156,7 +177,7 @@ interface ErrorFields {
   readonly code: unknown;
 }
 
-function translate(error: unknown, context: string): StageError {
+function translate(error: unknown, context: string, overrides: ReadonlyMap<string, Verdict>): StageError {
   const chain = causeChain(error);
   // Our own code already decided what its errors mean, even when kafkajs wrapped one on the way out.
   const own = chain.find(isStageError);
@@ -165,7 +186,7 @@ function translate(error: unknown, context: string): StageError {
   const innermostFirst = chain.map(fieldsOf).toReversed();
   const message = `${context}: ${describe(error)}`;
   for (const link of innermostFirst) {
-    const verdict = verdictOf(link);
+    const verdict = verdictOf(link, overrides);
     if (verdict !== undefined) return toStageError(verdict, message, error);
   }
 
@@ -175,9 +196,10 @@ function translate(error: unknown, context: string): StageError {
   return new FatalError('KAFKA_FATAL', message, { cause: error });
 }
 
-function verdictOf(link: ErrorFields): Verdict | undefined {
+function verdictOf(link: ErrorFields, overrides: ReadonlyMap<string, Verdict>): Verdict | undefined {
   if (typeof link.type === 'string') {
-    const verdict = BY_PROTOCOL_TYPE.get(protocolType(link.type, link.message));
+    const type = protocolType(link.type, link.message);
+    const verdict = overrides.get(type) ?? BY_PROTOCOL_TYPE.get(type);
     if (verdict !== undefined) return verdict;
   }
   if (link.name === 'KafkaJSConnectionError' && typeof link.code === 'string') {
