@@ -323,7 +323,7 @@ export async function runBench(
   if (options.peers.some((id) => id.startsWith('S1'))) ensureS1Jar(root);
   const java = findJava(17);
 
-  const environment = await acquireEnvironment(options.sharedBroker, log);
+  const environment = await acquireEnvironment(options.sharedBroker, log, join(logDir, 'private-broker.log'));
   const shared = environment.broker === 'shared';
   // Its errors reach the bench as exceptions; kafkajs' own log of them (a retried metadata call) is noise here.
   const kafka = new Kafka({

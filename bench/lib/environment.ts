@@ -8,7 +8,7 @@
  * The shared stack is used as it is when it is up, else started and, at the end, stopped only if this run started
  * it. `--shared-broker` measures on the shared broker instead (no broker start-up, less isolation).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { down, isHealthy, readAddresses, startBroker, up } from '../../scripts/stack/local-stack.js';
@@ -22,9 +22,14 @@ export interface BenchEnvironment {
   release: () => Promise<void>;
 }
 
+/**
+ * `keepBrokerLogAs`: where the private broker's server.log is copied before its directory goes, so a peer's
+ * failure that the broker answered (an error code with no reason given) can be looked up afterwards.
+ */
 export async function acquireEnvironment(
   useSharedBroker: boolean,
   log: (line: string) => void,
+  keepBrokerLogAs?: string,
 ): Promise<BenchEnvironment> {
   let startedStack = false;
   let shared = (await isHealthy()) ? readAddresses() : undefined;
@@ -48,6 +53,12 @@ export async function acquireEnvironment(
   const dir = mkdtempSync(join(tmpdir(), 'eos-rollup-bench-broker-'));
   // A run ended by a signal skips release(): startBroker kills the broker then, and this removes its data.
   const removeDir = (): void => {
+    const serverLog = join(dir, 'server.log');
+    try {
+      if (keepBrokerLogAs !== undefined && existsSync(serverLog)) copyFileSync(serverLog, keepBrokerLogAs);
+    } catch {
+      // Keeping the log is a courtesy; removing the broker's data is not.
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', removeDir);
