@@ -8,7 +8,7 @@
  * The shared stack is used as it is when it is up, else started and, at the end, stopped only if this run started
  * it. `--shared-broker` measures on the shared broker instead (no broker start-up, less isolation).
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { down, isHealthy, readAddresses, startBroker, up } from '../../scripts/stack/local-stack.js';
@@ -53,11 +53,10 @@ export async function acquireEnvironment(
   const dir = mkdtempSync(join(tmpdir(), 'eos-rollup-bench-broker-'));
   // A run ended by a signal skips release(): startBroker kills the broker then, and this removes its data.
   const removeDir = (): void => {
-    const serverLog = join(dir, 'server.log');
     try {
-      if (keepBrokerLogAs !== undefined && existsSync(serverLog)) copyFileSync(serverLog, keepBrokerLogAs);
+      if (keepBrokerLogAs !== undefined) copyFileSync(join(dir, 'server.log'), keepBrokerLogAs);
     } catch {
-      // Keeping the log is a courtesy; removing the broker's data is not.
+      // No log yet, or nowhere to keep it: keeping it is a courtesy; removing the broker's data is not.
     }
     rmSync(dir, { recursive: true, force: true });
   };

@@ -6,15 +6,16 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import { metrics } from '../../src/tools/workload.js';
 import type { ServerMetric } from '../../src/domain/metric.js';
-import { producerPartitionOf, committedOffsets } from '../support/kafka.js';
+import { producerPartitionOf } from '../support/kafka.js';
 import {
   compareRollups,
   createPipeline,
   expectedWindows,
+  inputProducer,
   metricEncoder,
+  offsetsNotAtEnd,
   produceFlush,
   readRollups,
   waitForDrain,
@@ -41,11 +42,7 @@ test('input batches many times MAX_PARTITION_FETCH_BYTES are read whole, every r
   for (const m of messages)
     bytes.set(m.partition, (bytes.get(m.partition) ?? 0) + m.key.length + m.value.length);
   // kafkajs writes one record batch per partition per produce request: one send, one batch per partition.
-  const producer = suite.kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
+  const producer = inputProducer(suite.kafka);
   await producer.connect();
   try {
     await producer.send({ topic: names.input, messages });
@@ -73,10 +70,7 @@ test('input batches many times MAX_PARTITION_FETCH_BYTES are read whole, every r
     compareRollups(await readRollups(suite.kafka, names.output), expectedWindows(workload, WINDOW_MS)),
     [],
   );
-  const ends = await partitionRanges(suite.kafka, names.input, 'read_committed');
-  const committed = await committedOffsets(suite.kafka, names.appId, names.input);
-  for (const [partition, range] of ends)
-    assert.equal(committed.get(partition), range.end.toString(), `partition ${partition}`);
+  assert.deepEqual(await offsetsNotAtEnd(suite.kafka, names), []);
   const exit = await stage.stop('SIGTERM');
   assert.deepEqual(exit, { code: 0, signal: null }, `clean stop on SIGTERM:\n${stage.output().slice(-2000)}`);
 });

@@ -64,7 +64,7 @@ export interface ProducedRecord {
 
 /** Writes raw records in order, batched, through one idempotent producer. */
 /** The harness's plain input writer: idempotent, in order, never creating a topic. */
-function inputProducer(kafka: Kafka): Producer {
+export function inputProducer(kafka: Kafka): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
 }
 
@@ -212,6 +212,15 @@ export async function waitForDrain(
     }
     await sleep(250);
   }
+}
+
+/** Partitions whose committed offset is not exactly the input's end (last stable) offset, one line each. */
+export async function offsetsNotAtEnd(kafka: Kafka, names: PipelineNames): Promise<string[]> {
+  const ends = await partitionRanges(kafka, names.input, 'read_committed');
+  const committed = await committedOffsets(kafka, names.appId, names.input);
+  return [...ends]
+    .filter(([p, r]) => committed.get(p) !== r.end.toString())
+    .map(([p, r]) => `partition ${p}: committed ${committed.get(p) ?? 'none'}, end ${r.end}`);
 }
 
 const rollupType = avroType('metricRollup');

@@ -67,8 +67,13 @@ const nonRetriable = (e: Error): Error => new k.KafkaJSNonRetriableError(e, { ca
 const retriesExceeded = (e: Error): Error =>
   new k.KafkaJSNumberOfRetriesExceeded(e, { retryCount: 5, retryTime: 1000, cause: e });
 
-function expectTranslation(error: unknown, kind: string, code: string): void {
-  const translated = translateKafkaError(error, 'ctx');
+function expectTranslation(
+  error: unknown,
+  kind: string,
+  code: string,
+  translator: (error: unknown, context: string) => StageError = translateKafkaError,
+): void {
+  const translated = translator(error, 'ctx');
   assert.deepEqual({ kind: translated.kind, code: translated.code }, { kind, code });
 }
 
@@ -104,16 +109,16 @@ test('a fenced error wrapped by kafkajs in KafkaJSNonRetriableError is still fen
 test("UNKNOWN_SERVER_ERROR is retriable from a transactional producer's requests, and fatal anywhere else", () => {
   const unknown = protocol(-1);
   for (const error of [unknown, nonRetriable(unknown)]) {
-    const translated = translateTransactionalError(error, 'EndTxn');
-    assert.deepEqual(
-      { kind: translated.kind, code: translated.code },
-      { kind: 'retriable', code: 'BROKER_UNEXPECTED_ERROR' },
-    );
+    expectTranslation(error, 'retriable', 'BROKER_UNEXPECTED_ERROR', translateTransactionalError);
     expectTranslation(error, 'fatal', 'KAFKA_FATAL');
   }
   // Everything else a transactional producer meets means what it means anywhere.
-  const fenced = translateTransactionalError(protocol(CODE.INVALID_PRODUCER_EPOCH), 'EndTxn');
-  assert.deepEqual({ kind: fenced.kind, code: fenced.code }, { kind: 'fenced', code: 'PRODUCER_FENCED' });
+  expectTranslation(
+    protocol(CODE.INVALID_PRODUCER_EPOCH),
+    'fenced',
+    'PRODUCER_FENCED',
+    translateTransactionalError,
+  );
 });
 
 test('CONCURRENT_TRANSACTIONS is retriable', () => {
