@@ -105,6 +105,14 @@ class LiveLoad {
 const liveNodesClients = new Map<string, Kafka>();
 
 /**
+ * One quick retry for the progress watch's lookups: a failed sample is only a missed observation, the next one
+ * comes 250 ms later. With the tests' patient retries (back-offs up to 2 s), a sample begun while the dead node
+ * still led something slept through the stage's recovery, and ended the stall seconds after the stage committed
+ * again (3.2 s once, in a stage log with debug on: the first commit 0.14 s after Kafka's move).
+ */
+const PROGRESS_WATCH_RETRY = { retries: 1, initialRetryTime: 50, maxRetryTime: 100 };
+
+/**
  * A client that bootstraps from the nodes running now. The suite's own client knows all three: with one dead, a
  * third of its admin calls pick the dead node first and fail, and a failed sample ends no stall, so the stall
  * measured would last until the node is back, however early the stage moved again.
@@ -113,7 +121,7 @@ function liveNodesClient(suite: ClusterSuite): Kafka {
   const brokers = suite.runningBrokers();
   let client = liveNodesClients.get(brokers);
   if (!client) {
-    client = testKafka({ ...suite.env, brokers }, 'eos-rollup-progress-watch');
+    client = testKafka({ ...suite.env, brokers }, 'eos-rollup-progress-watch', PROGRESS_WATCH_RETRY);
     liveNodesClients.set(brokers, client);
   }
   return client;

@@ -39,11 +39,24 @@ const TOOK_LEADERSHIPS =
  * stall; the rest is the stage's. Undefined when no survivor logged it (yet).
  */
 function leadershipsMovedAt(context: StrikeContext, victim: number, since: number): number | undefined {
+  return survivorsFirst(context, victim, since, TOOK_LEADERSHIPS);
+}
+
+const BECAME_RAFT_LEADER =
+  /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\] INFO \[RaftManager id=\d+\] Completed transition to Leader/;
+
+/** The first time after `since` that a survivor's log matches `pattern` (timestamp in its first three groups). */
+function survivorsFirst(
+  context: StrikeContext,
+  victim: number,
+  since: number,
+  pattern: RegExp,
+): number | undefined {
   const times = [1, 2, 3]
     .filter((id) => id !== victim)
     .flatMap((id) => readFileSync(context.suite.node(id).logFile, 'utf8').split('\n'))
     .flatMap((line) => {
-      const match = TOOK_LEADERSHIPS.exec(line);
+      const match = pattern.exec(line);
       // The JVM logs local time, as Date reads a timestamp without a zone.
       return match ? [new Date(`${match[1]}T${match[2]}.${match[3]}`).getTime()] : [];
     })
@@ -51,12 +64,21 @@ function leadershipsMovedAt(context: StrikeContext, victim: number, since: numbe
   return times.length > 0 ? Math.min(...times) : undefined;
 }
 
-/** `; Kafka moved its leaderships N ms after the strike` from the survivors' logs, or nothing when none logged it. */
+/**
+ * `; Kafka moved its leaderships N ms after the strike` from the survivors' logs, or nothing when none logged it;
+ * and whether the struck node was the active controller (a survivor won a Raft election after the strike): its
+ * death then adds an election, and the new controller times the broker sessions afresh, so Kafka's part is longer.
+ */
 function leadershipMove(context: StrikeContext, victim: number, since: number): string {
   const movedAt = leadershipsMovedAt(context, victim, since);
+  const electedAt = survivorsFirst(context, victim, since, BECAME_RAFT_LEADER);
+  const controller =
+    electedAt === undefined
+      ? '; it was not the active controller'
+      : `; it was the active controller (a survivor won the election ${electedAt - since} ms after the strike)`;
   return movedAt === undefined
-    ? ''
-    : `; Kafka moved its leaderships ${movedAt - since} ms after the strike (the survivors' logs)`;
+    ? controller
+    : `; Kafka moved its leaderships ${movedAt - since} ms after the strike (the survivors' logs)${controller}`;
 }
 
 async function killAndRestart(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type RetryOptions } from 'kafkajs';
 import { readToEnd } from '../../src/kafka/client/topic-reader.js';
 import type { TestEnvironment } from './environment.js';
 
@@ -25,12 +25,19 @@ export function producerPartitionOf(partitionCount: number): (key: Buffer) => nu
   return (key) => partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
 }
 
-export function testKafka(env: TestEnvironment, clientId = 'eos-rollup-test'): Kafka {
+/** The tests' client retries: patient, for setup and checks that must not fail on a broker's hiccup. */
+const TEST_RETRY: RetryOptions = { retries: 8, initialRetryTime: 50, maxRetryTime: 2000 };
+
+export function testKafka(
+  env: TestEnvironment,
+  clientId = 'eos-rollup-test',
+  retry: RetryOptions = TEST_RETRY,
+): Kafka {
   return new Kafka({
     brokers: env.brokers.split(','),
     clientId,
     logLevel: logLevel.NOTHING,
-    retry: { retries: 8, initialRetryTime: 50, maxRetryTime: 2000 },
+    retry,
   });
 }
 
