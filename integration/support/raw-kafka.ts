@@ -20,7 +20,10 @@ function int32(value: number): Buffer {
 
 export class RawKafkaConnection {
   private received = Buffer.alloc(0);
-  private readonly waiting = new Map<number, (body: Buffer) => void>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (body: Buffer) => void; reject: (e: Error) => void }
+  >();
   private nextCorrelationId = 1;
 
   private constructor(private readonly socket: Socket) {
@@ -32,9 +35,18 @@ export class RawKafkaConnection {
         const frame = this.received.subarray(4, 4 + size);
         this.received = this.received.subarray(4 + size);
         const correlationId = frame.readInt32BE(0);
-        this.waiting.get(correlationId)?.(frame.subarray(4));
+        this.waiting.get(correlationId)?.resolve(frame.subarray(4));
         this.waiting.delete(correlationId);
       }
+    });
+    // A request whose answer can no longer come fails, rather than the error going unheard.
+    const failAll = (error: Error) => {
+      for (const { reject } of this.waiting.values()) reject(error);
+      this.waiting.clear();
+    };
+    socket.on('error', failAll);
+    socket.on('close', () => {
+      failAll(new Error('the connection closed'));
     });
   }
 
@@ -60,7 +72,9 @@ export class RawKafkaConnection {
     header.writeInt16BE(apiVersion, 2);
     header.writeInt32BE(correlationId, 4);
     const frame = Buffer.concat([header, nullableString('eos-rollup-test-raw'), body]);
-    const answered = new Promise<Buffer>((resolve) => this.waiting.set(correlationId, resolve));
+    const answered = new Promise<Buffer>((resolve, reject) =>
+      this.waiting.set(correlationId, { resolve, reject }),
+    );
     this.socket.write(Buffer.concat([int32(frame.length), frame]));
     return answered;
   }
