@@ -36,7 +36,10 @@ export interface ClusterSuite extends StageSuite {
   runningBrokers(): string;
 }
 
-export function usePrivateCluster(extraProperties: Record<string, string> = {}): ClusterSuite {
+export function usePrivateCluster(
+  extraProperties: Record<string, string> = {},
+  layout: { dedicatedControllers?: boolean } = {},
+): ClusterSuite {
   let dir: string | undefined;
   let cluster: ClusterHandle | undefined;
   const own = (): ClusterHandle => {
@@ -47,7 +50,7 @@ export function usePrivateCluster(extraProperties: Record<string, string> = {}):
     async () => {
       const shared = await testEnvironment();
       dir = mkdtempSync(join(tmpdir(), 'eos-rollup-cluster-'));
-      cluster = await startCluster({ dir, extraProperties });
+      cluster = await startCluster({ dir, extraProperties, ...layout });
       const started = cluster;
       return {
         kind: 'local-stack',
@@ -58,7 +61,8 @@ export function usePrivateCluster(extraProperties: Record<string, string> = {}):
     },
     async () => {
       try {
-        if (cluster) await Promise.all(cluster.nodes.map((node) => node.kill('SIGKILL')));
+        if (cluster)
+          await Promise.all([...cluster.nodes, ...cluster.controllers].map((node) => node.kill('SIGKILL')));
       } finally {
         if (dir) {
           keepNodeLogs(dir);
@@ -169,8 +173,8 @@ function keepNodeLogs(dir: string): void {
   const logDir = process.env.EOS_ROLLUP_TEST_LOG_DIR;
   if (!logDir) return;
   mkdirSync(logDir, { recursive: true });
-  for (const node of [1, 2, 3]) {
-    const serverLog = join(dir, `node-${node}`, 'server.log');
-    if (existsSync(serverLog)) cpSync(serverLog, join(logDir, `${basename(dir)}-node-${node}-server.log`));
+  for (const node of ['node-1', 'node-2', 'node-3', 'controller-4', 'controller-5', 'controller-6']) {
+    const serverLog = join(dir, node, 'server.log');
+    if (existsSync(serverLog)) cpSync(serverLog, join(logDir, `${basename(dir)}-${node}-server.log`));
   }
 }

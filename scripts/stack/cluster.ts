@@ -1,6 +1,6 @@
 /**
- * What makes three local KRaft nodes one cluster: a static quorum of three voters (every node is a combined
- * broker and controller) and replication settings under which one node may be lost, killed or paused without
+ * What makes three local KRaft nodes one cluster: a static quorum of three voters (every node a combined broker
+ * and controller, or three dedicated controllers beside three brokers) and replication settings under which one node may be lost, killed or paused without
  * losing an acknowledged write or a committed transaction. Pure: local-stack.ts writes and starts it.
  */
 
@@ -40,4 +40,18 @@ export function parseBrokerCount(value: string | undefined): 1 | 3 {
 /** Voters 1..count, each on its own controller port (in order). */
 export function clusterVoters(controllerPorts: readonly number[]): ClusterVoter[] {
   return controllerPorts.map((controllerPort, index) => ({ nodeId: index + 1, controllerPort }));
+}
+
+/**
+ * The node ids of dedicated controllers: after the brokers' 1..3, so a broker keeps its id whichever way the
+ * cluster is laid out.
+ */
+export const FIRST_DEDICATED_CONTROLLER_ID = 4;
+
+/** Dedicated controller voters, ids from FIRST_DEDICATED_CONTROLLER_ID on, each on its own port (in order). */
+export function dedicatedControllerVoters(controllerPorts: readonly number[]): ClusterVoter[] {
+  return controllerPorts.map((controllerPort, index) => ({
+    nodeId: FIRST_DEDICATED_CONTROLLER_ID + index,
+    controllerPort,
+  }));
 }

@@ -32,7 +32,13 @@ import {
   type BrokerSecurity,
   type ListenerName,
 } from './broker-security.js';
-import { CLUSTER_REPLICATION, clusterVoters, quorumVoters, type ClusterVoter } from './cluster.js';
+import {
+  CLUSTER_REPLICATION,
+  clusterVoters,
+  dedicatedControllerVoters,
+  quorumVoters,
+  type ClusterVoter,
+} from './cluster.js';
 import { findJava, type JavaRuntime } from './java.js';
 import { stackPaths, stackVersions, type StackPaths } from './paths.js';
 
@@ -131,10 +137,12 @@ export function ensureAssembled(paths: StackPaths, log: Log): void {
 /** The client listeners of a broker, PLAINTEXT first, each with its port. */
 type ClientListeners = ReadonlyMap<ListenerName, number>;
 
-/** A node of a three-node cluster: its id and the controller quorum it votes in (cluster.ts). */
+/** A node of a three-node cluster: its id and the controller quorum it votes in, or follows (cluster.ts). */
 export interface ClusterMember {
   nodeId: number;
   voters: readonly ClusterVoter[];
+  /** Absent: a combined broker and controller. */
+  role?: 'broker' | 'controller';
 }
 
 export function brokerProperties(
@@ -147,16 +155,21 @@ export function brokerProperties(
   const clients = [...listeners].map(([name, port]) => `${name}://127.0.0.1:${port}`);
   // Every listener name here is also its security protocol.
   const protocols = [...listeners.keys()].map((name) => `${name}:${name}`);
+  const role = member?.role;
+  const controller = `CONTROLLER://127.0.0.1:${controllerPort}`;
+  // A dedicated controller has only its controller listener; a dedicated broker reaches the quorum, listens on none.
+  const nodeListeners =
+    role === 'controller' ? [controller] : role === 'broker' ? clients : [...clients, controller];
   const lines = [
-    'process.roles=broker,controller',
+    `process.roles=${role ?? 'broker,controller'}`,
     `node.id=${member?.nodeId ?? 1}`,
     member
       ? `controller.quorum.voters=${quorumVoters(member.voters)}`
       : `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
-    `listeners=${[...clients, `CONTROLLER://127.0.0.1:${controllerPort}`].join(',')}`,
-    `advertised.listeners=${clients.join(',')}`,
+    `listeners=${nodeListeners.join(',')}`,
+    ...(role === 'controller' ? [] : [`advertised.listeners=${clients.join(',')}`]),
     'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
+    ...(role === 'controller' ? [] : ['inter.broker.listener.name=PLAINTEXT']),
     `listener.security.protocol.map=${[...protocols, 'CONTROLLER:PLAINTEXT'].join(',')}`,
     `log.dirs=${dataDir}`,
     'num.partitions=1',
@@ -793,7 +806,13 @@ function superviseBroker(
   layout: BrokerLayout,
   dir: string,
   name: string,
-  options: { readyTimeoutMs: number; log: Log; extraPorts: readonly number[] },
+  options: {
+    readyTimeoutMs: number;
+    log: Log;
+    extraPorts: readonly number[];
+    /** When the node is ready; by default, when it answers the Kafka protocol as a broker. */
+    answers?: () => Promise<boolean>;
+  },
 ): BrokerHandle {
   const { readyTimeoutMs, log } = options;
   const brokers = `127.0.0.1:${layout.port}`;
@@ -845,7 +864,13 @@ function superviseBroker(
   const waitReady = async () => {
     const started = Date.now();
     try {
-      await waitFor(name, readyTimeoutMs, () => kafkaAnswers(brokers), child.pid, layout.logFile);
+      await waitFor(
+        name,
+        readyTimeoutMs,
+        options.answers ?? (() => kafkaAnswers(brokers)),
+        child.pid,
+        layout.logFile,
+      );
     } catch (error) {
       await handle.stop().catch(() => undefined);
       throw error;
@@ -918,6 +943,11 @@ export interface ClusterOptions {
   extraProperties?: Record<string, string>;
   /** How long a start or restart of one node may take to answer the protocol; 180 s unless given. */
   readyTimeoutMs?: number;
+  /**
+   * Three controller-only nodes (ids 4-6) beside three broker-only nodes, instead of three combined nodes: a
+   * broker's death then never takes the active controller with it (docs/testing.md, "Three brokers").
+   */
+  dedicatedControllers?: boolean;
   log?: Log;
 }
 
@@ -927,6 +957,8 @@ export interface ClusterHandle {
   readonly brokers: string;
   /** Node N is `nodes[N - 1]`; Kafka's node ids are 1, 2, 3. */
   readonly nodes: readonly BrokerHandle[];
+  /** With `dedicatedControllers`, the controller-only nodes (ids 4-6); otherwise none. */
+  readonly controllers: readonly BrokerHandle[];
   /** How long the three JVMs took from spawn until every one answered, and the warm-up transaction committed. */
   readonly startupMs: number;
   /** Stops every node (SIGTERM, then SIGKILL). */
@@ -934,10 +966,10 @@ export interface ClusterHandle {
 }
 
 /**
- * Starts a three-node cluster of the caller's own (combined broker+controller nodes, a static three-voter quorum,
- * replication factor 3 with two in sync: `CLUSTER_REPLICATION`) under `options.dir`, on free ports, each node a
- * child of the caller as with `startBroker`. The three JVMs start together: none can answer before a quorum has
- * formed.
+ * Starts a three-broker cluster of the caller's own (combined broker+controller nodes, or three brokers beside
+ * three dedicated controllers with `dedicatedControllers`; a static three-voter quorum; replication factor 3 with
+ * two in sync: `CLUSTER_REPLICATION`) under `options.dir`, on free ports, each node a child of the caller as with
+ * `startBroker`. The JVMs start together: none can answer before a quorum has formed.
  */
 export async function startCluster(options: ClusterOptions): Promise<ClusterHandle> {
   const log = options.log ?? (() => undefined);
@@ -954,7 +986,10 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
       const cluster = await startClusterOnce(paths, dir, options, log);
       return { ...cluster, startupMs: Date.now() - started };
     } catch (error) {
-      const tails = [1, 2, 3].map((id) => `node-${id}: ${logTail(join(dir, `node-${id}`, 'server.log'))}`);
+      const nodeDirs = existsSync(dir)
+        ? readdirSync(dir).filter((name) => /^(node|controller)-\d+$/.test(name))
+        : [];
+      const tails = nodeDirs.map((name) => `${name}: ${logTail(join(dir, name, 'server.log'))}`);
       if (attempt >= attempts)
         throw new Error(
           `${error instanceof Error ? error.message : String(error)} (attempt ${attempt} of ${attempts})\n${tails.join('\n')}`,
@@ -962,7 +997,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
       log(
         `cluster start-up attempt ${attempt} failed, retrying on new ports: ${String(error)}\n${tails.join('\n')}`,
       );
-      for (const id of [1, 2, 3]) rmSync(join(dir, `node-${id}`), { recursive: true, force: true });
+      for (const name of nodeDirs) rmSync(join(dir, name), { recursive: true, force: true });
     }
   }
 }
@@ -979,34 +1014,79 @@ async function startClusterOnce(
   log: Log,
 ): Promise<Omit<ClusterHandle, 'startupMs'>> {
   const ports = [await freePort(), await freePort(), await freePort()];
-  const voters = clusterVoters([await freePort(), await freePort(), await freePort()]);
+  const controllerPorts = [await freePort(), await freePort(), await freePort()];
+  const dedicated = options.dedicatedControllers === true;
+  const voters = dedicated ? dedicatedControllerVoters(controllerPorts) : clusterVoters(controllerPorts);
   const clusterId = newClusterId();
   const properties = { ...CLUSTER_REPLICATION, ...options.extraProperties };
-  const nodes = voters.map((voter, index) => {
-    const nodeDir = join(dir, `node-${voter.nodeId}`);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
+  // A dedicated broker listens on no controller port: it gets one of its own that stays closed (a node's stop waits
+  // for each of its ports to close, so it must not be a controller's).
+  const brokerControllerPorts = dedicated
+    ? [await freePort(), await freePort(), await freePort()]
+    : controllerPorts;
+  const nodes = ports.map((port, index) => {
+    const nodeId = index + 1;
+    const nodeDir = join(dir, `node-${nodeId}`);
     mkdirSync(join(nodeDir, 'data'), { recursive: true });
-    const port = ports[index] ?? 0;
-    const layout = prepareBroker(paths, nodeDir, port, voter.controllerPort, nodeDir, properties, {}, [], {
-      nodeId: voter.nodeId,
-      voters,
-      clusterId,
-    });
-    return superviseBroker(layout, nodeDir, `node ${voter.nodeId} at 127.0.0.1:${port}`, {
-      readyTimeoutMs: options.readyTimeoutMs ?? 180_000,
+    const layout = prepareBroker(
+      paths,
+      nodeDir,
+      port,
+      brokerControllerPorts[index] ?? 0,
+      nodeDir,
+      properties,
+      {},
+      [],
+      { nodeId, voters, clusterId, ...(dedicated ? { role: 'broker' as const } : {}) },
+    );
+    return superviseBroker(layout, nodeDir, `node ${nodeId} at 127.0.0.1:${port}`, {
+      readyTimeoutMs,
       log,
       extraPorts: [],
     });
   });
+  const controllers = dedicated
+    ? await Promise.all(
+        voters.map(async (voter) => {
+          const nodeDir = join(dir, `controller-${voter.nodeId}`);
+          mkdirSync(join(nodeDir, 'data'), { recursive: true });
+          const layout = prepareBroker(
+            paths,
+            nodeDir,
+            await freePort(),
+            voter.controllerPort,
+            nodeDir,
+            properties,
+            {},
+            [],
+            { nodeId: voter.nodeId, voters, clusterId, role: 'controller' },
+          );
+          return superviseBroker(
+            layout,
+            nodeDir,
+            `controller ${voter.nodeId} at 127.0.0.1:${voter.controllerPort}`,
+            // No client listener to ask: listening on its controller port is all it shows before the brokers do.
+            {
+              readyTimeoutMs,
+              log,
+              extraPorts: [],
+              answers: () => portAcceptsConnections(voter.controllerPort),
+            },
+          );
+        }),
+      )
+    : [];
   const brokers = nodes.map((node) => node.brokers).join(',');
   const stop = async (timeoutMs?: number) => {
-    await Promise.all(nodes.map((node) => node.stop(timeoutMs)));
+    await Promise.all([...nodes, ...controllers].map((node) => node.stop(timeoutMs)));
   };
   try {
-    await Promise.all(nodes.map((node) => node.restart()));
-    await warmUpTransactions(brokers, voters.length);
+    await Promise.all([...controllers, ...nodes].map((node) => node.restart()));
+    await warmUpTransactions(brokers, nodes.length);
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
   }
-  return { brokers, nodes, stop };
+  return { brokers, nodes, controllers, stop };
 }

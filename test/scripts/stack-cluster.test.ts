@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   CLUSTER_REPLICATION,
   clusterVoters,
+  dedicatedControllerVoters,
   parseBrokerCount,
   quorumVoters,
 } from '../../scripts/stack/cluster.js';
@@ -52,6 +53,39 @@ test('a cluster node names its id, the three voters, and replication factor 3 wi
   assert.equal(properties.get('offsets.topic.replication.factor'), '3');
   assert.equal(properties.get('transaction.state.log.replication.factor'), '3');
   assert.equal(properties.get('transaction.state.log.min.isr'), '2');
+});
+
+test('dedicated controllers: ids 4-6 vote; a controller listens on its controller port only, a broker on its clients only', () => {
+  const voters = dedicatedControllerVoters([14093, 15093, 16093]);
+  assert.deepEqual(
+    voters.map((v) => v.nodeId),
+    [4, 5, 6],
+  );
+  const node = (role: 'broker' | 'controller', nodeId: number, port: number) =>
+    parse(
+      brokerProperties('/data', new Map([['PLAINTEXT', port]]), port + 1, CLUSTER_REPLICATION, {
+        nodeId,
+        voters,
+        role,
+      }),
+    );
+  const controller = node('controller', 4, 14092);
+  assert.equal(controller.get('process.roles'), 'controller');
+  assert.equal(controller.get('node.id'), '4');
+  assert.equal(controller.get('listeners'), 'CONTROLLER://127.0.0.1:14093');
+  assert.equal(controller.has('advertised.listeners'), false);
+  assert.equal(controller.has('inter.broker.listener.name'), false);
+  assert.equal(
+    controller.get('controller.quorum.voters'),
+    '4@127.0.0.1:14093,5@127.0.0.1:15093,6@127.0.0.1:16093',
+  );
+  const broker = node('broker', 2, 29092);
+  assert.equal(broker.get('process.roles'), 'broker');
+  assert.equal(broker.get('listeners'), 'PLAINTEXT://127.0.0.1:29092');
+  assert.equal(broker.get('advertised.listeners'), 'PLAINTEXT://127.0.0.1:29092');
+  assert.equal(broker.get('controller.listener.names'), 'CONTROLLER', 'how a broker reaches the quorum');
+  assert.equal(broker.get('controller.quorum.voters'), controller.get('controller.quorum.voters'));
+  assert.equal(broker.get('min.insync.replicas'), '2');
 });
 
 test('a default replaced for the cluster is replaced in place, never written twice', () => {
