@@ -33,7 +33,8 @@ const CONCURRENT_TRANSACTIONS = 51;
 
 let env: TestEnvironment;
 let kafka: Kafka;
-const coordinators = new Map<string, RawKafkaConnection>();
+/** Connections by broker address, kept for the whole file: the bootstrap broker's, and each coordinator's. */
+const connections = new Map<string, RawKafkaConnection>();
 
 before(async () => {
   env = await testEnvironment();
@@ -41,18 +42,21 @@ before(async () => {
 });
 
 after(() => {
-  for (const connection of coordinators.values()) connection.close();
+  for (const connection of connections.values()) connection.close();
 });
 
-async function coordinatorOf(transactionalId: string): Promise<RawKafkaConnection> {
-  const bootstrap = env.brokers.split(',')[0] ?? '';
-  const address = await transactionCoordinatorAddress(bootstrap, transactionalId);
-  let connection = coordinators.get(address);
+async function connectionTo(address: string): Promise<RawKafkaConnection> {
+  let connection = connections.get(address);
   if (!connection) {
     connection = await RawKafkaConnection.open(address);
-    coordinators.set(address, connection);
+    connections.set(address, connection);
   }
   return connection;
+}
+
+async function coordinatorOf(transactionalId: string): Promise<RawKafkaConnection> {
+  const bootstrap = await connectionTo(env.brokers.split(',')[0] ?? '');
+  return connectionTo(await transactionCoordinatorAddress(bootstrap, transactionalId));
 }
 
 /** The new owner's InitProducerId again until the fence's abort is over and it is answered without error. */

@@ -32,29 +32,16 @@ async function movedFrom(victim: number, read: () => Promise<number>, timeoutMs 
 const TOOK_LEADERSHIPS =
   /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\] INFO \[Broker id=\d+\] Transitioning \d+ partition\(s\) to local leaders/;
 
-/**
- * When Kafka moved the struck node's leaderships, per the survivors' own logs: the first line after `since` in
- * which a surviving node takes over partitions (the controller fenced the struck node, after
- * broker.session.timeout.ms, plus an election when it was the active controller). That is Kafka's part of a
- * stall; the rest is the stage's. Undefined when no survivor logged it (yet).
- */
-function leadershipsMovedAt(context: StrikeContext, victim: number, since: number): number | undefined {
-  return survivorsFirst(context, victim, since, TOOK_LEADERSHIPS);
+/** Every line the surviving nodes have logged so far: read once per strike, searched for each fact. */
+function survivorsLog(context: StrikeContext, victim: number): string[] {
+  return [1, 2, 3]
+    .filter((id) => id !== victim)
+    .flatMap((id) => readFileSync(context.suite.node(id).logFile, 'utf8').split('\n'));
 }
 
-const BECAME_RAFT_LEADER =
-  /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\] INFO \[RaftManager id=\d+\] Completed transition to Leader/;
-
-/** The first time after `since` that a survivor's log matches `pattern` (timestamp in its first three groups). */
-function survivorsFirst(
-  context: StrikeContext,
-  victim: number,
-  since: number,
-  pattern: RegExp,
-): number | undefined {
-  const times = [1, 2, 3]
-    .filter((id) => id !== victim)
-    .flatMap((id) => readFileSync(context.suite.node(id).logFile, 'utf8').split('\n'))
+/** The first time after `since` that a line matches `pattern` (its timestamp in the first three groups). */
+function firstAfter(lines: readonly string[], since: number, pattern: RegExp): number | undefined {
+  const times = lines
     .flatMap((line) => {
       const match = pattern.exec(line);
       // The JVM logs local time, as Date reads a timestamp without a zone.
@@ -64,14 +51,21 @@ function survivorsFirst(
   return times.length > 0 ? Math.min(...times) : undefined;
 }
 
+const BECAME_RAFT_LEADER =
+  /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\] INFO \[RaftManager id=\d+\] Completed transition to Leader/;
+
 /**
- * `; Kafka moved its leaderships N ms after the strike` from the survivors' logs, or nothing when none logged it;
- * and whether the struck node was the active controller (a survivor won a Raft election after the strike): its
- * death then adds an election, and the new controller times the broker sessions afresh, so Kafka's part is longer.
+ * `; Kafka moved its leaderships N ms after the strike`, from the survivors' own logs: the first line after the
+ * strike in which a surviving node takes over partitions (the controller fenced the struck node, after
+ * broker.session.timeout.ms, plus an election when it was the active controller). That is Kafka's part of a
+ * stall; the rest is the stage's. Nothing when no survivor logged it (yet). Then whether the struck node was the
+ * active controller (a survivor won a Raft election after the strike): its death adds an election, and the new
+ * controller times the broker sessions afresh, so Kafka's part is longer.
  */
 function leadershipMove(context: StrikeContext, victim: number, since: number): string {
-  const movedAt = leadershipsMovedAt(context, victim, since);
-  const electedAt = survivorsFirst(context, victim, since, BECAME_RAFT_LEADER);
+  const lines = survivorsLog(context, victim);
+  const movedAt = firstAfter(lines, since, TOOK_LEADERSHIPS);
+  const electedAt = firstAfter(lines, since, BECAME_RAFT_LEADER);
   const controller =
     electedAt === undefined
       ? '; it was not the active controller'

@@ -16,7 +16,12 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { startCluster, type BrokerHandle, type ClusterHandle } from '../../scripts/stack/local-stack.js';
+import {
+  clusterNodeDirs,
+  startCluster,
+  type BrokerHandle,
+  type ClusterHandle,
+} from '../../scripts/stack/local-stack.js';
 import { repoRoot } from '../../scripts/stack/paths.js';
 import { testEnvironment } from './environment.js';
 import { withAdmin } from './kafka.js';
@@ -173,7 +178,7 @@ function keepNodeLogs(dir: string): void {
   const logDir = process.env.EOS_ROLLUP_TEST_LOG_DIR;
   if (!logDir) return;
   mkdirSync(logDir, { recursive: true });
-  for (const node of ['node-1', 'node-2', 'node-3', 'controller-4', 'controller-5', 'controller-6']) {
+  for (const node of clusterNodeDirs(dir)) {
     const serverLog = join(dir, node, 'server.log');
     if (existsSync(serverLog)) cpSync(serverLog, join(logDir, `${basename(dir)}-${node}-server.log`));
   }

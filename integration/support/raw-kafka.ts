@@ -89,32 +89,26 @@ function splitAddress(address: string): [string, number] {
   return [address.slice(0, colon), Number(address.slice(colon + 1))];
 }
 
-/** FindCoordinator v1 for a transactional id: the coordinator's `host:port`. */
+/** FindCoordinator v1 for a transactional id, asked on `connection` (any broker): the coordinator's `host:port`. */
 export async function transactionCoordinatorAddress(
-  bootstrap: string,
+  connection: RawKafkaConnection,
   transactionalId: string,
 ): Promise<string> {
-  const connection = await RawKafkaConnection.open(bootstrap);
-  try {
-    // key, key_type 1 (transaction)
-    const body = await connection.request(
-      10,
-      1,
-      Buffer.concat([nullableString(transactionalId), Buffer.from([1])]),
-    );
-    // throttle_time_ms int32, error_code int16, error_message nullable string, node_id int32, host, port int32
-    const errorCode = body.readInt16BE(4);
-    if (errorCode !== 0)
-      throw new Error(`FindCoordinator for ${transactionalId} answered error ${errorCode}`);
-    const messageLength = body.readInt16BE(6);
-    let at = 8 + Math.max(0, messageLength) + 4;
-    const hostLength = body.readInt16BE(at);
-    const host = body.subarray(at + 2, at + 2 + hostLength).toString('utf8');
-    at += 2 + hostLength;
-    return `${host}:${body.readInt32BE(at)}`;
-  } finally {
-    connection.close();
-  }
+  // key, key_type 1 (transaction)
+  const body = await connection.request(
+    10,
+    1,
+    Buffer.concat([nullableString(transactionalId), Buffer.from([1])]),
+  );
+  // throttle_time_ms int32, error_code int16, error_message nullable string, node_id int32, host, port int32
+  const errorCode = body.readInt16BE(4);
+  if (errorCode !== 0) throw new Error(`FindCoordinator for ${transactionalId} answered error ${errorCode}`);
+  const messageLength = body.readInt16BE(6);
+  let at = 8 + Math.max(0, messageLength) + 4;
+  const hostLength = body.readInt16BE(at);
+  const host = body.subarray(at + 2, at + 2 + hostLength).toString('utf8');
+  at += 2 + hostLength;
+  return `${host}:${body.readInt32BE(at)}`;
 }
 
 /** InitProducerId v1: the error code of its answer (0, or 51 CONCURRENT_TRANSACTIONS while an abort runs). */

@@ -1,7 +1,8 @@
 /**
- * What makes three local KRaft nodes one cluster: a static quorum of three voters (every node a combined broker
- * and controller, or three dedicated controllers beside three brokers) and replication settings under which one node may be lost, killed or paused without
- * losing an acknowledged write or a committed transaction. Pure: local-stack.ts writes and starts it.
+ * What makes three local KRaft brokers one cluster: a static quorum of three voters (every node a combined broker
+ * and controller, or three dedicated controllers beside three brokers) and replication settings under which one
+ * broker may be lost, killed or paused without losing an acknowledged write or a committed transaction. Pure:
+ * local-stack.ts writes and starts it.
  */
 
 export interface ClusterVoter {

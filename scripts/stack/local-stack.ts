@@ -986,9 +986,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
       const cluster = await startClusterOnce(paths, dir, options, log);
       return { ...cluster, startupMs: Date.now() - started };
     } catch (error) {
-      const nodeDirs = existsSync(dir)
-        ? readdirSync(dir).filter((name) => /^(node|controller)-\d+$/.test(name))
-        : [];
+      const nodeDirs = clusterNodeDirs(dir);
       const tails = nodeDirs.map((name) => `${name}: ${logTail(join(dir, name, 'server.log'))}`);
       if (attempt >= attempts)
         throw new Error(
@@ -1000,6 +998,11 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterHand
       for (const name of nodeDirs) rmSync(join(dir, name), { recursive: true, force: true });
     }
   }
+}
+
+/** The node directories `startCluster` made under `dir` (node-N for brokers, controller-N for controllers). */
+export function clusterNodeDirs(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((name) => /^(node|controller)-\d+$/.test(name)) : [];
 }
 
 function logTail(file: string, lines = 5): string {
