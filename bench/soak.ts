@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../scripts/stack/local-stack.js';
 import { Child } from './lib/children.js';
-import { LiveLoad } from './lib/live-load.js';
+import { LiveLoad, loadLogFile } from './lib/live-load.js';
 import { renderSoakMarkdown, renderSoakSvg, summarizeSoak, type MemorySample } from './lib/memory-soak.js';
 import { totalCommitted } from './lib/offsets.js';
 import { gitCommit } from './lib/machine.js';
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const hosts = count('hosts', values.hosts, 1);
   const sampleS = count('sample-s', values['sample-s'], 1);
   const warmUpS = count('warm-up-s', values['warm-up-s'], 0);
-  const { kafka, probe, context, close } = await openSharedStack('soak', {
+  const { probe, context, close } = await openSharedStack('soak', {
     partitions: PARTITIONS,
     windowMs: WINDOW_MS,
     hosts,
@@ -90,10 +90,15 @@ async function main(): Promise<void> {
         },
       },
     );
-    load = await LiveLoad.start(kafka, context.registryUrl, inputTopic, {
+    load = await LiveLoad.start({
+      root: context.root,
+      brokers: context.brokers,
+      registryUrl: context.registryUrl,
+      topic: inputTopic,
       ratePerSecond: rate,
       hosts,
       partitions: PARTITIONS,
+      logFile: loadLogFile(logFile),
     });
     const startedAt = Date.now();
     const endAt = startedAt + minutes * 60_000;

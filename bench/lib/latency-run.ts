@@ -11,7 +11,7 @@ import type { Kafka } from 'kafkajs';
 import type { Type } from 'avsc';
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { HEADER_LENGTH, readWireHeader } from '../../src/serde/wire-format.js';
-import { LiveLoad } from './live-load.js';
+import { LiveLoad, loadLogFile } from './live-load.js';
 import type { OffsetProbe } from './offsets.js';
 import { readyWatch, waitUntilReady, type BenchContext, type PeerDefinition } from './peers.js';
 import { quantile } from './stats.js';
@@ -140,10 +140,15 @@ export async function runLatency(
   try {
     // The load starts once the peer runs, so it is not measured working off a backlog of its own start-up.
     await waitUntilReady(launched, watch.ready, READY_TIMEOUT_MS);
-    load = await LiveLoad.start(kafka, context.registryUrl, inputTopic, {
+    load = await LiveLoad.start({
+      root: context.root,
+      brokers: context.brokers,
+      registryUrl: context.registryUrl,
+      topic: inputTopic,
       ratePerSecond: options.ratePerSecond,
       hosts: options.hosts,
       partitions: context.partitions,
+      logFile: loadLogFile(options.logFile),
     });
     // Caught up: committed within one second's worth of records of the end, twice in a row.
     const startedAt = Date.now();

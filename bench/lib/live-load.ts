@@ -1,110 +1,91 @@
 /**
- * A live producer for the latency and recovery runs: ServerMetric v2 records whose event time (and Kafka
- * timestamp) is the wall clock at the moment they are made, at a steady rate, hosts taken in turn. It runs in
- * the harness process, in small batches every 20 ms, and catches up on its schedule when a send was slow.
+ * Starts and stops the live load (bench/live-load.ts), a child process of its own: see there for what it sends
+ * and why it does not run in the harness.
  */
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka, Producer } from 'kafkajs';
-import type { ServerMetric } from '../../src/domain/metric.js';
-import { AvroEncoder } from '../../src/serde/avro-encoder.js';
-import { RegistryClient } from '../../src/serde/registry-client.js';
-import { seededRandom } from '../../src/tools/workload.js';
-import { benchHostName, partitionerFor } from './workload.js';
+import { Child } from './children.js';
 
-const TICK_MS = 20;
+export interface LiveLoadOptions {
+  /** The repository root: the load runs from its `dist`. */
+  root: string;
+  brokers: string;
+  registryUrl: string;
+  topic: string;
+  ratePerSecond: number;
+  hosts: number;
+  partitions: number;
+  logFile: string;
+}
+
+const READY_TIMEOUT_MS = 30_000;
 
 export class LiveLoad {
-  private stopped = false;
   private sent = 0;
-  private failure: Error | undefined;
-  private readonly done: Promise<void>;
+  private ready = false;
+  private readonly child: Child;
 
-  private constructor(
-    private readonly producer: Producer,
-    encoder: AvroEncoder<ServerMetric>,
-    topic: string,
-    ratePerSecond: number,
-    hosts: number,
-    partitions: number,
-  ) {
-    // Kept, not thrown at once: stop() reports it, so the run it belongs to fails with a reason.
-    this.done = this.pump(encoder, topic, ratePerSecond, hosts, partitions).catch((error: unknown) => {
-      this.failure = error instanceof Error ? error : new Error('live load failed', { cause: error });
-    });
-  }
-
-  static async start(
-    kafka: Kafka,
-    registryUrl: string,
-    topic: string,
-    options: { ratePerSecond: number; hosts: number; partitions: number },
-  ): Promise<LiveLoad> {
-    const encoder = await AvroEncoder.register<ServerMetric>(
-      new RegistryClient({ url: registryUrl }),
-      topic,
-      'serverMetricV2',
+  private constructor(private readonly options: LiveLoadOptions) {
+    this.child = Child.start(
+      'live load',
+      process.execPath,
+      [join(options.root, 'dist', 'bench', 'live-load.js')],
+      {
+        logFile: options.logFile,
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: options.brokers,
+          SCHEMA_REGISTRY_URL: options.registryUrl,
+          LOAD_TOPIC: options.topic,
+          LOAD_RATE: String(options.ratePerSecond),
+          LOAD_HOSTS: String(options.hosts),
+          LOAD_PARTITIONS: String(options.partitions),
+        },
+        onLine: (line) => {
+          this.heard(line);
+        },
+      },
     );
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
-    return new LiveLoad(producer, encoder, topic, options.ratePerSecond, options.hosts, options.partitions);
   }
 
+  /** Starts the load; resolves once it can send. */
+  static async start(options: LiveLoadOptions): Promise<LiveLoad> {
+    const load = new LiveLoad(options);
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!load.ready) {
+      if (!load.child.isRunning || Date.now() > deadline) {
+        await load.child.stop('SIGKILL');
+        throw new Error(`the live load did not start; see ${options.logFile}`);
+      }
+      await sleep(20);
+    }
+    return load;
+  }
+
+  /** Records sent, as of the load's last report (every second, and once more when it stops). */
   get recordsSent(): number {
     return this.sent;
   }
 
-  private async pump(
-    encoder: AvroEncoder<ServerMetric>,
-    topic: string,
-    ratePerSecond: number,
-    hosts: number,
-    partitions: number,
-  ): Promise<void> {
-    const random = seededRandom(7);
-    const names = Array.from({ length: hosts }, (_, i) => benchHostName(i));
-    const partitionOf = partitionerFor(partitions);
-    const startedAt = Date.now();
-    let next = 0;
-    while (!this.stopped) {
-      const tickAt = Date.now();
-      const due = Math.floor(((tickAt - startedAt) * ratePerSecond) / 1000);
-      const messages = [];
-      for (; next < due; next++) {
-        const host = names[next % hosts] ?? 'host';
-        const metric: ServerMetric = {
-          host,
-          timestamp: tickAt,
-          cpu_percent: Math.round(random() * 10000) / 100,
-          mem_percent: Math.round(random() * 10000) / 100,
-          disk_read_bytes: Math.floor(random() * 1_000_000),
-          disk_write_bytes: Math.floor(random() * 1_000_000),
-          net_rx_bytes: Math.floor(random() * 10_000_000),
-          net_tx_bytes: Math.floor(random() * 10_000_000),
-          load_avg_1m: Math.round(random() * 800) / 100,
-        };
-        messages.push({
-          key: host,
-          value: encoder.encode(metric),
-          timestamp: String(tickAt),
-          partition: partitionOf(host),
-        });
-      }
-      if (messages.length > 0) {
-        await this.producer.send({ topic, messages, acks: -1 });
-        this.sent += messages.length;
-      }
-      await sleep(Math.max(0, TICK_MS - (Date.now() - tickAt)));
+  /** Stops the load; fails with the log file's name if it failed (a send the producer gave up on) at any time. */
+  async stop(): Promise<void> {
+    const exit = await this.child.stop('SIGTERM');
+    await this.child.logClosed;
+    if (exit.code !== 0) {
+      throw new Error(
+        `the live load failed (${exit.signal ?? `exit ${String(exit.code)}`}); see ${this.options.logFile}`,
+      );
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-    await this.producer.disconnect();
-    if (this.failure) throw this.failure;
+  private heard(line: string): void {
+    if (line === 'ready') this.ready = true;
+    const sent = /^sent (\d+)$/.exec(line);
+    if (sent?.[1] !== undefined) this.sent = Number(sent[1]);
   }
+}
+
+/** The load's log beside the log of the run it feeds. */
+export function loadLogFile(runLogFile: string): string {
+  return `${runLogFile.replace(/\.log$/, '')}-load.log`;
 }

@@ -19,7 +19,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { LiveLoad } from './live-load.js';
+import { LiveLoad, loadLogFile } from './live-load.js';
 import { totalCommitted, type OffsetProbe } from './offsets.js';
 import { parseStageLog } from './peer-output.js';
 import {
@@ -226,10 +226,15 @@ export async function runRecovery(
       onLine: watch.onLine,
     });
     await waitUntilReady(first, watch.ready, 90_000);
-    load = await LiveLoad.start(kafka, context.registryUrl, inputTopic, {
+    load = await LiveLoad.start({
+      root: context.root,
+      brokers: context.brokers,
+      registryUrl: context.registryUrl,
+      topic: inputTopic,
       ratePerSecond: options.ratePerSecond,
       hosts: options.hosts,
       partitions: context.partitions,
+      logFile: loadLogFile(names(1).logFile),
     });
     // Steady state first: caught up with the load, then watched for loadSeconds.
     const waitStart = Date.now();
