@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `node dist/bench/produce-encode.js`: CPU per record of kafkajs's produce request encoding alone (records,
- * batches with their CRC32C, the request), in this process, without a broker: the part of the produce path the
+ * batches with their CRC32C, the request, its header and size, read as the bytes the connection writes to its
+ * socket), in this process, without a broker: the part of the produce path the
  * kafkajs patch changes, measured apart from the broker's latency and the other engineers' load that blur
  * `bench:profile`. Each round encodes transactional Produce v3 requests of 6 partitions × 1,000 records shaped like
  * the stage's output (a 51-character host key, a 120-byte value, one header) for about a second; prints the median
@@ -29,12 +30,20 @@ type ProduceRequest = (args: {
       messages: { key: string; value: Buffer; headers: Record<string, string>; timestamp: string }[];
     }[];
   }[];
-}) => { encode(): Promise<{ size(): number }> };
+}) => { apiKey: number; apiVersion: number; encode(): Promise<unknown> };
+
+/** kafkajs's protocol/request.js: the request behind its header (api key and version, correlation, client id) and size. */
+type CreateRequest = (args: {
+  correlationId: number;
+  clientId: string;
+  request: ReturnType<ProduceRequest>;
+}) => Promise<{ readonly buffer: Buffer }>;
 
 const requireFromKafkajs = createRequire(__filename);
 const produceRequest = requireFromKafkajs(
   'kafkajs/src/protocol/requests/produce/v3/request',
 ) as ProduceRequest;
+const createRequest = requireFromKafkajs('kafkajs/src/protocol/request') as CreateRequest;
 
 function topicData(): Parameters<ProduceRequest>[0]['topicData'] {
   const base = 1_764_806_400_000;
@@ -63,15 +72,16 @@ async function round(
   const startedAt = Date.now();
   let allocated = 0;
   while (Date.now() - startedAt < ROUND_MS) {
-    const encoded = await produceRequest({
+    const request = produceRequest({
       acks: -1,
       timeout: 30_000,
       transactionalId: 'bench-app-0',
       producerId: '4242',
       producerEpoch: 3,
       topicData: data,
-    }).encode();
-    allocated += encoded.size();
+    });
+    const encoded = await createRequest({ correlationId: records, clientId: 'bench', request });
+    allocated += encoded.buffer.length;
     records += PARTITIONS * RECORDS_PER_PARTITION;
   }
   const used = process.cpuUsage(started);

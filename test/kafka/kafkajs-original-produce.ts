@@ -4,7 +4,9 @@
  * tests can show that the patched produce path sends the same bytes. Never used by the stage.
  *
  * Copied from kafkajs 2.2.4 under its MIT License, Copyright (c) 2018 Túlio Ornelas (ornelas.tulio@gmail.com);
- * only types were added, and the compressed path (not patched) was left out.
+ * only types were added, the compressed path (not patched) was left out, and nested encoders are written as the
+ * copies kafkajs 2.2.4 made of them (`writeBuffer(e.buffer)` for its `writeEncoder(e)`), since the patched encoder
+ * keeps large ones by reference.
  */
 import { createRequire } from 'node:module';
 
@@ -22,6 +24,7 @@ export interface KafkajsEncoder {
   writeInt64(value: unknown): KafkajsEncoder;
   writeString(value: string | null): KafkajsEncoder;
   writeBytes(value: Buffer): KafkajsEncoder;
+  writeBuffer(value: Buffer): KafkajsEncoder;
   writeEncoder(value: KafkajsEncoder): KafkajsEncoder;
   writeArray(value: unknown[], type?: string): KafkajsEncoder;
 }
@@ -68,6 +71,16 @@ const unsigned = (value: number): number => Uint32Array.from([value])[0] ?? 0;
 const crc32C = (buffer: Buffer): number => unsigned(jsCrc32C(buffer));
 
 const MAGIC_BYTE = 2;
+
+/**
+ * kafkajs 2.2.4's writeArray of encoders, as it was: the count, then a copy of each encoder's bytes. The patched
+ * encoder keeps large encoders by reference instead (patch 007), so the reference copies them explicitly.
+ */
+function copyArray(target: KafkajsEncoder, encoders: readonly KafkajsEncoder[]): KafkajsEncoder {
+  target.writeInt32(encoders.length);
+  for (const encoder of encoders) target.writeBuffer(encoder.buffer);
+  return target;
+}
 const TRANSACTIONAL_MASK = 16;
 
 function originalRecordBatch(args: {
@@ -89,17 +102,13 @@ function originalRecordBatch(args: {
     .writeInt64(args.producerId)
     .writeInt16(args.producerEpoch)
     .writeInt32(args.firstSequence);
-  const records = args.records;
-  if (records.every((v) => typeof v === typeof records[0])) {
-    batchBody.writeArray(records, typeof records[0]);
-  } else {
-    batchBody.writeArray(records);
-  }
+  // writeArray of encoders (every record is one): the count, then each record's bytes.
+  copyArray(batchBody, args.records);
   const batch = new Encoder()
     .writeInt32(0)
     .writeInt8(MAGIC_BYTE)
     .writeUInt32(crc32C(batchBody.buffer))
-    .writeEncoder(batchBody);
+    .writeBuffer(batchBody.buffer);
   return new Encoder().writeInt64(0).writeBytes(batch.buffer);
 }
 
@@ -134,23 +143,24 @@ function originalPartition(
     transactional: !!transactionalId,
     lastOffsetDelta: records.length - 1,
   });
-  return new Encoder().writeInt32(data.partition).writeInt32(recordBatch.size()).writeEncoder(recordBatch);
+  return new Encoder()
+    .writeInt32(data.partition)
+    .writeInt32(recordBatch.size())
+    .writeBuffer(recordBatch.buffer);
 }
 
 /** The bytes kafkajs 2.2.4 unpatched puts in a Produce v3 request body; `dateNow` stands for Date.now(). */
 export function originalProduceRequest(args: ProduceRequestArgs, dateNow: number): Buffer {
   const topics = args.topicData.map(({ topic, partitions }) =>
-    new Encoder()
-      .writeString(topic)
-      .writeArray(
-        partitions.map((p) =>
-          originalPartition(p, args.transactionalId, args.producerId, args.producerEpoch, dateNow),
-        ),
+    copyArray(
+      new Encoder().writeString(topic),
+      partitions.map((p) =>
+        originalPartition(p, args.transactionalId, args.producerId, args.producerEpoch, dateNow),
       ),
+    ),
   );
-  return new Encoder()
-    .writeString(args.transactionalId)
-    .writeInt16(args.acks)
-    .writeInt32(args.timeout)
-    .writeArray(topics).buffer;
+  return copyArray(
+    new Encoder().writeString(args.transactionalId).writeInt16(args.acks).writeInt32(args.timeout),
+    topics,
+  ).buffer;
 }

@@ -503,6 +503,78 @@ test('the patched produce path sends the bytes kafkajs 2.2.4 sent, byte for byte
   assert.ok(second.includes(Buffer.from('second')));
 });
 
+interface PartsEncoder {
+  buf: Buffer;
+  parts: Buffer[] | null;
+  readonly buffer: Buffer;
+  size(): number;
+  writeInt32(value: number): PartsEncoder;
+  writeString(value: string): PartsEncoder;
+  writeBuffer(value: Buffer): PartsEncoder;
+  writeEncoder(value: PartsEncoder): PartsEncoder;
+  writeArray(value: PartsEncoder[]): PartsEncoder;
+  writeEncoderArray(value: PartsEncoder[]): PartsEncoder;
+}
+const PartsEncoderClass = requireFromKafkajs('kafkajs/src/protocol/encoder') as new () => PartsEncoder;
+const int32 = (value: number): Buffer => {
+  const bytes = Buffer.alloc(4);
+  bytes.writeInt32BE(value);
+  return bytes;
+};
+
+test('the patched encoder writes nested encoders with the bytes of copying them, large ones by reference', () => {
+  const random = generator(31);
+  const sizes = [0, 1, 300, 4095, 4096, 4097, 20_000];
+  const leafBytes = () =>
+    Buffer.from(Array.from({ length: sizes[random(sizes.length)] ?? 0 }, () => random(256)));
+  /** An encoder built at random, and its bytes built with Buffer alone. */
+  const build = (depth: number): { encoder: PartsEncoder; bytes: Buffer } => {
+    const encoder = new PartsEncoderClass();
+    const pieces: Buffer[] = [];
+    for (let step = 1 + random(5); step > 0; step--) {
+      const kind = depth === 0 ? random(2) : random(5);
+      if (kind === 0) {
+        const n = random(1000);
+        encoder.writeInt32(n);
+        pieces.push(int32(n));
+      } else if (kind === 1) {
+        const leaf = leafBytes();
+        encoder.writeBuffer(leaf);
+        pieces.push(leaf);
+      } else if (kind === 2) {
+        const child = build(depth - 1);
+        encoder.writeEncoder(child.encoder);
+        pieces.push(child.bytes);
+      } else {
+        const children = Array.from({ length: random(4) }, () => build(depth - 1));
+        if (kind === 3) encoder.writeArray(children.map((c) => c.encoder));
+        else encoder.writeEncoderArray(children.map((c) => c.encoder));
+        pieces.push(...(kind === 3 ? [int32(children.length)] : []), ...children.map((c) => c.bytes));
+      }
+    }
+    return { encoder, bytes: Buffer.concat(pieces) };
+  };
+  for (let i = 0; i < 300; i++) {
+    const { encoder, bytes } = build(3);
+    assert.equal(encoder.size(), bytes.length, `size ${i}`);
+    assert.ok(encoder.buffer.equals(bytes), `bytes ${i}`);
+    assert.ok(encoder.buffer.equals(bytes), `bytes read again ${i}`);
+    encoder.writeInt32(i);
+    assert.ok(encoder.buffer.equals(Buffer.concat([bytes, int32(i)])), `written after a read ${i}`);
+  }
+  // By reference from 4096 bytes on, copied below: a change to the child after it was written shows, or not.
+  for (const [size, byReference] of [
+    [4095, false],
+    [4096, true],
+  ] as const) {
+    const child = new PartsEncoderClass().writeBuffer(Buffer.alloc(size, 1));
+    const parent = new PartsEncoderClass().writeInt32(7).writeEncoder(child);
+    assert.equal(parent.parts !== null, byReference, `${size} bytes kept as a part`);
+    child.buf[0] = 9;
+    assert.equal(parent.buffer[4], byReference ? 9 : 1, `${size} bytes by reference`);
+  }
+});
+
 interface CapturedRequest {
   request: { apiName: string; apiVersion: number; encode(): Promise<KafkajsEncoder> };
 }
