@@ -16,7 +16,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { ServerMetric } from '../src/domain/metric.js';
 import { AvroEncoder } from '../src/serde/avro-encoder.js';
 import { RegistryClient } from '../src/serde/registry-client.js';
-import { seededRandom } from '../src/tools/workload.js';
+import { randomReadings, seededRandom } from '../src/tools/workload.js';
 import { benchHostName, partitionerFor } from './lib/workload.js';
 
 const TICK_MS = 20;
@@ -57,12 +57,7 @@ async function pump(
       const metric: ServerMetric = {
         host,
         timestamp: tickAt,
-        cpu_percent: Math.round(random() * 10000) / 100,
-        mem_percent: Math.round(random() * 10000) / 100,
-        disk_read_bytes: Math.floor(random() * 1_000_000),
-        disk_write_bytes: Math.floor(random() * 1_000_000),
-        net_rx_bytes: Math.floor(random() * 10_000_000),
-        net_tx_bytes: Math.floor(random() * 10_000_000),
+        ...randomReadings(random),
         load_avg_1m: Math.round(random() * 800) / 100,
       };
       messages.push({

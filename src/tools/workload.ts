@@ -44,6 +44,23 @@ export function hostName(index: number): string {
   return `host-${String(index).padStart(5, '0')}`;
 }
 
+export type MetricReadings = Pick<
+  ServerMetric,
+  'cpu_percent' | 'mem_percent' | 'disk_read_bytes' | 'disk_write_bytes' | 'net_rx_bytes' | 'net_tx_bytes'
+>;
+
+/** A metric's readings drawn from `random`, in a fixed order (a seeded workload stays the same). */
+export function randomReadings(random: () => number): MetricReadings {
+  return {
+    cpu_percent: Math.round(random() * 10000) / 100,
+    mem_percent: Math.round(random() * 10000) / 100,
+    disk_read_bytes: Math.floor(random() * 1_000_000),
+    disk_write_bytes: Math.floor(random() * 1_000_000),
+    net_rx_bytes: Math.floor(random() * 10_000_000),
+    net_tx_bytes: Math.floor(random() * 10_000_000),
+  };
+}
+
 /** Valid metrics in event-time order per host, interleaved across hosts. */
 export function* metrics(options: WorkloadOptions): Generator<ServerMetric> {
   const random = seededRandom(options.seed);
@@ -53,12 +70,7 @@ export function* metrics(options: WorkloadOptions): Generator<ServerMetric> {
         host: hostName(h),
         timestamp:
           options.startMs + step * options.stepMs + Math.floor(random() * Math.min(options.stepMs, 1000)),
-        cpu_percent: Math.round(random() * 10000) / 100,
-        mem_percent: Math.round(random() * 10000) / 100,
-        disk_read_bytes: Math.floor(random() * 1_000_000),
-        disk_write_bytes: Math.floor(random() * 1_000_000),
-        net_rx_bytes: Math.floor(random() * 10_000_000),
-        net_tx_bytes: Math.floor(random() * 10_000_000),
+        ...randomReadings(random),
         load_avg_1m: random() < 0.5 ? null : Math.round(random() * 800) / 100,
       };
     }
