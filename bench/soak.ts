@@ -90,10 +90,7 @@ async function main(): Promise<void> {
         },
       },
     );
-    load = await LiveLoad.start({
-      root: context.root,
-      brokers: context.brokers,
-      registryUrl: context.registryUrl,
+    load = await LiveLoad.start(context, {
       topic: inputTopic,
       ratePerSecond: rate,
       hosts,

@@ -140,10 +140,7 @@ export async function runLatency(
   try {
     // The load starts once the peer runs, so it is not measured working off a backlog of its own start-up.
     await waitUntilReady(launched, watch.ready, READY_TIMEOUT_MS);
-    load = await LiveLoad.start({
-      root: context.root,
-      brokers: context.brokers,
-      registryUrl: context.registryUrl,
+    load = await LiveLoad.start(context, {
       topic: inputTopic,
       ratePerSecond: options.ratePerSecond,
       hosts: options.hosts,

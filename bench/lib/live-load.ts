@@ -5,12 +5,12 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Child } from './children.js';
+import type { BenchContext } from './peers.js';
+
+/** Where the load runs from (the repository's `dist`) and what it writes to. */
+export type LiveLoadTarget = Pick<BenchContext, 'root' | 'brokers' | 'registryUrl'>;
 
 export interface LiveLoadOptions {
-  /** The repository root: the load runs from its `dist`. */
-  root: string;
-  brokers: string;
-  registryUrl: string;
   topic: string;
   ratePerSecond: number;
   hosts: number;
@@ -25,17 +25,20 @@ export class LiveLoad {
   private ready = false;
   private readonly child: Child;
 
-  private constructor(private readonly options: LiveLoadOptions) {
+  private constructor(
+    target: LiveLoadTarget,
+    private readonly options: LiveLoadOptions,
+  ) {
     this.child = Child.start(
       'live load',
       process.execPath,
-      [join(options.root, 'dist', 'bench', 'live-load.js')],
+      [join(target.root, 'dist', 'bench', 'live-load.js')],
       {
         logFile: options.logFile,
         env: {
           ...process.env,
-          KAFKA_BROKERS: options.brokers,
-          SCHEMA_REGISTRY_URL: options.registryUrl,
+          KAFKA_BROKERS: target.brokers,
+          SCHEMA_REGISTRY_URL: target.registryUrl,
           LOAD_TOPIC: options.topic,
           LOAD_RATE: String(options.ratePerSecond),
           LOAD_HOSTS: String(options.hosts),
@@ -49,8 +52,8 @@ export class LiveLoad {
   }
 
   /** Starts the load; resolves once it can send. */
-  static async start(options: LiveLoadOptions): Promise<LiveLoad> {
-    const load = new LiveLoad(options);
+  static async start(target: LiveLoadTarget, options: LiveLoadOptions): Promise<LiveLoad> {
+    const load = new LiveLoad(target, options);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!load.ready) {
       if (!load.child.isRunning || Date.now() > deadline) {

@@ -226,10 +226,7 @@ export async function runRecovery(
       onLine: watch.onLine,
     });
     await waitUntilReady(first, watch.ready, 90_000);
-    load = await LiveLoad.start({
-      root: context.root,
-      brokers: context.brokers,
-      registryUrl: context.registryUrl,
+    load = await LiveLoad.start(context, {
       topic: inputTopic,
       ratePerSecond: options.ratePerSecond,
       hosts: options.hosts,
