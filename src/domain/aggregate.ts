@@ -30,6 +30,9 @@ export interface WindowAggregate {
   enrichment: Enrichment;
 }
 
+/** The byte counters summed per window: each sum must stay a safe integer (see process-record.ts). */
+export const BYTE_SUMS = ['disk_read_bytes', 'disk_write_bytes', 'net_rx_bytes', 'net_tx_bytes'] as const;
+
 function fold(prev: MinMaxSum | undefined, value: number): MinMaxSum {
   if (prev === undefined) return { min: value, max: value, sum: value };
   return { min: Math.min(prev.min, value), max: Math.max(prev.max, value), sum: prev.sum + value };
@@ -61,6 +64,41 @@ export function accumulate(
     last_event_time: Math.max(prev?.last_event_time ?? m.timestamp, m.timestamp),
     enrichment: { region: enrichment.region, datacenter: enrichment.datacenter, role: enrichment.role },
   };
+}
+
+function foldInPlace(into: MinMaxSum, value: number): void {
+  into.min = Math.min(into.min, value);
+  into.max = Math.max(into.max, value);
+  into.sum += value;
+}
+
+/**
+ * Folds `m` into `agg` itself, to the same values `accumulate` would give. Only for an aggregate that its store
+ * transaction created and nobody else holds (WindowTable.getOwn): a committed aggregate must stay intact until
+ * a Kafka commit succeeds, and goes through `accumulate`. The first record of a window in a transaction copies
+ * it; its later records in that transaction then allocate nothing.
+ */
+export function accumulateInPlace(agg: WindowAggregate, m: ServerMetric, enrichment: Enrichment): void {
+  if (agg.host !== m.host) {
+    throw new RangeError(`cannot fold host ${JSON.stringify(m.host)} into host ${JSON.stringify(agg.host)}`);
+  }
+  agg.count += 1;
+  foldInPlace(agg.cpu, m.cpu_percent);
+  foldInPlace(agg.mem, m.mem_percent);
+  agg.disk_read_bytes += m.disk_read_bytes;
+  agg.disk_write_bytes += m.disk_write_bytes;
+  agg.net_rx_bytes += m.net_rx_bytes;
+  agg.net_tx_bytes += m.net_tx_bytes;
+  agg.first_event_time = Math.min(agg.first_event_time, m.timestamp);
+  agg.last_event_time = Math.max(agg.last_event_time, m.timestamp);
+  const held = agg.enrichment;
+  if (
+    held.region !== enrichment.region ||
+    held.datacenter !== enrichment.datacenter ||
+    held.role !== enrichment.role
+  ) {
+    agg.enrichment = { region: enrichment.region, datacenter: enrichment.datacenter, role: enrichment.role };
+  }
 }
 
 function stats(s: MinMaxSum, count: number): Stats {

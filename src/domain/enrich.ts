@@ -8,7 +8,10 @@ export const UNKNOWN_ENRICHMENT: Enrichment = Object.freeze({
   role: 'unknown',
 });
 
+/**
+ * A host's enrichment: its inventory record as it is (it carries region, datacenter and role), not a copy made
+ * for every record; an aggregate copies the three fields when it keeps them.
+ */
 export function enrichmentFor(info: HostInfo | undefined): Enrichment {
-  if (info === undefined) return UNKNOWN_ENRICHMENT;
-  return { region: info.region, datacenter: info.datacenter, role: info.role };
+  return info ?? UNKNOWN_ENRICHMENT;
 }

@@ -1,4 +1,4 @@
-import { accumulate, toRollup, type WindowAggregate } from './aggregate.js';
+import { accumulate, accumulateInPlace, BYTE_SUMS, toRollup, type WindowAggregate } from './aggregate.js';
 import type { Poison } from './dead-letter.js';
 import { enrichmentFor } from './enrich.js';
 import type { HostInfo, MetricRollup, ServerMetric } from './metric.js';
@@ -9,6 +9,11 @@ import { isWindowClosed, windowCloseTime, windowEndFor, windowStartFor, type Win
 export interface WindowTable {
   streamTimeMs(): number | null;
   get(host: string, windowStart: number): WindowAggregate | undefined;
+  /**
+   * The window as this transaction itself last put it, if it did: nothing outside the transaction holds that
+   * object, so it may be changed in place. Undefined for a window it only reads (committed) or has not got.
+   */
+  getOwn(host: string, windowStart: number): WindowAggregate | undefined;
   put(agg: WindowAggregate): void;
   /** max(current, t): stream time never goes back. */
   advanceStreamTime(eventTimeMs: number): void;
@@ -52,20 +57,34 @@ function lateCheck(
   };
 }
 
-const BYTE_SUMS = ['disk_read_bytes', 'disk_write_bytes', 'net_rx_bytes', 'net_tx_bytes'] as const;
-
 /**
  * Each counter is a safe integer on its own, but a window's sum can pass 2^53 and no longer be exact (nor
  * encodable in the changelog). The record that would push it over is refused, deterministically, before it
  * touches state: a replay decides the same.
  */
-function sumOverflow(agg: WindowAggregate): Poison | null {
-  const field = BYTE_SUMS.find((name) => !Number.isSafeInteger(agg[name]));
-  if (field === undefined) return null;
-  return {
-    reason: 'processing-failed',
-    message: `${field} summed over window ${agg.windowStart} for host ${agg.host} would exceed 2^53-1`,
-  };
+function sumOverflow(
+  prev: WindowAggregate | undefined,
+  metric: ServerMetric,
+  windowStart: number,
+): Poison | null {
+  // Fields read by name first: read by a computed name, each double was boxed, an allocation per field and record.
+  if (
+    prev === undefined ||
+    (Number.isSafeInteger(prev.disk_read_bytes + metric.disk_read_bytes) &&
+      Number.isSafeInteger(prev.disk_write_bytes + metric.disk_write_bytes) &&
+      Number.isSafeInteger(prev.net_rx_bytes + metric.net_rx_bytes) &&
+      Number.isSafeInteger(prev.net_tx_bytes + metric.net_tx_bytes))
+  ) {
+    return null;
+  }
+  for (const field of BYTE_SUMS) {
+    if (Number.isSafeInteger(prev[field] + metric[field])) continue;
+    return {
+      reason: 'processing-failed',
+      message: `${field} summed over window ${windowStart} for host ${metric.host} would exceed 2^53-1`,
+    };
+  }
+  return null;
 }
 
 /**
@@ -80,8 +99,16 @@ export function processRecord(
   spec: WindowSpec,
 ): RecordOutcome {
   if (input.kind === 'poison') return { kind: 'dead-letter', poison: input.poison };
-  const metric = input.metric;
+  return processMetric(table, input.metric, lookupHost, spec);
+}
 
+/** The per-record step for a record that decoded: `processRecord` without the decoder's wrapper around it. */
+export function processMetric(
+  table: WindowTable,
+  metric: ServerMetric,
+  lookupHost: (host: string) => HostInfo | undefined,
+  spec: WindowSpec,
+): RecordOutcome {
   const invalid = validateMetric(metric);
   if (invalid !== null) return { kind: 'dead-letter', poison: invalid };
 
@@ -89,11 +116,13 @@ export function processRecord(
   const late = lateCheck(metric, windowStart, spec, table.streamTimeMs());
   if (late !== null) return { kind: 'dead-letter', poison: late };
 
-  const prev = table.get(metric.host, windowStart);
-  const next = accumulate(prev, metric, windowStart, enrichmentFor(lookupHost(metric.host)));
-  const overflow = sumOverflow(next);
+  const own = table.getOwn(metric.host, windowStart);
+  const prev = own ?? table.get(metric.host, windowStart);
+  const overflow = sumOverflow(prev, metric, windowStart);
   if (overflow !== null) return { kind: 'dead-letter', poison: overflow };
-  table.put(next);
+  const enrichment = enrichmentFor(lookupHost(metric.host));
+  if (own !== undefined) accumulateInPlace(own, metric, enrichment);
+  else table.put(accumulate(prev, metric, windowStart, enrichment));
   table.advanceStreamTime(metric.timestamp);
   const closed = closeWindows(table, spec);
   return closed === NO_ROLLUPS ? AGGREGATED_CLOSING_NOTHING : { kind: 'aggregated', closed };

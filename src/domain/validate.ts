@@ -8,8 +8,37 @@ export const MAX_TIMESTAMP_MS = Date.UTC(2100, 0, 1);
 const PERCENT_FIELDS = ['cpu_percent', 'mem_percent'] as const;
 const COUNTER_FIELDS = ['disk_read_bytes', 'disk_write_bytes', 'net_rx_bytes', 'net_tx_bytes'] as const;
 
+/**
+ * Whether the metric breaks no rule of `validateMetric`, every field read by name. The rules below read fields by
+ * a computed name, which boxed each double read: about 100 bytes of garbage per record, for the one answer
+ * nearly every record gets. A percent within [0, 100] is finite; NaN fails every comparison.
+ */
+function breaksNoRule(m: ServerMetric): boolean {
+  const { cpu_percent: cpu, mem_percent: mem, load_avg_1m: load, timestamp } = m;
+  return (
+    cpu >= 0 &&
+    cpu <= 100 &&
+    mem >= 0 &&
+    mem <= 100 &&
+    (load === null || Number.isFinite(load)) &&
+    Number.isSafeInteger(m.disk_read_bytes) &&
+    m.disk_read_bytes >= 0 &&
+    Number.isSafeInteger(m.disk_write_bytes) &&
+    m.disk_write_bytes >= 0 &&
+    Number.isSafeInteger(m.net_rx_bytes) &&
+    m.net_rx_bytes >= 0 &&
+    Number.isSafeInteger(m.net_tx_bytes) &&
+    m.net_tx_bytes >= 0 &&
+    Number.isSafeInteger(timestamp) &&
+    timestamp >= MIN_TIMESTAMP_MS &&
+    timestamp <= MAX_TIMESTAMP_MS &&
+    m.host.trim() !== ''
+  );
+}
+
 /** Returns the first rule the metric breaks, or null when it may be aggregated. Never reads the clock. */
 export function validateMetric(m: ServerMetric): Poison | null {
+  if (breaksNoRule(m)) return null;
   if (m.host.trim() === '') {
     return { reason: 'empty-host', message: `host is empty: ${JSON.stringify(m.host)}` };
   }

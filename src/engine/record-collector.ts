@@ -148,7 +148,9 @@ export class RecordCollector {
         if (!message) continue;
         const outcome = this.processOne(processor, message, i === from ? plan : undefined);
         if (outcome.kind === 'dead-letter') open.deadLetters.push({ message, poison: outcome.poison });
-        else for (const emitted of outcome.emitted) open.rollups.push(emitted);
+        // Nearly every record emits nothing: a for-of over nothing still made an iterator per record.
+        else if (outcome.emitted.length > 0)
+          for (const emitted of outcome.emitted) open.rollups.push(emitted);
         open.firstOffset ??= message.offset;
         open.lastOffset = message.offset;
         open.inputRecords += 1;

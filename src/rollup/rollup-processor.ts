@@ -6,7 +6,7 @@
  */
 import { metricDeadLetter } from '../domain/dead-letter.js';
 import type { HostInfo, MetricRollup, ServerMetric } from '../domain/metric.js';
-import { closeWindows, processRecord, type DecodedInput } from '../domain/process-record.js';
+import { closeWindows, processMetric, type DecodedInput } from '../domain/process-record.js';
 import type { WindowSpec } from '../domain/window.js';
 import type { DeadLetter } from '../engine/dead-letter.js';
 import type { Processor, ProcessorContext, ProcessorSupplier, RecordMetadata } from '../engine/processor.js';
@@ -32,6 +32,8 @@ export interface RollupSettings {
 type RollupContext = ProcessorContext<MetricRollup, StoreTransaction>;
 
 function forwardAll(context: RollupContext, rollups: readonly MetricRollup[]): void {
+  // Runs for every record, nearly always with nothing: a for-of over nothing still made an iterator.
+  if (rollups.length === 0) return;
   for (const rollup of rollups) context.forward(rollup.host, rollup);
 }
 
@@ -53,7 +55,7 @@ export class RollupProcessor implements Processor<ServerMetric, MetricRollup, St
 
   process(metric: ServerMetric, _record: RecordMetadata, context: RollupContext): DeadLetter | undefined {
     const { windows, lookupHost } = this.settings;
-    const outcome = processRecord(context.store, { kind: 'metric', metric }, lookupHost, windows);
+    const outcome = processMetric(context.store, metric, lookupHost, windows);
     if (outcome.kind === 'dead-letter') return metricDeadLetter(outcome.poison);
     forwardAll(context, outcome.closed);
     return undefined;

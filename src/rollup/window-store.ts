@@ -200,6 +200,11 @@ export class StoreTransaction implements WindowTable, StoreWrites {
     return this.committed.get(windowStart)?.get(host);
   }
 
+  getOwn(host: string, windowStart: number): WindowAggregate | undefined {
+    this.assertOpen();
+    return this.puts.get(windowStart)?.get(host);
+  }
+
   put(agg: WindowAggregate): void {
     this.assertOpen();
     let hosts = this.puts.get(agg.windowStart);
@@ -288,30 +293,24 @@ export class StoreTransaction implements WindowTable, StoreWrites {
     this.base.onDiscard();
   }
 
-  /** Whether stream time has passed the close of any live window start, without collecting them. */
+  /**
+   * Whether stream time has passed the close of any live window start (this transaction's, then the committed
+   * ones it has not closed), without collecting them. Runs for every record: plain loops, no callback to allocate.
+   */
   private closesAny(spec: WindowSpec): boolean {
     const streamTimeMs = this.currentStreamTimeMs;
     if (streamTimeMs === null) return false;
-    return this.someLiveStart((start) => isWindowClosed(start, spec, streamTimeMs));
+    for (const start of this.puts.keys()) if (isWindowClosed(start, spec, streamTimeMs)) return true;
+    for (const start of this.committed.keys()) {
+      if (!this.closedStarts.has(start) && isWindowClosed(start, spec, streamTimeMs)) return true;
+    }
+    return false;
   }
 
   private liveStarts(): Set<number> {
-    const starts = new Set<number>();
-    this.someLiveStart((start) => {
-      starts.add(start);
-      return false;
-    });
+    const starts = new Set(this.puts.keys());
+    for (const start of this.committed.keys()) if (!this.closedStarts.has(start)) starts.add(start);
     return starts;
-  }
-
-  /**
-   * Whether `test` holds for a live window start: this transaction's, then the committed ones it has not closed
-   * (a start may be tested twice). Not a generator: this runs for every record, and a generator costs 120 ns more.
-   */
-  private someLiveStart(test: (start: number) => boolean): boolean {
-    for (const start of this.puts.keys()) if (test(start)) return true;
-    for (const start of this.committed.keys()) if (!this.closedStarts.has(start) && test(start)) return true;
-    return false;
   }
 
   /** The windows a reader sees at one start: committed ones unless closed here, overlaid by this transaction's. */

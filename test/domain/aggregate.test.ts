@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { accumulate, toRollup, type Enrichment, type WindowAggregate } from '../../src/domain/aggregate.js';
+import {
+  accumulate,
+  accumulateInPlace,
+  toRollup,
+  type Enrichment,
+  type WindowAggregate,
+} from '../../src/domain/aggregate.js';
 import type { MetricRollup, ServerMetric } from '../../src/domain/metric.js';
 
 const W = 60_000;
@@ -114,4 +120,28 @@ void test('accumulate refuses to fold a record into an aggregate of another host
   const agg = accumulate(undefined, sample[0]!, T0, EU);
   assert.throws(() => accumulate(agg, metric({ host: 'web-2' }), T0, EU), RangeError);
   assert.throws(() => accumulate(agg, sample[1]!, T0 + W, EU), RangeError);
+});
+
+void test('folding in place gives exactly what accumulate gives, enrichment changes included', () => {
+  const moved: Enrichment = { region: 'us-east', datacenter: 'iad-2', role: 'web' };
+  const enrichments = [EU, EU, moved, moved, EU];
+  const metrics = [...sample, sample[1]!, sample[0]!];
+  let copied: WindowAggregate | undefined;
+  let inPlace: WindowAggregate | undefined;
+  metrics.forEach((m, i) => {
+    const enrichment = enrichments[i]!;
+    copied = accumulate(copied, m, T0, enrichment);
+    if (inPlace === undefined) inPlace = accumulate(undefined, m, T0, enrichment);
+    else accumulateInPlace(inPlace, m, enrichment);
+  });
+  assert.deepEqual(inPlace, copied);
+  assert.notEqual(inPlace?.enrichment, EU, 'the enrichment is copied, never the object passed in');
+});
+
+void test('folding in place refuses a record of another host', () => {
+  const agg = accumulate(undefined, sample[0]!, T0, EU);
+  assert.throws(() => {
+    accumulateInPlace(agg, metric({ host: 'web-2' }), EU);
+  }, RangeError);
+  assert.equal(agg.count, 1);
 });

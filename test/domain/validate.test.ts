@@ -85,3 +85,46 @@ void test('the poison message names the offending field and its value', () => {
   assert.match(poison?.message ?? '', /net_tx_bytes/);
   assert.match(poison?.message ?? '', /-42/);
 });
+
+/** Values each field may take, split by whether the contract (design §4) accepts them. */
+const FIELD_VALUES: { [K in keyof ServerMetric]: { good: ServerMetric[K][]; bad: ServerMetric[K][] } } = {
+  host: { good: ['web-1', ' db-2 '], bad: ['', '   ', '\t\n'] },
+  timestamp: {
+    good: [Date.UTC(2000, 0, 1), Date.UTC(2024, 5, 1), Date.UTC(2100, 0, 1)],
+    bad: [Date.UTC(1999, 11, 31), Date.UTC(2100, 0, 1) + 1, Date.UTC(2024, 0, 1) + 0.5, NaN],
+  },
+  cpu_percent: { good: [0, 0.01, 55.5, 100], bad: [-0.01, 100.01, NaN, Infinity, -Infinity] },
+  mem_percent: { good: [0, 99.99, 100], bad: [-1, 101, NaN, Infinity] },
+  disk_read_bytes: {
+    good: [0, 1, Number.MAX_SAFE_INTEGER],
+    bad: [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, NaN],
+  },
+  disk_write_bytes: { good: [0, 7], bad: [-7, 0.1, Infinity] },
+  net_rx_bytes: { good: [0, 123_456], bad: [-1, 2 ** 60] },
+  net_tx_bytes: { good: [0, 9], bad: [-9, NaN] },
+  load_avg_1m: { good: [null, 0, 3.5], bad: [NaN, Infinity, -Infinity] },
+};
+
+void test('a metric passes validation exactly when every field holds an accepted value, in any combination', () => {
+  let state = 12_345;
+  const random = (n: number): number => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    // The high bits: an LCG's low bits repeat with a short period.
+    return (state >>> 16) % n;
+  };
+  const fields = Object.keys(FIELD_VALUES) as (keyof ServerMetric)[];
+  for (let round = 0; round < 5_000; round += 1) {
+    const built: Record<string, unknown> = {};
+    let broken = 0;
+    for (const field of fields) {
+      const { good, bad } = FIELD_VALUES[field] as { good: unknown[]; bad: unknown[] };
+      // Mostly good values, so that single broken fields and fully valid metrics are both common.
+      const takeBad = random(8) === 0;
+      const from = takeBad ? bad : good;
+      built[field] = from[random(from.length)];
+      if (takeBad) broken += 1;
+    }
+    const verdict = validateMetric(built as unknown as ServerMetric);
+    assert.equal(verdict === null, broken === 0, `${JSON.stringify(built)} → ${JSON.stringify(verdict)}`);
+  }
+});

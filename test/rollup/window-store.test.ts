@@ -111,16 +111,45 @@ void test('discard after abort restores exactly the previous state, including st
   retry.discard();
 });
 
-void test('committed aggregates are never mutated by a transaction', () => {
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+void test('committed aggregates are never mutated by a transaction, however often it folds into their windows', () => {
   const store = committedStore();
   const committed = store.snapshot();
   const frozen = structuredClone(committed);
-  for (const a of committed) Object.freeze(a);
+  // Frozen to the last nested object: a write to any of them throws here (modules are strict).
+  for (const a of committed) deepFreeze(a);
   const txn = store.begin();
   feed(txn, 'web-1', T0 + 40_000);
+  feed(txn, 'web-1', T0 + 41_000); // into the copy the first made, in place
+  assert.equal(txn.getOwn('web-1', T0)?.count, 3);
+  assert.equal(txn.getOwn('web-2', T0), undefined, 'it is committed: not this transaction to change');
   feed(txn, 'web-2', T0 + 100_000);
   txn.apply();
   assert.deepEqual(committed, frozen);
+});
+
+void test('a discarded transaction leaves the windows it folded into in place as they were committed', () => {
+  const store = committedStore();
+  const first = store.begin();
+  feed(first, 'web-1', T0 + 40_000);
+  feed(first, 'web-1', T0 + 41_000);
+  first.apply();
+  const before = observe(store);
+  const second = store.begin();
+  feed(second, 'web-1', T0 + 42_000);
+  feed(second, 'web-1', T0 + 43_000);
+  feed(second, 'web-1', T0 + 44_000);
+  assert.equal(second.get('web-1', T0)?.count, 6);
+  second.discard();
+  assert.deepEqual(observe(store), before);
+  assert.equal(store.snapshot().find((a) => a.host === 'web-1')?.count, 3);
 });
 
 void test('takeClosedWindows returns committed and own windows together, ordered by windowStart then host', () => {
