@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:profile -- [--records N] [--repeat N] [--label L] [--commit-interval-ms N]
- * [--commit-max-records N] [--layouts one,threads,processes] [--keep-profile]`: where the stage's CPU goes while it drains a
+ * [--commit-max-records N] [--layouts one,threads,processes] [--keep-profile] [--allocations]`: where the stage's CPU goes while it drains a
  * preloaded input. Preloads the bench workload once into the broker of KAFKA_BROKERS (the shared stack: load
  * .stack/env), then, `--repeat` times, runs `eos-rollup run` exactly-once under `node --cpu-prof` with a fresh
  * group until its committed offsets reach the input's end, stops it with SIGTERM and reads its profile.
@@ -10,11 +10,14 @@
  * package, this project per compiled file, V8's GC and idle as they are), the top functions, records/s (broker
  * offsets, sustained) and CPU µs per record (utime + stime from /proc). The broker is shared with whatever else
  * runs on the machine, so compare shares between builds rather than absolute times. Writes
- * bench/results/profile-<label>.{json,md}.
+ * bench/results/profile-<label>.{json,md}. `--allocations` samples where the garbage is allocated instead
+ * (lib/allocation-sampler.ts, no CPU profile): each repeat's profile-<label>-<repeat>.heapprofile is kept for
+ * `bench/allocations`.
  */
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../scripts/stack/local-stack.js';
@@ -119,6 +122,8 @@ async function profileOnce(
     commitIntervalMs: number;
     commitMaxRecords: string | undefined;
     keepAs: string | undefined;
+    /** Sample allocations into this file instead of profiling CPU. */
+    allocationsTo: string | undefined;
   },
 ): Promise<RepeatFigures> {
   const appId = `${context.tag}-${run.layout}-p${repeat}`;
@@ -132,8 +137,13 @@ async function profileOnce(
       ...stageEnv(context, names, run.commitIntervalMs),
       ...(run.commitMaxRecords === undefined ? {} : { COMMIT_MAX_RECORDS: run.commitMaxRecords }),
       PROCESSING_GUARANTEE: 'exactly_once',
+      ...(run.allocationsTo === undefined ? {} : { EOS_ROLLUP_ALLOCATION_PROFILE: run.allocationsTo }),
     },
-    run.profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    run.allocationsTo !== undefined
+      ? ['--import', pathToFileURL(join(context.root, 'dist', 'bench', 'lib', 'allocation-sampler.js')).href]
+      : run.profiled
+        ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+        : [],
   );
   const started = Date.now();
   const samples: ProgressSample[] = [];
@@ -171,7 +181,7 @@ async function profileOnce(
     groups: [],
     functions: [],
   };
-  if (!run.profiled) {
+  if (!run.profiled || run.allocationsTo !== undefined) {
     rmSync(profileDir, { recursive: true, force: true });
     return figures;
   }
@@ -286,6 +296,8 @@ const USAGE = `usage: npm run bench:profile -- [options]   (load the shared stac
   --commit-max-records <n>  COMMIT_MAX_RECORDS of the stage [the stage's default]
   --layouts <list>          one, threads, processes; more than one compares them, unprofiled [one]
   --keep-profile            keeps each repeat's .cpuprofile for bench/callers
+  --allocations             samples allocations instead of CPU: keeps each repeat's .heapprofile for
+                            bench/allocations (node dist/bench/allocations.js <file> --records N)
   --report-only             renders an earlier run's JSON again
   --help                    this text`;
 
@@ -311,6 +323,7 @@ const PROFILE_OPTIONS = {
   'commit-max-records': { type: 'string' },
   // Keeps each repeat's .cpuprofile as bench/results/profile-<label>-<repeat>.cpuprofile, for `bench/callers`.
   'keep-profile': { type: 'boolean', default: false },
+  allocations: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -380,6 +393,10 @@ async function main(): Promise<void> {
           keepAs: values['keep-profile']
             ? join(outDir, `profile-${values.label}-${i}.cpuprofile`)
             : undefined,
+          allocationsTo:
+            values.allocations && profiled
+              ? join(outDir, `profile-${values.label}-${i}.heapprofile`)
+              : undefined,
         });
         log(
           `repeat ${i} ${layout}: ${figures.recordsPerSecond?.toFixed(0) ?? '-'} records/s, ${figures.cpuUsPerRecord?.toFixed(1) ?? '-'} CPU µs/record, peak RSS ${figures.peakRssMb?.toFixed(0) ?? '-'} MB`,
