@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { keyPartitioner, murmur2 } from '../../src/kafka/client/key-partition.js';
+import { explicitPartitioner, keyPartitioner, murmur2 } from '../../src/kafka/client/key-partition.js';
 
 const requireFromKafkajs = createRequire(__filename);
 const kafkajsMurmur2 = requireFromKafkajs('kafkajs/src/producer/partitioners/default/murmur2.js') as (
@@ -36,4 +36,12 @@ test("murmur2 equals kafkajs's for keys of every length and byte value, so outpu
     const key = Buffer.from(host);
     assert.equal(partitionOf(key), (kafkajsMurmur2(key) & 0x7fffffff) % 7, host);
   }
+});
+
+void test('the producers’ partitioner takes the partition each record names, and refuses a record naming none', () => {
+  const partition = explicitPartitioner();
+  assert.equal(partition({ topic: 'out', message: { partition: 4 } }), 4);
+  assert.equal(partition({ topic: 'out', message: { partition: 0 } }), 0);
+  assert.throws(() => partition({ topic: 'out', message: {} }), /names no partition/);
+  assert.throws(() => partition({ topic: 'out', message: { partition: null } }), /names no partition/);
 });

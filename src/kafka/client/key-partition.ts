@@ -36,3 +36,21 @@ export function murmur2(data: Buffer): number {
 export function keyPartitioner(partitionCount: number): (key: Buffer) => number {
   return (key) => (murmur2(key) & 0x7fffffff) % partitionCount;
 }
+
+/**
+ * kafkajs's partitioner for producers whose every record already names its partition (the engine's records:
+ * `keyPartitioner` above, the changelog's and the DLQ's by input partition). kafkajs's default partitioner
+ * filtered the topic's partition list before it looked at the record's own partition: an array per produced
+ * record, for nothing. A record without one is refused, not spread by some rule of kafkajs's.
+ */
+export const explicitPartitioner =
+  () =>
+  ({ topic, message }: { topic: string; message: { partition?: number | null } }): number => {
+    const { partition } = message;
+    if (typeof partition !== 'number') {
+      throw new TypeError(
+        `a record for ${topic} names no partition: the stage partitions every record itself`,
+      );
+    }
+    return partition;
+  };

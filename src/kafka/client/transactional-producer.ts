@@ -7,7 +7,7 @@
  * - each send stays under ~2,000 records and ~1 MB per partition: kafkajs groups messages in quadratic time and
  *   never splits a request.
  */
-import { Partitioners, type Kafka, type Producer, type Transaction } from 'kafkajs';
+import type { Kafka, Producer, Transaction } from 'kafkajs';
 import type {
   Acknowledged,
   InputOffset,
@@ -16,6 +16,7 @@ import type {
   TransactionPort,
 } from '../../engine/ports.js';
 import { StageError } from '../../errors/errors.js';
+import { explicitPartitioner } from './key-partition.js';
 import { translateTransactionalError } from './translate-error.js';
 
 export const MAX_RECORDS_PER_SEND = 2000;
@@ -39,8 +40,8 @@ export async function createTransactionalProducer(
   settings: ProducerSettings,
 ): Promise<ProducerPort> {
   const producer = kafka.producer({
-    // Java-compatible murmur2; naming it also silences kafkajs's partitioner-change warning.
-    createPartitioner: Partitioners.DefaultPartitioner,
+    // Every record names its partition; naming a partitioner also silences kafkajs's partitioner-change warning.
+    createPartitioner: explicitPartitioner,
     transactionalId,
     idempotent: true,
     maxInFlightRequests: 1,

@@ -5,9 +5,10 @@
  * duplicates, never loss (Kafka Streams' at_least_once). There is no fencing either: a zombie may write too.
  * Same task code, same state handling, so a benchmark run with it measures exactly what transactions cost.
  */
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { InputOffset, OutgoingRecord, ProducerPort, TransactionPort } from '../../engine/ports.js';
 import { StageError } from '../../errors/errors.js';
+import { explicitPartitioner } from '../client/key-partition.js';
 import { sendInChunks } from '../client/transactional-producer.js';
 import { translateKafkaError } from '../client/translate-error.js';
 
@@ -20,7 +21,7 @@ export async function createAtLeastOnceProducer(
   commitOffset: OffsetCommitter,
 ): Promise<ProducerPort> {
   const producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: explicitPartitioner,
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
