@@ -30,9 +30,6 @@ export interface WindowAggregate {
   enrichment: Enrichment;
 }
 
-/** The byte counters summed per window: each sum must stay a safe integer (see process-record.ts). */
-export const BYTE_SUMS = ['disk_read_bytes', 'disk_write_bytes', 'net_rx_bytes', 'net_tx_bytes'] as const;
-
 function fold(prev: MinMaxSum | undefined, value: number): MinMaxSum {
   if (prev === undefined) return { min: value, max: value, sum: value };
   return { min: Math.min(prev.min, value), max: Math.max(prev.max, value), sum: prev.sum + value };

@@ -1,4 +1,4 @@
-import { accumulate, accumulateInPlace, BYTE_SUMS, toRollup, type WindowAggregate } from './aggregate.js';
+import { accumulate, accumulateInPlace, toRollup, type WindowAggregate } from './aggregate.js';
 import type { Poison } from './dead-letter.js';
 import { enrichmentFor } from './enrich.js';
 import type { HostInfo, MetricRollup, ServerMetric } from './metric.js';
@@ -67,24 +67,22 @@ function sumOverflow(
   metric: ServerMetric,
   windowStart: number,
 ): Poison | null {
-  // Fields read by name first: read by a computed name, each double was boxed, an allocation per field and record.
-  if (
-    prev === undefined ||
-    (Number.isSafeInteger(prev.disk_read_bytes + metric.disk_read_bytes) &&
-      Number.isSafeInteger(prev.disk_write_bytes + metric.disk_write_bytes) &&
-      Number.isSafeInteger(prev.net_rx_bytes + metric.net_rx_bytes) &&
-      Number.isSafeInteger(prev.net_tx_bytes + metric.net_tx_bytes))
-  ) {
-    return null;
-  }
-  for (const field of BYTE_SUMS) {
-    if (Number.isSafeInteger(prev[field] + metric[field])) continue;
-    return {
-      reason: 'processing-failed',
-      message: `${field} summed over window ${windowStart} for host ${metric.host} would exceed 2^53-1`,
-    };
-  }
-  return null;
+  if (prev === undefined) return null;
+  // Fields read by name: read by a computed name, each double was boxed, an allocation per field and record.
+  const field = !Number.isSafeInteger(prev.disk_read_bytes + metric.disk_read_bytes)
+    ? 'disk_read_bytes'
+    : !Number.isSafeInteger(prev.disk_write_bytes + metric.disk_write_bytes)
+      ? 'disk_write_bytes'
+      : !Number.isSafeInteger(prev.net_rx_bytes + metric.net_rx_bytes)
+        ? 'net_rx_bytes'
+        : !Number.isSafeInteger(prev.net_tx_bytes + metric.net_tx_bytes)
+          ? 'net_tx_bytes'
+          : undefined;
+  if (field === undefined) return null;
+  return {
+    reason: 'processing-failed',
+    message: `${field} summed over window ${windowStart} for host ${metric.host} would exceed 2^53-1`,
+  };
 }
 
 /**
