@@ -50,14 +50,52 @@ function needsJsonEscaping(text: string): boolean {
   return false;
 }
 
+/** `["w","`, `",` and `]`. */
+const WINDOW_KEY_PUNCTUATION_BYTES = 9;
+
+/** Printable ASCII that JSON writes as it is (no quote, no backslash): one byte per character in UTF-8 and JSON. */
+function isPlainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Whether every character of `text` is ASCII: its UTF-8 is one byte per character, and no surrogate is alone. */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /**
- * `["w",host,windowStart]` as JSON, byte for byte: written as text when the host needs no escaping (a window
- * start is a safe integer, whose JSON is its decimal string), by JSON.stringify otherwise. One key per changelog
- * write; the stringify of a three-element array was a visible share of the profile.
+ * ASCII `text` into `out` at `at`, one byte per character. For the short strings of a changelog record this loop
+ * is cheaper than `Buffer.write`'s call into native UTF-8 encoding.
+ */
+function writeAscii(out: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i += 1) out[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
+/**
+ * `["w",host,windowStart]` as JSON, byte for byte (a window start is a safe integer, whose JSON is its decimal
+ * string): written byte by byte when the host is plain ASCII, as text when it needs no escaping, by
+ * JSON.stringify otherwise. One key per changelog write; the stringify of a three-element array, then the
+ * template string and its UTF-8 encoding, were visible shares of the profile.
  */
 export function encodeWindowKey(host: string, windowStart: number): Buffer {
-  if (needsJsonEscaping(host) || !Number.isSafeInteger(windowStart))
-    return toJsonBytes(['w', host, windowStart]);
+  if (!Number.isSafeInteger(windowStart)) return toJsonBytes(['w', host, windowStart]);
+  if (isPlainAscii(host)) {
+    const start = String(windowStart);
+    const out = Buffer.allocUnsafe(WINDOW_KEY_PUNCTUATION_BYTES + host.length + start.length);
+    let at = writeAscii(out, 0, '["w","');
+    at = writeAscii(out, at, host);
+    at = writeAscii(out, at, '",');
+    at = writeAscii(out, at, start);
+    out[at] = 0x5d; // ']'
+    return out;
+  }
+  if (needsJsonEscaping(host)) return toJsonBytes(['w', host, windowStart]);
   return Buffer.from(`["w","${host}",${windowStart}]`, 'utf8');
 }
 
@@ -86,8 +124,8 @@ function encodeMinMaxSum(name: string, s: MinMaxSum): MinMaxSum {
   };
 }
 
-function stringBytes(name: string, value: string): number {
-  const length = Buffer.byteLength(value, 'utf8');
+function stringBytes(name: string, value: string, ascii: boolean): number {
+  const length = ascii ? value.length : Buffer.byteLength(value, 'utf8');
   if (length > MAX_STRING_BYTES)
     throw new RangeError(`cannot encode ${name}: ${length} bytes, at most ${MAX_STRING_BYTES}`);
   return length;
@@ -130,17 +168,20 @@ export function encodeAggregate(agg: WindowAggregate): Buffer {
   // UTF-8 cannot carry a lone surrogate (it would come back as U+FFFD); JSON escapes it, and is still read.
   // Each string on its own: joined, a lone high surrogate ending one and a lone low one starting the next would
   // look like a pair, and UTF-8 would turn both into U+FFFD.
+  // Nearly always every string is ASCII, and the checks for surrogates and UTF-8 lengths can be skipped.
+  const ascii = isAscii(host) && isAscii(region) && isAscii(datacenter) && isAscii(role);
   if (
-    LONE_SURROGATE.test(host) ||
-    LONE_SURROGATE.test(region) ||
-    LONE_SURROGATE.test(datacenter) ||
-    LONE_SURROGATE.test(role)
+    !ascii &&
+    (LONE_SURROGATE.test(host) ||
+      LONE_SURROGATE.test(region) ||
+      LONE_SURROGATE.test(datacenter) ||
+      LONE_SURROGATE.test(role))
   )
     return encodeJsonAggregate(agg);
-  const hostBytes = stringBytes('host', host);
-  const regionBytes = stringBytes('enrichment.region', region);
-  const datacenterBytes = stringBytes('enrichment.datacenter', datacenter);
-  const roleBytes = stringBytes('enrichment.role', role);
+  const hostBytes = stringBytes('host', host, ascii);
+  const regionBytes = stringBytes('enrichment.region', region, ascii);
+  const datacenterBytes = stringBytes('enrichment.datacenter', datacenter, ascii);
+  const roleBytes = stringBytes('enrichment.role', role, ascii);
   const out = Buffer.allocUnsafe(
     HEADER_BYTES +
       WINDOW_NUMBERS * 8 +
@@ -166,16 +207,16 @@ export function encodeAggregate(agg: WindowAggregate): Buffer {
   at = out.writeDoubleLE(integer('net_tx_bytes', agg.net_tx_bytes), at);
   at = out.writeDoubleLE(integer('first_event_time', agg.first_event_time), at);
   at = out.writeDoubleLE(integer('last_event_time', agg.last_event_time), at);
-  at = writeString(out, at, host, hostBytes);
-  at = writeString(out, at, region, regionBytes);
-  at = writeString(out, at, datacenter, datacenterBytes);
-  writeString(out, at, role, roleBytes);
+  at = writeString(out, at, host, hostBytes, ascii);
+  at = writeString(out, at, region, regionBytes, ascii);
+  at = writeString(out, at, datacenter, datacenterBytes, ascii);
+  writeString(out, at, role, roleBytes, ascii);
   return out;
 }
 
-function writeString(out: Buffer, at: number, value: string, length: number): number {
+function writeString(out: Buffer, at: number, value: string, length: number, ascii: boolean): number {
   const start = out.writeUInt16LE(length, at);
-  return start + out.write(value, start, length, 'utf8');
+  return ascii ? writeAscii(out, start, value) : start + out.write(value, start, length, 'utf8');
 }
 
 /** Format 2 of the stream time: byte 2, byte 'T', one float64 little-endian safe integer. */

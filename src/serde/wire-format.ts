@@ -2,21 +2,31 @@
 export const MAGIC_BYTE = 0;
 export const HEADER_LENGTH = 5;
 
-export type WireHeader =
-  { ok: true; schemaId: number } | { ok: false; problem: 'too-short' | 'bad-magic-byte'; detail: string };
+export interface WireHeaderProblem {
+  problem: 'too-short' | 'bad-magic-byte';
+  detail: string;
+}
+export type WireHeader = { ok: true; schemaId: number } | ({ ok: false } & WireHeaderProblem);
 
-export function readWireHeader(value: Buffer): WireHeader {
+/** The schema id of a well-formed header, else undefined (`wireHeaderProblem` says why): no object per record. */
+export function wireSchemaId(value: Buffer): number | undefined {
+  return value.length >= HEADER_LENGTH && value[0] === MAGIC_BYTE ? value.readInt32BE(1) : undefined;
+}
+
+/** Why `wireSchemaId` found no schema id in `value`. */
+export function wireHeaderProblem(value: Buffer): WireHeaderProblem {
   if (value.length < HEADER_LENGTH) {
     return {
-      ok: false,
       problem: 'too-short',
       detail: `value of ${value.length} bytes is shorter than the 5-byte header`,
     };
   }
-  const magic = value.readUInt8(0);
-  if (magic !== MAGIC_BYTE)
-    return { ok: false, problem: 'bad-magic-byte', detail: `magic byte ${magic}, expected 0` };
-  return { ok: true, schemaId: value.readInt32BE(1) };
+  return { problem: 'bad-magic-byte', detail: `magic byte ${value.readUInt8(0)}, expected 0` };
+}
+
+export function readWireHeader(value: Buffer): WireHeader {
+  const schemaId = wireSchemaId(value);
+  return schemaId === undefined ? { ok: false, ...wireHeaderProblem(value) } : { ok: true, schemaId };
 }
 
 export function withWireHeader(schemaId: number, body: Buffer): Buffer {

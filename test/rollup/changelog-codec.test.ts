@@ -149,6 +149,51 @@ void test('values are written in binary format 2: format byte, kind byte, fourte
   assert.deepEqual([time.length, time[0], time[1], time.readDoubleLE(2)], [10, 2, 'T'.charCodeAt(0), 7]);
 });
 
+void test('a binary value is byte for byte the format, whether its strings are ASCII or not', () => {
+  // The reference writes each string through Buffer.from, the encoder writes ASCII byte by byte: every mix of
+  // ASCII and wider strings across the four fields must give the same bytes.
+  const pieces = ['web-1', 'a', '"', '\\', '\u0000', '\u007f', 'é', '中', '😀', '\u2028', ''];
+  const next = generator(20261207);
+  const text = (): string => {
+    let out = '';
+    for (let n = next(4); n >= 0; n -= 1) out += pieces[next(pieces.length)] ?? '';
+    return out;
+  };
+  const withLength = (s: string): Buffer => {
+    const utf8 = Buffer.from(s, 'utf8');
+    const length = Buffer.alloc(2);
+    length.writeUInt16LE(utf8.length);
+    return Buffer.concat([length, utf8]);
+  };
+  for (let i = 0; i < 300; i += 1) {
+    const agg = aggregate(text());
+    agg.enrichment = { region: text(), datacenter: text(), role: text() };
+    const numbers = Buffer.alloc(8 * 14);
+    [
+      agg.windowStart,
+      agg.count,
+      agg.cpu.min,
+      agg.cpu.max,
+      agg.cpu.sum,
+      agg.mem.min,
+      agg.mem.max,
+      agg.mem.sum,
+      agg.disk_read_bytes,
+      agg.disk_write_bytes,
+      agg.net_rx_bytes,
+      agg.net_tx_bytes,
+      agg.first_event_time,
+      agg.last_event_time,
+    ].forEach((n, at) => numbers.writeDoubleLE(n, 8 * at));
+    const expected = Buffer.concat([
+      Buffer.from([2, 'W'.charCodeAt(0)]),
+      numbers,
+      ...[agg.host, agg.enrichment.region, agg.enrichment.datacenter, agg.enrichment.role].map(withLength),
+    ]);
+    assert.deepEqual(encodeAggregate(agg), expected, JSON.stringify(agg));
+  }
+});
+
 void test('values in the JSON format 1 of earlier builds are still read', () => {
   for (const host of awkwardHosts) {
     const agg = aggregate(host);
