@@ -165,6 +165,12 @@ function namingTheInstance(error: unknown, groupInstanceId: string | undefined):
   );
 }
 
+/** `BigInt(offset)`: through a number when the offset is a safe integer (always, in practice), half the cost. */
+function offsetOf(offset: string): bigint {
+  const asNumber = Number(offset);
+  return Number.isSafeInteger(asNumber) ? BigInt(asNumber) : BigInt(offset);
+}
+
 function toInputBatch({ batch }: EachBatchPayload): InputBatch {
   const lastOffset = BigInt(batch.lastOffset());
   return {
@@ -173,7 +179,7 @@ function toInputBatch({ batch }: EachBatchPayload): InputBatch {
     lastOffset,
     atEnd: lastOffset + 1n >= BigInt(batch.highWatermark),
     messages: batch.messages.map((m) => ({
-      offset: BigInt(m.offset),
+      offset: offsetOf(m.offset),
       key: m.key,
       value: m.value,
       timestampMs: Number(m.timestamp),
