@@ -1144,3 +1144,32 @@ test('negative control: with every seed down, each round tries each seed once, t
   assert.equal(seen.tried.length, 9, 'three rounds of three seeds');
   assert.match(String(seen.failed), /ECONNREFUSED/);
 });
+
+test('records without headers share one frozen empty headers object; a write into it throws instead of reaching the others', () => {
+  const headerless = (count: number) =>
+    (
+      decodeRecord(
+        new KafkajsDecoder(
+          Buffer.concat([
+            Buffer.from([0]),
+            varint(0),
+            varint(0),
+            varBytes(null),
+            varBytes(null),
+            varint(count),
+          ]),
+        ),
+        { firstOffset: '0', firstTimestamp: '0', magicByte: 2 },
+      ) as unknown as { headers: Record<string, unknown> }
+    ).headers;
+  // -1 is how an older producer may write "no headers": kafkajs read it as an empty list.
+  const [first, second, nullList] = [headerless(0), headerless(0), headerless(-1)];
+  assert.deepStrictEqual(first, {});
+  assert.equal(first, second);
+  assert.equal(first, nullList);
+  assert.equal(Object.isFrozen(first), true);
+  assert.throws(() => {
+    first.added = 'x';
+  }, TypeError);
+  assert.deepStrictEqual(second, {});
+});
