@@ -30,9 +30,43 @@ export interface WindowAggregate {
   enrichment: Enrichment;
 }
 
-function fold(prev: MinMaxSum | undefined, value: number): MinMaxSum {
-  if (prev === undefined) return { min: value, max: value, sum: value };
-  return { min: Math.min(prev.min, value), max: Math.max(prev.max, value), sum: prev.sum + value };
+/** The aggregate of one record alone. Sums start from 0, as folding into an empty window always did (0 + -0 is 0). */
+function first(m: ServerMetric, windowStart: number, enrichment: Enrichment): WindowAggregate {
+  return {
+    host: m.host,
+    windowStart,
+    count: 1,
+    cpu: { min: m.cpu_percent, max: m.cpu_percent, sum: m.cpu_percent },
+    mem: { min: m.mem_percent, max: m.mem_percent, sum: m.mem_percent },
+    disk_read_bytes: 0 + m.disk_read_bytes,
+    disk_write_bytes: 0 + m.disk_write_bytes,
+    net_rx_bytes: 0 + m.net_rx_bytes,
+    net_tx_bytes: 0 + m.net_tx_bytes,
+    first_event_time: m.timestamp,
+    last_event_time: m.timestamp,
+    enrichment: { region: enrichment.region, datacenter: enrichment.datacenter, role: enrichment.role },
+  };
+}
+
+/**
+ * A copy whose own parts (the aggregate, cpu, mem) can be folded into. The enrichment is shared: no aggregate
+ * ever changes its enrichment object, `accumulateInPlace` replaces it.
+ */
+function copy(agg: WindowAggregate): WindowAggregate {
+  return {
+    host: agg.host,
+    windowStart: agg.windowStart,
+    count: agg.count,
+    cpu: { min: agg.cpu.min, max: agg.cpu.max, sum: agg.cpu.sum },
+    mem: { min: agg.mem.min, max: agg.mem.max, sum: agg.mem.sum },
+    disk_read_bytes: agg.disk_read_bytes,
+    disk_write_bytes: agg.disk_write_bytes,
+    net_rx_bytes: agg.net_rx_bytes,
+    net_tx_bytes: agg.net_tx_bytes,
+    first_event_time: agg.first_event_time,
+    last_event_time: agg.last_event_time,
+    enrichment: agg.enrichment,
+  };
 }
 
 /** Returns a NEW aggregate (never mutates prev): committed state must stay intact until a Kafka commit succeeds. */
@@ -42,25 +76,15 @@ export function accumulate(
   windowStart: number,
   enrichment: Enrichment,
 ): WindowAggregate {
-  if (prev !== undefined && (prev.host !== m.host || prev.windowStart !== windowStart)) {
+  if (prev === undefined) return first(m, windowStart, enrichment);
+  if (prev.host !== m.host || prev.windowStart !== windowStart) {
     throw new RangeError(
       `cannot fold host ${JSON.stringify(m.host)} window ${windowStart} into host ${JSON.stringify(prev.host)} window ${prev.windowStart}`,
     );
   }
-  return {
-    host: m.host,
-    windowStart,
-    count: (prev?.count ?? 0) + 1,
-    cpu: fold(prev?.cpu, m.cpu_percent),
-    mem: fold(prev?.mem, m.mem_percent),
-    disk_read_bytes: (prev?.disk_read_bytes ?? 0) + m.disk_read_bytes,
-    disk_write_bytes: (prev?.disk_write_bytes ?? 0) + m.disk_write_bytes,
-    net_rx_bytes: (prev?.net_rx_bytes ?? 0) + m.net_rx_bytes,
-    net_tx_bytes: (prev?.net_tx_bytes ?? 0) + m.net_tx_bytes,
-    first_event_time: Math.min(prev?.first_event_time ?? m.timestamp, m.timestamp),
-    last_event_time: Math.max(prev?.last_event_time ?? m.timestamp, m.timestamp),
-    enrichment: { region: enrichment.region, datacenter: enrichment.datacenter, role: enrichment.role },
-  };
+  const next = copy(prev);
+  accumulateInPlace(next, m, enrichment);
+  return next;
 }
 
 function foldInPlace(into: MinMaxSum, value: number): void {
@@ -70,10 +94,10 @@ function foldInPlace(into: MinMaxSum, value: number): void {
 }
 
 /**
- * Folds `m` into `agg` itself, to the same values `accumulate` would give. Only for an aggregate that its store
- * transaction created and nobody else holds (WindowTable.getOwn): a committed aggregate must stay intact until
- * a Kafka commit succeeds, and goes through `accumulate`. The first record of a window in a transaction copies
- * it; its later records in that transaction then allocate nothing.
+ * Folds `m` into `agg` itself: the one statement of the fold, which `accumulate` applies to its copy. Only for an
+ * aggregate that its store transaction created and nobody else holds (WindowTable.getOwn): a committed aggregate
+ * must stay intact until a Kafka commit succeeds, and goes through `accumulate`. The first record of a window in
+ * a transaction copies it; its later records in that transaction then allocate nothing.
  */
 export function accumulateInPlace(agg: WindowAggregate, m: ServerMetric, enrichment: Enrichment): void {
   if (agg.host !== m.host) {

@@ -122,10 +122,29 @@ void test('accumulate refuses to fold a record into an aggregate of another host
   assert.throws(() => accumulate(agg, sample[1]!, T0 + W, EU), RangeError);
 });
 
-void test('folding in place gives exactly what accumulate gives, enrichment changes included', () => {
+void test('copying and folding in place both give the window computed from the whole list, enrichment changes included', () => {
   const moved: Enrichment = { region: 'us-east', datacenter: 'iad-2', role: 'web' };
   const enrichments = [EU, EU, moved, moved, EU];
   const metrics = [...sample, sample[1]!, sample[0]!];
+  // The expectation from the list at once, not through either fold.
+  const over = (pick: (m: ServerMetric) => number) => {
+    const values = metrics.map(pick);
+    return { min: Math.min(...values), max: Math.max(...values), sum: values.reduce((a, b) => a + b, 0) };
+  };
+  const expected: WindowAggregate = {
+    host: 'web-1',
+    windowStart: T0,
+    count: metrics.length,
+    cpu: over((m) => m.cpu_percent),
+    mem: over((m) => m.mem_percent),
+    disk_read_bytes: over((m) => m.disk_read_bytes).sum,
+    disk_write_bytes: over((m) => m.disk_write_bytes).sum,
+    net_rx_bytes: over((m) => m.net_rx_bytes).sum,
+    net_tx_bytes: over((m) => m.net_tx_bytes).sum,
+    first_event_time: over((m) => m.timestamp).min,
+    last_event_time: over((m) => m.timestamp).max,
+    enrichment: EU,
+  };
   let copied: WindowAggregate | undefined;
   let inPlace: WindowAggregate | undefined;
   metrics.forEach((m, i) => {
@@ -134,8 +153,19 @@ void test('folding in place gives exactly what accumulate gives, enrichment chan
     if (inPlace === undefined) inPlace = accumulate(undefined, m, T0, enrichment);
     else accumulateInPlace(inPlace, m, enrichment);
   });
-  assert.deepEqual(inPlace, copied);
-  assert.notEqual(inPlace?.enrichment, EU, 'the enrichment is copied, never the object passed in');
+  assert.deepEqual(copied, expected);
+  assert.deepEqual(inPlace, expected);
+  assert.notEqual(inPlace.enrichment, EU, 'the enrichment is copied, never the object passed in');
+});
+
+void test('a window whose byte counters were only ever -0 sums to 0, as a fold from 0 does', () => {
+  const zero = metric({ disk_read_bytes: -0, disk_write_bytes: -0, net_rx_bytes: -0, net_tx_bytes: -0 });
+  for (const agg of [
+    accumulate(undefined, zero, T0, EU),
+    accumulate(accumulate(undefined, zero, T0, EU), zero, T0, EU),
+  ])
+    for (const sum of [agg.disk_read_bytes, agg.disk_write_bytes, agg.net_rx_bytes, agg.net_tx_bytes])
+      assert.equal(Object.is(sum, 0), true);
 });
 
 void test('folding in place refuses a record of another host', () => {
