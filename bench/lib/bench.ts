@@ -322,6 +322,9 @@ export async function runBench(
   mkdirSync(logDir, { recursive: true });
   if (options.peers.some((id) => id.startsWith('S1'))) ensureS1Jar(root);
   const java = findJava(17);
+  // Described before anything runs: the commit and the tree measured are those of the start, whatever is
+  // committed or edited while the run lasts.
+  const machine = describeMachine(root, java.bin);
 
   const environment = await acquireEnvironment(options.sharedBroker, log, join(logDir, 'private-broker.log'));
   const shared = environment.broker === 'shared';
@@ -369,7 +372,7 @@ export async function runBench(
     const result: BenchResult = {
       schema: 1,
       generatedAt: new Date().toISOString(),
-      machine: describeMachine(root, java.bin),
+      machine,
       settings: {
         quick: options.quick,
         rounds: options.rounds,
