@@ -68,8 +68,10 @@ test('a fetch that decoded no complete batch, or batches ending at the fetched o
 
 test('records below the fetched offset are dropped by comparing offsets as numbers, and as 64-bit integers past 2^53', () => {
   // The patch compares safe integers as numbers; the expectation is BigInt arithmetic on the same strings.
-  const kept = (fetched: string, offsets: string[]) => batchAt(fetched, offsets).messages.map((m) => m.offset);
-  const expected = (fetched: string, offsets: string[]) => offsets.filter((o) => BigInt(o) >= BigInt(fetched));
+  const kept = (fetched: string, offsets: string[]) =>
+    batchAt(fetched, offsets).messages.map((m) => m.offset);
+  const expected = (fetched: string, offsets: string[]) =>
+    offsets.filter((o) => BigInt(o) >= BigInt(fetched));
   const safe = ['0', '1', '8', '9', '10', '11', '99', '100', '101', '9007199254740990', '9007199254740991'];
   const past = ['9007199254740992', '9007199254740993', '9007199254740994', '9223372036854775807'];
   for (const fetched of [...safe, ...past])
