@@ -53,15 +53,6 @@ function needsJsonEscaping(text: string): boolean {
 /** `["w","`, `",` and `]`. */
 const WINDOW_KEY_PUNCTUATION_BYTES = 9;
 
-/** Printable ASCII that JSON writes as it is (no quote, no backslash): one byte per character in UTF-8 and JSON. */
-function isPlainAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i += 1) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
-  }
-  return true;
-}
-
 /** Whether every character of `text` is ASCII: its UTF-8 is one byte per character, and no surrogate is alone. */
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) > 0x7f) return false;
@@ -79,24 +70,22 @@ function writeAscii(out: Buffer, at: number, text: string): number {
 
 /**
  * `["w",host,windowStart]` as JSON, byte for byte (a window start is a safe integer, whose JSON is its decimal
- * string): written byte by byte when the host is plain ASCII, as text when it needs no escaping, by
- * JSON.stringify otherwise. One key per changelog write; the stringify of a three-element array, then the
+ * string): by JSON.stringify when the host needs escaping, else written byte by byte when it is ASCII and as
+ * UTF-8 text when it is not. One key per changelog write; the stringify of a three-element array, then the
  * template string and its UTF-8 encoding, were visible shares of the profile.
  */
 export function encodeWindowKey(host: string, windowStart: number): Buffer {
-  if (!Number.isSafeInteger(windowStart)) return toJsonBytes(['w', host, windowStart]);
-  if (isPlainAscii(host)) {
-    const start = String(windowStart);
-    const out = Buffer.allocUnsafe(WINDOW_KEY_PUNCTUATION_BYTES + host.length + start.length);
-    let at = writeAscii(out, 0, '["w","');
-    at = writeAscii(out, at, host);
-    at = writeAscii(out, at, '",');
-    at = writeAscii(out, at, start);
-    out[at] = 0x5d; // ']'
-    return out;
-  }
-  if (needsJsonEscaping(host)) return toJsonBytes(['w', host, windowStart]);
-  return Buffer.from(`["w","${host}",${windowStart}]`, 'utf8');
+  if (needsJsonEscaping(host) || !Number.isSafeInteger(windowStart))
+    return toJsonBytes(['w', host, windowStart]);
+  if (!isAscii(host)) return Buffer.from(`["w","${host}",${windowStart}]`, 'utf8');
+  const start = String(windowStart);
+  const out = Buffer.allocUnsafe(WINDOW_KEY_PUNCTUATION_BYTES + host.length + start.length);
+  let at = writeAscii(out, 0, '["w","');
+  at = writeAscii(out, at, host);
+  at = writeAscii(out, at, '",');
+  at = writeAscii(out, at, start);
+  out[at] = 0x5d; // ']'
+  return out;
 }
 
 export function encodeStreamTimeKey(): Buffer {
