@@ -8,7 +8,7 @@ import type { DecodedInput } from '../domain/process-record.js';
 import type { ServerMetric } from '../domain/metric.js';
 import type { RegistryClient } from './registry-client.js';
 import { READER_SCHEMA, avroType } from './schema-files.js';
-import { HEADER_LENGTH, wireHeaderProblem, wireSchemaId } from './wire-format.js';
+import { decodeBody, wireHeaderProblem, wireSchemaId } from './wire-format.js';
 import { errorMessage } from '../errors/message.js';
 
 type WriterEntry =
@@ -96,21 +96,10 @@ export class MetricDecoder {
       );
     }
     try {
-      return { kind: 'metric', metric: this.readBody(value, writer.resolver) };
+      return { kind: 'metric', metric: decodeBody(this.reader, value, writer.resolver) as ServerMetric };
     } catch (error) {
       return poison('avro-decode', `schema id ${schemaId}: ${errorMessage(error)}`);
     }
-  }
-
-  /**
-   * `fromBuffer(value.subarray(HEADER_LENGTH))`, with its two checks and messages, read in place: the body's
-   * `Buffer` view was the costliest allocation of the decode.
-   */
-  private readBody(value: Buffer, resolver: Resolver | undefined): ServerMetric {
-    const decoded: { value: unknown; offset: number } = this.reader.decode(value, HEADER_LENGTH, resolver);
-    if (decoded.offset < 0) throw new Error('truncated buffer');
-    if (decoded.offset < value.length) throw new Error('trailing data');
-    return decoded.value as ServerMetric;
   }
 }
 

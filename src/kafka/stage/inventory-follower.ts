@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { HostInfo } from '../../domain/metric.js';
 import type { RegistryClient } from '../../serde/registry-client.js';
 import { avroType } from '../../serde/schema-files.js';
-import { HEADER_LENGTH, readWireHeader } from '../../serde/wire-format.js';
+import { decodeBody, wireSchemaId } from '../../serde/wire-format.js';
 import { partitionRanges } from '../client/offsets.js';
 
 const RESTART_INITIAL_BACKOFF_MS = 250;
@@ -145,10 +145,10 @@ export class InventoryFollower {
   }
 
   private async decode(value: Buffer): Promise<HostInfo | undefined> {
-    const header = readWireHeader(value);
-    if (!header.ok) return undefined;
-    if (!this.resolvers.has(header.schemaId)) {
-      const lookup = await this.registry.writerSchema(header.schemaId);
+    const schemaId = wireSchemaId(value);
+    if (schemaId === undefined) return undefined;
+    if (!this.resolvers.has(schemaId)) {
+      const lookup = await this.registry.writerSchema(schemaId);
       let resolver: Resolver | null = null;
       if (lookup.kind === 'found') {
         try {
@@ -157,12 +157,12 @@ export class InventoryFollower {
           resolver = null;
         }
       }
-      this.resolvers.set(header.schemaId, resolver);
+      this.resolvers.set(schemaId, resolver);
     }
-    const resolver = this.resolvers.get(header.schemaId);
+    const resolver = this.resolvers.get(schemaId);
     if (!resolver) return undefined;
     try {
-      return { ...(this.reader.fromBuffer(value.subarray(HEADER_LENGTH), resolver) as HostInfo) };
+      return { ...(decodeBody(this.reader, value, resolver) as HostInfo) };
     } catch {
       return undefined;
     }
