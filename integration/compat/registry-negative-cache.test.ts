@@ -15,6 +15,7 @@ import { RegistryClient } from '../../src/serde/registry-client.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { uniqueName } from '../support/kafka.js';
 import { registryFetch } from '../support/registry-fetch.js';
+import { SAMPLE_METRIC } from '../../test/serde/sample-metric.js';
 
 let env: TestEnvironment;
 before(async () => {
@@ -63,17 +64,7 @@ test('a registry that answered 404 for a registered id is asked again after the 
     uniqueName('negative-cache'),
     'serverMetricV2',
   );
-  const value = encoder.encode({
-    host: 'web-1',
-    timestamp: Date.UTC(2026, 0, 1, 12, 0, 5),
-    cpu_percent: 12.5,
-    mem_percent: 40,
-    disk_read_bytes: 1000,
-    disk_write_bytes: 2000,
-    net_rx_bytes: 3000,
-    net_tx_bytes: 4000,
-    load_avg_1m: 0.5,
-  });
+  const value = encoder.encode(SAMPLE_METRIC);
   const { front, server } = laggingFront(env.registryUrl);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   after(

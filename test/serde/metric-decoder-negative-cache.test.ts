@@ -10,20 +10,10 @@ import { MetricDecoder, UNKNOWN_SCHEMA_ID_RECHECK_MS } from '../../src/serde/met
 import type { WriterSchemaLookup } from '../../src/serde/registry-client.js';
 import { avroType, READER_SCHEMA } from '../../src/serde/schema-files.js';
 import { withWireHeader } from '../../src/serde/wire-format.js';
+import { SAMPLE_METRIC as metric } from './sample-metric.js';
 
 const SCHEMA_ID = 31;
 const writer: Type = avroType(READER_SCHEMA);
-const metric = {
-  host: 'web-1',
-  timestamp: Date.UTC(2026, 0, 1, 12, 0, 5),
-  cpu_percent: 12.5,
-  mem_percent: 40,
-  disk_read_bytes: 1000,
-  disk_write_bytes: 2000,
-  net_rx_bytes: 3000,
-  net_tx_bytes: 4000,
-  load_avg_1m: 0.5,
-};
 const value = withWireHeader(SCHEMA_ID, writer.toBuffer(metric));
 
 /** A registry that answers 404 until `knows` is set, counting lookups; a clock the test moves. */

@@ -10,22 +10,11 @@ import { MetricDecoder } from '../../src/serde/metric-decoder.js';
 import type { RegistryClient, WriterSchemaLookup } from '../../src/serde/registry-client.js';
 import { avroType } from '../../src/serde/schema-files.js';
 import { withWireHeader } from '../../src/serde/wire-format.js';
+import { SAMPLE_METRIC as metric } from './sample-metric.js';
 
 const V1 = avroType('serverMetricV1');
 const V2 = avroType('serverMetricV2');
 const ROLLUP = avroType('metricRollup');
-
-const metric = {
-  host: 'web-1',
-  timestamp: Date.UTC(2026, 0, 1, 12, 0, 5),
-  cpu_percent: 12.5,
-  mem_percent: 40,
-  disk_read_bytes: 1000,
-  disk_write_bytes: 2000,
-  net_rx_bytes: 3000,
-  net_tx_bytes: 4000,
-  load_avg_1m: 0.5,
-};
 
 function rollup(host: string) {
   const stats = { min: 1, max: 2, sum: 3, avg: 1.5 };
