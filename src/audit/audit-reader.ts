@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
+import { settleWithin, within } from '../errors/deadline.js';
 import { decodeRollup, MetricCodec, registryLookup, type RegistryAccess } from './metric-codec.js';
 import { headerStrings, LogReader, type PartitionLog, type RawRecord } from './log-reader.js';
 import type {
@@ -80,11 +81,18 @@ async function settledEnds(
   }
 }
 
+/** How long the admin client may take to connect, or to fetch the group's offsets (its retries included). */
+const ADMIN_MS = 60_000;
+
 async function committedOffsets(kafka: Kafka, groupId: string, topic: string): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
-    const [found] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    await within(admin.connect(), ADMIN_MS, 'audit: connecting the admin client');
+    const [found] = await within(
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+      ADMIN_MS,
+      `audit: the committed offsets of ${groupId}`,
+    );
     const out = new Map<number, bigint>();
     for (const p of found?.partitions ?? []) {
       // -1: the group has no offset for the partition.
@@ -92,7 +100,7 @@ async function committedOffsets(kafka: Kafka, groupId: string, topic: string): P
     }
     return out;
   } finally {
-    await admin.disconnect();
+    await settleWithin(admin.disconnect(), ADMIN_MS);
   }
 }
 

@@ -11,6 +11,7 @@
  * reading something else.
  */
 import type { Kafka } from 'kafkajs';
+import { settleWithin, within } from '../errors/deadline.js';
 import {
   createInternalCluster,
   type FetchedRecord,
@@ -25,6 +26,13 @@ const LATEST = -1;
 const EARLIEST = -2;
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 const ATTEMPTS = 10;
+/**
+ * How long one attempt may take: kafkajs times its requests out after 30 s, but a connection it is still
+ * setting up or a lock it waits for has no such bound, and an audit must fail with a reason, never hang.
+ */
+const ATTEMPT_MS = 45_000;
+const CONNECT_MS = 60_000;
+const DISCONNECT_MS = 10_000;
 
 /** A record as the auditor's fetch returns it, control records included. */
 export type RawRecord = FetchedRecord;
@@ -53,24 +61,24 @@ export class LogReader {
 
   static async open(kafka: Kafka): Promise<LogReader> {
     const cluster = createInternalCluster(kafka, { isolation: 'read_uncommitted', metadataMaxAgeMs: 60_000 });
-    await cluster.connect();
+    await within(cluster.connect(), CONNECT_MS, 'audit: connecting to the brokers');
     return new LogReader(cluster);
   }
 
   async close(): Promise<void> {
-    await this.cluster.disconnect();
+    await settleWithin(this.cluster.disconnect(), DISCONNECT_MS);
   }
 
   private async retrying<T>(topic: string, what: string, attempt: () => Promise<T>): Promise<T> {
     let last: unknown;
     for (let i = 0; i < ATTEMPTS; i += 1) {
       try {
-        return await attempt();
+        return await within(attempt(), ATTEMPT_MS, `audit: ${what} of ${topic}`);
       } catch (error) {
         last = error;
         // A leader move or stale metadata: refresh and try again, a little later each time.
         await new Promise((resolve) => setTimeout(resolve, 100 * (i + 1)));
-        await this.cluster.refreshMetadata().catch(() => undefined);
+        await settleWithin(this.cluster.refreshMetadata(), ATTEMPT_MS);
       }
     }
     const message = last instanceof Error ? last.message : String(last);

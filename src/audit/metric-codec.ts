@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { Type, type Schema } from 'avsc';
+import { DeadlineExceeded } from '../errors/deadline.js';
 import type { AuditInputRecord, AuditMetric, AuditRollup } from './types.js';
 
 const MAGIC = 0;
@@ -31,23 +32,33 @@ export interface RegistryAccess {
   auth?: { username: string; password: string } | undefined;
   /** PEM text of a CA to trust for an https registry. */
   ca?: string | undefined;
+  /** How long one request may go without an answer; REGISTRY_TIMEOUT_MS when not given. */
+  timeoutMs?: number | undefined;
 }
 
 /** The writer schema text for an id, or null when the registry does not know the id (HTTP 404). */
 export type SchemaLookup = (id: number) => Promise<string | null>;
 
+/** How long one registry request may go without an answer before it is abandoned and asked again. */
+const REGISTRY_TIMEOUT_MS = 10_000;
+const REGISTRY_ATTEMPTS = 3;
+
 /**
- * GET <url>/schemas/ids/<id> of the Confluent-compatible API, asked once more when the registry closed the
- * connection without an answer (Apicurio 3.3 does so about once in a thousand connections).
+ * GET <url>/schemas/ids/<id> of the Confluent-compatible API, asked again when the registry closed the
+ * connection without an answer (Apicurio 3.3 does so about once in a thousand connections) or left it without
+ * one for REGISTRY_TIMEOUT_MS: an audit fails with the reason, it never waits forever.
  */
 export function registryLookup(access: RegistryAccess): SchemaLookup {
   const lookup = lookupOnce(access);
   return async (id) => {
-    try {
-      return await lookup(id);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
-      return lookup(id);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await lookup(id);
+      } catch (error) {
+        const again =
+          error instanceof DeadlineExceeded || (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+        if (!again || attempt >= REGISTRY_ATTEMPTS) throw error;
+      }
     }
   };
 }
@@ -88,6 +99,20 @@ function lookupOnce(access: RegistryAccess): SchemaLookup {
           }
         });
         res.on('error', reject);
+        // A connection destroyed mid-answer (the timeout below) may close the answer without an 'error'.
+        res.on('close', () => {
+          if (!res.complete) {
+            const error: NodeJS.ErrnoException = new Error(
+              `audit: registry answer for schema id ${id} was cut off`,
+            );
+            error.code = 'ECONNRESET';
+            reject(error);
+          }
+        });
+      });
+      const timeoutMs = access.timeoutMs ?? REGISTRY_TIMEOUT_MS;
+      req.setTimeout(timeoutMs, () => {
+        req.destroy(new DeadlineExceeded(`audit: registry request for schema id ${id}`, timeoutMs));
       });
       req.on('error', reject);
       req.end();

@@ -11,6 +11,8 @@
  * Lookups are made on demand (a scrape, a watchdog check) and cached briefly, so that frequent scrapes cost one
  * lookup; a lookup slower than the timeout leaves that scrape without lag series rather than holding it.
  */
+import { valueWithin } from '../errors/deadline.js';
+
 export interface PartitionOffsetsSample {
   partition: number;
   logStartOffset: bigint;
@@ -105,7 +107,7 @@ export class LagMonitor {
     if (partitions.length === 0)
       return { atMs: this.options.now(), clusterName: '', retentionMs: null, partitions: [] };
     const lookup = this.inFlight?.key === key ? this.inFlight.promise : this.lookup(key, partitions);
-    return withTimeout(lookup, this.options.timeoutMs);
+    return valueWithin(lookup, this.options.timeoutMs);
   }
 
   private lookup(key: string, partitions: number[]): Promise<LagSnapshot | undefined> {
@@ -138,15 +140,4 @@ export class LagMonitor {
   close(): Promise<void> {
     return this.source.close();
   }
-}
-
-/** The promise's value, or undefined if it takes longer than `timeoutMs`. */
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs, undefined);
-  });
-  return Promise.race([promise, timedOut]).finally(() => {
-    clearTimeout(timer);
-  });
 }

@@ -9,6 +9,7 @@ import type { Resolver, Type } from 'avsc';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { HostInfo } from '../../domain/metric.js';
+import { settleWithin } from '../../errors/deadline.js';
 import type { RegistryClient } from '../../serde/registry-client.js';
 import { avroType } from '../../serde/schema-files.js';
 import { decodeBody, wireSchemaId } from '../../serde/wire-format.js';
@@ -173,10 +174,10 @@ export class InventoryFollower {
     this.consumer = undefined;
     if (!consumer) return;
     // Bounded: a shutdown must not wait on a JoinGroup the broker is holding; the group expires on its own.
-    await withTimeout(consumer.disconnect(), 5000);
+    await settleWithin(consumer.disconnect(), 5000);
     const admin = this.kafka.admin();
     try {
-      await withTimeout(
+      await settleWithin(
         (async () => {
           await admin.connect();
           await admin.deleteGroups([this.groupId]);
@@ -187,20 +188,4 @@ export class InventoryFollower {
       await admin.disconnect().catch(() => undefined);
     }
   }
-}
-
-/** Waits for `work` at most `ms`; a failure or a timeout is ignored (best-effort cleanup). */
-async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([
-    work.then(
-      () => undefined,
-      () => undefined,
-    ),
-    timeout,
-  ]);
-  clearTimeout(timer);
 }
