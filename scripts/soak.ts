@@ -15,7 +15,7 @@ import { runChaos } from '../integration/support/chaos.js';
 import { acquireEnvironment } from '../integration/support/environment.js';
 import { testKafka } from '../integration/support/kafka.js';
 import { repoRoot } from './stack/paths.js';
-import { runNodeTest } from './test-files.js';
+import { FILE_TIMEOUT_MS, runNodeTest } from './test-files.js';
 
 /**
  * The cluster scenarios too long for CI: *.soak.js files, which the integration suite does not collect. Each
@@ -32,6 +32,7 @@ async function clusterSoak(): Promise<number> {
       files,
       { ...process.env, KAFKA_BROKERS: env.brokers, SCHEMA_REGISTRY_URL: env.registryUrl },
       1,
+      FILE_TIMEOUT_MS.soak,
     );
   } finally {
     await env.release();

@@ -8,6 +8,14 @@ import { join } from 'node:path';
 
 export const SUITES: Record<string, string> = { unit: 'dist/test', integration: 'dist/integration' };
 
+/**
+ * The longest a test file may run before node's runner cancels it (Node 20 times whole files out; Node 22 and
+ * later each test), far above the slowest file's usual time. Every await on a broker or a registry has its own
+ * deadline; this one turns anything still missed into a loud failure within the CI budget instead of a run that
+ * never ends. `--test-force-exit` then ends the file's process even if a cancelled test left a socket open.
+ */
+export const FILE_TIMEOUT_MS = { unit: 120_000, integration: 480_000, soak: 3_600_000 } as const;
+
 export function collect(dir: string): string[] {
   return readdirSync(dir)
     .sort()
@@ -18,6 +26,32 @@ export function collect(dir: string): string[] {
     });
 }
 
+/** The runner's arguments: the spec reporter to stdout, and with `outcomesFile` the outcome reporter there too. */
+export function nodeTestArgs(
+  files: string[],
+  concurrency: number,
+  timeoutMs: number,
+  outcomesFile?: string,
+): string[] {
+  const sideStream = outcomesFile
+    ? [
+        '--test-reporter-destination=stdout',
+        `--test-reporter=${join(__dirname, 'outcome-reporter.js')}`,
+        `--test-reporter-destination=${outcomesFile}`,
+      ]
+    : [];
+  return [
+    '--enable-source-maps',
+    '--test',
+    '--test-reporter=spec',
+    ...sideStream,
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${timeoutMs}`,
+    '--test-force-exit',
+    ...files,
+  ];
+}
+
 /**
  * Runs the files; the spec reporter goes to this process's stdout. With `outcomesFile`, the outcome reporter
  * (scripts/outcome-reporter.ts) also writes one JSON line per test result there.
@@ -26,23 +60,10 @@ export function runNodeTest(
   files: string[],
   env: NodeJS.ProcessEnv,
   concurrency: number,
+  timeoutMs: number,
   outcomesFile?: string,
 ): Promise<number> {
-  const sideStream = outcomesFile
-    ? [
-        '--test-reporter-destination=stdout',
-        `--test-reporter=${join(__dirname, 'outcome-reporter.js')}`,
-        `--test-reporter-destination=${outcomesFile}`,
-      ]
-    : [];
-  const args = [
-    '--enable-source-maps',
-    '--test',
-    '--test-reporter=spec',
-    ...sideStream,
-    `--test-concurrency=${concurrency}`,
-    ...files,
-  ];
+  const args = nodeTestArgs(files, concurrency, timeoutMs, outcomesFile);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: 'inherit', env });
     child.on('exit', (code, signal) => {

@@ -13,6 +13,7 @@ import { RegistryUnavailableError } from '../../src/errors/errors.js';
 import { AvroEncoder } from '../../src/serde/avro-encoder.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { HEADER_LENGTH } from '../../src/serde/wire-format.js';
+import { within } from '../../src/errors/deadline.js';
 import { partitionRanges } from '../../src/kafka/client/offsets.js';
 import type { HostInfo, MetricRollup, ServerMetric } from '../../src/domain/metric.js';
 import type { TestEnvironment } from './environment.js';
@@ -183,6 +184,9 @@ export function startStage(
   };
 }
 
+/** One poll's reads of ends and committed offsets: far beyond kafkajs's own timeouts and retries. */
+const READ_DEADLINE_MS = 60_000;
+
 /** Waits until the group's committed offsets reach the input's end (last stable) offsets on every partition. */
 export async function waitForDrain(
   kafka: Kafka,
@@ -192,8 +196,14 @@ export async function waitForDrain(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ends = await partitionRanges(kafka, names.input, 'read_committed');
-    const committed = await committedOffsets(kafka, names.appId, names.input);
+    const [ends, committed] = await within(
+      Promise.all([
+        partitionRanges(kafka, names.input, 'read_committed'),
+        committedOffsets(kafka, names.appId, names.input),
+      ]),
+      READ_DEADLINE_MS,
+      `reading ${names.input}'s ends and ${names.appId}'s committed offsets`,
+    );
     const behind = [...ends].filter(([p, r]) => BigInt(committed.get(p) ?? '-1') < r.end);
     if (behind.length === 0) return;
     for (const stage of stages) {
