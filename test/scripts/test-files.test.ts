@@ -27,14 +27,23 @@ function run(args: string[], guardMs: number): Promise<{ code: number | null; ou
   return new Promise((resolve) => {
     // Without the marker node's runner leaves in its children, the nested runner runs its files.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    // Its own process group: the guard kills the runner and the file's process it started, not the runner alone.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     // The control below must not hang this suite either.
-    const guard = setTimeout(() => child.kill('SIGKILL'), guardMs);
+    const guard = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, guardMs);
     child.on('exit', (code) => {
       clearTimeout(guard);
+      try {
+        // Whatever the runner left of its group goes with it.
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: nothing was left.
+      }
       resolve({ code, output, ms: Date.now() - started });
     });
   });
