@@ -5,12 +5,16 @@
  * - a valid record the stage dead-lettered as processing-failed is reported unless the test declared it a
  *   culprit, whether the stage put it there (a record made to throw) or it was planted into the DLQ;
  * - its own reader of transactional input (two producers with interleaved commits and aborts, non-transactional
- *   records, and a transaction left open) sees exactly what Kafka's Java console consumer sees read_committed.
+ *   records, and a transaction left open) sees exactly what Kafka's Java console consumer sees read_committed;
+ * - a registry that takes connections and never answers ends the audit with the reason, not a wait without end.
  */
 import { strict as assert } from 'node:assert';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, Producer } from 'kafkajs';
+import { readForAudit } from '../../src/audit/audit-reader.js';
 import { LogReader } from '../../src/audit/log-reader.js';
 import { formatReport, type AuditReport, type ViolationKind } from '../../src/audit/auditor.js';
 import { deadLetterHeaders } from '../../src/engine/dead-letter.js';
@@ -18,7 +22,7 @@ import { lineageHeaders } from '../../src/engine/lineage.js';
 import { encodeAggregate, encodeWindowKey } from '../../src/rollup/changelog-codec.js';
 import { metrics } from '../../src/tools/workload.js';
 import { javaReadCommitted } from '../support/java-console-consumer.js';
-import { readAll, uniqueName } from '../support/kafka.js';
+import { createTopics, readAll, uniqueName, withAdmin } from '../support/kafka.js';
 import {
   createPipeline,
   loadInventory,
@@ -28,6 +32,7 @@ import {
 } from '../support/pipeline.js';
 import {
   START_MS,
+  WINDOWS,
   assertNoViolations,
   auditScenario,
   prepareScenario,
@@ -263,5 +268,44 @@ test('negative control: interleaved aborts of two upstream producers; the audito
     await open?.abort().catch(() => undefined);
     await late.disconnect();
     await Promise.all([a.disconnect(), b.disconnect(), plain.disconnect()]);
+  }
+});
+
+test('an audit whose registry takes connections and never answers ends with the reason, naming the schema id', async () => {
+  const { names, partitions } = await prepareScenario(suite, { hosts: 2, perHost: 5, seed: 404 });
+  // The topics a stage would have created; the audit reads them first.
+  await createTopics(
+    suite.kafka,
+    [names.output, names.dlq, names.changelog].map((topic) => ({ topic, partitions })),
+  );
+  // Offsets committed for the group, as a stage would have: the audit decodes the input below them.
+  await withAdmin(suite.kafka, (admin) =>
+    admin.setOffsets({
+      groupId: names.appId,
+      topic: names.input,
+      partitions: [{ partition: 0, offset: '3' }],
+    }),
+  );
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const started = Date.now();
+  try {
+    const { port } = silent.address() as AddressInfo;
+    await assert.rejects(
+      readForAudit(suite.kafka, {
+        groupId: names.appId,
+        topics: { input: names.input, output: names.output, dlq: names.dlq, changelog: names.changelog },
+        windows: WINDOWS,
+        expectDrained: false,
+        settleMs: 1000,
+        registry: { url: `http://127.0.0.1:${port}`, timeoutMs: 300 },
+      }),
+      /audit: registry request for schema id \d+ took longer than 300 ms/,
+    );
+    // Three requests of 300 ms each, and the reads around them: seconds, not the runner's minutes.
+    assert.ok(Date.now() - started < 60_000, `the audit ended after ${Date.now() - started} ms`);
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
   }
 });
