@@ -96,5 +96,5 @@ test('a registry that answered 404 for a registered id is asked again after the 
   clock.ms += 1;
   await decoder.prepare([value]);
   assert.equal(front.lookups, 2, 'asked again once the recheck time has passed');
-  assert.equal(reason(), 'metric');
+  assert.equal(reason(), 'value');
 });

@@ -34,9 +34,9 @@ const sample = {
 
 /** avsc decodes into instances of a generated record class; compare fields only. */
 function plain(decoded: ReturnType<MetricDecoder['decode']>): Record<string, unknown> {
-  if (decoded.kind !== 'metric')
+  if (decoded.kind !== 'value')
     throw new assert.AssertionError({ message: `expected a metric, got ${JSON.stringify(decoded)}` });
-  return { ...decoded.metric };
+  return { ...decoded.value };
 }
 
 describe('schema registry compatibility', () => {

@@ -21,7 +21,7 @@ export interface WindowTable {
   takeClosedWindows(spec: WindowSpec): readonly WindowAggregate[];
 }
 
-export type DecodedInput = { kind: 'metric'; metric: ServerMetric } | { kind: 'poison'; poison: Poison };
+export type DecodedInput = { kind: 'value'; value: ServerMetric } | { kind: 'poison'; poison: Poison };
 
 export type RecordOutcome =
   { kind: 'aggregated'; closed: readonly MetricRollup[] } | { kind: 'dead-letter'; poison: Poison };
@@ -97,7 +97,7 @@ export function processRecord(
   spec: WindowSpec,
 ): RecordOutcome {
   if (input.kind === 'poison') return { kind: 'dead-letter', poison: input.poison };
-  return processMetric(table, input.metric, lookupHost, spec);
+  return processMetric(table, input.value, lookupHost, spec);
 }
 
 /** The per-record step for a record that decoded: `processRecord` without the decoder's wrapper around it. */

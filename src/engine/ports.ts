@@ -79,7 +79,13 @@ export interface TaskKafkaPort {
 export type HeaderValue = string | Buffer | (string | Buffer)[];
 export type InputHeaders = Record<string, HeaderValue | undefined>;
 
+/**
+ * A fetched input record, in the shape the processor is handed it (RecordMetadata and the value): the engine
+ * passes this object itself rather than a copy per record.
+ */
 export interface InputMessage {
+  /** The input partition it was fetched from: its task's. */
+  partition: number;
   offset: bigint;
   key: Buffer | null;
   value: Buffer | null;

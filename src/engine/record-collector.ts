@@ -278,15 +278,9 @@ export class RecordCollector {
     }
     try {
       this.deps.faults.hitSync('process-record', this.partition, message.offset);
-      // Fields named, not spread: the profile put about 1 µs of self time per record on the spread's clone.
-      return processor.process({
-        partition: this.partition,
-        offset: message.offset,
-        timestampMs: message.timestampMs,
-        key: message.key,
-        headers: message.headers,
-        value: message.value,
-      });
+      // The fetched message itself, no copy: it already has the processor's shape (a spread's clone once cost
+      // about 1 µs per record, then a copy of named fields 82 bytes of garbage).
+      return processor.process(message);
     } catch (error) {
       throw new RecordProcessingError(message.offset, error);
     }

@@ -219,7 +219,7 @@ export function dlqRecordJson(entry: DlqEntry, decoded: DecodedInput | null): Dl
         : {
             bytes: record.value.length,
             base64: Buffer.from(record.value).toString('base64'),
-            metric: decoded?.kind === 'metric' ? decoded.metric : null,
+            metric: decoded?.kind === 'value' ? decoded.value : null,
             decodeError: decodeError(decoded),
           },
     headers: flatHeaders(record.headers).map(([name, value]) => ({ name, ...encodeBytes(value) })),
@@ -254,7 +254,7 @@ export function formatDlqEntry(entry: DlqEntry, decoded: DecodedInput | null): s
     lines.push(`  key     ${key.text === null ? `hex ${hexPreview(record.key)}` : JSON.stringify(key.text)}`);
   }
   if (record.value === null) lines.push('  value   null');
-  else if (decoded?.kind === 'metric') lines.push(`  value   ServerMetric ${JSON.stringify(decoded.metric)}`);
+  else if (decoded?.kind === 'value') lines.push(`  value   ServerMetric ${JSON.stringify(decoded.value)}`);
   else {
     lines.push(
       `  value   ${record.value.length} bytes, not decodable (${decodeError(decoded) ?? '?'}); hex ${hexPreview(record.value)}`,

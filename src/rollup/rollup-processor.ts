@@ -43,9 +43,10 @@ export function metricDeserializer(decoder: MetricSource): Deserializer<ServerMe
     isPrepared: (values) => decoder.isPrepared?.(values) ?? false,
     deserialize: (bytes) => {
       const decoded = decoder.decode(bytes);
+      // The decoder's own result when it holds a metric: already the serde's shape, no second object per record.
       return decoded.kind === 'poison'
         ? { kind: 'poison', poison: metricDeadLetter(decoded.poison) }
-        : { kind: 'value', value: decoded.metric };
+        : decoded;
     },
   };
 }

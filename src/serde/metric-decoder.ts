@@ -96,7 +96,7 @@ export class MetricDecoder {
       );
     }
     try {
-      return { kind: 'metric', metric: decodeBody(this.reader, value, writer.resolver) as ServerMetric };
+      return { kind: 'value', value: decodeBody(this.reader, value, writer.resolver) as ServerMetric };
     } catch (error) {
       return poison('avro-decode', `schema id ${schemaId}: ${errorMessage(error)}`);
     }

@@ -57,7 +57,7 @@ function metric(host: string, timestamp: number, cpu = 50): DecodedInput {
     net_tx_bytes: 4,
     load_avg_1m: null,
   };
-  return { kind: 'metric', metric: m };
+  return { kind: 'value', value: m };
 }
 
 const inventory = new Map<string, HostInfo>([
@@ -182,8 +182,8 @@ void test('a record that would push a window byte sum past 2^53 is dead-lettered
   const table = new MemoryTable();
   const big = (timestamp: number): DecodedInput => {
     const input = metric('web-1', timestamp);
-    if (input.kind !== 'metric') assert.fail('metric expected');
-    return { kind: 'metric', metric: { ...input.metric, disk_read_bytes: 2 ** 52 + 1 } };
+    if (input.kind !== 'value') assert.fail('metric expected');
+    return { kind: 'value', value: { ...input.value, disk_read_bytes: 2 ** 52 + 1 } };
   };
   assert.equal(run(table, big(T0)).kind, 'aggregated');
   const before = table.get('web-1', T0);

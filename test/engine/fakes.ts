@@ -468,7 +468,7 @@ export class FakeDecoder implements MetricSource {
     if (text.startsWith('bad')) {
       return { kind: 'poison', poison: { reason: 'avro-decode', message: `cannot decode ${text}` } };
     }
-    return { kind: 'metric', metric: JSON.parse(text) as ServerMetric };
+    return { kind: 'value', value: JSON.parse(text) as ServerMetric };
   }
 }
 
@@ -497,6 +497,7 @@ export function message(
 ): InputMessage {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   return {
+    partition: 0,
     offset: BigInt(offset),
     key: key ?? Buffer.from(`key-${offset}`, 'utf8'),
     value: bytes,
@@ -512,7 +513,12 @@ export function batchOf(
   lastOffset?: bigint,
 ): InputBatch {
   const last = messages[messages.length - 1];
-  return { topic, partition, messages, lastOffset: lastOffset ?? last?.offset ?? 0n };
+  return {
+    topic,
+    partition,
+    messages: messages.map((m) => ({ ...m, partition })),
+    lastOffset: lastOffset ?? last?.offset ?? 0n,
+  };
 }
 
 export const silentLogger = pino({ level: 'silent' });

@@ -4,7 +4,7 @@ import { PendingTransaction } from '../../src/engine/pending-transaction.js';
 import type { InputBatch, InputMessage } from '../../src/engine/ports.js';
 
 function message(offset: number): InputMessage {
-  return { offset: BigInt(offset), key: null, value: null, timestampMs: 0, headers: {} };
+  return { partition: 0, offset: BigInt(offset), key: null, value: null, timestampMs: 0, headers: {} };
 }
 
 function batch(offsets: number[], lastOffset: number): InputBatch {

@@ -330,7 +330,7 @@ test('the rebalance pause runs from the first interrupted batch to the settled a
     topic: config.topics.input,
     partition: 0,
     lastOffset: 0n,
-    messages: [{ offset: 0n, key: null, value: null, timestampMs: 0, headers: {} }],
+    messages: [{ partition: 0, offset: 0n, key: null, value: null, timestampMs: 0, headers: {} }],
   };
   // The batch waits for its commit; the heartbeat after it learns of a rebalance, as kafkajs's does.
   const heartbeatFails = {

@@ -131,7 +131,7 @@ test('the summary counts the selected records by reason and source partition, an
 
 test('JSON: decoded payload when there is one, raw bytes always, original headers apart from ours by name', () => {
   const record = deadLetter(5, 'percent-out-of-range', { traceparent: Buffer.from('00-abc-01') });
-  const json = dlqRecordJson(describeDlqRecord(record), { kind: 'metric', metric: METRIC });
+  const json = dlqRecordJson(describeDlqRecord(record), { kind: 'value', value: METRIC });
   assert.deepEqual(json.dlq, {
     topic: 'metrics-dlq',
     partition: 0,
@@ -185,6 +185,6 @@ test('text: where and why, the key, the payload decoded or as hex, the carried h
     '  headers traceparent=00-abc-01',
     '  stage   app/i-1 0.1.0',
   ]);
-  const decoded = formatDlqEntry(describeDlqRecord(record), { kind: 'metric', metric: METRIC });
+  const decoded = formatDlqEntry(describeDlqRecord(record), { kind: 'value', value: METRIC });
   assert.match(decoded, /\n {2}value {3}ServerMetric \{"host":"host-7",/);
 });

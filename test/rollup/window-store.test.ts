@@ -31,7 +31,7 @@ function agg(host: string, windowStart: number, cpu = 50, prev?: WindowAggregate
 }
 
 function feed(txn: StoreTransaction, host: string, timestamp: number, cpu = 50): RecordOutcome {
-  const input: DecodedInput = { kind: 'metric', metric: metric(host, timestamp, cpu) };
+  const input: DecodedInput = { kind: 'value', value: metric(host, timestamp, cpu) };
   return processRecord(txn, input, () => undefined, spec);
 }
 

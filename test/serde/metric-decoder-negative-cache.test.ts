@@ -54,7 +54,7 @@ test('after the recheck time the id is asked again, and a registry that now know
   clock.ms += UNKNOWN_SCHEMA_ID_RECHECK_MS;
   await decoder.prepare([value]);
   assert.equal(registry.lookups, 2);
-  assert.equal(kindOf(decoder.decode(value)), 'metric');
+  assert.equal(kindOf(decoder.decode(value)), 'value');
 });
 
 test('an id that stays unknown is asked once per recheck period, not once per batch', async () => {
@@ -73,7 +73,7 @@ test('a found writer is never asked again', async () => {
   clock.ms += 100 * UNKNOWN_SCHEMA_ID_RECHECK_MS;
   await decoder.prepare([value]);
   assert.equal(registry.lookups, 1);
-  assert.equal(kindOf(decoder.decode(value)), 'metric');
+  assert.equal(kindOf(decoder.decode(value)), 'value');
 });
 
 test('isPrepared says whether prepare would look anything up: an id never asked, or a 404 past its recheck time, is not prepared', async () => {

@@ -68,7 +68,7 @@ void test('a metric decodes in place as avsc fromBuffer decodes its body, for th
   const v2Body = V2.toBuffer(metric);
   // Fields compared, not classes: each avsc type has its own record class.
   const fields = (decoded: ReturnType<MetricDecoder['decode']>) =>
-    decoded.kind === 'metric' ? { ...decoded.metric } : decoded;
+    decoded.kind === 'value' ? { ...decoded.value } : decoded;
   const v2Metric: object = V2.fromBuffer(v2Body) as object;
   const v1Metric: object = V2.fromBuffer(v1Body, V2.createResolver(V1)) as object;
   assert.deepEqual(fields(decoder.decode(withWireHeader(2, v2Body))), { ...v2Metric });
@@ -89,7 +89,7 @@ void test('a body cut short, or with bytes after the record, is an avro-decode p
     } catch (error) {
       return `avro-decode: schema id 2: ${(error as Error).message}`;
     }
-    return 'metric';
+    return 'value';
   };
   const short = body.subarray(0, body.length - 3);
   const long = Buffer.concat([body, Buffer.from([0])]);

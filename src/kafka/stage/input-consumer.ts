@@ -179,6 +179,7 @@ function toInputBatch({ batch }: EachBatchPayload): InputBatch {
     lastOffset,
     atEnd: lastOffset + 1n >= BigInt(batch.highWatermark),
     messages: batch.messages.map((m) => ({
+      partition: batch.partition,
       offset: offsetOf(m.offset),
       key: m.key,
       value: m.value,
