@@ -171,13 +171,24 @@ function offsetOf(offset: string): bigint {
   return Number.isSafeInteger(asNumber) ? BigInt(asNumber) : BigInt(offset);
 }
 
+/**
+ * Where a read_committed reader of the partition ends: the fetch's last stable offset (kept on the batch by the
+ * kafkajs patch `002`), the high watermark only if a fetch did not carry one. Behind an upstream producer
+ * whose transaction is open the high watermark runs ahead, and a batch compared with it never reached the end.
+ */
+export function readableEnd(batch: { highWatermark: string; lastStableOffset?: string | undefined }): bigint {
+  const lastStable = batch.lastStableOffset;
+  // -1: a broker that does not know it (kafkajs also decodes older Fetch versions, which lack the field).
+  return lastStable !== undefined && lastStable !== '-1' ? BigInt(lastStable) : BigInt(batch.highWatermark);
+}
+
 function toInputBatch({ batch }: EachBatchPayload): InputBatch {
   const lastOffset = BigInt(batch.lastOffset());
   return {
     topic: batch.topic,
     partition: batch.partition,
     lastOffset,
-    atEnd: lastOffset + 1n >= BigInt(batch.highWatermark),
+    atEnd: lastOffset + 1n >= readableEnd(batch),
     messages: batch.messages.map((m) => ({
       partition: batch.partition,
       offset: offsetOf(m.offset),
