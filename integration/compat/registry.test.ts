@@ -15,22 +15,15 @@ import { freePort } from '../../scripts/stack/local-stack.js';
 import { testEnvironment, type TestEnvironment } from '../support/environment.js';
 import { uniqueName } from '../support/kafka.js';
 import { registryFetch } from '../support/registry-fetch.js';
+import { SAMPLE_METRIC } from '../../test/serde/sample-metric.js';
 
 let env: TestEnvironment;
 before(async () => {
   env = await testEnvironment();
 });
 
-const sample = {
-  host: 'web-1',
-  timestamp: Date.UTC(2026, 0, 1, 12, 0, 5),
-  cpu_percent: 12.5,
-  mem_percent: 40,
-  disk_read_bytes: 1000,
-  disk_write_bytes: 2000,
-  net_rx_bytes: 3000,
-  net_tx_bytes: 4000,
-};
+/** The shared sample without the field v2 added: what a v1 writer has. */
+const { load_avg_1m: _v2Only, ...sample } = SAMPLE_METRIC;
 
 /** avsc decodes into instances of a generated record class; compare fields only. */
 function plain(decoded: ReturnType<MetricDecoder['decode']>): Record<string, unknown> {

@@ -125,14 +125,14 @@ test('output waiting at the partition’s end commits at once behind an upstream
       (uncommitted.get(0)?.end ?? 0n) > (committed.get(0)?.end ?? 0n),
       'the transaction is open: the high watermark is past the last stable offset',
     );
-    const flushedAt = Date.now();
+    const releasedAt = Date.now();
     stage.child.kill('SIGCONT');
 
     const expected = expectedWindows(workload, WINDOW_MS);
     let mismatch = compareRollups([], expected);
     // Less than half the interval, and far less than the upstream transaction's timeout: a stage that compared
     // its batches with the high watermark would show nothing before its interval ends.
-    while (mismatch.length > 0 && Date.now() - flushedAt < intervalMs / 2.5) {
+    while (mismatch.length > 0 && Date.now() - releasedAt < intervalMs / 2.5) {
       await sleep(250);
       mismatch = compareRollups(await readRollups(suite.kafka, names.output), expected);
     }
@@ -142,7 +142,7 @@ test('output waiting at the partition’s end commits at once behind an upstream
       `every rollup visible within ${intervalMs / 2.5} ms:\n${stage.output().slice(-3000)}`,
     );
     t.diagnostic(
-      `every rollup visible ${Date.now() - flushedAt} ms after the stage was let go (interval ${intervalMs} ms)`,
+      `every rollup visible ${Date.now() - releasedAt} ms after the stage was let go (interval ${intervalMs} ms)`,
     );
     const exit = await stage.stop('SIGTERM');
     assert.equal(exit.code, 0, stage.output().slice(-2000));

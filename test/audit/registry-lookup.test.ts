@@ -12,10 +12,16 @@ import { DeadlineExceeded } from '../../src/errors/deadline.js';
 
 const SCHEMA = '{"type":"record","name":"R","fields":[]}';
 
-/** A server whose nth request (from 1) is handled by `handlers[n - 1]`, the last one for all after. */
-async function serve(
-  handlers: ((req: IncomingMessage, res: ServerResponse) => void)[],
-): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Runs `use` against a server whose nth request (from 1) is handled by `handlers[n - 1]`, the last one for all
+ * after, and closes it whatever happened.
+ */
+async function serving(
+  handlers: Handler[],
+  use: (server: { url: string; requests: () => number }) => Promise<void>,
+): Promise<void> {
   let requests = 0;
   const server = createServer((req, res) => {
     requests += 1;
@@ -24,80 +30,70 @@ async function serve(
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests: () => requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  try {
+    await use({ url: `http://127.0.0.1:${port}`, requests: () => requests });
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+  }
 }
 
 const silent = () => undefined;
-const answer = (_req: IncomingMessage, res: ServerResponse) => {
+const answer: Handler = (_req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ schema: SCHEMA }));
 };
-const headersOnly = (_req: IncomingMessage, res: ServerResponse) => {
+const headersOnly: Handler = (_req, res) => {
   res.setHeader('content-type', 'application/json');
   res.write('{"schema":');
 };
 
 test('a registry that never answers fails the lookup after three timed-out requests, naming the schema id', async () => {
-  const server = await serve([silent]);
-  try {
+  await serving([silent], async (server) => {
     await assert.rejects(registryLookup({ url: server.url, timeoutMs: 50 })(7), (error: unknown) => {
       assert.ok(error instanceof DeadlineExceeded, String(error));
       assert.match(error.message, /schema id 7 took longer than 50 ms/);
       return true;
     });
     assert.equal(server.requests(), 3);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a request left unanswered is asked again, and the second answer counts', async () => {
-  const server = await serve([silent, answer]);
-  try {
+  await serving([silent, answer], async (server) => {
     assert.equal(await registryLookup({ url: server.url, timeoutMs: 50 })(3), SCHEMA);
     assert.equal(server.requests(), 2);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('an answer cut off after its first bytes is asked again', async () => {
-  const server = await serve([headersOnly, answer]);
-  try {
+  await serving([headersOnly, answer], async (server) => {
     assert.equal(await registryLookup({ url: server.url, timeoutMs: 50 })(3), SCHEMA);
     assert.equal(server.requests(), 2);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('an id the registry does not know is null, and an HTTP error fails at once without asking again', async () => {
-  const server = await serve([
-    (_req, res) => {
-      res.statusCode = 404;
-      res.end('{}');
+  await serving(
+    [
+      (_req, res) => {
+        res.statusCode = 404;
+        res.end('{}');
+      },
+      (_req, res) => {
+        res.statusCode = 500;
+        res.end('broken');
+      },
+    ],
+    async (server) => {
+      const lookup = registryLookup({ url: server.url, timeoutMs: 1000 });
+      assert.equal(await lookup(1), null);
+      await assert.rejects(lookup(2), /HTTP 500 for schema id 2: broken/);
+      assert.equal(server.requests(), 2);
     },
-    (_req, res) => {
-      res.statusCode = 500;
-      res.end('broken');
-    },
-  ]);
-  try {
-    const lookup = registryLookup({ url: server.url, timeoutMs: 1000 });
-    assert.equal(await lookup(1), null);
-    await assert.rejects(lookup(2), /HTTP 500 for schema id 2: broken/);
-    assert.equal(server.requests(), 2);
-  } finally {
-    await server.close();
-  }
+  );
 });

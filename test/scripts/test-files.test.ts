@@ -32,18 +32,19 @@ function run(args: string[], guardMs: number): Promise<{ code: number | null; ou
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    // The control below must not hang this suite either.
-    const guard = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, guardMs);
-    child.on('exit', (code) => {
-      clearTimeout(guard);
+    const killGroup = () => {
       try {
-        // Whatever the runner left of its group goes with it.
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {
-        // ESRCH: nothing was left.
+        // ESRCH: nothing of the group is left.
       }
+    };
+    // The control below must not hang this suite either.
+    const guard = setTimeout(killGroup, guardMs);
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      // Whatever the runner left of its group goes with it.
+      killGroup();
       resolve({ code, output, ms: Date.now() - started });
     });
   });
