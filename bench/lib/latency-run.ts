@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { Type } from 'avsc';
 import { RegistryClient } from '../../src/serde/registry-client.js';
-import { HEADER_LENGTH, wireSchemaId } from '../../src/serde/wire-format.js';
+import { decodeBody, wireSchemaId } from '../../src/serde/wire-format.js';
 import { LiveLoad, loadLogFile } from './live-load.js';
 import type { OffsetProbe } from './offsets.js';
 import { readyWatch, waitUntilReady, type BenchContext, type PeerDefinition } from './peers.js';
@@ -63,7 +63,7 @@ class RollupWatcher {
           const schemaId = wireSchemaId(value);
           if (schemaId === undefined) continue;
           const type = await watcher.typeFor(registry, schemaId);
-          const rollup = type?.fromBuffer(value.subarray(HEADER_LENGTH)) as
+          const rollup = (type && decodeBody(type, value)) as
             { window_start: number; window_end: number } | undefined;
           if (rollup)
             watcher.seen.push({ windowStart: rollup.window_start, windowEnd: rollup.window_end, atMs });
