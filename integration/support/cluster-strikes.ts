@@ -125,6 +125,15 @@ export async function killGroupCoordinator(context: StrikeContext): Promise<stri
 }
 
 /**
+ * The node that is also the active controller: Kafka's slowest failover in a cluster of combined nodes, a Raft
+ * election before the new controller fences the dead node (its broker sessions timed afresh from the election).
+ */
+export async function killActiveController(context: StrikeContext): Promise<string> {
+  const read = () => context.suite.activeController();
+  return killAndRestart(context, await read(), 'active controller:', read);
+}
+
+/**
  * Every node in turn, 1 to 3: a controlled shutdown (SIGTERM), a restart, and a wait until every replica of the
  * stage's topics and of the internal logs is in sync again before the next node goes.
  */
@@ -156,7 +165,7 @@ export async function rollAllNodes(context: StrikeContext): Promise<string> {
   return `rolled every node under load (stop to answering again: ${steps.join(', ')})`;
 }
 
-/** The broker's own session with the controller (broker.session.timeout.ms, 9 s by default), and a margin. */
+/** Past the broker's session with the controller (broker.session.timeout.ms: 6 s on the stack's cluster, Kafka's default 9 s), with a margin. */
 const PAUSE_MS = 14_000;
 
 /**

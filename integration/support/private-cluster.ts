@@ -5,8 +5,9 @@
  * started once per file in `before()` and every test of the file shares it; each test has its own topics and
  * transactional ids. In `after()` the file's stage processes are killed, then the nodes, and the directory goes.
  *
- * Which node to strike is asked of Kafka itself: partition leaders from metadata, coordinators from Kafka's own
- * Java tools (`kafka-transactions describe`, `kafka-consumer-groups --describe --state`), the reference where a
+ * Which node to strike is asked of Kafka itself: partition leaders from metadata, coordinators and the active controller
+ * from Kafka's own Java tools (`kafka-transactions describe`, `kafka-consumer-groups --describe --state`,
+ * `kafka-metadata-quorum describe --status`), the reference where a
  * client and the broker might differ.
  */
 import { execFile } from 'node:child_process';
@@ -37,6 +38,8 @@ export interface ClusterSuite extends StageSuite {
   transactionCoordinatorOf(transactionalId: string): Promise<number>;
   /** The node id of the group coordinator of `groupId`, per `kafka-consumer-groups --describe --state`. */
   groupCoordinatorOf(groupId: string): Promise<number>;
+  /** The node id of the active controller (the quorum's leader), per `kafka-metadata-quorum describe --status`. */
+  activeController(): Promise<number>;
   /** The bootstrap addresses of the nodes running now, comma-separated: none just killed. */
   runningBrokers(): string;
 }
@@ -118,6 +121,11 @@ export function usePrivateCluster(
         ],
         groupCoordinator,
       ),
+    activeController: () =>
+      coordinatorFromTool(
+        ['kafka-metadata-quorum', '--bootstrap-server', running(), 'describe', '--status'],
+        quorumLeader,
+      ),
   };
   return Object.defineProperties(suite, Object.getOwnPropertyDescriptors(helpers)) as ClusterSuite;
 }
@@ -143,6 +151,13 @@ export function transactionCoordinator(output: string): number | undefined {
 export function groupCoordinator(output: string): number | undefined {
   const match = /^\S+\s+\S+:\d+\s+\((\d+)\)/m.exec(output.split('\n').slice(1).join('\n'));
   return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** `kafka-metadata-quorum describe --status`: a `LeaderId:` line among others; -1 while no leader is elected. */
+export function quorumLeader(output: string): number | undefined {
+  const match = /^LeaderId:\s+(-?\d+)\s*$/m.exec(output);
+  const id = match?.[1] === undefined ? undefined : Number(match[1]);
+  return id !== undefined && id > 0 ? id : undefined;
 }
 
 /**

@@ -33,7 +33,7 @@ import {
   type ListenerName,
 } from './broker-security.js';
 import {
-  CLUSTER_REPLICATION,
+  CLUSTER_PROPERTIES,
   clusterVoters,
   dedicatedControllerVoters,
   quorumVoters,
@@ -493,7 +493,7 @@ async function spawnStackCluster(paths: StackPaths): Promise<{ nodes: ProcessRec
       port,
       voter.controllerPort,
       paths.root,
-      CLUSTER_REPLICATION,
+      CLUSTER_PROPERTIES,
       {},
       [],
       {
@@ -968,7 +968,7 @@ export interface ClusterHandle {
 /**
  * Starts a three-broker cluster of the caller's own (combined broker+controller nodes, or three brokers beside
  * three dedicated controllers with `dedicatedControllers`; a static three-voter quorum; replication factor 3 with
- * two in sync: `CLUSTER_REPLICATION`) under `options.dir`, on free ports, each node a child of the caller as with
+ * two in sync, nodes fenced after 6 s: `CLUSTER_PROPERTIES`) under `options.dir`, on free ports, each node a child of the caller as with
  * `startBroker`. The JVMs start together: none can answer before a quorum has formed.
  */
 export async function startCluster(options: ClusterOptions): Promise<ClusterHandle> {
@@ -1021,7 +1021,7 @@ async function startClusterOnce(
   const dedicated = options.dedicatedControllers === true;
   const voters = dedicated ? dedicatedControllerVoters(controllerPorts) : clusterVoters(controllerPorts);
   const clusterId = newClusterId();
-  const properties = { ...CLUSTER_REPLICATION, ...options.extraProperties };
+  const properties = { ...CLUSTER_PROPERTIES, ...options.extraProperties };
   const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
   // A dedicated broker listens on no controller port: it gets one of its own that stays closed (a node's stop waits
   // for each of its ports to close, so it must not be a controller's).

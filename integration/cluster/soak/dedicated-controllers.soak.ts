@@ -1,10 +1,10 @@
 /**
- * The CI file's two kills (broker-kills.test.ts) on a cluster laid out as production KRaft deployments are: three
- * brokers beside three dedicated controllers, so the struck broker is never the active controller. On the
- * combined nodes of the CI file, a kill of the node that is also the active controller adds a Raft election,
- * after which the new controller times the broker sessions afresh: Kafka's own failover then takes 10.6-12 s
- * before any client can go on. Here Kafka's part is the broker session timeout alone, whichever broker dies. Run
- * by `npm run test:soak -- --cluster`, not by CI (six JVMs start slowly on a small machine).
+ * The CI file's leader and coordinator kills (broker-kills.test.ts) on a cluster laid out as production KRaft
+ * deployments are: three brokers beside three dedicated controllers, so the struck broker is never the active
+ * controller. On the combined nodes of the CI file, a kill of the node that is also the active controller adds a
+ * Raft election, after which the new controller times the broker sessions afresh. Here Kafka's part is the broker
+ * session timeout alone, whichever broker dies. Run by `npm run test:soak -- --cluster`, not by CI (six JVMs
+ * start slowly on a small machine).
  */
 import { test } from 'node:test';
 import { judgeClusterFault } from '../../support/cluster-scenario.js';
