@@ -136,6 +136,8 @@ const fixed2 = (v: number): string => v.toFixed(2);
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
 const ms = (v: number): string => `${Math.round(v)} ms`;
 const s = (v: number): string => `${v.toFixed(1)} s`;
+const us = (v: number): string => `${v.toFixed(1)} µs`;
+const mb = (v: number): string => `${Math.round(v)} MB`;
 
 /** A recovery run's restore: from `partitions assigned` to the last `state restored`. */
 export function restoreSeconds(recovery: RecoveryResult | null): number | null {
@@ -150,15 +152,29 @@ export function restorePer500k(recovery: RecoveryResult | null): number | null {
   return (seconds * 500_000) / recovery.restoredRecords;
 }
 
+/**
+ * The targets, each with its verdict. SUT/R0 is a ratio without one: R0 copies bytes and decodes nothing, so R1
+ * (a kafkajs read plus Avro decoding) replaced it as the ceiling a Node stage can approach.
+ */
 export function evaluateTargets(
-  result: Pick<BenchResult, 'ratios' | 'latency' | 'recovery' | 'recoveryDynamic' | 'churn' | 'settings'>,
+  result: Pick<
+    BenchResult,
+    'peers' | 'ratios' | 'latency' | 'recovery' | 'recoveryDynamic' | 'churn' | 'settings'
+  >,
 ): TargetCheck[] {
+  const sut = result.peers.find((p) => p.id === 'SUT-1s')?.median ?? null;
   const checks: TargetCheck[] = [
     atLeast('SUT/S1 throughput', 1.0, result.ratios.sut_over_s1, fixed2),
     atLeast('SUT-2t/S1 throughput', 1.0, result.ratios.sut2t_over_s1, fixed2),
-    atLeast('SUT/R0 throughput', 0.6, result.ratios.sut_over_r0, fixed2),
     atLeast('SUT/R1 throughput', 0.5, result.ratios.sut_over_r1, fixed2),
     atMost('EOS tax at 1 s commits', 0.1, result.ratios.eos_tax_1s, pct),
+    atMost('CPU per record, SUT-1s', 6, sut?.cpuUsPerRecord ?? null, us),
+    atMost(
+      `peak RSS, SUT-1s at ${result.settings.hosts.toLocaleString('en-US')} hosts`,
+      400,
+      sut?.peakRssMb ?? null,
+      mb,
+    ),
   ];
   for (const run of result.latency.filter((l) => l.peer.startsWith('SUT'))) {
     checks.push(
@@ -209,6 +225,14 @@ export function evaluateTargets(
       pct,
     ),
   );
+  checks.push({
+    name: 'stall while a broker is killed in the three-broker cluster',
+    target: '≤ 10.0 s',
+    value: '—',
+    verdict: 'not measured',
+    margin:
+      'measured by the cluster scenarios (`integration/cluster/`, on three brokers): docs/testing.md, "Three brokers"',
+  });
   checks.push({
     name: 'RSS flat over a 30-minute run',
     target: 'flat',

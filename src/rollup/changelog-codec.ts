@@ -68,20 +68,43 @@ function writeAscii(out: Buffer, at: number, text: string): number {
   return at + text.length;
 }
 
-/**
- * `["w",host,windowStart]` as JSON, byte for byte (a window start is a safe integer, whose JSON is its decimal
- * string): by JSON.stringify when the host needs escaping, else written byte by byte when it is ASCII and as
- * UTF-8 text when it is not. One key per changelog write; the stringify of a three-element array, then the
- * template string and its UTF-8 encoding, were visible shares of the profile.
- */
-export function encodeWindowKey(host: string, windowStart: number): Buffer {
+/** `String(windowStart)` for the last start asked: prepare() writes a start's keys one after the other. */
+let lastStart = Number.NaN;
+let lastStartDigits = '';
+function startDigits(windowStart: number): string {
+  if (windowStart !== lastStart) {
+    lastStart = windowStart;
+    lastStartDigits = String(windowStart);
+  }
+  return lastStartDigits;
+}
+
+/** The key of a host that JSON escapes or that is not ASCII, or of a start that is not a safe integer. */
+function encodeUnusualWindowKey(host: string, windowStart: number): Buffer {
   if (needsJsonEscaping(host) || !Number.isSafeInteger(windowStart))
     return toJsonBytes(['w', host, windowStart]);
-  if (!isAscii(host)) return Buffer.from(`["w","${host}",${windowStart}]`, 'utf8');
-  const start = String(windowStart);
+  return Buffer.from(`["w","${host}",${windowStart}]`, 'utf8');
+}
+
+/**
+ * `["w",host,windowStart]` as JSON, byte for byte (a window start is a safe integer, whose JSON is its decimal
+ * string). A host of ASCII that JSON leaves as it is (no control character, `"` or `\`) is checked and copied in
+ * one pass; any other goes through JSON.stringify or UTF-8. One key per changelog write: the stringify of a three-element
+ * array, then the template string and its UTF-8 encoding, and later separate escaping, ASCII and copy passes over
+ * the host were visible shares of the profile.
+ */
+export function encodeWindowKey(host: string, windowStart: number): Buffer {
+  if (!Number.isSafeInteger(windowStart)) return encodeUnusualWindowKey(host, windowStart);
+  const start = startDigits(windowStart);
   const out = Buffer.allocUnsafe(WINDOW_KEY_PUNCTUATION_BYTES + host.length + start.length);
   let at = writeAscii(out, 0, '["w","');
-  at = writeAscii(out, at, host);
+  for (let i = 0; i < host.length; i += 1) {
+    const code = host.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || code > 0x7f)
+      return encodeUnusualWindowKey(host, windowStart);
+    out[at + i] = code;
+  }
+  at += host.length;
   at = writeAscii(out, at, '",');
   at = writeAscii(out, at, start);
   out[at] = 0x5d; // ']'

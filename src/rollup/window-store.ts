@@ -251,8 +251,10 @@ export class StoreTransaction implements WindowTable, StoreWrites {
 
   /**
    * Changelog entries for every key changed since begin(): the latest value only, a tombstone for each
-   * closed window (also one created and closed here: harmless, and simpler than proving it never reached
-   * the changelog), then the stream time when it changed. Ordered by windowStart then host.
+   * closed window the changelog holds, then the stream time when it changed. Ordered by windowStart then host.
+   * A window created and closed in this transaction gets no tombstone: the committed store is the changelog as
+   * of the last commit (restore and apply are its only writers), so a window absent from it has no live value
+   * there to delete. Replaying a backlog, when one commit spans minutes of event time, most windows are such.
    */
   prepare(): ChangelogEntry[] {
     this.assertOpen();
@@ -260,7 +262,9 @@ export class StoreTransaction implements WindowTable, StoreWrites {
     const starts = new Set([...this.tombstones.keys(), ...this.puts.keys()]);
     for (const start of sortedNumbers(starts)) {
       const own = this.puts.get(start);
-      const hosts = new Set([...(this.tombstones.get(start) ?? []), ...(own?.keys() ?? [])]);
+      const committed = this.committed.get(start);
+      const hosts = new Set(own?.keys());
+      for (const host of this.tombstones.get(start) ?? []) if (committed?.has(host)) hosts.add(host);
       for (const host of [...hosts].sort(compareStrings)) {
         const agg = own?.get(host);
         entries.push({

@@ -46,8 +46,16 @@ void test('targets say pass or miss and by how much', () => {
     verdict: 'pass',
     margin: '+10% of target',
   });
-  assert.equal(byName.get('SUT/R0 throughput')?.verdict, 'miss');
-  assert.equal(byName.get('SUT/R0 throughput')?.margin, '-8.3% of target');
+  assert.equal(byName.has('SUT/R0 throughput'), false, 'R1 is the ceiling with a target; R0 a ratio only');
+  assert.deepEqual(byName.get('CPU per record, SUT-1s'), {
+    name: 'CPU per record, SUT-1s',
+    target: '≤ 6.0 µs',
+    value: '20.0 µs',
+    verdict: 'miss',
+    margin: 'over by 14.0 µs',
+  });
+  assert.equal(byName.get('peak RSS, SUT-1s at 10,000 hosts')?.verdict, 'pass');
+  assert.equal(byName.get('peak RSS, SUT-1s at 10,000 hosts')?.margin, '100 MB to spare');
   const tax = byName.get('EOS tax at 1 s commits');
   assert.ok(tax);
   assert.equal(tax.verdict, 'pass');
@@ -82,6 +90,10 @@ void test('targets say pass or miss and by how much', () => {
   assert.equal(churn.verdict, 'pass');
   assert.equal(churn.value, '80.0%');
   assert.equal(byName.get('RSS flat over a 30-minute run')?.verdict, 'not measured');
+  assert.match(
+    byName.get('stall while a broker is killed in the three-broker cluster')?.margin ?? '',
+    /docs\/testing\.md/,
+  );
 });
 
 void test('a failed recovery or missing latency run is not measured, never a pass', () => {

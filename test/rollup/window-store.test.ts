@@ -191,14 +191,25 @@ void test('prepare gives the latest value per changed key, tombstones for closed
   txn.discard();
 });
 
-void test('a window created and closed in the same transaction still gets a tombstone', () => {
-  const store = new WindowStore();
+void test('a window created and closed in one transaction never reaches the changelog; a committed one closed gets its tombstone', () => {
+  const store = committedStore();
   const txn = store.begin();
-  feed(txn, 'web-1', T0);
-  feed(txn, 'web-1', T0 + 70_000);
-  assert.deepEqual(decoded(txn.prepare()).slice(0, 1), [
+  feed(txn, 'web-4', T0 + 40_000);
+  const outcome = feed(txn, 'web-1', T0 + 70_000);
+  assert.deepEqual(
+    outcome.kind === 'aggregated' ? outcome.closed.map((r) => r.host) : [],
+    ['web-1', 'web-2', 'web-4'],
+    'all three emitted once',
+  );
+  assert.deepEqual(decoded(txn.prepare()).slice(0, 2), [
     { kind: 'window', host: 'web-1', windowStart: T0, aggregate: null },
+    { kind: 'window', host: 'web-2', windowStart: T0, aggregate: null },
   ]);
+  assert.equal(
+    decoded(txn.prepare()).some((e) => (e as { host?: string }).host === 'web-4'),
+    false,
+    'web-4 never reached the changelog: nothing to delete',
+  );
   txn.discard();
 });
 
@@ -289,7 +300,7 @@ void test('restore and clear refuse to run while a transaction is open', () => {
   }, /transaction is open/);
 });
 
-void test('restoring the changelog of a live run, tombstones included, rebuilds the same state', () => {
+void test('restoring the changelog of a live run, tombstones included, rebuilds the same state (app-1 opened and closed in one transaction, never written)', () => {
   const live = new WindowStore();
   const changelog: ChangelogEntry[] = [];
   const batches: [string, number][][] = [
@@ -302,6 +313,7 @@ void test('restoring the changelog of a live run, tombstones included, rebuilds 
       ['web-2', T0 + 5_000],
     ],
     [
+      ['app-1', T0 + 20_000],
       ['db-1', T0 + 71_000],
       ['web-1', T0 + 125_000],
     ],
