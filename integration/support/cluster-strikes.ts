@@ -165,7 +165,10 @@ export async function rollAllNodes(context: StrikeContext): Promise<string> {
   return `rolled every node under load (stop to answering again: ${steps.join(', ')})`;
 }
 
-/** Past the broker's session with the controller (broker.session.timeout.ms: 6 s on the stack's cluster, Kafka's default 9 s), with a margin. */
+/**
+ * Past the broker's session with the controller (broker.session.timeout.ms: 6 s on the stack's cluster, Kafka's
+ * default 9 s), with a margin.
+ */
 const PAUSE_MS = 14_000;
 
 /**

@@ -5,10 +5,9 @@
  * started once per file in `before()` and every test of the file shares it; each test has its own topics and
  * transactional ids. In `after()` the file's stage processes are killed, then the nodes, and the directory goes.
  *
- * Which node to strike is asked of Kafka itself: partition leaders from metadata, coordinators and the active controller
- * from Kafka's own Java tools (`kafka-transactions describe`, `kafka-consumer-groups --describe --state`,
- * `kafka-metadata-quorum describe --status`), the reference where a
- * client and the broker might differ.
+ * Which node to strike is asked of Kafka itself: partition leaders from metadata, coordinators and the active
+ * controller from Kafka's own Java tools (`kafka-transactions describe`, `kafka-consumer-groups --describe
+ * --state`, `kafka-metadata-quorum describe --status`), the reference where a client and the broker might differ.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';

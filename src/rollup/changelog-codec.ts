@@ -89,9 +89,9 @@ function encodeUnusualWindowKey(host: string, windowStart: number): Buffer {
 /**
  * `["w",host,windowStart]` as JSON, byte for byte (a window start is a safe integer, whose JSON is its decimal
  * string). A host of ASCII that JSON leaves as it is (no control character, `"` or `\`) is checked and copied in
- * one pass; any other goes through JSON.stringify or UTF-8. One key per changelog write: the stringify of a three-element
- * array, then the template string and its UTF-8 encoding, and later separate escaping, ASCII and copy passes over
- * the host were visible shares of the profile.
+ * one pass; any other goes through JSON.stringify or UTF-8. One key per changelog write: the stringify of a
+ * three-element array, then the template string and its UTF-8 encoding, and later separate escaping, ASCII and
+ * copy passes over the host were visible shares of the profile.
  */
 export function encodeWindowKey(host: string, windowStart: number): Buffer {
   if (!Number.isSafeInteger(windowStart)) return encodeUnusualWindowKey(host, windowStart);
