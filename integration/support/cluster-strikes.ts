@@ -166,7 +166,7 @@ export async function rollAllNodes(context: StrikeContext): Promise<string> {
 }
 
 /**
- * Past the broker's session with the controller (broker.session.timeout.ms: 6 s on the stack's cluster, Kafka's
+ * Past the broker's session with the controller (broker.session.timeout.ms: 5 s on the stack's cluster, Kafka's
  * default 9 s), with a margin.
  */
 const PAUSE_MS = 14_000;

@@ -968,7 +968,7 @@ export interface ClusterHandle {
 /**
  * Starts a three-broker cluster of the caller's own (combined broker+controller nodes, or three brokers beside
  * three dedicated controllers with `dedicatedControllers`; a static three-voter quorum; replication factor 3 with
- * two in sync, nodes fenced after 6 s: `CLUSTER_PROPERTIES`) under `options.dir`, on free ports, each node a child
+ * two in sync, nodes fenced after 5 s: `CLUSTER_PROPERTIES`) under `options.dir`, on free ports, each node a child
  * of the caller as with `startBroker`. The JVMs start together: none can answer before a quorum has formed.
  */
 export async function startCluster(options: ClusterOptions): Promise<ClusterHandle> {

@@ -33,7 +33,7 @@ test('the one-broker stack keeps its standalone quorum and single replicas', () 
   assert.equal(properties.has('min.insync.replicas'), false);
 });
 
-test('a cluster node names its id, the three voters, replication factor 3 with two in sync, and a 6 s broker session', () => {
+test('a cluster node names its id, the three voters, replication factor 3 with two in sync, and a 5 s broker session', () => {
   const voters = clusterVoters([19093, 29093, 39093]);
   const properties = parse(
     brokerProperties('/data', new Map([['PLAINTEXT', 29092]]), 29093, CLUSTER_PROPERTIES, {
@@ -54,8 +54,8 @@ test('a cluster node names its id, the three voters, replication factor 3 with t
   assert.equal(properties.get('offsets.topic.replication.factor'), '3');
   assert.equal(properties.get('transaction.state.log.replication.factor'), '3');
   assert.equal(properties.get('transaction.state.log.min.isr'), '2');
-  assert.equal(properties.get('broker.session.timeout.ms'), '6000');
-  assert.equal(properties.get('broker.heartbeat.interval.ms'), '1500');
+  assert.equal(properties.get('broker.session.timeout.ms'), '5000');
+  assert.equal(properties.get('broker.heartbeat.interval.ms'), '1250');
 });
 
 test('dedicated controllers: ids 4-6 vote; a controller listens on its controller port only, a broker on its clients only', () => {

@@ -1,6 +1,6 @@
 /**
  * The CI file's kills (broker-kills.test.ts) on a cluster with Kafka's default broker session instead of the
- * stack's 6 s (`broker.session.timeout.ms` 9 s, heartbeats every 2 s; `CLUSTER_FAILOVER` of scripts/stack). Most
+ * stack's 5 s (`broker.session.timeout.ms` 9 s, heartbeats every 2 s; `CLUSTER_FAILOVER` of scripts/stack). Most
  * of a broker-kill stall is Kafka's own failover; this shows the stage's stall follows Kafka's setting, so that the
  * stall an operator sees is chosen on the brokers, not in the stage. Run by `npm run test:soak -- --cluster`, not
  * by CI.
