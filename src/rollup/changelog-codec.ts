@@ -41,11 +41,16 @@ function toJsonBytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
+/** Whether JSON.stringify escapes this UTF-16 code unit whatever surrounds it: a control character, `"` or `\`. */
+function isJsonEscaped(code: number): boolean {
+  return code < 0x20 || code === 0x22 || code === 0x5c;
+}
+
 /** Whether JSON.stringify would escape anything in `text` (quote, backslash, control characters), or any surrogate. */
 function needsJsonEscaping(text: string): boolean {
   for (let i = 0; i < text.length; i += 1) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return true;
+    if (isJsonEscaped(code) || (code >= 0xd800 && code <= 0xdfff)) return true;
   }
   return false;
 }
@@ -100,8 +105,7 @@ export function encodeWindowKey(host: string, windowStart: number): Buffer {
   let at = writeAscii(out, 0, '["w","');
   for (let i = 0; i < host.length; i += 1) {
     const code = host.charCodeAt(i);
-    if (code < 0x20 || code === 0x22 || code === 0x5c || code > 0x7f)
-      return encodeUnusualWindowKey(host, windowStart);
+    if (isJsonEscaped(code) || code > 0x7f) return encodeUnusualWindowKey(host, windowStart);
     out[at + i] = code;
   }
   at += host.length;
