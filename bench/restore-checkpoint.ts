@@ -12,7 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { CommitLedger } from '../src/engine/commit-ledger.js';
 import { FaultInjector } from '../src/engine/faults.js';
-import { LINEAGE_HEADERS } from '../src/engine/lineage.js';
+import { lineageHeaders } from '../src/engine/lineage.js';
 import type { ProducerPort } from '../src/engine/ports.js';
 import { TaskCheckpoint } from '../src/engine/state-checkpoint.js';
 import { StateRestorer } from '../src/engine/state-restorer.js';
@@ -49,7 +49,15 @@ async function produceChangelog(kafka: Kafka, topic: string): Promise<void> {
       return {
         key: encodeWindowKey(agg.host, agg.windowStart),
         value: encodeAggregate(agg),
-        headers: { [LINEAGE_HEADERS.attempt]: `bench/p0/${sent}` },
+        // The six lineage headers every changelog record of the stage carries.
+        headers: lineageHeaders({
+          sourceTopic: 'bench-input',
+          sourcePartition: 0,
+          firstOffset: String(sent),
+          lastOffset: String(sent + TXN - 1),
+          attemptId: `bench/p0/${sent}`,
+          recordCount: TXN,
+        }),
       };
     });
     for (let i = 0; i < messages.length; i += 2000) {

@@ -10,7 +10,7 @@
  * whatever was committed after it, by this task's transaction whose outcome was unknown or by another owner, is in
  * the tail the restore reads over it.
  */
-import { fingerprintOf, lastCommittedRecord, type Fingerprint } from './state-checkpoint.js';
+import { fingerprintOf, lastCommittedRecord, positioned, type Fingerprint } from './state-checkpoint.js';
 import type { Acknowledged, ChangelogRecord, OutgoingRecord } from './ports.js';
 
 export class RetainedState {
@@ -24,10 +24,8 @@ export class RetainedState {
 
   /** The store now holds the changelog up to `last`, the last record a restore read (undefined: nothing known). */
   restored(last: ChangelogRecord | undefined): void {
-    this.last =
-      last?.offset === undefined
-        ? undefined
-        : { fingerprint: fingerprintOf({ ...last, offset: last.offset }), atMs: this.now() };
+    const read = positioned(last);
+    this.last = read === undefined ? undefined : { fingerprint: fingerprintOf(read), atMs: this.now() };
   }
 
   /** A transaction's state was applied after its commit; one that wrote no changelog record changed nothing. */

@@ -63,6 +63,17 @@ export function checkpointPath(stateDir: string, id: CheckpointIdentity): string
   return join(stateDir, id.appId, `${id.changelog}-${id.partition}.checkpoint`);
 }
 
+/**
+ * `record` with its offset known, copied field by field, or undefined without an offset. Not a spread: a fetched
+ * record's attempt is a getter of its class (task-kafka.ts), which a spread would drop.
+ */
+export function positioned(
+  record: ChangelogRecord | undefined,
+): (ChangelogRecord & { offset: bigint }) | undefined {
+  if (record?.offset === undefined) return undefined;
+  return { key: record.key, value: record.value, offset: record.offset, attempt: record.attempt };
+}
+
 export function fingerprintOf(record: ChangelogRecord & { offset: bigint }): Fingerprint {
   const hash = createHash('sha256');
   // Length-prefixed parts: no two different (key, value, attempt) triples hash the same bytes.
@@ -320,7 +331,8 @@ export class TaskCheckpoint {
   /** The store now holds the changelog up to `last` (read, so its offset and attempt are the log's own). */
   restored(last: ChangelogRecord | undefined, store: StateStore): void {
     this.lastWrite = last?.offset === undefined ? null : { offset: last.offset };
-    if (last?.offset !== undefined) this.saveIfDue(store, { ...last, offset: last.offset });
+    const read = positioned(last);
+    if (read !== undefined) this.saveIfDue(store, read);
   }
 
   /**
@@ -448,8 +460,10 @@ export async function lastRecordBefore(
       upper,
       (records) => {
         for (const r of records)
-          if (r.offset !== undefined && r.offset >= from && r.offset < upper)
-            found.push({ ...r, offset: r.offset });
+          if (r.offset !== undefined && r.offset >= from && r.offset < upper) {
+            const read = positioned(r);
+            if (read !== undefined) found.push(read);
+          }
       },
       () => Promise.resolve(),
       from,

@@ -12,6 +12,7 @@ import {
   fingerprintOf,
   MAX_CHECKPOINT_AGE_MS,
   outsideTheLog,
+  positioned,
   type Fingerprint,
   type TakenCheckpoint,
   type TaskCheckpoint,
@@ -259,8 +260,8 @@ export class StateRestorer {
         if (unverified) {
           const [first] = rest;
           if (first === undefined) return;
-          const found =
-            first.offset === undefined ? undefined : fingerprintOf({ ...first, offset: first.offset });
+          const read = positioned(first);
+          const found = read === undefined ? undefined : fingerprintOf(read);
           if (found?.offset !== unverified.offset || found.hash !== unverified.hash) {
             throw new FingerprintDiffers(
               `changelog offset ${unverified.offset} holds ${found ? `offset ${found.offset} hash ${found.hash.slice(0, 12)}` : 'nothing'}, checkpoint says hash ${unverified.hash.slice(0, 12)}`,

@@ -190,6 +190,7 @@ export const PATCHED_FILES: readonly string[] = [
   'producer/eosManager/index.js',
   'producer/groupMessagesPerPartition.js',
   'producer/index.js',
+  'producer/sendMessages.js',
   'protocol/encoder.js',
   'protocol/recordBatch/crc32C/index.js',
   'protocol/recordBatch/record/v0/decoder.js',

@@ -18,6 +18,7 @@ import {
   type ProduceMessage,
   type ProduceRequestArgs,
 } from './kafkajs-original-produce.js';
+import { originalSendMessages } from './kafkajs-original-send-messages.js';
 
 /** kafkajs has no `exports` map, so its internal modules resolve by path. */
 const requireFromKafkajs = createRequire(__filename);
@@ -152,6 +153,7 @@ test('kafkajs is the version the patch was reviewed against, and every patched f
     'network/requestQueue/index.js',
     'producer/eosManager/index.js',
     'producer/groupMessagesPerPartition.js',
+    'producer/sendMessages.js',
     'protocol/encoder.js',
     'protocol/recordBatch/crc32C/index.js',
     'protocol/recordBatch/record/v0/index.js',
@@ -345,17 +347,65 @@ test("the patched record decoder collects headers as kafkajs's reduce did: order
       varint(list.length),
       ...list.map(([name, text]) => Buffer.concat([varBytes(name), varBytes(text)])),
     ]);
-    const decoded = decodeRecord(new KafkajsDecoder(body), {
+    const decoder = new KafkajsDecoder(body);
+    const decoded = decodeRecord(decoder, {
       firstOffset: '0',
       firstTimestamp: '0',
       magicByte: 2,
     }) as unknown as { headers: Record<string, unknown> };
     const expected = originalHeaders(list.map(([key, text]) => ({ key, value: Buffer.from(text) })));
     const what = JSON.stringify(list);
+    assert.equal(decoder.offset, body.length, `${what}: the headers skipped to the record's end`);
     assert.deepStrictEqual(decoded.headers, expected, what);
     assert.deepEqual(Object.getOwnPropertyNames(decoded.headers), Object.getOwnPropertyNames(expected), what);
     assert.equal(Object.getPrototypeOf(decoded.headers), Object.prototype, `${what}: the prototype is kept`);
   }
+});
+
+test('the patched record decoder reads headers when they are first read: once, past null values, replaceable by an assignment', () => {
+  const body = Buffer.concat([
+    Buffer.from([0]),
+    varint(0),
+    varint(0),
+    varBytes('k'),
+    varBytes('v'),
+    varint(3),
+    varBytes('a'),
+    varBytes('1'),
+    varBytes('empty'),
+    varBytes(null),
+    varBytes('b'),
+    varBytes('2'),
+  ]);
+  const decode = () => {
+    const decoder = new KafkajsDecoder(body);
+    const record = decodeRecord(decoder, {
+      firstOffset: '7',
+      firstTimestamp: '0',
+      magicByte: 2,
+    }) as unknown as {
+      key: Buffer;
+      value: Buffer;
+      offset: string;
+      isControlRecord: boolean;
+      headers: Record<string, unknown>;
+    };
+    assert.equal(decoder.offset, body.length, 'the decoder ends where the record does');
+    return record;
+  };
+  const record = decode();
+  assert.equal(record.key.toString(), 'k');
+  assert.equal(record.value.toString(), 'v');
+  assert.equal(record.offset, '7');
+  assert.equal(record.isControlRecord, false);
+  assert.ok('headers' in record);
+  assert.deepStrictEqual(record.headers, { a: Buffer.from('1'), empty: null, b: Buffer.from('2') });
+  assert.equal(record.headers, record.headers, 'decoded once');
+  // The documented difference: headers is the class's getter, not an own property a spread would copy.
+  assert.equal(Object.getOwnPropertyDescriptor(record, 'headers'), undefined);
+  const replaced = decode();
+  replaced.headers = { mine: 'x' };
+  assert.deepStrictEqual(replaced.headers, { mine: 'x' });
 });
 
 test('messages are grouped per partition in their original order (the patched grouping appends in place)', () => {
@@ -1143,6 +1193,114 @@ test('negative control: with every seed down, each round tries each seed once, t
   });
   assert.equal(seen.tried.length, 9, 'three rounds of three seeds');
   assert.match(String(seen.failed), /ECONNREFUSED/);
+});
+
+/**
+ * Three fake brokers, two partitions: broker 1 leads partition 0 and acknowledges it; broker 2 leads partition 1
+ * and its first produce fails (a connection lost in a rolling restart), and meanwhile partition 0's leadership
+ * moves to broker 3. Returns every append each broker made, with the sequence it was sent at.
+ */
+async function sendThroughARoll(
+  send: (deps: Record<string, unknown>) => (args: Record<string, unknown>) => Promise<unknown[]>,
+): Promise<{ appends: string[]; responses: unknown[] }> {
+  const createRetry = requireFromKafkajs('kafkajs/src/retry') as (options: object) => unknown;
+  const leaders = new Map([
+    [0, 1],
+    [1, 2],
+  ]);
+  const appends: string[] = [];
+  let failuresLeft = 1;
+  const broker = (nodeId: number) => ({
+    nodeId,
+    produce: ({
+      topicData,
+    }: {
+      topicData: {
+        topic: string;
+        partitions: { partition: number; firstSequence: number; messages: unknown[] }[];
+      }[];
+    }) => {
+      if (nodeId === 2 && failuresLeft > 0) {
+        failuresLeft -= 1;
+        leaders.set(0, 3);
+        return Promise.reject(
+          Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', retriable: true }),
+        );
+      }
+      const partitions = topicData.flatMap(({ topic, partitions }) =>
+        partitions.map((p) => {
+          appends.push(
+            `node ${nodeId}: ${topic}-${p.partition} at sequence ${p.firstSequence}, ${p.messages.length} records`,
+          );
+          return { partition: p.partition, errorCode: 0, baseOffset: '0' };
+        }),
+      );
+      return Promise.resolve({ topics: [{ topicName: 'changelog', partitions }] });
+    },
+  });
+  const brokers = new Map([1, 2, 3].map((id) => [id, broker(id)]));
+  const sequences = new Map<string, number>();
+  const cluster = {
+    targetTopics: new Set(['changelog']),
+    refreshMetadataIfNecessary: () => Promise.resolve(),
+    refreshMetadata: () => Promise.resolve(),
+    addMultipleTargetTopics: () => Promise.resolve(),
+    isConnected: () => true,
+    removeBroker: () => undefined,
+    findTopicPartitionMetadata: () => [{ partitionId: 0 }, { partitionId: 1 }],
+    findLeaderForPartitions: (_topic: string, partitions: (string | number)[]) => {
+      const byLeader: Record<string, number[]> = {};
+      for (const partition of partitions.map(Number))
+        (byLeader[String(leaders.get(partition))] ??= []).push(partition);
+      return byLeader;
+    },
+    findBroker: ({ nodeId }: { nodeId: string }) => Promise.resolve(brokers.get(Number(nodeId))),
+  };
+  const eosManager = {
+    isTransactional: () => false,
+    acquireBrokerLock: () => Promise.resolve(),
+    releaseBrokerLock: () => Promise.resolve(),
+    getProducerId: () => 7,
+    getProducerEpoch: () => 0,
+    getSequence: (topic: string, partition: number) => sequences.get(`${topic}-${partition}`) ?? 0,
+    updateSequence: (topic: string, partition: number, increment: number) => {
+      sequences.set(`${topic}-${partition}`, (sequences.get(`${topic}-${partition}`) ?? 0) + increment);
+    },
+  };
+  const messages = [0, 0, 0, 1, 1].map((partition, i) => ({ key: `k${i}`, value: 'v', partition }));
+  const responses = await send({
+    logger,
+    cluster,
+    eosManager,
+    partitioner: ({ message }: { message: { partition: number } }) => message.partition,
+    retrier: createRetry({ retries: 2, initialRetryTime: 1, maxRetryTime: 1 }),
+  })({ acks: -1, timeout: 1000, topicMessages: [{ topic: 'changelog', messages }] });
+  return { appends: appends.sort(), responses };
+}
+
+test('a retry sends only the partitions no broker acknowledged, wherever their leaders moved (a roll never writes a batch twice)', async () => {
+  const sendMessages = requireFromKafkajs('kafkajs/src/producer/sendMessages') as Parameters<
+    typeof sendThroughARoll
+  >[0];
+  const { appends, responses } = await sendThroughARoll(sendMessages);
+  assert.deepEqual(appends, [
+    'node 1: changelog-0 at sequence 0, 3 records',
+    'node 2: changelog-1 at sequence 0, 2 records',
+  ]);
+  assert.deepEqual(
+    (responses as { partition: number }[]).map((r) => r.partition).sort(),
+    [0, 1],
+    "every partition's response, once",
+  );
+});
+
+test("negative control: kafkajs 2.2.4's own retry writes the acknowledged partition again at its new leader, past its sequence", async () => {
+  const { appends } = await sendThroughARoll(originalSendMessages as Parameters<typeof sendThroughARoll>[0]);
+  assert.deepEqual(appends, [
+    'node 1: changelog-0 at sequence 0, 3 records',
+    'node 2: changelog-1 at sequence 0, 2 records',
+    'node 3: changelog-0 at sequence 3, 3 records',
+  ]);
 });
 
 test('records without headers share one frozen empty headers object; a write into it throws instead of reaching the others', () => {

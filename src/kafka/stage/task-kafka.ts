@@ -5,6 +5,7 @@ import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../../engine/
 import { StageError } from '../../errors/errors.js';
 import { committedOffsets, partitionRanges } from '../client/offsets.js';
 import { fetchPartitionRange } from '../client/partition-fetcher.js';
+import type { FetchedRecord } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
 import { createAtLeastOnceProducer, type OffsetCommitter } from './at-least-once-producer.js';
 import { createTransactionalProducer, type ProducerSettings } from '../client/transactional-producer.js';
@@ -87,17 +88,7 @@ export class KafkajsTaskPort implements TaskKafkaPort {
       from: fromOffset,
       end: endOffset,
       onRecords: (records) => {
-        onRecords(
-          records.map((m) => {
-            const attempt = m.headers[LINEAGE_HEADERS.attempt];
-            return {
-              key: m.key ?? Buffer.alloc(0),
-              value: m.value,
-              offset: BigInt(m.offset),
-              attempt: attempt === undefined ? null : headerText(attempt),
-            };
-          }),
-        );
+        onRecords(records.map(changelogRecordOf));
       },
       onProgress,
     }).catch((error: unknown) => {
@@ -106,4 +97,33 @@ export class KafkajsTaskPort implements TaskKafkaPort {
         : translateKafkaError(error, `restoring ${topic}-${partition}`);
     });
   }
+}
+
+const NO_KEY = Buffer.alloc(0);
+
+/**
+ * A changelog record whose attempt is read from the fetched record's headers when asked for: a restore asks only
+ * of the records a checkpoint's fingerprint is made of, so the headers of the others are never decoded (kafkajs
+ * decodes them on first read). A getter on the class, not on each object: per-object accessors cost more than
+ * the decoding saved.
+ */
+class FetchedChangelogRecord implements ChangelogRecord {
+  readonly key: Buffer;
+  readonly value: Buffer | null;
+  readonly offset: bigint;
+
+  constructor(private readonly fetched: FetchedRecord) {
+    this.key = fetched.key ?? NO_KEY;
+    this.value = fetched.value;
+    this.offset = BigInt(fetched.offset);
+  }
+
+  get attempt(): string | null {
+    const attempt = this.fetched.headers[LINEAGE_HEADERS.attempt];
+    return attempt === undefined ? null : headerText(attempt);
+  }
+}
+
+function changelogRecordOf(m: FetchedRecord): ChangelogRecord {
+  return new FetchedChangelogRecord(m);
 }
