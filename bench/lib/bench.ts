@@ -1,7 +1,7 @@
 /**
  * One bench run, as numbered phases: (1) the workload, preloaded once; (2) an unrecorded warm-up read;
  * (3) interleaved rounds of every peer; (4) input-to-visible latency runs; (5) the recovery runs; (6) throughput
- * under churn; then the result.
+ * under churn; (7) the broker-kill scenarios on three brokers; then the result.
  * Each phase records a failure as a failed figure and lets the next one run.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -17,6 +17,7 @@ import type { BenchOptions } from './options.js';
 import { PEERS, type BenchContext, type RunNames } from './peers.js';
 import { computeRatios, evaluateTargets, RATIO_DEFINITIONS, roundOrder, summarizePeer } from './ratios.js';
 import { runChurn } from './churn-run.js';
+import { brokerKillStallS, runClusterScenarios } from './cluster-run.js';
 import { runRecovery } from './recovery-run.js';
 import { round } from './stats.js';
 import { runThroughput, type ThroughputRun, type ThroughputRunOptions } from './throughput-run.js';
@@ -24,6 +25,7 @@ import {
   FIGURE_NAMES,
   type BenchResult,
   type ChurnResult,
+  type ClusterResult,
   type FigureName,
   type LatencyResult,
   type PeerId,
@@ -305,6 +307,25 @@ async function churnPhase(run: Run): Promise<ChurnResult | null> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// 7. Broker kills on three brokers
+
+async function clusterPhase(run: Run): Promise<ClusterResult | null> {
+  const { options, log } = run;
+  if (!options.cluster) return null;
+  log('cluster scenarios: three-node clusters, a node struck under load in each, every run audited');
+  const cluster = await runClusterScenarios(run.context, {
+    logDir: run.context.logDir,
+    timeoutMs: 30 * 60_000,
+    log,
+  });
+  const error = cluster.error ? `; ${cluster.error}` : '';
+  log(
+    `  longest stall of a kill or roll ${show(brokerKillStallS(cluster), 1)} s over ${cluster.scenarios.length} scenarios in ${cluster.elapsedS} s${error}`,
+  );
+  return cluster;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // The run
 
 /** Builds the S1 jar when it is missing (the first run on a fresh clone). */
@@ -368,6 +389,7 @@ export async function runBench(
     const latency = await latencyRuns(run, peers);
     const { recovery, recoveryDynamic } = await recoveryPhase(run, peers);
     const churn = await churnPhase(run);
+    const cluster = await clusterPhase(run);
 
     const result: BenchResult = {
       schema: 1,
@@ -401,6 +423,7 @@ export async function runBench(
       recovery,
       recoveryDynamic,
       churn,
+      cluster,
       elapsedS: 0,
     };
     result.targets = evaluateTargets(result);

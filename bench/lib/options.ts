@@ -38,6 +38,8 @@ export interface BenchOptions {
   recoverySessionTimeoutMs: number;
   /** The churn run SIGKILLs one of two members this often; 0 skips it. */
   churnEverySeconds: number;
+  /** The broker-kill scenarios on three-node clusters (cluster-run.ts); off in quick mode. */
+  cluster: boolean;
   /** Give up on a peer that has not caught up after this long. */
   peerTimeoutSeconds: number;
   s1Heap: string;
@@ -66,6 +68,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --recovery-seconds <s>   steady live load before the SIGKILL in the recovery runs, 0 = skip [20; quick 5]
   --recovery-session-timeout-ms <ms>  session timeout of the recovery and churn runs [30000, the stage's default]
   --churn-every-s <s>      churn run: SIGKILL one of two static members this often, 0 = skip [10; quick 0]
+  --cluster / --no-cluster  the broker-kill scenarios on three-node clusters of the same jars, ~5 minutes [on; quick off]
   --peer-timeout-s <s>     longest a peer may take to catch up [900]
   --s1-heap <size>         S1's JVM -Xmx [1g]
   --out <dir>              where latest.json, latest.md and latest.svg go [bench/results]`;
@@ -128,6 +131,8 @@ export function parseBenchArgs(args: readonly string[]): Readonly<BenchOptions> 
         'recovery-seconds': { type: 'string' },
         'recovery-session-timeout-ms': { type: 'string' },
         'churn-every-s': { type: 'string' },
+        cluster: { type: 'boolean' },
+        'no-cluster': { type: 'boolean' },
         'peer-timeout-s': { type: 'string' },
         's1-heap': { type: 'string' },
         out: { type: 'string' },
@@ -140,6 +145,9 @@ export function parseBenchArgs(args: readonly string[]): Readonly<BenchOptions> 
   if (values.help === true) return undefined;
   if (values['shared-broker'] === true && values['private-broker'] === true) {
     throw new UsageError('--shared-broker and --private-broker exclude each other');
+  }
+  if (values.cluster === true && values['no-cluster'] === true) {
+    throw new UsageError('--cluster and --no-cluster exclude each other');
   }
   const text = (name: string): string | undefined => {
     const value = values[name];
@@ -186,6 +194,7 @@ export function parseBenchArgs(args: readonly string[]): Readonly<BenchOptions> 
       300_000,
     ),
     churnEverySeconds: integer('churn-every-s', text('churn-every-s'), quick ? 0 : 10, 0, 3600),
+    cluster: values.cluster === true || (!quick && values['no-cluster'] !== true),
     peerTimeoutSeconds: integer('peer-timeout-s', text('peer-timeout-s'), 900, 10, 86_400),
     s1Heap,
     outDir: text('out') ?? 'bench/results',

@@ -111,7 +111,7 @@ export interface LaunchExtras {
  * The bench's environment without any of the stage's variables: a COMMIT_MAX_RECORDS or EOS_ROLLUP_FAULT left in
  * the caller's shell must not change what is measured ("other settings at their defaults").
  */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of Object.keys(VARIABLE_SPECS)) Reflect.deleteProperty(env, name);
   return env;

@@ -198,6 +198,34 @@ function churnSection(result: BenchResult): string {
   ].join('\n');
 }
 
+function clusterSection(result: BenchResult): string {
+  const c = result.cluster;
+  if (!c) return 'Not run (`--no-cluster`, or quick mode).';
+  const kind = {
+    kill: 'SIGKILL',
+    roll: 'controlled restart of each node in turn',
+    pause: 'SIGSTOP (a pause, not a kill)',
+  };
+  return [
+    `The cluster scenarios of the test suite (\`integration/cluster/\`), run as they are: each file starts a private three-node cluster from the same jars (replication factor 3, \`min.insync.replicas\` 2, \`broker.session.timeout.ms\` ${formatNumber(c.brokerSessionTimeoutMs)}, the stack's \`--brokers 3\` settings), the stage runs at its defaults with a task held inside its open transaction, a node is struck under load, and the auditor judges the drained run. The stall is the longest time, from the strike on, that the input's committed offsets stood still while input waited. A SIGSTOP's stall is the pause's length by design (requests already sent to the frozen node wait for it), so the target takes the kills and the roll. ${formatNumber(c.elapsedS)} s in all.`,
+    '',
+    table(
+      ['scenario', 'strike', 'stall from the strike, s', 'auditor violations', 'test'],
+      ['l', 'l', 'r', 'r', 'l'],
+      c.scenarios.map((sc) => [
+        sc.test,
+        kind[sc.kind],
+        formatNumber(sc.stallFromStrikeS, 2),
+        formatNumber(sc.violations),
+        sc.passed ? 'passed' : '**failed**',
+      ]),
+    ),
+    '',
+    ...c.scenarios.map((sc) => `- ${sc.test}: ${sc.detail || 'no diagnostic'}`),
+    ...(c.error ? ['', `Error: ${c.error}`] : []),
+  ].join('\n');
+}
+
 function roundRow(peer: PeerResult, r: RoundFigures): string[] {
   return [
     String(r.round),
@@ -279,6 +307,7 @@ export function renderMarkdown(result: BenchResult): string {
     ],
     ['Recovery after SIGKILL', recoverySection(result)],
     ['Throughput under repeated SIGKILLs', churnSection(result)],
+    ['Broker kills on three brokers', clusterSection(result)],
     ['Every round', roundsSection(result)],
     ['Chart', '![throughput and latency by peer](latest.svg)'],
     ['Peers', peersSection(result)],

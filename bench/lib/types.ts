@@ -149,6 +149,29 @@ export interface ChurnResult {
   audit: AuditVerdict;
 }
 
+/** One cluster scenario of the test suite, as the bench's cluster phase read it (cluster-run.ts). */
+export interface ClusterScenario {
+  /** The test's name, without its file's prefix. */
+  test: string;
+  kind: 'kill' | 'roll' | 'pause';
+  passed: boolean;
+  /** The longest time, from the strike on, that the input's committed offsets stood still while input waited. */
+  stallFromStrikeS: number | null;
+  /** The auditor's violations on the drained run. */
+  violations: number | null;
+  /** The scenario's diagnostic line: the strike, Kafka's failover, the load, the auditor's counts. */
+  detail: string;
+}
+
+export interface ClusterResult {
+  ok: boolean;
+  error: string | null;
+  /** broker.session.timeout.ms of the clusters (the stack's `--brokers 3` setting). */
+  brokerSessionTimeoutMs: number;
+  scenarios: ClusterScenario[];
+  elapsedS: number;
+}
+
 export interface Ratios {
   sut_over_s1: number | null;
   sut_over_r0: number | null;
@@ -212,5 +235,7 @@ export interface BenchResult {
   /** The same run with a dynamic member: what recovery cost before static membership. */
   recoveryDynamic: RecoveryResult | null;
   churn: ChurnResult | null;
+  /** The broker-kill scenarios on three brokers; null when not run. */
+  cluster: ClusterResult | null;
   elapsedS: number;
 }

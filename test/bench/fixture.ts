@@ -1,6 +1,6 @@
 /** A small, hand-made BenchResult for the pure report and ratio tests. */
 import { summarizePeer, computeRatios, evaluateTargets, RATIO_DEFINITIONS } from '../../bench/lib/ratios.js';
-import type { BenchResult, PeerId, RoundFigures } from '../../bench/lib/types.js';
+import type { BenchResult, ClusterScenario, PeerId, RoundFigures } from '../../bench/lib/types.js';
 
 export function round(
   roundNumber: number,
@@ -181,8 +181,35 @@ export function sampleResult(): BenchResult {
       longestStandstillS: 3.2,
       audit: { exitCode: 0, verdict: 'clean', summary: 'audit: no violations' },
     },
+    cluster: {
+      ok: true,
+      error: null,
+      brokerSessionTimeoutMs: 5000,
+      scenarios: [
+        clusterScenario(
+          'the leader of an input partition is SIGKILLed mid-transaction under load',
+          'kill',
+          6.2,
+        ),
+        clusterScenario('all three nodes are rolled one at a time under load', 'roll', 2.1),
+        clusterScenario(
+          'a transaction coordinator is SIGSTOPped past the session timeout, then SIGCONT',
+          'pause',
+          14.6,
+        ),
+      ],
+      elapsedS: 300,
+    },
     elapsedS: 1800,
   };
   result.targets = evaluateTargets(result);
   return result;
+}
+
+function clusterScenario(
+  test: string,
+  kind: ClusterScenario['kind'],
+  stallFromStrikeS: number,
+): ClusterScenario {
+  return { test, kind, passed: true, stallFromStrikeS, violations: 0, detail: `${test}; violations 0` };
 }
