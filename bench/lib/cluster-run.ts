@@ -64,7 +64,10 @@ export function readClusterScenarios(lines: readonly string[]): ClusterScenario[
     } else if (event.type === 'test:plan') {
       current = undefined;
     } else if (current?.detail === '' && event.message) {
-      const stall = /from the strike on (\d+) ms/.exec(event.message);
+      // Runs from before the roll marked its strike report only the longest stall of the whole run (an upper bound).
+      const stall =
+        /from the strike on (\d+) ms/.exec(event.message) ??
+        (current.kind === 'roll' ? /longest stall (\d+) ms/.exec(event.message) : null);
       const violations = /violations (\d+)/.exec(event.message);
       current.detail = event.message;
       current.stallFromStrikeS = stall ? Number(stall[1]) / 1000 : null;

@@ -155,7 +155,8 @@ export async function rollAllNodes(context: StrikeContext): Promise<string> {
       watched.filter((topic) => topics.includes(topic)),
     );
     const node = suite.node(id);
-    const stoppedAt = Date.now();
+    // The roll is one strike from its first stop on: the stall is measured from there, as a kill's from the kill.
+    const stoppedAt = id === 1 ? context.struck() : Date.now();
     await node.stop();
     assert.equal(node.isRunning, false, `node ${id} stopped`);
     context.release();

@@ -34,7 +34,7 @@ void test('cluster scenarios: each strike test with the stall and violations of 
     scenarios.map((s) => [s.test.slice(0, 22), s.kind, s.passed, s.stallFromStrikeS, s.violations]),
     [
       ['the leader of an input', 'kill', true, 6.58, 0],
-      ['all three nodes are ro', 'roll', false, null, 2],
+      ['all three nodes are ro', 'roll', false, 2.07, 2],
       ['a transaction coordina', 'pause', true, null, null],
     ],
   );
