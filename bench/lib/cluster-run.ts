@@ -100,6 +100,7 @@ export async function runClusterScenarios(
 ): Promise<ClusterResult> {
   const started = Date.now();
   const lines: string[] = [];
+  let logged = 0;
   const child = Child.start(
     'cluster scenarios',
     process.execPath,
@@ -120,13 +121,15 @@ export async function runClusterScenarios(
       env: { ...cleanEnv(), KAFKA_BROKERS: context.brokers, SCHEMA_REGISTRY_URL: context.registryUrl },
       onLine: (line) => {
         lines.push(line);
-        if (!line.includes('"test:diagnostic"')) return;
-        const last = readClusterScenarios(lines).at(-1);
-        if (last === undefined || !line.includes(JSON.stringify(last.detail).slice(1, -1))) return;
-        const stall = last.stallFromStrikeS === null ? '—' : last.stallFromStrikeS.toFixed(2);
-        options.log(
-          `  ${last.passed ? 'passed' : 'FAILED'}: ${last.test}: stall from the strike ${stall} s, violations ${last.violations ?? '—'}`,
-        );
+        // Each scenario is logged once its diagnostic (its figures) has come.
+        const described = readClusterScenarios(lines).filter((s) => s.detail !== '');
+        for (const s of described.slice(logged)) {
+          const stall = s.stallFromStrikeS === null ? '—' : s.stallFromStrikeS.toFixed(2);
+          options.log(
+            `  ${s.passed ? 'passed' : 'FAILED'}: ${s.test}: stall from the strike ${stall} s, violations ${s.violations ?? '—'}`,
+          );
+        }
+        logged = described.length;
       },
     },
   );

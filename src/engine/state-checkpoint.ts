@@ -330,8 +330,8 @@ export class TaskCheckpoint {
 
   /** The store now holds the changelog up to `last` (read, so its offset and attempt are the log's own). */
   restored(last: ChangelogRecord | undefined, store: StateStore): void {
-    this.lastWrite = last?.offset === undefined ? null : { offset: last.offset };
     const read = positioned(last);
+    this.lastWrite = read === undefined ? null : { offset: read.offset };
     if (read !== undefined) this.saveIfDue(store, read);
   }
 
@@ -453,23 +453,20 @@ export async function lastRecordBefore(
   let span = 16n;
   for (let upper = end; upper > start; span *= 8n) {
     const from = upper - span > start ? upper - span : start;
-    const found: (ChangelogRecord & { offset: bigint })[] = [];
+    // Only the span's last record is wanted: it alone is copied (its attempt read from its headers).
+    let last: ChangelogRecord | undefined;
     await kafka.readChangelog(
       topic,
       partition,
       upper,
       (records) => {
-        for (const r of records)
-          if (r.offset !== undefined && r.offset >= from && r.offset < upper) {
-            const read = positioned(r);
-            if (read !== undefined) found.push(read);
-          }
+        for (const r of records) if (r.offset !== undefined && r.offset >= from && r.offset < upper) last = r;
       },
       () => Promise.resolve(),
       from,
     );
-    const last = found[found.length - 1];
-    if (last !== undefined) return last;
+    const read = positioned(last);
+    if (read !== undefined) return read;
     upper = from;
   }
   return null;

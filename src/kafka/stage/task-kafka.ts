@@ -88,7 +88,7 @@ export class KafkajsTaskPort implements TaskKafkaPort {
       from: fromOffset,
       end: endOffset,
       onRecords: (records) => {
-        onRecords(records.map(changelogRecordOf));
+        onRecords(records.map((m) => new FetchedChangelogRecord(m)));
       },
       onProgress,
     }).catch((error: unknown) => {
@@ -122,8 +122,4 @@ class FetchedChangelogRecord implements ChangelogRecord {
     const attempt = this.fetched.headers[LINEAGE_HEADERS.attempt];
     return attempt === undefined ? null : headerText(attempt);
   }
-}
-
-function changelogRecordOf(m: FetchedRecord): ChangelogRecord {
-  return new FetchedChangelogRecord(m);
 }
