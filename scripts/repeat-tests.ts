@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireEnvironment } from '../integration/support/environment.js';
 import { repoRoot } from './stack/paths.js';
-import { FILE_TIMEOUT_MS, SUITES, collect, runNodeTest } from './test-files.js';
+import { RUN_POLICY, SUITES, collect, runNodeTest } from './test-files.js';
 import { fileCosts, formatReport, parseOutcomes, tally, type OutcomeLine } from './test-outcomes.js';
 
 function usage(): number {
@@ -45,8 +45,7 @@ async function main(): Promise<number> {
       const code = await runNodeTest(
         files,
         { ...process.env, KAFKA_BROKERS: environment.brokers, SCHEMA_REGISTRY_URL: environment.registryUrl },
-        1,
-        FILE_TIMEOUT_MS.integration,
+        RUN_POLICY.integration,
         outcomesFile,
       );
       let text = '';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative as relativePath } from 'node:path';
 import { acquireEnvironment } from '../integration/support/environment.js';
 import { repoRoot } from './stack/paths.js';
-import { FILE_TIMEOUT_MS, SUITES, collect, runNodeTest } from './test-files.js';
+import { RUN_POLICY, SUITES, collect, runNodeTest } from './test-files.js';
 import { fileCosts, parseOutcomes } from './test-outcomes.js';
 
 async function main(): Promise<number> {
@@ -25,7 +25,7 @@ async function main(): Promise<number> {
     console.error(`no test files under ${relative}${filter ? ` matching "${filter}"` : ''}`);
     return 1;
   }
-  if (suite === 'unit') return runNodeTest(files, process.env, 2, FILE_TIMEOUT_MS.unit);
+  if (suite === 'unit') return runNodeTest(files, process.env, RUN_POLICY.unit);
 
   const environment = await acquireEnvironment();
   console.log(
@@ -38,8 +38,7 @@ async function main(): Promise<number> {
     return await runNodeTest(
       files,
       { ...process.env, KAFKA_BROKERS: environment.brokers, SCHEMA_REGISTRY_URL: environment.registryUrl },
-      1,
-      FILE_TIMEOUT_MS.integration,
+      RUN_POLICY.integration,
       outcomesFile,
     );
   } finally {

@@ -15,7 +15,7 @@ import { runChaos } from '../integration/support/chaos.js';
 import { acquireEnvironment } from '../integration/support/environment.js';
 import { testKafka } from '../integration/support/kafka.js';
 import { repoRoot } from './stack/paths.js';
-import { FILE_TIMEOUT_MS, runNodeTest } from './test-files.js';
+import { RUN_POLICY, runNodeTest } from './test-files.js';
 
 /**
  * The cluster scenarios too long for CI: *.soak.js files, which the integration suite does not collect. Each
@@ -31,8 +31,7 @@ async function clusterSoak(): Promise<number> {
     return await runNodeTest(
       files,
       { ...process.env, KAFKA_BROKERS: env.brokers, SCHEMA_REGISTRY_URL: env.registryUrl },
-      1,
-      FILE_TIMEOUT_MS.soak,
+      RUN_POLICY.soak,
     );
   } finally {
     await env.release();

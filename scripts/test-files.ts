@@ -9,12 +9,30 @@ import { join } from 'node:path';
 export const SUITES: Record<string, string> = { unit: 'dist/test', integration: 'dist/integration' };
 
 /**
- * The longest a test file may run before node's runner cancels it (Node 20 times whole files out; Node 22 and
- * later each test), far above the slowest file's usual time. Every await on a broker or a registry has its own
- * deadline; this one turns anything still missed into a loud failure within the CI budget instead of a run that
- * never ends. `--test-force-exit` then ends the file's process even if a cancelled test left a socket open.
+ * How a suite's test files run. `fileTimeoutMs` is the longest a test file may run before node's runner cancels
+ * it (Node 20 times whole files out; Node 22 and later each test), far above the slowest file's usual time. Every
+ * await on a broker or a registry has its own deadline; this one turns anything still missed into a loud failure
+ * within the CI budget instead of a run that never ends.
+ *
+ * Broker files end by `--test-force-exit`, because a cancelled test may leave a socket to a broker open; their
+ * results are few and long. The unit suite runs two files at a time, many short results each, and there Node 22
+ * and later lose the tail of a file's results under `--test-force-exit` (its process exits before its report
+ * reaches the runner; the run still counts short and exits 0). So the unit files end on their own, and a file
+ * that keeps its process alive after its tests is caught by the run's deadline.
  */
-export const FILE_TIMEOUT_MS = { unit: 120_000, integration: 480_000, soak: 3_600_000 } as const;
+export interface RunPolicy {
+  concurrency: number;
+  fileTimeoutMs: number;
+  forceExit: boolean;
+  /** The runner and every file process it started are killed after this long, and the run fails saying so. */
+  runDeadlineMs: number;
+}
+
+export const RUN_POLICY = {
+  unit: { concurrency: 2, fileTimeoutMs: 120_000, forceExit: false, runDeadlineMs: 600_000 },
+  integration: { concurrency: 1, fileTimeoutMs: 480_000, forceExit: true, runDeadlineMs: 4 * 3_600_000 },
+  soak: { concurrency: 1, fileTimeoutMs: 3_600_000, forceExit: true, runDeadlineMs: 12 * 3_600_000 },
+} as const satisfies Record<string, RunPolicy>;
 
 export function collect(dir: string): string[] {
   return readdirSync(dir)
@@ -27,12 +45,7 @@ export function collect(dir: string): string[] {
 }
 
 /** The runner's arguments: the spec reporter to stdout, and with `outcomesFile` the outcome reporter there too. */
-export function nodeTestArgs(
-  files: string[],
-  concurrency: number,
-  timeoutMs: number,
-  outcomesFile?: string,
-): string[] {
+export function nodeTestArgs(files: string[], policy: RunPolicy, outcomesFile?: string): string[] {
   const sideStream = outcomesFile
     ? [
         '--test-reporter-destination=stdout',
@@ -45,29 +58,50 @@ export function nodeTestArgs(
     '--test',
     '--test-reporter=spec',
     ...sideStream,
-    `--test-concurrency=${concurrency}`,
-    `--test-timeout=${timeoutMs}`,
-    '--test-force-exit',
+    `--test-concurrency=${policy.concurrency}`,
+    `--test-timeout=${policy.fileTimeoutMs}`,
+    ...(policy.forceExit ? ['--test-force-exit'] : []),
     ...files,
   ];
 }
 
 /**
  * Runs the files; the spec reporter goes to this process's stdout. With `outcomesFile`, the outcome reporter
- * (scripts/outcome-reporter.ts) also writes one JSON line per test result there.
+ * (scripts/outcome-reporter.ts) also writes one JSON line per test result there. The runner gets its own
+ * process group, so the deadline ends the file processes too; an interrupt of this process is passed on to it.
  */
 export function runNodeTest(
   files: string[],
   env: NodeJS.ProcessEnv,
-  concurrency: number,
-  timeoutMs: number,
+  policy: RunPolicy,
   outcomesFile?: string,
 ): Promise<number> {
-  const args = nodeTestArgs(files, concurrency, timeoutMs, outcomesFile);
+  const args = nodeTestArgs(files, policy, outcomesFile);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: 'inherit', env });
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env, detached: true });
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // ESRCH: the group has ended.
+      }
+    };
+    process.on('SIGINT', signalGroup).on('SIGTERM', signalGroup);
+    let overran = false;
+    const deadline = setTimeout(() => {
+      overran = true;
+      console.error(
+        `run-tests: the run outlasted its deadline of ${policy.runDeadlineMs / 1000} s (a test file's process ` +
+          'stayed alive after its tests: a socket or timer left open); killed the runner and its files',
+      );
+      signalGroup('SIGKILL');
+    }, policy.runDeadlineMs);
     child.on('exit', (code, signal) => {
-      resolve(code ?? (signal ? 128 : 1));
+      clearTimeout(deadline);
+      process.off('SIGINT', signalGroup).off('SIGTERM', signalGroup);
+      // A file process the runner left behind goes with it.
+      signalGroup('SIGKILL');
+      resolve(overran ? 1 : (code ?? (signal ? 128 : 1)));
     });
   });
 }
