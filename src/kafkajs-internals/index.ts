@@ -55,6 +55,30 @@ export interface FetchedRecord {
   batchContext: FetchedBatchContext;
 }
 
+/**
+ * A consumed record's offset and timestamp as numbers. The patched record decoder keeps both as numbers
+ * (`offsetNumber`, `timestampNumber`: NaN when not a safe integer) and prints kafkajs's decimal strings only when
+ * they are read; these take the numbers when they are there, and parse the strings otherwise.
+ */
+interface NumberedRecord {
+  offset: string;
+  timestamp: string;
+  offsetNumber?: number;
+  timestampNumber?: number;
+}
+
+export function recordOffset(record: NumberedRecord): bigint {
+  const offset = record.offsetNumber;
+  if (offset !== undefined && Number.isSafeInteger(offset)) return BigInt(offset);
+  const parsed = Number(record.offset);
+  return Number.isSafeInteger(parsed) ? BigInt(parsed) : BigInt(record.offset);
+}
+
+export function recordTimestampMs(record: NumberedRecord): number {
+  const timestamp = record.timestampNumber;
+  return timestamp !== undefined && Number.isSafeInteger(timestamp) ? timestamp : Number(record.timestamp);
+}
+
 export interface FetchedPartition {
   partition: number;
   errorCode: number;

@@ -1,6 +1,7 @@
 /**
- * kafkajs 2.2.4's own produce v3 request encoding, as published (src/protocol/requests/produce/v3/request.js and
- * the uncompressed path of src/protocol/recordBatch/v0/index.js), with its JavaScript CRC32C, kept here only so
+ * kafkajs 2.2.4's own produce v3 request encoding, as published (src/protocol/requests/produce/v3/request.js,
+ * src/protocol/recordBatch/record/v0/index.js and the uncompressed path of src/protocol/recordBatch/v0/index.js),
+ * with its JavaScript CRC32C, kept here only so
  * tests can show that the patched produce path sends the same bytes. Never used by the stage.
  *
  * Copied from kafkajs 2.2.4 under its MIT License, Copyright (c) 2018 Túlio Ornelas (ornelas.tulio@gmail.com);
@@ -27,6 +28,10 @@ export interface KafkajsEncoder {
   writeBuffer(value: Buffer): KafkajsEncoder;
   writeEncoder(value: KafkajsEncoder): KafkajsEncoder;
   writeArray(value: unknown[], type?: string): KafkajsEncoder;
+  writeVarInt(value: number): KafkajsEncoder;
+  writeVarLong(value: number): KafkajsEncoder;
+  writeVarIntBytes(value: unknown): KafkajsEncoder;
+  writeVarIntArray(value: KafkajsEncoder[]): KafkajsEncoder;
 }
 
 export interface ProduceMessage {
@@ -52,17 +57,66 @@ export interface ProduceRequestArgs {
   topicData: { topic: string; partitions: ProducePartitionData[] }[];
 }
 
-type EncoderClass = new (initialSize?: number) => KafkajsEncoder;
-type RecordEncoder = (record: {
+type EncoderClass = (new (initialSize?: number) => KafkajsEncoder) & {
+  sizeOfVarInt(value: number): number;
+  sizeOfVarLong(value: number): number;
+  sizeOfVarIntBytes(value: unknown): number;
+};
+type HeaderValue = Buffer | string;
+
+const Encoder = requireFromKafkajs('kafkajs/src/protocol/encoder') as EncoderClass;
+/** kafkajs's header encoder, a file the patches leave alone. */
+const Header = requireFromKafkajs('kafkajs/src/protocol/recordBatch/header/v0') as (header: {
+  key: string;
+  value: HeaderValue;
+}) => KafkajsEncoder;
+
+/** kafkajs 2.2.4's record encoder (src/protocol/recordBatch/record/v0/index.js), as published. */
+function Record({
+  offsetDelta,
+  timestampDelta,
+  key,
+  value,
+  headers = {},
+}: {
   key: ProduceMessage['key'];
   value: ProduceMessage['value'];
   headers?: ProduceMessage['headers'];
   offsetDelta: number;
   timestampDelta: number;
-}) => KafkajsEncoder;
-
-const Encoder = requireFromKafkajs('kafkajs/src/protocol/encoder') as EncoderClass;
-const Record = requireFromKafkajs('kafkajs/src/protocol/recordBatch/record/v0') as RecordEncoder;
+}): KafkajsEncoder {
+  const headersArray = Object.keys(headers).flatMap((headerKey) => {
+    const headerValue = headers[headerKey] as HeaderValue | HeaderValue[];
+    return !Array.isArray(headerValue)
+      ? [{ key: headerKey, value: headerValue }]
+      : headerValue.map((one) => ({ key: headerKey, value: one }));
+  });
+  let sizeOfHeaders = Encoder.sizeOfVarInt(headersArray.length);
+  for (const header of headersArray) {
+    const keySize = Buffer.byteLength(header.key);
+    sizeOfHeaders += Encoder.sizeOfVarInt(keySize) + keySize;
+    if ((header.value as HeaderValue | null) === null) sizeOfHeaders += Encoder.sizeOfVarInt(-1);
+    else {
+      const valueSize = Buffer.byteLength(header.value);
+      sizeOfHeaders += Encoder.sizeOfVarInt(valueSize) + valueSize;
+    }
+  }
+  const sizeOfBody =
+    1 +
+    Encoder.sizeOfVarLong(timestampDelta) +
+    Encoder.sizeOfVarInt(offsetDelta) +
+    Encoder.sizeOfVarIntBytes(key) +
+    Encoder.sizeOfVarIntBytes(value) +
+    sizeOfHeaders;
+  return new Encoder()
+    .writeVarInt(sizeOfBody)
+    .writeInt8(0)
+    .writeVarLong(timestampDelta)
+    .writeVarInt(offsetDelta)
+    .writeVarIntBytes(key)
+    .writeVarIntBytes(value)
+    .writeVarIntArray(headersArray.map(Header));
+}
 /** The table-driven JavaScript CRC32C, a file the patch leaves alone. */
 const jsCrc32C = requireFromKafkajs('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (
   buffer: Buffer,

@@ -6,6 +6,7 @@ import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } 
 import type { BatchControl, InputBatch } from '../../engine/ports.js';
 import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../../engine/stage-ports.js';
 import { FatalError, RetriableError } from '../../errors/errors.js';
+import { recordOffset, recordTimestampMs } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
 import { stickyAssigner } from './sticky-assigner.js';
 
@@ -165,12 +166,6 @@ function namingTheInstance(error: unknown, groupInstanceId: string | undefined):
   );
 }
 
-/** `BigInt(offset)`: through a number when the offset is a safe integer (always, in practice), half the cost. */
-function offsetOf(offset: string): bigint {
-  const asNumber = Number(offset);
-  return Number.isSafeInteger(asNumber) ? BigInt(asNumber) : BigInt(offset);
-}
-
 /**
  * Where a read_committed reader of the partition ends: the fetch's last stable offset (kept on the batch by the
  * kafkajs patch `002`), the high watermark only if a fetch did not carry one. Behind an upstream producer
@@ -191,10 +186,10 @@ function toInputBatch({ batch }: EachBatchPayload): InputBatch {
     atEnd: lastOffset + 1n >= readableEnd(batch),
     messages: batch.messages.map((m) => ({
       partition: batch.partition,
-      offset: offsetOf(m.offset),
+      offset: recordOffset(m),
       key: m.key,
       value: m.value,
-      timestampMs: Number(m.timestamp),
+      timestampMs: recordTimestampMs(m),
       headers: m.headers ?? {},
     })),
   };

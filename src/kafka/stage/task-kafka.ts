@@ -5,7 +5,7 @@ import type { ChangelogRecord, ProducerPort, TaskKafkaPort } from '../../engine/
 import { StageError } from '../../errors/errors.js';
 import { committedOffsets, partitionRanges } from '../client/offsets.js';
 import { fetchPartitionRange } from '../client/partition-fetcher.js';
-import type { FetchedRecord } from '../../kafkajs-internals/index.js';
+import { recordOffset, type FetchedRecord } from '../../kafkajs-internals/index.js';
 import { translateKafkaError } from '../client/translate-error.js';
 import { createAtLeastOnceProducer, type OffsetCommitter } from './at-least-once-producer.js';
 import { createTransactionalProducer, type ProducerSettings } from '../client/transactional-producer.js';
@@ -115,7 +115,7 @@ class FetchedChangelogRecord implements ChangelogRecord {
   constructor(private readonly fetched: FetchedRecord) {
     this.key = fetched.key ?? NO_KEY;
     this.value = fetched.value;
-    this.offset = BigInt(fetched.offset);
+    this.offset = recordOffset(fetched);
   }
 
   get attempt(): string | null {
