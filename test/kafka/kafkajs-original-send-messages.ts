@@ -4,8 +4,8 @@
  * acknowledged it no longer leads it. Never used by the stage.
  *
  * Copied from kafkajs 2.2.4 under its MIT License, Copyright (c) 2018 Túlio Ornelas (ornelas.tulio@gmail.com);
- * only types were added, and the retry's error handling (logging, reconnecting, refreshing metadata, bailing on
- * a fatal error) left out: the test's fake cluster never disconnects and every error it throws is retriable.
+ * only types were added (and the `return` TypeScript wants after `bail`). Whole, the retry's error handling included: a real producer runs it in the negative
+ * control on three brokers (`integration/cluster/produce-retry.test.ts`).
  */
 import { createRequire } from 'node:module';
 
@@ -15,10 +15,12 @@ const requireFromKafkajs = createRequire(__filename);
 const groupMessagesPerPartition = requireFromKafkajs('kafkajs/src/producer/groupMessagesPerPartition');
 const createTopicData = requireFromKafkajs('kafkajs/src/producer/createTopicData');
 const responseSerializer = requireFromKafkajs('kafkajs/src/producer/responseSerializer');
+const { KafkaJSMetadataNotLoaded } = requireFromKafkajs('kafkajs/src/errors');
+const { staleMetadata } = requireFromKafkajs('kafkajs/src/protocol/error');
 
 const { keys } = Object;
 
-export function originalSendMessages({ cluster, partitioner, eosManager, retrier }: any) {
+export function originalSendMessages({ logger, cluster, partitioner, eosManager, retrier }: any) {
   return async ({ acks, timeout, compression, topicMessages }: any): Promise<unknown[]> => {
     const responsePerBroker = new Map<any, any>();
 
@@ -29,6 +31,15 @@ export function originalSendMessages({ cluster, partitioner, eosManager, retrier
 
       for (const { topic, messages } of topicMessages) {
         const partitionMetadata = cluster.findTopicPartitionMetadata(topic);
+
+        if (partitionMetadata.length === 0) {
+          logger.debug('Producing to topic without metadata', {
+            topic,
+            targetTopics: Array.from(cluster.targetTopics),
+          });
+
+          throw new KafkaJSMetadataNotLoaded('Producing to topic without metadata');
+        }
         const messagesPerPartition = groupMessagesPerPartition({
           topic,
           partitionMetadata,
@@ -114,10 +125,48 @@ export function originalSendMessages({ cluster, partitioner, eosManager, retrier
       });
     };
 
-    return retrier(async () => {
-      const requests = await createProducerRequests(responsePerBroker);
-      await Promise.all(requests);
-      return Array.from(responsePerBroker.values()).flat();
+    return retrier(async (bail: (e: unknown) => void, retryCount: number, retryTime: number) => {
+      const topics = topicMessages.map(({ topic }: any) => topic);
+      await cluster.addMultipleTargetTopics(topics);
+
+      try {
+        const requests = await createProducerRequests(responsePerBroker);
+        await Promise.all(requests);
+        return Array.from(responsePerBroker.values()).flat();
+      } catch (e: any) {
+        if (e.name === 'KafkaJSConnectionClosedError') {
+          cluster.removeBroker({ host: e.host, port: e.port });
+        }
+
+        if (!cluster.isConnected()) {
+          logger.debug(`Cluster has disconnected, reconnecting: ${e.message}`, {
+            retryCount,
+            retryTime,
+          });
+          await cluster.connect();
+          await cluster.refreshMetadata();
+          throw e;
+        }
+
+        // This is necessary in case the metadata is stale and the number of partitions
+        // for this topic has increased in the meantime
+        if (
+          staleMetadata(e) ||
+          e.name === 'KafkaJSMetadataNotLoaded' ||
+          e.name === 'KafkaJSConnectionError' ||
+          e.name === 'KafkaJSConnectionClosedError' ||
+          (e.name === 'KafkaJSProtocolError' && e.retriable)
+        ) {
+          logger.error(`Failed to send messages: ${e.message}`, { retryCount, retryTime });
+          await cluster.refreshMetadata();
+          throw e;
+        }
+
+        logger.error(`${e.message}`, { retryCount, retryTime });
+        if (e.retriable) throw e;
+        bail(e);
+        return undefined;
+      }
     });
   };
 }
