@@ -15,8 +15,8 @@ export const SUITES: Record<string, string> = { unit: 'dist/test', integration: 
  * within the CI budget instead of a run that never ends.
  *
  * Broker files end by `--test-force-exit`, because a cancelled test may leave a socket to a broker open; their
- * results are few and long. The unit suite runs two files at a time, many short results each, and there Node 22
- * and later lose the tail of a file's results under `--test-force-exit` (its process exits before its report
+ * results are few and long. The unit suite runs two files at a time, many short results each, and there Node 20
+ * and 24 both lose the tail of a file's results under `--test-force-exit` (its process exits before its report
  * reaches the runner; the run still counts short and exits 0). So the unit files end on their own, and a file
  * that keeps its process alive after its tests is caught by the run's deadline.
  */
