@@ -311,7 +311,7 @@ function sut(
   return {
     id,
     label: `SUT eos-rollup, ${exactlyOnce ? '' : 'at-least-once, '}${interval} commits${threads}`,
-    description: `node dist/src/cli/main.js run, one instance${threads}, PROCESSING_GUARANTEE=${guarantee}${exactlyOnce ? '' : ' (the same tasks without transactions: idempotent sends, then the group’s offset commit)'}, COMMIT_INTERVAL_MS=${commitIntervalMs}, other settings at their defaults (COMMIT_MAX_RECORDS 5000).`,
+    description: `node dist/src/cli/main.js run, one instance${threads}, PROCESSING_GUARANTEE=${guarantee}${exactlyOnce ? '' : ' (the same tasks without transactions: idempotent sends, then the group’s offset commit)'}, COMMIT_INTERVAL_MS=${commitIntervalMs}, other settings at their defaults (COMMIT_MAX_RECORDS 20000).`,
     commitLatencyMeaning: STAGE_COMMIT_MEANING,
     throughputFrom: 'broker',
     exitsByItself: false,

@@ -173,7 +173,7 @@ export const VARIABLE_SPECS = {
     kind: 'choice',
     default: 'quarantine',
     description:
-      'A record that killed the process each time it was processed alone: quarantine pauses its partition at that offset (readyz, metric and log name it; `eos-rollup quarantine` resolves it); dead-letter sends it to the DLQ as processing-failed and goes on, at the risk of dead-lettering a valid record whose crashes had another cause.',
+      'A record that killed the process each time it was processed alone: quarantine pauses its partition at that offset (readyz, metric and log name it; `eos-rollup quarantine` resolves it); dead-letter sends it to the DLQ as processing-failed and goes on, risking a valid record whose crashes had another cause.',
     values: ON_PROCESS_CRASH_CHOICES,
   },
   COMMIT_INTERVAL_MS: {
@@ -187,8 +187,9 @@ export const VARIABLE_SPECS = {
   },
   COMMIT_MAX_RECORDS: {
     kind: 'integer',
-    default: '5000',
-    description: 'Commit a transaction once this many input records are in it.',
+    default: '20000',
+    description:
+      "Commit a transaction once this many input records are in it (a task's first: 5000 at most).",
     min: 1,
     max: 100_000,
     unit: 'records',

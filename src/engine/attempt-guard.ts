@@ -62,6 +62,14 @@ export class AttemptGuard {
   }
 
   /**
+   * Whether this task's journaled attempt is behind the committed offset `nextOffset`: no later transaction is
+   * journaled, so a crash in one never makes the next attempt suspect its records.
+   */
+  isBehind(nextOffset: bigint): boolean {
+    return this.armed !== undefined && nextOffset > this.armed.at;
+  }
+
+  /**
    * Before processing from the record at `at` (a transaction covering up to `end`): journals the attempt when
    * it must be, and says how to process. A normal attempt is journaled once per task, at its first transaction:
    * a process that dies after committing past that offset shows at its restart as an attempt at a new offset.

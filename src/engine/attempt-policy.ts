@@ -26,6 +26,14 @@ export const MAX_PROCESSING_ATTEMPTS = 3;
  */
 export const CRASHES_BEFORE_ISOLATION = 1;
 
+/**
+ * The most records a task's first transaction covers, whatever COMMIT_MAX_RECORDS allows. It is the one
+ * transaction the guard journals, so its range is the most a crash makes the next attempt process one record per
+ * transaction: 5,000 records isolated take tens of seconds, while later transactions, never suspected, may be as
+ * large as a second's backlog (design §10).
+ */
+export const SUSPECT_RANGE_MAX_RECORDS = 5_000;
+
 export type AttemptPlan =
   /** Transactions as large as configured. */
   | { readonly mode: 'normal' }

@@ -30,7 +30,8 @@ export interface PendingRange {
 export interface PendingTransactionOptions {
   /** 0: every batch is committed on its own, nothing waits here. */
   intervalMs: number;
-  maxRecords: number;
+  /** Read whenever records join: a task's cap grows once its first transaction has committed. */
+  maxRecords: () => number;
   now: () => number;
 }
 
@@ -92,7 +93,7 @@ export class PendingTransaction {
       startedAtMs: this.options.now(),
       atEnd: false,
     });
-    const room = this.options.maxRecords - range.records;
+    const room = this.options.maxRecords() - range.records;
     const next = Math.min(messages.length, start + room);
     const last = messages[next - 1];
     if (next <= start || !last) return undefined;
@@ -121,7 +122,7 @@ export class PendingTransaction {
     if (!range) return false;
     return (
       range.failure !== undefined ||
-      range.records >= this.options.maxRecords ||
+      range.records >= this.options.maxRecords() ||
       this.options.now() - range.startedAtMs >= this.options.intervalMs
     );
   }

@@ -16,6 +16,7 @@ import {
   type ReadinessFacts,
   type StageLifecycle,
 } from '../observability/readiness.js';
+import { SUSPECT_RANGE_MAX_RECORDS } from './attempt-policy.js';
 import { ProcessIsolationGate } from './isolation-gate.js';
 import { CommitLedger } from './commit-ledger.js';
 import { instrumentTaskPort } from './instrumented-port.js';
@@ -162,6 +163,7 @@ export class Stage {
       stage: { id: `${config.appId}/${this.instanceId}`, version: this.options.version },
       topics: { ...config.topics, dlqPartitions: layout.dlqPartitions },
       maxRecordsPerTransaction: config.commit.maxRecords,
+      maxRecordsUntilFirstCommit: Math.min(config.commit.maxRecords, SUSPECT_RANGE_MAX_RECORDS),
       commitIntervalMs: config.commit.intervalMs,
       retry: config.retry,
       breaker: config.circuitBreaker,

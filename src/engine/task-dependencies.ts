@@ -25,6 +25,12 @@ export interface TaskDependencies {
   topics: TaskTopics;
   maxRecordsPerTransaction: number;
   /**
+   * The cap until the task's first transaction has committed: that is the transaction the crash-loop guard
+   * journals, and a crash in it has the next attempt process its whole range one record per transaction.
+   * Unset: maxRecordsPerTransaction.
+   */
+  maxRecordsUntilFirstCommit?: number | undefined;
+  /**
    * A transaction spans fetched batches until it is this old or holds maxRecordsPerTransaction records.
    * 0 or unset: every batch is committed on its own.
    */

@@ -132,7 +132,7 @@ export class PartitionTask {
     this.idle = new IdleFlush(partition, deps, this.log);
     this.pending = new PendingTransaction({
       intervalMs: deps.commitIntervalMs ?? 0,
-      maxRecords: deps.maxRecordsPerTransaction,
+      maxRecords: () => this.maxRecordsNow,
       now: deps.now,
     });
   }
@@ -143,6 +143,14 @@ export class PartitionTask {
 
   get windowCount(): number {
     return this.processor.store.size;
+  }
+
+  /** A transaction's cap: smaller until the journaled first transaction has committed (SUSPECT_RANGE_MAX_RECORDS). */
+  private get maxRecordsNow(): number {
+    const { maxRecordsPerTransaction, maxRecordsUntilFirstCommit } = this.deps;
+    return this.guard.isBehind(this.nextOffset)
+      ? maxRecordsPerTransaction
+      : (maxRecordsUntilFirstCommit ?? maxRecordsPerTransaction);
   }
 
   /**
@@ -198,7 +206,7 @@ export class PartitionTask {
         this.quarantine(first.offset, plan.crashes);
         return;
       }
-      const size = !plan || plan.mode === 'normal' ? this.deps.maxRecordsPerTransaction : 1;
+      const size = !plan || plan.mode === 'normal' ? this.maxRecordsNow : 1;
       const chunk = messages.slice(start, start + size);
       start += chunk.length;
       const isLast = start >= messages.length;

@@ -57,7 +57,7 @@ test('the two required variables alone yield the documented defaults', () => {
     windows: { sizeMs: 60_000, graceMs: 10_000 },
     processingGuarantee: 'exactly_once',
     onProcessCrash: 'quarantine',
-    commit: { intervalMs: 100, maxRecords: 5000 },
+    commit: { intervalMs: 100, maxRecords: 20000 },
     maxPartitionFetchBytes: 262_144,
     transactionTimeoutMs: 60_000,
     sessionTimeoutMs: 30_000,

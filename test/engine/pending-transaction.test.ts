@@ -19,7 +19,7 @@ function waiting(pending: PendingTransaction) {
 
 function pendingWith(maxRecords: number, intervalMs = 100) {
   let now = 1_000;
-  const pending = new PendingTransaction({ intervalMs, maxRecords, now: () => now });
+  const pending = new PendingTransaction({ intervalMs, maxRecords: () => maxRecords, now: () => now });
   return { pending, advance: (ms: number) => (now += ms) };
 }
 
@@ -85,13 +85,13 @@ test('the timer commits the range it was set for, once its interval elapsed, and
   const onDue = (range: { messages: InputMessage[] }) => due.push(range.messages[0]?.offset ?? -1n);
   const fetched = batch([0], 0);
   const realNow = () => Date.now();
-  const timed = new PendingTransaction({ intervalMs: 20, maxRecords: 100, now: realNow });
+  const timed = new PendingTransaction({ intervalMs: 20, maxRecords: () => 100, now: realNow });
   timed.add(fetched, fetched.messages, 0, 0n);
   timed.scheduleCommit(onDue);
   timed.scheduleCommit(onDue);
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.deepEqual(due, [0n], 'one timer, fired once');
-  const taken = new PendingTransaction({ intervalMs: 20, maxRecords: 100, now: realNow });
+  const taken = new PendingTransaction({ intervalMs: 20, maxRecords: () => 100, now: realNow });
   taken.add(fetched, fetched.messages, 0, 0n);
   taken.scheduleCommit(onDue);
   taken.take();

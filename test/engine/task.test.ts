@@ -98,6 +98,7 @@ interface SetupOptions {
   input?: InputMessage[];
   batchSize?: number;
   maxRecordsPerTransaction?: number;
+  maxRecordsUntilFirstCommit?: number;
   /** Unset: every batch is its own transaction. */
   commitIntervalMs?: number;
   threshold?: number;
@@ -131,6 +132,7 @@ function setup(options: SetupOptions = {}): Harness {
     stage: STAGE,
     topics: { input: IN, output: OUT, dlq: DLQ, changelog: CHANGELOG, dlqPartitions: DLQ_PARTITIONS },
     maxRecordsPerTransaction: options.maxRecordsPerTransaction ?? 1000,
+    maxRecordsUntilFirstCommit: options.maxRecordsUntilFirstCommit,
     commitIntervalMs: options.commitIntervalMs,
     retry: { initialBackoffMs: 100, maxBackoffMs: 1000 },
     breaker: { threshold: options.threshold ?? 100, probeIntervalMs: options.probeIntervalMs ?? 60_000 },
@@ -432,6 +434,16 @@ test('a batch larger than maxRecordsPerTransaction commits chunk by chunk; only 
   assert.equal(steps.filter((e) => e.step === 'commit').length, 3);
   assert.deepEqual(control.resolved, [1n, 3n, 4n]);
   assert.equal(h.broker.committed(GROUP, IN, P), 7n);
+});
+
+test('until its first transaction commits a task cuts at maxRecordsUntilFirstCommit: the journal suspects that range alone', async () => {
+  const h = setup({ maxRecordsPerTransaction: 4, maxRecordsUntilFirstCommit: 2 });
+  await h.task.start();
+  const control = new FakeBatchControl(h.broker);
+  await h.task.handleBatch(batchOf(IN, P, INPUT.slice(0, 8)), control);
+  assert.deepEqual(commitsSince(h, 0), { commits: 3, offsets: [2n, 6n, 8n] });
+  assert.deepEqual(h.broker.journal.entry(P), { offset: 0n, attempts: 1, isolated: false, isolateUntil: 2n });
+  assert.deepEqual(h.broker.violations, []);
 });
 
 /**
@@ -1213,6 +1225,24 @@ for (const processOnJoin of [false, true]) {
     assert.equal(h.broker.committed(GROUP, IN, P), 4n);
     await poll(h); // 6-8: 4-7 commit
     assert.deepEqual(commitsSince(h, start), { commits: 2, offsets: [4n, 8n] });
+    await runToEnd(h);
+    await h.task.close(true);
+    await assertFinalOutcome(h);
+  });
+
+  void test(`commit interval${mode}: the first transaction holds at most maxRecordsUntilFirstCommit records, later ones maxRecordsPerTransaction`, async () => {
+    const h = setup({
+      processOnJoin,
+      commitIntervalMs: 60_000,
+      maxRecordsPerTransaction: 4,
+      maxRecordsUntilFirstCommit: 2,
+    });
+    await poll(h); // assignment
+    await poll(h); // 0-2: 0-1 fill the first transaction and commit; 2 opens the next one
+    assert.deepEqual(commitsSince(h, 0), { commits: 1, offsets: [2n] });
+    await poll(h); // 3-5: 2-5 fill the second transaction, of four
+    assert.deepEqual(commitsSince(h, 0), { commits: 2, offsets: [2n, 6n] });
+    assert.deepEqual(h.broker.journal.entry(P), { offset: 0n, attempts: 1, isolated: false, isolateUntil: 2n });
     await runToEnd(h);
     await h.task.close(true);
     await assertFinalOutcome(h);
