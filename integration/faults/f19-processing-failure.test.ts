@@ -14,6 +14,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
+import { CRASHES_BEFORE_ISOLATION } from '../../src/engine/attempt-policy.js';
 import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/task.js';
 import { decodeAttemptEntry, processingAttemptsTopic } from '../../src/kafka/stage/attempt-journal.js';
 import { readAll } from '../support/kafka.js';
@@ -74,11 +75,12 @@ test('F19b: with ON_PROCESS_CRASH=dead-letter, a record that kills the process i
     }
     assertKilled(result, `run ${kills + 1}`);
     kills += 1;
-    assert.ok(kills <= 2 + MAX_PROCESSING_ATTEMPTS, 'no crash loop');
+    assert.ok(kills <= 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS, 'no crash loop');
   }
-  // The first process commits up to the transaction holding the culprit, so nothing is suspected yet; the second
-  // dies at that same committed offset, so the third isolates; the culprit then dies alone MAX times.
-  assert.equal(kills, 2 + MAX_PROCESSING_ATTEMPTS, 'each crash accounted for');
+  // The first process commits up to the transaction holding the culprit, so nothing is suspected yet; the next
+  // CRASHES_BEFORE_ISOLATION die at that same committed offset, so the one after isolates; the culprit then dies
+  // alone MAX times.
+  assert.equal(kills, 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS, 'each crash accounted for');
   t.diagnostic(`${kills} SIGKILLs; ${isolationLines.length} isolation log lines`);
 
   const dead = await deadLetters(names.dlq);

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { freePort } from '../../scripts/stack/local-stack.js';
 import { DLQ_HEADERS } from '../../src/engine/dead-letter.js';
-import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
+import { CRASHES_BEFORE_ISOLATION, MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import { committedOffsets, partitionRanges } from '../../src/kafka/client/offsets.js';
 import { eventually, probe } from '../observability/scrape.js';
 import { producerPartitionOf, readAll } from '../support/kafka.js';
@@ -98,7 +98,7 @@ async function killUntilQuarantined(seed: number): Promise<KillLoop> {
       return { names, workload, stage, port, kills };
     assertKilled({ exit: await stage.exited, stage }, `run ${kills + 1}`);
     kills += 1;
-    assert.ok(kills <= 2 + MAX_PROCESSING_ATTEMPTS, 'no crash loop');
+    assert.ok(kills <= 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS, 'no crash loop');
     // The next process joins an empty group: no rebalance closes its tasks (taking their attempts back) mid-run.
     await groupEmpty(names.appId);
   }

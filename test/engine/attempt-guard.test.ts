@@ -8,7 +8,7 @@ import { test } from 'node:test';
 
 import { AttemptGuard } from '../../src/engine/attempt-guard.js';
 import { currentAttempt, type JournalRecord } from '../../src/engine/attempt-ownership.js';
-import { MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
+import { CRASHES_BEFORE_ISOLATION, MAX_PROCESSING_ATTEMPTS } from '../../src/engine/attempt-policy.js';
 import type { AttemptJournalPort, JournaledAttempt } from '../../src/engine/ports.js';
 import { FakeBroker, silentLogger } from './fakes.js';
 
@@ -62,9 +62,9 @@ test('through the guard: an old owner closing after the new owner journaled leav
   await oldOwner.arm(5n, 8n);
   const newOwner = guard(broker, 'new');
   await newOwner.load();
-  await newOwner.arm(5n, 8n); // the old owner's attempt counts as a crash: isolated now
+  await newOwner.arm(5n, 8n); // the old owner's attempt counts as a crash: the second attempt there
   await oldOwner.release(5n); // its session had expired; it learns of the rebalance only now
-  assert.deepEqual(broker.journal.entry(P), { offset: 5n, attempts: 1, isolated: true, isolateUntil: 8n });
+  assert.deepEqual(broker.journal.entry(P), { offset: 5n, attempts: 2, isolated: false, isolateUntil: 8n });
   assert.deepEqual(
     broker.journal.releases.map((r) => r.applied),
     [false],
@@ -87,18 +87,24 @@ async function dieAtCommit(broker: FakeBroker, processes: number, skipRelease: b
 
 test('deaths in the commit, after the record was processed alone, count no crash: the record is processed again, never quarantined', async () => {
   const broker = new FakeBroker();
-  assert.equal(await dieAtCommit(broker, 2 + MAX_PROCESSING_ATTEMPTS, false), 'isolated');
+  assert.equal(
+    await dieAtCommit(broker, CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS, false),
+    'isolated',
+  );
   assert.deepEqual(broker.journal.entry(P), { offset: 0n, attempts: 0, isolated: true, isolateUntil: 5n });
 });
 
 test('negative control: without the take-back, the same deaths quarantine a record that never crashed anything', async () => {
   const broker = new FakeBroker();
-  assert.equal(await dieAtCommit(broker, 2 + MAX_PROCESSING_ATTEMPTS, true), 'quarantine');
+  assert.equal(
+    await dieAtCommit(broker, CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS, true),
+    'quarantine',
+  );
 });
 
 test('a record that dies while processed alone counts: MAX_PROCESSING_ATTEMPTS such deaths quarantine it', async () => {
   const broker = new FakeBroker();
-  for (let run = 0; run < 1 + MAX_PROCESSING_ATTEMPTS; run += 1) {
+  for (let run = 0; run < CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS; run += 1) {
     const g = guard(broker, `process-${run}`);
     await g.load();
     await g.arm(0n, 5n); // dies in processing: processed() is never reached

@@ -39,12 +39,15 @@ test('an entry at another offset is an attempt that committed past it: it does n
   assert.deepEqual(attemptEntry(last, 100n, { mode: 'normal' }, 150n), normal(100n, 1, 150n));
 });
 
-test('an attempt that died at the same offset makes the next one isolate the range it covered', () => {
-  assert.equal(CRASHES_BEFORE_ISOLATION, 1);
-  const last = normal(100n, 1, 150n);
-  const plan = planAttempt(last, 100n);
+test('an attempt that died once at the same offset is made again whole, counted; after two deaths there the next one isolates the range', () => {
+  assert.equal(CRASHES_BEFORE_ISOLATION, 2);
+  const once = normal(100n, 1, 150n);
+  assert.deepEqual(planAttempt(once, 100n), { mode: 'normal' });
+  assert.deepEqual(attemptEntry(once, 100n, { mode: 'normal' }, 140n), normal(100n, 2, 150n));
+  const twice = normal(100n, 2, 150n);
+  const plan = planAttempt(twice, 100n);
   assert.deepEqual(plan, { mode: 'isolated', until: 150n, crashes: 0 });
-  assert.deepEqual(attemptEntry(last, 100n, plan, 101n), isolated(100n, 1, 150n));
+  assert.deepEqual(attemptEntry(twice, 100n, plan, 101n), isolated(100n, 1, 150n));
 });
 
 test('isolation carries on past records that succeeded alone, to the end of the suspected range', () => {
@@ -95,7 +98,7 @@ test('an isolated record processed since (attempts 0) is tried alone again witho
 });
 
 test('an isolated range never ends before the record after the culprit', () => {
-  assert.deepEqual(planAttempt(normal(100n, 1, 100n), 100n), { mode: 'isolated', until: 101n, crashes: 0 });
+  assert.deepEqual(planAttempt(normal(100n, 2, 100n), 100n), { mode: 'isolated', until: 101n, crashes: 0 });
 });
 
 test('an entry beyond the offset (offsets reset by an operator) does not count', () => {
@@ -104,10 +107,10 @@ test('an entry beyond the offset (offsets reset by an operator) does not count',
 
 /**
  * The walk a restarted stage makes when the record at 137 kills the process whenever it is processed: the first
- * process dies after committing up to 100, so it is not suspected; the second dies at 100 (one crash there); then
- * each process isolates, and the culprit dies alone MAX_PROCESSING_ATTEMPTS times before it is dead-lettered.
+ * process dies after committing up to 100, so it is not suspected; the next two die at 100 (two crashes there);
+ * then each process isolates, and the culprit dies alone MAX_PROCESSING_ATTEMPTS times before it is dead-lettered.
  */
-test('a whole crash loop ends with the culprit dead-lettered (opted in) after 1 + 1 + MAX_PROCESSING_ATTEMPTS crashes', () => {
+test('a whole crash loop ends with the culprit dead-lettered (opted in) after 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS crashes', () => {
   const culprit = 137n;
   const chunk = 50n;
   let journal: AttemptEntry | undefined;
@@ -133,7 +136,7 @@ test('a whole crash loop ends with the culprit dead-lettered (opted in) after 1 
     else break;
   }
   assert.deepEqual(dead, [culprit]);
-  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  assert.equal(crashes, 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS);
   assert.equal(committed, 300n);
 });
 
@@ -162,5 +165,5 @@ test('a crash loop whose committed offset sits on a transaction marker ends: the
     else committed = at + 1n;
   }
   assert.equal(quarantined, culprit, 'quarantined at the record, not at the marker');
-  assert.equal(crashes, 1 + MAX_PROCESSING_ATTEMPTS);
+  assert.equal(crashes, CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS);
 });

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 
 import type { HostInfo } from '../../src/domain/metric.js';
 import type { DecodedInput } from '../../src/domain/process-record.js';
+import { CRASHES_BEFORE_ISOLATION } from '../../src/engine/attempt-policy.js';
 import { CommitLedger } from '../../src/engine/commit-ledger.js';
 import { FaultInjector, parseFaultSpecs } from '../../src/engine/faults.js';
 import { OPEN_GATE, ProcessIsolationGate, type IsolationGate } from '../../src/engine/isolation-gate.js';
@@ -98,10 +99,10 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 /** Records partition 0 decoded while partition 1's isolated attempt stood in the journal. */
 async function decodedWhileOtherStood(gate: IsolationGate): Promise<number> {
   const broker = new FakeBroker();
-  // Both partitions' last attempt at offset 0 died: both isolate from there.
+  // Both partitions' last attempts at offset 0 died, as many as isolation takes: both isolate from there.
   for (const partition of [0, 1]) {
     await broker.journal.write(partition, {
-      entry: { offset: 0n, attempts: 1, isolated: false, isolateUntil: 3n },
+      entry: { offset: 0n, attempts: CRASHES_BEFORE_ISOLATION, isolated: false, isolateUntil: 3n },
       stamp: { owner: 'an-earlier-process', seq: 1 },
     });
   }

@@ -16,6 +16,7 @@ import { FaultInjector, parseFaultSpecs, type HoldRelease } from '../../src/engi
 import { ProcessIsolationGate } from '../../src/engine/isolation-gate.js';
 import type { InputMessage } from '../../src/engine/ports.js';
 import { CommitLedger } from '../../src/engine/commit-ledger.js';
+import { CRASHES_BEFORE_ISOLATION } from '../../src/engine/attempt-policy.js';
 import { MAX_PROCESSING_ATTEMPTS, PartitionTask, type TaskDependencies } from '../../src/engine/task.js';
 import {
   CommitOutcomeUnknownError,
@@ -988,9 +989,9 @@ async function restartUntilThrough(
 void test('with ON_PROCESS_CRASH=dead-letter, a record that crashes the process is isolated, then dead-lettered after MAX_PROCESSING_ATTEMPTS crashes alone; everything else exactly once', async () => {
   const broker = new FakeBroker();
   const crashes = await restartUntilThrough(broker, 7, 'dead-letter');
-  // The first process committed 0-5 before dying at 7 (not suspected); the second died at 6 (suspected: 6-8 are
+  // The first process committed 0-5 before dying at 7 (not suspected); the next two died at 6 (suspected: 6-8 are
   // isolated); the record at 7 then died alone MAX_PROCESSING_ATTEMPTS times.
-  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  assert.equal(crashes, 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS);
   const dead = broker.records(DLQ).filter((r) => headerText(r, DLQ_HEADERS.reason) === 'processing-failed');
   assert.deepEqual(
     dead.map((r) => headerText(r, DLQ_HEADERS.offset)),
@@ -1012,7 +1013,7 @@ void test('with ON_PROCESS_CRASH=dead-letter, a record that crashes the process 
     broker.journal.writes.map(({ entry }) =>
       entry ? `${entry.offset}${entry.isolated ? ' alone' : ''} #${entry.attempts}` : 'cleared',
     ),
-    ['0 #1', '6 #1', '6 alone #1', '7 alone #1', '7 alone #2', '7 alone #3', '8 alone #1'],
+    ['0 #1', '6 #1', '6 #2', '6 alone #1', '7 alone #1', '7 alone #2', '7 alone #3', '8 alone #1'],
     'journaled before processing: once per process, then record by record while isolated',
   );
 });
@@ -1022,7 +1023,7 @@ void test('a crash loop whose committed offset sits on a transaction marker ends
   const input = INPUT.filter((m) => m.offset !== 6n);
   const broker = new FakeBroker();
   const crashes = await restartUntilThrough(broker, 7, 'dead-letter', 10, input);
-  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  assert.equal(crashes, 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS);
   assert.deepEqual(
     broker
       .records(DLQ)
@@ -1036,7 +1037,7 @@ void test('a crash loop whose committed offset sits on a transaction marker ends
 void test('by default a record that crashes the process each time alone quarantines its partition: paused at its offset, nothing dead-lettered or committed past it', async () => {
   const broker = new FakeBroker();
   const crashes = await restartUntilThrough(broker, 7, 'quarantine');
-  assert.equal(crashes, 2 + MAX_PROCESSING_ATTEMPTS);
+  assert.equal(crashes, 1 + CRASHES_BEFORE_ISOLATION + MAX_PROCESSING_ATTEMPTS);
   const h = setup({ broker, instanceId: 'after-the-crashes' });
   const quarantined: StageEventMap['partition.quarantined'][] = [];
   h.events.on('partition.quarantined', (event) => quarantined.push(event));

@@ -311,6 +311,47 @@ test("the patched record decoder gives each record's timestamp and offset as the
   }
 });
 
+test("the patched record decoder slices a record's key when it is first read: the bytes readVarIntBytes gave, null kept null", () => {
+  const keys: (string | null)[] = [null, '', 'k', 'x'.repeat(200)];
+  for (const key of keys) {
+    const body = Buffer.concat([
+      Buffer.from([0]),
+      varint(0),
+      varint(0),
+      varBytes(key),
+      varBytes('v'),
+      varint(0),
+    ]);
+    const reference = new KafkajsDecoder(body) as unknown as {
+      offset: number;
+      readVarIntBytes(): Buffer | null;
+    };
+    reference.offset = 3;
+    const expected = reference.readVarIntBytes();
+    const decoder = new KafkajsDecoder(body);
+    const record = decodeRecord(decoder, { firstOffset: '0', firstTimestamp: '0', magicByte: 2 });
+    assert.equal(decoder.offset, body.length, `key ${key}: the whole record read`);
+    assert.equal(record.value?.toString(), 'v');
+    // Not sliced before it is read: no own key property, and the getter's first read makes it.
+    assert.equal(Object.getOwnPropertyDescriptor(record, 'key'), undefined);
+    assert.deepStrictEqual(record.key, expected, `key ${key}`);
+    assert.equal(record.key, record.key, 'sliced once');
+    if (expected !== null) assert.equal(record.key?.buffer, body.buffer, 'a view of the fetch, as before');
+  }
+  const replaced = decodeRecord(
+    new KafkajsDecoder(
+      Buffer.concat([Buffer.from([0]), varint(0), varint(0), varBytes('k'), varBytes('v'), varint(0)]),
+    ),
+    {
+      firstOffset: '0',
+      firstTimestamp: '0',
+      magicByte: 2,
+    },
+  );
+  replaced.key = Buffer.from('mine');
+  assert.equal(replaced.key.toString(), 'mine');
+});
+
 /** kafkajs 2.2.4's own header collection, as the patch found it: the reference its result must equal. */
 function originalHeaders(decoded: { key: string; value: Buffer }[]): Record<string, unknown> {
   return decoded.reduce<Record<string, unknown>>(

@@ -2,8 +2,14 @@
  * The input consumer on kafkajs, configured for exactly-once (design §2): read_committed, no auto-commit, no
  * auto-resolve (offsets resolve only after a commit), and its events translated into the engine's terms.
  */
-import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
-import type { BatchControl, InputBatch } from '../../engine/ports.js';
+import {
+  PartitionAssigners,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+} from 'kafkajs';
+import type { BatchControl, InputBatch, InputHeaders, InputMessage } from '../../engine/ports.js';
 import type { BatchHandler, ConsumerListeners, InputConsumerPort } from '../../engine/stage-ports.js';
 import { FatalError, RetriableError } from '../../errors/errors.js';
 import { recordOffset, recordTimestampMs } from '../../kafkajs-internals/index.js';
@@ -177,6 +183,29 @@ export function readableEnd(batch: { highWatermark: string; lastStableOffset?: s
   return lastStable !== undefined && lastStable !== '-1' ? BigInt(lastStable) : BigInt(batch.highWatermark);
 }
 
+/**
+ * A fetched record as the engine sees it. Its key and headers are read from kafkajs's record only when asked (a
+ * dead letter's): the record decoder makes them when first read (patch 013), and reading them here for every
+ * record made a Buffer view per record that nearly all records never use.
+ */
+class FetchedInput implements InputMessage {
+  constructor(
+    readonly partition: number,
+    readonly offset: bigint,
+    readonly value: Buffer | null,
+    readonly timestampMs: number,
+    private readonly record: KafkaMessage,
+  ) {}
+
+  get key(): Buffer | null {
+    return this.record.key ?? null;
+  }
+
+  get headers(): InputHeaders {
+    return this.record.headers ?? {};
+  }
+}
+
 function toInputBatch({ batch }: EachBatchPayload): InputBatch {
   const lastOffset = BigInt(batch.lastOffset());
   return {
@@ -184,14 +213,9 @@ function toInputBatch({ batch }: EachBatchPayload): InputBatch {
     partition: batch.partition,
     lastOffset,
     atEnd: lastOffset + 1n >= readableEnd(batch),
-    messages: batch.messages.map((m) => ({
-      partition: batch.partition,
-      offset: recordOffset(m),
-      key: m.key,
-      value: m.value,
-      timestampMs: recordTimestampMs(m),
-      headers: m.headers ?? {},
-    })),
+    messages: batch.messages.map(
+      (m) => new FetchedInput(batch.partition, recordOffset(m), m.value, recordTimestampMs(m), m),
+    ),
   };
 }
 
