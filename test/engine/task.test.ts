@@ -1243,7 +1243,12 @@ for (const processOnJoin of [false, true]) {
     assert.deepEqual(commitsSince(h, 0), { commits: 1, offsets: [2n] });
     await poll(h); // 3-5: 2-5 fill the second transaction, of four
     assert.deepEqual(commitsSince(h, 0), { commits: 2, offsets: [2n, 6n] });
-    assert.deepEqual(h.broker.journal.entry(P), { offset: 0n, attempts: 1, isolated: false, isolateUntil: 2n });
+    assert.deepEqual(h.broker.journal.entry(P), {
+      offset: 0n,
+      attempts: 1,
+      isolated: false,
+      isolateUntil: 2n,
+    });
     await runToEnd(h);
     await h.task.close(true);
     await assertFinalOutcome(h);
